@@ -1,0 +1,5 @@
+import sys
+
+from plasmatrack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""File helpers shared by every stage: atomic writes and tab-separated tables.
+
+Outputs are written to a temporary file in the destination folder and renamed into place, so a
+crash never leaves a half-written table that a rerun would mistake for a finished one."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a file for writing atomically (text by default; gzip when the name ends in .gz)."""
+    with atomic_path(path) as tmp:
+        if str(path).endswith(".gz"):
+            gz_mode = mode if "b" in mode else mode + "t"
+            with gzip.open(tmp, gz_mode, compresslevel=1) as handle:
+                yield handle
+        else:
+            with open(tmp, mode) as handle:
+                yield handle
+
+
+def write_tsv(df: pd.DataFrame, path: str | os.PathLike, float_format: str | None = "%.6g") -> None:
+    """Write a table as TSV atomically (no index; NA as empty)."""
+    with atomic_open(path) as handle:
+        df.to_csv(handle, sep="\t", index=False, na_rep="", float_format=float_format)
+
+
+def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """Read a TSV written by plasmatrack (IDs stay strings)."""
+    dtype = kwargs.pop("dtype", {"sample_id": str, "patient_id": str})
+    return pd.read_csv(path, sep="\t", dtype=dtype, **kwargs)
