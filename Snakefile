@@ -1,0 +1,18 @@
+# plasmatrack: serial plasma cfDNA sequencing -> tumour fraction, ERBB2, tracking, clones, survival.
+# Declarations only; the logic lives in scripts/plasmatrack. See README.md and config/README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/align.smk"
+
+
+rule all:
+    input:
+        all_targets,
+    default_target: True

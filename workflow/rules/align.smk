@@ -1,0 +1,146 @@
+# Reference preparation and alignment: bwa mem -Y -> fixmate -> sort -> markdup -> index.
+import re
+
+_FASTQ_IDS = sorted(SAMPLES.loc[SAMPLES["bam"] == "", "sample_id"])
+_BAM_IDS = sorted(SAMPLES.loc[SAMPLES["bam"] != "", "sample_id"])
+# A regex that matches nothing, for when one of the two lists is empty.
+_NONE = "(?!x)x"
+FASTQ_SAMPLE_RE = "|".join(re.escape(s) for s in _FASTQ_IDS) or _NONE
+BAM_SAMPLE_RE = "|".join(re.escape(s) for s in _BAM_IDS) or _NONE
+
+
+
+def read_group(wildcards):
+    """bwa -R value; bwa expands the literal \\t escapes. IDs are validated, so safe to quote."""
+    return f"@RG\\tID:{wildcards.sample}\\tSM:{wildcards.sample}\\tPL:ILLUMINA"
+
+
+ALL_TARGETS.extend(sample_paths("results/align/{patient}/{sample}.bam.bai"))
+
+
+rule reference_fasta:
+    input:
+        fasta=config["reference"]["fasta"],
+    output:
+        fasta=REF,
+    log:
+        "logs/reference/fasta.log",
+    localrule: True
+    script:
+        "../../scripts/rules/reference_fasta.py"
+
+
+rule reference_faidx:
+    input:
+        fasta=REF,
+    output:
+        fai=f"{REF}.fai",
+        dict=re.sub(r"\.fa$", ".dict", REF),
+    log:
+        "logs/reference/faidx.log",
+    conda:
+        "../../envs/align.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "(samtools faidx {input.fasta} && samtools dict {input.fasta} -o {output.dict}) 2> {log}"
+
+
+rule reference_bwa_index:
+    input:
+        fasta=REF,
+    output:
+        index=BWA_INDEX,
+    log:
+        "logs/reference/bwa_index.log",
+    conda:
+        "../../envs/align.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    shell:
+        "bwa index {input.fasta} 2> {log}"
+
+
+rule reference_beds:
+    input:
+        fasta=REF,
+        fai=f"{REF}.fai",
+        genes=config["genes"],
+        panel=config["panel"] or [],
+    output:
+        genes=GENES_BED,
+        panel=PANEL_BED or [],
+    params:
+        her2_gene=config["her2_gene"],
+    log:
+        "logs/reference/beds.log",
+    localrule: True
+    script:
+        "../../scripts/rules/reference_beds.py"
+
+
+rule align:
+    input:
+        unpack(fastq_pair),
+        index=BWA_INDEX,
+        fasta=REF,
+    output:
+        bam="results/align/{patient}/{sample}.bam",
+    params:
+        rg=read_group,
+        tmp="results/align/{patient}/{sample}.tmp",
+    wildcard_constraints:
+        sample=FASTQ_SAMPLE_RE,
+    log:
+        bwa="logs/align/{patient}/{sample}.bwa.log",
+        markdup="logs/align/{patient}/{sample}.markdup.log",
+    benchmark:
+        "benchmarks/align/{patient}/{sample}.align.tsv"
+    threads: config["align"]["threads"]
+    resources:
+        mem_mb=config["align"]["mem_mb"],
+        runtime=120,
+    conda:
+        "../../envs/align.yaml"
+    shell:
+        "set -o pipefail; rm -rf {params.tmp:q} && mkdir -p {params.tmp:q} && "
+        "bwa mem -Y -t {threads} -R {params.rg:q} {input.fasta:q} {input.r1:q} {input.r2:q} "
+        "2> {log.bwa:q} "
+        "| samtools fixmate -m -u - - "
+        "| samtools sort -u -@ {threads} -m 500M -T {params.tmp:q}/sort -o {params.tmp:q}/sorted.bam - "
+        "&& samtools markdup -s -@ {threads} {params.tmp:q}/sorted.bam {params.tmp:q}/markdup.bam "
+        "2> {log.markdup:q} "
+        "&& mv {params.tmp:q}/markdup.bam {output.bam:q} && rm -rf {params.tmp:q}"
+
+
+rule import_bam:
+    input:
+        bam=input_bam,
+        fai=f"{REF}.fai",
+    output:
+        bam="results/align/{patient}/{sample}.bam",
+    wildcard_constraints:
+        sample=BAM_SAMPLE_RE,
+    log:
+        "logs/align/{patient}/{sample}.import.log",
+    localrule: True
+    script:
+        "../../scripts/rules/align_import_bam.py"
+
+
+rule index_bam:
+    input:
+        bam="results/align/{patient}/{sample}.bam",
+    output:
+        bai="results/align/{patient}/{sample}.bam.bai",
+    log:
+        "logs/align/{patient}/{sample}.index.log",
+    conda:
+        "../../envs/align.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "samtools index {input.bam:q} {output.bai:q} 2> {log:q}"
