@@ -16,6 +16,7 @@ def read_group(wildcards):
 
 
 ALL_TARGETS.extend(sample_paths("results/align/{patient}/{sample}.bam.bai"))
+ALL_TARGETS.extend([GENES_BED] + ([PANEL_BED] if PANEL_BED else []))
 
 
 rule reference_fasta:
