@@ -1,0 +1,30 @@
+"""The shipped example config and sheets follow the contract."""
+
+from pathlib import Path
+
+from plasmatrack.config import load_config, load_schema
+from plasmatrack.sheets import load_clinical, load_samples
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_example_config_validates():
+    config = load_config(REPO / "config" / "config.yaml")
+    assert config["samples"] == str(REPO / "config" / "samples.tsv")
+    samples = load_samples(config["samples"], check_files=False)
+    assert set(samples["sample_type"]) == {"plasma", "normal"}
+    clinical = load_clinical(config["clinical"], patients=set(samples["patient_id"]))
+    assert clinical.warnings == []
+    assert clinical.table.loc[0, "ttf_months"] == 4.3
+
+
+def test_every_schema_key_is_described():
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"config key {path + name} has no description"
+            if sub.get("type") == "object":
+                walk(sub, path + name + ".")
+            else:
+                assert "default" in sub or path + name in (
+                    "samples", "clinical", "reference.fasta", "genes"), path + name
+    walk(load_schema(), "")
