@@ -82,9 +82,28 @@ rule reference_beds:
         "../../scripts/rules/reference_beds.py"
 
 
+rule check_fastq:
+    input:
+        unpack(fastq_pair),
+    output:
+        counts="results/align/{patient}/{sample}.fastq_counts.tsv",
+    wildcard_constraints:
+        sample=FASTQ_SAMPLE_RE,
+    log:
+        "logs/align/{patient}/{sample}.check_fastq.log",
+    resources:
+        mem_mb=500,
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/align_check_fastq.py"
+
+
 rule align:
     input:
         unpack(fastq_pair),
+        counts="results/align/{patient}/{sample}.fastq_counts.tsv",
         index=BWA_INDEX,
         fasta=REF,
     output:
