@@ -1,0 +1,29 @@
+"""cfDNA QC stage: alignment and fragment metrics per sample from one pass over its BAM, a
+pass/fail verdict with reasons, and the cohort summary (see docs/qc.md).
+
+Public entry points (used by the ``qc`` rules and ``plasmatrack qc`` alike):
+``run_sample_qc`` (QC one BAM and write its two tables) and ``summarise`` (cohort table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .checks import default_thresholds, evaluate
+from .outputs import summarise, write_sample_outputs
+from .sample import QC_COLUMNS, sample_qc
+
+__all__ = ["QC_COLUMNS", "default_thresholds", "evaluate", "run_sample_qc", "sample_qc",
+           "summarise", "write_sample_outputs"]
+
+
+def run_sample_qc(bam: str | Path, qc_tsv: str | Path, fragments_tsv: str | Path, *,
+                  sample_id: str, patient_id: str = "", sample_type: str = "plasma",
+                  timepoint_days: int | None = None, panel: str | Path | None = None,
+                  thresholds: dict[str, Any] | None = None, threads: int = 1) -> dict[str, Any]:
+    """QC one BAM (see ``sample_qc``) and write ``qc_tsv`` and ``fragments_tsv``; returns the row."""
+    row, hist = sample_qc(bam, sample_id=sample_id, patient_id=patient_id,
+                          sample_type=sample_type, timepoint_days=timepoint_days, panel=panel,
+                          thresholds=thresholds, threads=threads)
+    write_sample_outputs(row, hist, qc_tsv, fragments_tsv)
+    return row
