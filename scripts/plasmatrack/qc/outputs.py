@@ -107,5 +107,5 @@ def _write_multiqc(summary: pd.DataFrame, fragment_tsvs: list[Path], out: Path) 
         "data": dict(sorted(data.items())),
     }
     with atomic_open(out / "plasmatrack_fragment_lengths_mqc.json") as handle:
-        json.dump(plot, handle, indent=1, allow_nan=False)
+        json.dump(plot, handle, separators=(",", ":"), allow_nan=False)
 

@@ -1,0 +1,20 @@
+"""Rule qc_sample: one pass over a sample's BAM -> <sample>.qc.tsv and .fragment_lengths.tsv."""
+import logging
+
+from plasmatrack.qc import run_sample_qc
+
+sm = snakemake  # noqa: F821
+logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+row = run_sample_qc(
+    sm.input.bam,
+    sm.output.qc,
+    sm.output.fragments,
+    sample_id=sm.wildcards.sample,
+    patient_id=sm.wildcards.patient,
+    sample_type=sm.params.info["sample_type"],
+    timepoint_days=sm.params.info["timepoint_days"],
+    panel=sm.input.panel or None,
+    thresholds=dict(sm.params.thresholds),
+    threads=sm.threads,
+)
+logging.info("qc_pass=%s %s", row["qc_pass"], row["qc_reason"])

@@ -1,0 +1,8 @@
+"""Rule qc_summary: stack per-sample QC rows into qc_summary.tsv plus MultiQC custom content."""
+from pathlib import Path
+
+from plasmatrack.qc import summarise
+
+sm = snakemake  # noqa: F821
+summarise(list(sm.input.qc), sm.output.summary, fragment_tsvs=list(sm.input.fragments),
+          multiqc_dir=Path(sm.output.multiqc_stats).parent)

@@ -1,0 +1,66 @@
+# cfDNA QC: one pass over each sample's BAM (qc_sample), then the cohort table (qc_summary).
+# Metrics, filters and thresholds: docs/qc.md; logic: scripts/plasmatrack/qc/.
+import pandas as pd
+
+QC_SUMMARY = "results/qc/qc_summary.tsv"
+QC_MULTIQC = [
+    "results/qc/multiqc/plasmatrack_qc_mqc.tsv",
+    "results/qc/multiqc/plasmatrack_fragment_lengths_mqc.json",
+]
+
+ALL_TARGETS.extend([QC_SUMMARY, *QC_MULTIQC])
+
+
+def qc_sample_info(wildcards):
+    """Sheet fields written into the QC row (timepoint_days is None for normals)."""
+    row = sample_row(wildcards)
+    days = row["timepoint_days"]
+    return {
+        "sample_type": row["sample_type"],
+        "timepoint_days": None if pd.isna(days) else int(days),
+    }
+
+
+rule qc_sample:
+    input:
+        bam="results/align/{patient}/{sample}.bam",
+        bai="results/align/{patient}/{sample}.bam.bai",
+        panel=PANEL_BED or [],
+    output:
+        qc="results/qc/{patient}/{sample}.qc.tsv",
+        fragments="results/qc/{patient}/{sample}.fragment_lengths.tsv",
+    params:
+        info=qc_sample_info,
+        thresholds=config["qc"],
+    log:
+        "logs/qc/{patient}/{sample}.qc.log",
+    benchmark:
+        "benchmarks/qc/{patient}/{sample}.qc.tsv"
+    threads: config["qc"]["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/qc_sample.py"
+
+
+rule qc_summary:
+    input:
+        qc=sample_paths("results/qc/{patient}/{sample}.qc.tsv"),
+        fragments=sample_paths("results/qc/{patient}/{sample}.fragment_lengths.tsv"),
+    output:
+        summary=QC_SUMMARY,
+        multiqc_stats=QC_MULTIQC[0],
+        multiqc_fragments=QC_MULTIQC[1],
+    log:
+        "logs/qc/summary.log",
+    localrule: True
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/qc_summary.py"
