@@ -1,0 +1,777 @@
+"""Survival statistics on any table: Kaplan-Meier with log-rank, cut-points on a continuous marker
+(pre-specified, median, or maximally selected log-rank statistics with an adjusted p-value), Cox
+proportional hazards with concordance and a proportional-hazards check, and rank tests of a marker
+across ordered response categories.
+
+Everything here is assay-agnostic: it works on plain columns (time, event, marker or group,
+covariates) so the same code serves the pipeline's HER2 burden analysis (``burden.py``), the
+standalone ``plasmatrack survival`` command and tables imported from other assays.
+
+Conventions: ``event`` is 1 for an event (treatment failure, progression, death) and 0 for
+censoring; times are in the table's unit (months in the pipeline); a marker split puts
+``marker <= cutpoint`` in the "low" group and ``marker > cutpoint`` in the "high" group (as R's
+maxstat); hazard ratios are of the non-reference group against the reference (``low`` for a
+marker split). ``p_value_adjusted`` is always the p-value to quote: equal to ``p_value`` where
+nothing was selected from the data, the selection-adjusted value for a maximally selected cut."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import InputError
+from .maxstat import MaxstatResult, maxstat_test
+
+# Exact column order of results/cohort/survival.tsv (issue 6), then our additions.
+SURVIVAL_COLUMNS = [
+    "analysis", "endpoint", "n", "events", "grouping", "cutpoint", "statistic", "p_value",
+    "p_value_adjusted", "hazard_ratio", "hr_lower", "hr_upper", "concordance",
+]
+EXTRA_COLUMNS = [
+    "test", "adjustment", "p_value_lausen94", "p_value_lausen92", "p_value_permutation",
+    "permutations", "ph_test_p", "groups", "median_survival", "small_cohort", "note",
+]
+CURVE_COLUMNS = [
+    "analysis", "endpoint", "group", "time", "survival", "ci_lower", "ci_upper", "at_risk",
+    "events", "censored",
+]
+AT_RISK_COLUMNS = ["analysis", "endpoint", "group", "time", "at_risk"]
+TERM_COLUMNS = [
+    "analysis", "endpoint", "term", "hazard_ratio", "hr_lower", "hr_upper", "p_value", "z",
+    "ph_test_p",
+]
+CUT_COLUMNS = ["analysis", "endpoint", "cutpoint", "statistic", "selected"]
+RESPONSE_ORDER = ("CR", "PR", "SD", "PD")
+
+# Fewer events than this per model term (or per compared group) and a result is flagged as
+# coming from a small cohort (the usual 10 events-per-variable rule for Cox models).
+DEFAULT_MIN_EVENTS_PER_TERM = 10
+# A compared group smaller than this makes a log-rank / KM comparison "small" as well.
+DEFAULT_MIN_GROUP_SIZE = 5
+
+
+@dataclass
+class SurvivalResults:
+    """Tables produced by an analysis run; ``write`` puts them in a folder (all TSV)."""
+
+    rows: list[dict] = field(default_factory=list)
+    curves: list[pd.DataFrame] = field(default_factory=list)
+    at_risk: list[pd.DataFrame] = field(default_factory=list)
+    terms: list[pd.DataFrame] = field(default_factory=list)
+    cuts: list[pd.DataFrame] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: "SurvivalResults") -> None:
+        self.rows += other.rows
+        self.curves += other.curves
+        self.at_risk += other.at_risk
+        self.terms += other.terms
+        self.cuts += other.cuts
+        self.warnings += other.warnings
+
+    def table(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.rows)
+        for col in SURVIVAL_COLUMNS + EXTRA_COLUMNS:
+            if col not in df:
+                df[col] = pd.NA
+        return df[SURVIVAL_COLUMNS + EXTRA_COLUMNS]
+
+    @staticmethod
+    def _cat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def curve_table(self) -> pd.DataFrame:
+        return self._cat(self.curves, CURVE_COLUMNS)
+
+    def at_risk_table(self) -> pd.DataFrame:
+        return self._cat(self.at_risk, AT_RISK_COLUMNS)
+
+    def term_table(self) -> pd.DataFrame:
+        return self._cat(self.terms, TERM_COLUMNS)
+
+    def cut_table(self) -> pd.DataFrame:
+        return self._cat(self.cuts, CUT_COLUMNS)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def small_cohort_note(events: int, terms: int = 1, smallest_group: int | None = None,
+                      min_events_per_term: int = DEFAULT_MIN_EVENTS_PER_TERM,
+                      min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> str:
+    """Why a result should be read as exploratory, or '' when the cohort is large enough."""
+    reasons = []
+    if events < min_events_per_term * max(terms, 1):
+        reasons.append(
+            f"{events} events for {terms} model term(s) (< {min_events_per_term} per term)"
+        )
+    if smallest_group is not None and smallest_group < min_group_size:
+        reasons.append(f"smallest group has {smallest_group} patients (< {min_group_size})")
+    if not reasons:
+        return ""
+    return ("small cohort: " + "; ".join(reasons)
+            + ": effect sizes are imprecise, treat p-values as exploratory")
+
+
+def complete_cases(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, int]:
+    """Rows with every one of ``columns`` present, and how many rows were dropped."""
+    mask = df[columns].notna().all(axis=1)
+    return df.loc[mask].copy(), int((~mask).sum())
+
+
+def check_survival_columns(df: pd.DataFrame, time_col: str, event_col: str,
+                           source: str = "table") -> pd.DataFrame:
+    """Coerce ``time_col`` to float and ``event_col`` to 0/1 ints; raise InputError naming the
+    rows (1-based data rows + header = line numbers) that are not valid."""
+    problems = []
+    for col in (time_col, event_col):
+        if col not in df.columns:
+            problems.append(f"{source}: column '{col}' not found (columns: "
+                            f"{', '.join(map(str, df.columns))})")
+    if problems:
+        raise InputError(problems)
+    out = df.copy()
+    time = pd.to_numeric(out[time_col], errors="coerce")
+    bad_time = out[time_col].notna() & time.isna()
+    event = pd.to_numeric(out[event_col], errors="coerce")
+    bad_event = (out[event_col].notna() & event.isna()) | (event.notna() & ~event.isin([0, 1]))
+    for idx in out.index[bad_time][:10]:
+        problems.append(f"{source}, row {_line(out, idx)}, column '{time_col}': "
+                        f"{out.at[idx, time_col]!r} is not a number")
+    for idx in out.index[bad_event][:10]:
+        problems.append(f"{source}, row {_line(out, idx)}, column '{event_col}': "
+                        f"{out.at[idx, event_col]!r} is not an event flag (1 = event, 0 = censored)")
+    if problems:
+        raise InputError(problems)
+    out[time_col] = time.astype(float)
+    out[event_col] = event.astype("Int64")
+    return out
+
+
+def _line(df: pd.DataFrame, idx) -> int:
+    """Line number in the source file of a row (header on line 1), when the index is positional."""
+    try:
+        return int(df.index.get_loc(idx)) + 2
+    except (KeyError, TypeError):
+        return -1
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+
+def km_curves(time: pd.Series, event: pd.Series, groups: pd.Series | None, analysis: str,
+              endpoint: str, alpha: float = 0.05,
+              at_risk_times: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Kaplan-Meier estimates per group (lifelines; exponential Greenwood 95% intervals).
+
+    Returns the curve points (one row per distinct time incl. 0: survival just after the time,
+    the interval, the number at risk just before it, events and censorings at it), the numbers
+    at risk at ``at_risk_times`` (default: 6 evenly spaced ticks) and the median survival per
+    group (NaN when not reached)."""
+    from lifelines import KaplanMeierFitter
+
+    if groups is None:
+        groups = pd.Series("all", index=time.index)
+    frames, risk_frames, medians = [], [], {}
+    tmax = float(time.max()) if len(time) else 0.0
+    if at_risk_times is None:
+        step = _nice_step(tmax / 5) if tmax > 0 else 1.0
+        at_risk_times = np.arange(0, tmax + step * 0.5, step)
+    for level in sorted(groups.dropna().unique(), key=str):
+        mask = groups == level
+        kmf = KaplanMeierFitter(alpha=alpha)
+        kmf.fit(time[mask].astype(float), event[mask].astype(int), label=str(level))
+        table = kmf.event_table
+        sf = kmf.survival_function_.iloc[:, 0]
+        ci = kmf.confidence_interval_
+        frames.append(pd.DataFrame({
+            "analysis": analysis, "endpoint": endpoint, "group": str(level),
+            "time": table.index.values.astype(float),
+            "survival": sf.reindex(table.index).values,
+            "ci_lower": ci.iloc[:, 0].reindex(table.index).values,
+            "ci_upper": ci.iloc[:, 1].reindex(table.index).values,
+            "at_risk": table["at_risk"].values.astype(int),
+            "events": table["observed"].values.astype(int),
+            "censored": table["censored"].values.astype(int),
+        }))
+        t_sorted = np.sort(time[mask].astype(float).values)
+        risk_frames.append(pd.DataFrame({
+            "analysis": analysis, "endpoint": endpoint, "group": str(level),
+            "time": at_risk_times,
+            "at_risk": [int(len(t_sorted) - np.searchsorted(t_sorted, t, side="left"))
+                        for t in at_risk_times],
+        }))
+        med = kmf.median_survival_time_
+        medians[str(level)] = float(med) if np.isfinite(med) else float("nan")
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CURVE_COLUMNS),
+            pd.concat(risk_frames, ignore_index=True) if risk_frames
+            else pd.DataFrame(columns=AT_RISK_COLUMNS),
+            medians)
+
+
+def _nice_step(raw: float) -> float:
+    """A round tick step (1, 2, 2.5, 5 x 10^k) at or above ``raw``."""
+    if raw <= 0:
+        return 1.0
+    exp = math.floor(math.log10(raw))
+    for mult in (1, 2, 2.5, 5, 10):
+        if mult * 10**exp >= raw:
+            return mult * 10**exp
+    return 10 ** (exp + 1)
+
+
+def logrank(time: pd.Series, event: pd.Series, groups: pd.Series) -> tuple[float, float]:
+    """Log-rank test across the groups (chi-square statistic with k-1 df, p-value)."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    result = multivariate_logrank_test(time.astype(float), groups.astype(str), event.astype(int))
+    return float(result.test_statistic), float(result.p_value)
+
+
+# --------------------------------------------------------------------------- Cox
+
+@dataclass
+class CoxFit:
+    """A fitted Cox model reduced to what the tables need."""
+
+    terms: pd.DataFrame  # term, hazard_ratio, hr_lower, hr_upper, p_value, z, ph_test_p
+    concordance: float
+    n: int
+    events: int
+    note: str = ""
+
+    @property
+    def ph_min_p(self) -> float:
+        values = self.terms["ph_test_p"].dropna()
+        return float(values.min()) if len(values) else float("nan")
+
+
+def design_matrix(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Numeric design columns for a Cox model: numeric columns as they are, text columns
+    one-hot coded against their most frequent level (named ``column=level``)."""
+    parts = []
+    for col in columns:
+        values = df[col]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().sum() == values.notna().sum() and values.dtype != bool:
+            parts.append(numeric.astype(float).rename(col))
+            continue
+        text = values.astype(str)
+        counts = text.value_counts()
+        reference = sorted(counts[counts == counts.max()].index)[0]
+        for level in sorted(set(text) - {reference}):
+            parts.append((text == level).astype(float).rename(f"{col}={level}"))
+    if not parts:
+        return pd.DataFrame(index=df.index)
+    return pd.concat(parts, axis=1)
+
+
+def fit_cox(time: pd.Series, event: pd.Series, design: pd.DataFrame, alpha: float = 0.05,
+            ph_check: bool = True) -> CoxFit:
+    """Cox proportional hazards (lifelines, Efron ties) of ``design``'s columns. The
+    proportional-hazards check is the Grambsch-Therneau test on scaled Schoenfeld residuals
+    against rank(time) (lifelines ``proportional_hazard_test``), p per term. Raises ValueError
+    when the model cannot be estimated (no events, a constant column, no convergence)."""
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+    from lifelines.statistics import proportional_hazard_test
+
+    df = design.copy()
+    df["_time"] = time.astype(float).values
+    df["_event"] = event.astype(int).values
+    n_events = int(df["_event"].sum())
+    if n_events == 0:
+        raise ValueError("no events")
+    constant = [c for c in design.columns if design[c].nunique() < 2]
+    if constant:
+        raise ValueError(f"constant column(s): {', '.join(constant)}")
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="_time", event_col="_event")
+        except ConvergenceError as exc:
+            raise ValueError(f"Cox model did not converge ({str(exc).splitlines()[0]})") from None
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0]
+        if "convergence" in text.lower() or "separation" in text.lower():
+            notes.append(f"Cox fit warning: {text}")
+    summary = cph.summary
+    level = int(round((1 - alpha) * 100))
+    terms = pd.DataFrame({
+        "term": summary.index.astype(str),
+        "hazard_ratio": summary["exp(coef)"].values,
+        "hr_lower": summary[f"exp(coef) lower {level}%"].values,
+        "hr_upper": summary[f"exp(coef) upper {level}%"].values,
+        "p_value": summary["p"].values,
+        "z": summary["z"].values,
+    })
+    terms["ph_test_p"] = np.nan
+    if ph_check and n_events >= 3:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ph = proportional_hazard_test(cph, df, time_transform="rank")
+            ph_p = ph.summary["p"]
+            terms["ph_test_p"] = [float(ph_p.get(t, np.nan)) for t in terms["term"]]
+        except Exception as exc:  # lifelines raises a variety of numeric errors on tiny data
+            notes.append(f"proportional-hazards check not computed ({type(exc).__name__})")
+    ph_min = terms["ph_test_p"].min()
+    if pd.notna(ph_min) and ph_min < 0.05:
+        notes.append(f"proportional-hazards assumption questionable (Grambsch-Therneau p = "
+                     f"{_fmt(ph_min)})")
+    return CoxFit(terms=terms, concordance=float(cph.concordance_index_), n=len(df),
+                  events=n_events, note="; ".join(notes))
+
+
+# --------------------------------------------------------------------------- cut-points
+
+@dataclass
+class Split:
+    """A marker split into low (<= cutpoint) / high (> cutpoint)."""
+
+    method: str  # "median", "maxstat" or "value"
+    cutpoint: float
+    groups: pd.Series  # "low"/"high" per row
+    maxstat: MaxstatResult | None = None
+
+
+def parse_cutpoint(value: str | float | int | None) -> str | float:
+    """'median', 'maxstat' or a number (given as text or number)."""
+    if value is None:
+        return "median"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().lower()
+    if text in ("median", "maxstat"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            f"cut-point {value!r}: use 'median', 'maxstat' or a number"
+        ) from None
+
+
+def split_marker(marker: pd.Series, time: pd.Series, event: pd.Series,
+                 cutpoint: str | float = "median", min_prop: float = 0.1,
+                 permutations: int = 0, seed: int = 1) -> Split:
+    """Split ``marker`` at a pre-specified value, the median, or the maximally selected log-rank
+    cut (lower group between ``min_prop`` and 1 - ``min_prop`` of the patients)."""
+    method = parse_cutpoint(cutpoint)
+    values = marker.astype(float)
+    result = None
+    if method == "median":
+        cut = float(np.median(values))
+        label = "median"
+    elif method == "maxstat":
+        result = maxstat_test(time.values, event.values, values.values, min_prop=min_prop,
+                              permutations=permutations, seed=seed)
+        cut = result.cutpoint
+        label = "maxstat"
+    else:
+        cut = float(method)
+        label = "value"
+    groups = pd.Series(np.where(values > cut, "high", "low"), index=marker.index)
+    return Split(method=label, cutpoint=cut, groups=groups, maxstat=result)
+
+
+# --------------------------------------------------------------------------- analyses
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Settings shared by every analysis of a run."""
+
+    min_prop: float = 0.1
+    permutations: int = 2000
+    seed: int = 1
+    maxstat_p: str = "lausen94"  # which p fills p_value_adjusted: lausen94, lausen92, permutation
+    min_events_per_term: int = DEFAULT_MIN_EVENTS_PER_TERM
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+    alpha: float = 0.05
+
+
+def group_comparison(df: pd.DataFrame, time_col: str, event_col: str, groups: pd.Series,
+                     analysis: str, endpoint: str, grouping: str,
+                     reference: str | None = None, covariates: list[str] | None = None,
+                     options: AnalysisOptions = AnalysisOptions(),
+                     cutpoint: float | None = None) -> SurvivalResults:
+    """KM curves + log-rank across ``groups``, and a Cox model of group (vs ``reference``;
+    default: the first level in sorted order), optionally adjusted for ``covariates``. One row
+    in survival.tsv; the hazard ratio is filled when there are exactly two groups."""
+    out = SurvivalResults()
+    time, event = df[time_col].astype(float), df[event_col].astype(int)
+    levels = sorted(groups.dropna().astype(str).unique())
+    n, n_events = int(len(df)), int(event.sum())
+    row = {"analysis": analysis, "endpoint": endpoint, "n": n, "events": n_events,
+           "grouping": grouping, "cutpoint": cutpoint, "test": "log-rank",
+           "adjustment": "none"}
+    sizes = groups.astype(str).value_counts()
+    row["groups"] = ";".join(f"{lvl}={int(sizes.get(lvl, 0))}" for lvl in levels)
+    notes = []
+    if len(levels) < 2:
+        row["note"] = f"not estimable: only one group ({', '.join(levels) or 'none'})"
+        row["small_cohort"] = True
+        out.rows.append(row)
+        return out
+    curves, risk, medians = km_curves(time, event, groups.astype(str), analysis, endpoint,
+                                      alpha=options.alpha)
+    out.curves.append(curves)
+    out.at_risk.append(risk)
+    row["median_survival"] = ";".join(
+        f"{k}={'NR' if np.isnan(v) else _fmt(v)}" for k, v in medians.items())
+    if n_events > 0:
+        chi2, p = logrank(time, event, groups.astype(str))
+        row.update(statistic=chi2, p_value=p, p_value_adjusted=p)
+    else:
+        notes.append("no events: log-rank test not computed")
+    reference = reference if reference is not None else levels[0]
+    if reference not in levels:
+        raise InputError(f"reference group {reference!r} is not one of: {', '.join(levels)}")
+    indicator = pd.DataFrame({
+        f"{grouping}={lvl}": (groups.astype(str) == lvl).astype(float)
+        for lvl in levels if lvl != reference
+    }, index=df.index)
+    covariates = list(covariates or [])
+    design = pd.concat([indicator, design_matrix(df, covariates)], axis=1)
+    try:
+        fit = fit_cox(time, event, design, alpha=options.alpha)
+        term_df = fit.terms.assign(analysis=analysis, endpoint=endpoint)
+        out.terms.append(term_df)
+        row["concordance"] = fit.concordance
+        row["ph_test_p"] = fit.terms["ph_test_p"].iloc[: indicator.shape[1]].min()
+        if indicator.shape[1] == 1:
+            first = fit.terms.iloc[0]
+            row.update(hazard_ratio=first["hazard_ratio"], hr_lower=first["hr_lower"],
+                       hr_upper=first["hr_upper"])
+        if fit.note:
+            notes.append(fit.note)
+        if covariates:
+            row["adjustment"] = "Cox adjusted for " + ", ".join(covariates)
+        n_terms = design.shape[1]
+    except ValueError as exc:
+        notes.append(f"Cox model not estimable: {exc}")
+        n_terms = indicator.shape[1]
+    small = small_cohort_note(n_events, n_terms, int(sizes.min()),
+                              options.min_events_per_term, options.min_group_size)
+    if small:
+        notes.insert(0, small)
+    row["small_cohort"] = bool(small)
+    row["note"] = "; ".join(notes)
+    out.rows.append(row)
+    return out
+
+
+def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marker_col: str,
+                          analysis: str, endpoint: str, cutpoint: str | float = "median",
+                          covariates: list[str] | None = None,
+                          options: AnalysisOptions = AnalysisOptions(),
+                          marker_label: str | None = None) -> tuple[SurvivalResults, Split | None]:
+    """High vs low ``marker`` (see :func:`split_marker`), KM + log-rank + Cox (high vs low).
+    For a maximally selected cut, ``p_value`` is the naive log-rank p at the chosen cut and
+    ``p_value_adjusted`` the selection-adjusted one (Lausen-Schumacher 1994 by default), with
+    the permutation estimate beside it; the standardised statistic at every candidate cut goes
+    to the cut table."""
+    label = marker_label or marker_col
+    try:
+        split = split_marker(df[marker_col], df[time_col], df[event_col], cutpoint,
+                             options.min_prop, options.permutations, options.seed)
+    except ValueError as exc:
+        out = SurvivalResults()
+        out.rows.append({"analysis": analysis, "endpoint": endpoint, "n": len(df),
+                         "events": int(df[event_col].sum()), "grouping": f"{label} split",
+                         "test": "log-rank", "small_cohort": True,
+                         "note": f"not estimable: {exc}"})
+        return out, None
+    grouping = f"{label} > {_fmt(split.cutpoint)} ({split.method})"
+    out = group_comparison(df, time_col, event_col, split.groups, analysis, endpoint, grouping,
+                           reference="low", covariates=covariates, options=options,
+                           cutpoint=split.cutpoint)
+    row = out.rows[-1]
+    # The HR label in the term table reads better as the marker name than the long grouping.
+    for terms in out.terms:
+        terms["term"] = terms["term"].str.replace(grouping, f"{label} high", regex=False)
+    if split.maxstat is not None:
+        ms = split.maxstat
+        adjusted = {"lausen94": ms.p_lausen94, "lausen92": ms.p_lausen92,
+                    "permutation": ms.p_permutation}[options.maxstat_p]
+        row.update(test="maximally selected log-rank statistic",
+                   statistic=ms.statistic,
+                   p_value_adjusted=adjusted,
+                   p_value_lausen94=ms.p_lausen94, p_value_lausen92=ms.p_lausen92,
+                   p_value_permutation=ms.p_permutation, permutations=ms.permutations)
+        row["note"] = "; ".join(filter(None, [
+            "cut-point chosen from the data: quote p_value_adjusted, not p_value", row["note"]]))
+        out.cuts.append(pd.DataFrame({
+            "analysis": analysis, "endpoint": endpoint, "cutpoint": ms.cuts,
+            "statistic": ms.stats, "selected": ms.cuts == ms.cutpoint,
+        }))
+    return out, split
+
+
+def continuous_cox(df: pd.DataFrame, time_col: str, event_col: str, marker_col: str,
+                   analysis: str, endpoint: str, log: bool = True, log_offset: float = 0.0,
+                   covariates: list[str] | None = None,
+                   options: AnalysisOptions = AnalysisOptions(),
+                   marker_label: str | None = None) -> SurvivalResults:
+    """Cox model of the continuous marker (natural log of marker + ``log_offset`` when ``log``):
+    HR per unit (per e-fold of the marker when logged), optionally adjusted for covariates."""
+    out = SurvivalResults()
+    label = marker_label or marker_col
+    values = df[marker_col].astype(float)
+    term = label
+    if log:
+        if (values + log_offset <= 0).any():
+            bad = int((values + log_offset <= 0).sum())
+            out.rows.append({"analysis": analysis, "endpoint": endpoint, "n": len(df),
+                             "events": int(df[event_col].sum()), "test": "Cox",
+                             "grouping": f"log({label})", "small_cohort": True,
+                             "note": f"not estimable: {bad} value(s) <= 0 cannot be logged "
+                                     f"(set a log offset)"})
+            return out
+        values = np.log(values + log_offset)
+        term = f"log({label} + {_fmt(log_offset)})" if log_offset else f"log({label})"
+    design = pd.concat([pd.DataFrame({term: values}, index=df.index),
+                        design_matrix(df, list(covariates or []))], axis=1)
+    time, event = df[time_col].astype(float), df[event_col].astype(int)
+    row = {"analysis": analysis, "endpoint": endpoint, "n": int(len(df)),
+           "events": int(event.sum()), "grouping": f"continuous: {term}", "test": "Cox (Wald)",
+           "adjustment": ("Cox adjusted for " + ", ".join(covariates)) if covariates else "none"}
+    notes = []
+    try:
+        fit = fit_cox(time, event, design, alpha=options.alpha)
+        first = fit.terms.iloc[0]
+        row.update(statistic=first["z"], p_value=first["p_value"],
+                   p_value_adjusted=first["p_value"], hazard_ratio=first["hazard_ratio"],
+                   hr_lower=first["hr_lower"], hr_upper=first["hr_upper"],
+                   concordance=fit.concordance, ph_test_p=first["ph_test_p"])
+        out.terms.append(fit.terms.assign(analysis=analysis, endpoint=endpoint))
+        if fit.note:
+            notes.append(fit.note)
+    except ValueError as exc:
+        notes.append(f"not estimable: {exc}")
+    small = small_cohort_note(int(event.sum()), design.shape[1], None,
+                              options.min_events_per_term)
+    if small:
+        notes.insert(0, small)
+    row["small_cohort"] = bool(small)
+    row["note"] = "; ".join(notes)
+    out.rows.append(row)
+    return out
+
+
+def _jt_statistics(x_sorted: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """JT for each row of ``codes`` (shape (B, n): group index of each value of ``x_sorted``,
+    ascending). JT = sum over pairs in ordered groups a < b of [x_a < x_b] + 1/2 [x_a == x_b],
+    counted from the group sizes among strictly smaller values and within each tie block."""
+    n = len(x_sorted)
+    first = np.flatnonzero(np.r_[True, x_sorted[1:] != x_sorted[:-1]])
+    block_start = np.repeat(first, np.diff(np.r_[first, n]))
+    block_end = np.repeat(np.r_[first[1:], n] - 1, np.diff(np.r_[first, n]))
+    onehot = (codes[..., None] == np.arange(k)).astype(np.int32)  # (B, n, k)
+    incl = np.cumsum(onehot, axis=1)
+    zero = np.zeros_like(incl[:, :1])
+    before = np.concatenate([zero, incl], axis=1)[:, block_start]  # strictly smaller values
+    in_block = incl[:, block_end] - before  # equal values (incl. self, which is never a < own)
+    # counts over groups strictly below each element's own group
+    lower_before = np.cumsum(before, axis=2) - before
+    lower_block = np.cumsum(in_block, axis=2) - in_block
+    own = codes[..., None]
+    less = np.take_along_axis(lower_before, own, axis=2)[..., 0]
+    ties = np.take_along_axis(lower_block, own, axis=2)[..., 0]
+    return (less + 0.5 * ties).sum(axis=1)
+
+
+def jonckheere_terpstra(values: pd.Series, groups: pd.Series, order: list[str],
+                        permutations: int = 10000, seed: int = 1) -> tuple[float, float, float]:
+    """Jonckheere-Terpstra trend test of ``values`` across ordered ``groups`` (ties count 1/2).
+    Returns (JT, standardised z with the tie-free variance, two-sided permutation p from
+    ``permutations`` random re-assignments of the group labels, valid with ties)."""
+    x = values.astype(float).values
+    codes = np.array([order.index(v) for v in groups.astype(str).values])
+    sort = np.argsort(x, kind="mergesort")
+    x_sorted, codes_sorted = x[sort], codes[sort]
+    k = len(order)
+    observed = float(_jt_statistics(x_sorted, codes_sorted[None, :], k)[0])
+    n = len(x)
+    sizes = np.bincount(codes, minlength=k)
+    mean = (n**2 - np.sum(sizes**2)) / 4
+    var = (n**2 * (2 * n + 3) - np.sum(sizes**2 * (2 * sizes + 3))) / 72
+    z = (observed - mean) / math.sqrt(var) if var > 0 else float("nan")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, int(4e6 // max(n * k, 1)))
+    null = np.empty(permutations)
+    done = 0
+    while done < permutations:
+        size = min(chunk, permutations - done)
+        perm = rng.permuted(np.broadcast_to(codes_sorted, (size, n)), axis=1)
+        null[done:done + size] = _jt_statistics(x_sorted, perm, k)
+        done += size
+    extreme = np.sum(np.abs(null - mean) >= abs(observed - mean) - 1e-9)
+    return observed, z, float((1 + extreme) / (permutations + 1))
+
+
+def marker_vs_response(df: pd.DataFrame, marker_col: str, response_col: str, analysis: str,
+                       options: AnalysisOptions = AnalysisOptions(),
+                       marker_label: str | None = None) -> SurvivalResults:
+    """Marker across best-response categories: Kruskal-Wallis (any difference) and
+    Jonckheere-Terpstra (monotone trend over CR < PR < SD < PD). NE and missing responses are
+    left out. Two rows (endpoint 'best_response')."""
+    out = SurvivalResults()
+    label = marker_label or marker_col
+    sub = df[[marker_col, response_col]].dropna()
+    sub = sub[sub[response_col].astype(str).isin(RESPONSE_ORDER)]
+    present = [r for r in RESPONSE_ORDER if (sub[response_col] == r).any()]
+    sizes = sub[response_col].value_counts()
+    base = {"endpoint": "best_response", "n": int(len(sub)),
+            "grouping": f"{label} by {response_col} ({' < '.join(present)})",
+            "groups": ";".join(f"{r}={int(sizes.get(r, 0))}" for r in present),
+            "median_survival": pd.NA}
+    small = (f"small cohort: smallest response group has {int(sizes.min())} patients "
+             f"(< {options.min_group_size})" if len(present) and
+             sizes.min() < options.min_group_size else "")
+    if len(present) < 2:
+        for name, test in (("kruskal_wallis", "Kruskal-Wallis"),
+                           ("jonckheere_terpstra", "Jonckheere-Terpstra")):
+            out.rows.append({**base, "analysis": f"{analysis}_{name}", "test": test,
+                             "small_cohort": True,
+                             "note": "not estimable: fewer than two response categories"})
+        return out
+    samples = [sub.loc[sub[response_col] == r, marker_col].astype(float).values for r in present]
+    try:
+        h, p_kw = stats.kruskal(*samples)
+    except ValueError as exc:  # all values identical
+        h, p_kw = float("nan"), float("nan")
+        small = "; ".join(filter(None, [small, f"Kruskal-Wallis not computed ({exc})"]))
+    out.rows.append({**base, "analysis": f"{analysis}_kruskal_wallis", "test": "Kruskal-Wallis",
+                     "statistic": h, "p_value": p_kw, "p_value_adjusted": p_kw,
+                     "small_cohort": bool(small), "note": small})
+    jt, z, p_jt = jonckheere_terpstra(sub[marker_col], sub[response_col], present,
+                                      permutations=max(options.permutations, 2000),
+                                      seed=options.seed)
+    out.rows.append({**base, "analysis": f"{analysis}_jonckheere_terpstra",
+                     "test": "Jonckheere-Terpstra (permutation p)", "statistic": z,
+                     "p_value": p_jt, "p_value_adjusted": p_jt,
+                     "p_value_permutation": p_jt,
+                     "permutations": max(options.permutations, 2000),
+                     "small_cohort": bool(small),
+                     "note": "; ".join(filter(None, [small, f"JT = {_fmt(jt)}; statistic is the "
+                                                    "standardised JT (positive: marker rises "
+                                                    "from CR to PD)"]))})
+    return out
+
+
+# --------------------------------------------------------------------------- generic table
+
+def analyze_table(table: pd.DataFrame, time_col: str, event_col: str,
+                  group_col: str | None = None, marker_col: str | None = None,
+                  cutpoint: str | float = "median", covariates: list[str] | None = None,
+                  reference: str | None = None, log_marker: bool = True,
+                  log_offset: float = 0.0, time_divisor: float = 1.0,
+                  min_time: float | None = None, complete_cols: list[str] | None = None,
+                  endpoint: str | None = None, options: AnalysisOptions = AnalysisOptions(),
+                  source: str = "table") -> SurvivalResults:
+    """The standalone analysis behind ``plasmatrack survival``.
+
+    Rows are kept when time, event, the group/marker and every covariate and ``complete_cols``
+    column are present; negative times are always dropped, and times <= ``min_time`` too when it
+    is given. Time is divided by ``time_divisor`` (e.g. 30 for days -> months). With
+    ``group_col``: KM + log-rank + Cox by group. With ``marker_col``: KM + log-rank + Cox of high
+    vs low at ``cutpoint``, and a Cox model of the continuous marker (logged unless
+    ``log_marker`` is False). Covariates adjust the Cox models (extra rows, suffix
+    ``_adjusted``)."""
+    if (group_col is None) == (marker_col is None):
+        raise InputError("give exactly one of a group column and a marker column")
+    df = check_survival_columns(table, time_col, event_col, source)
+    covariates = list(covariates or [])
+    needed = [time_col, event_col, group_col or marker_col] + covariates + list(complete_cols or [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InputError(f"{source}: column(s) not found: {', '.join(missing)}")
+    out = SurvivalResults()
+    df, dropped = complete_cases(df, needed)
+    if dropped:
+        out.warnings.append(f"{dropped} row(s) with a missing {', '.join(dict.fromkeys(needed))} "
+                            "value left out")
+    df[time_col] = df[time_col] / time_divisor
+    negative = df[time_col] < 0
+    if negative.any():
+        out.warnings.append(f"{int(negative.sum())} row(s) with a negative time left out")
+        df = df[~negative]
+    if min_time is not None:
+        early = df[time_col] <= min_time
+        if early.any():
+            out.warnings.append(f"{int(early.sum())} row(s) with time <= {min_time} left out")
+            df = df[~early]
+    if marker_col is not None:
+        numeric = pd.to_numeric(df[marker_col], errors="coerce")
+        if numeric.isna().any():
+            idx = df.index[numeric.isna()][0]
+            raise InputError(f"{source}, column '{marker_col}': {df.at[idx, marker_col]!r} is "
+                             "not a number (a marker must be numeric; use --group-col for "
+                             "categories)")
+        df[marker_col] = numeric.astype(float)
+    endpoint = endpoint or time_col
+    if len(df) == 0:
+        raise InputError(f"{source}: no rows left to analyse after removing incomplete rows")
+    if group_col is not None:
+        groups = df[group_col].astype(str)
+        out.extend(group_comparison(df, time_col, event_col, groups, f"km_{group_col}",
+                                    endpoint, group_col, reference=reference, options=options))
+        if covariates:
+            out.extend(group_comparison(df, time_col, event_col, groups,
+                                        f"cox_{group_col}_adjusted", endpoint, group_col,
+                                        reference=reference, covariates=covariates,
+                                        options=options))
+            # the adjusted row's curves duplicate the unadjusted ones
+            out.curves.pop()
+            out.at_risk.pop()
+    else:
+        method = parse_cutpoint(cutpoint)
+        name = method if isinstance(method, str) else "value"
+        res, _ = marker_split_analysis(df, time_col, event_col, marker_col,
+                                       f"km_{marker_col}_{name}", endpoint, method,
+                                       options=options)
+        out.extend(res)
+        out.extend(continuous_cox(df, time_col, event_col, marker_col, f"cox_{marker_col}",
+                                  endpoint, log=log_marker, log_offset=log_offset,
+                                  options=options))
+        if covariates:
+            out.extend(continuous_cox(df, time_col, event_col, marker_col,
+                                      f"cox_{marker_col}_adjusted", endpoint, log=log_marker,
+                                      log_offset=log_offset, covariates=covariates,
+                                      options=options))
+    return out
+
+
+def write_results(results: SurvivalResults, out_dir, prefix: str = "") -> dict[str, str]:
+    """Write survival.tsv, km_curves.tsv, km_at_risk.tsv, cox_terms.tsv and maxstat_cuts.tsv
+    into ``out_dir``; returns name -> path."""
+    from pathlib import Path
+
+    from .io import write_tsv
+
+    out_dir = Path(out_dir)
+    paths = {
+        "survival": out_dir / f"{prefix}survival.tsv",
+        "km_curves": out_dir / f"{prefix}km_curves.tsv",
+        "km_at_risk": out_dir / f"{prefix}km_at_risk.tsv",
+        "cox_terms": out_dir / f"{prefix}cox_terms.tsv",
+        "maxstat_cuts": out_dir / f"{prefix}maxstat_cuts.tsv",
+    }
+    write_tsv(results.table(), paths["survival"])
+    write_tsv(results.curve_table(), paths["km_curves"])
+    write_tsv(results.at_risk_table(), paths["km_at_risk"])
+    write_tsv(results.term_table(), paths["cox_terms"])
+    write_tsv(results.cut_table(), paths["maxstat_cuts"])
+    return {k: str(v) for k, v in paths.items()}
