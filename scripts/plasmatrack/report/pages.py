@@ -1,0 +1,662 @@
+"""Assembling the report pages: one Jinja2 template, plotly.js embedded once per page.
+
+Pages are self-contained and work offline (no CDN, no web fonts). Every value that reaches the
+HTML goes through Jinja2's autoescape; figure JSON is produced by plotly, which escapes ``<``, ``>``
+and ``/`` inside its script blocks, and user strings inside figures are escaped by
+``figures.esc``. Every plotted table is written as TSV into a folder beside the page
+(``<page>_data/``) and linked under its figure. Pages are written atomically.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata
+import math
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+import yaml
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from .. import __version__
+from ..io import atomic_open, write_tsv
+from . import figures as F
+from .sources import StageData, as_bool
+
+PLOT_CONFIG = {"displaylogo": False, "responsive": True,
+               "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+               "toImageButtonOptions": {"format": "svg"}}
+
+
+@dataclass
+class ReportSettings:
+    """Options of the report stage (config section ``report``; see the schema)."""
+
+    her2_gene: str = "ERBB2"
+    pcn_threshold: float = 2.4
+    tumour_cn_threshold: float | None = 6.0
+    max_bins_per_draw: int = 3000
+    max_individual_fragment_profiles: int = 40
+    table_page_size: int = 50
+    hidden_variant_categories: tuple[str, ...] = F.HIDDEN_CATEGORIES
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> "ReportSettings":
+        config = config or {}
+        section = dict(config.get("report") or {})
+        kwargs = {"her2_gene": config.get("her2_gene", "ERBB2")}
+        for key in ("pcn_threshold", "tumour_cn_threshold", "max_bins_per_draw",
+                    "max_individual_fragment_profiles", "table_page_size"):
+            if key in section:
+                kwargs[key] = section[key]
+        if "hidden_variant_categories" in section:
+            kwargs["hidden_variant_categories"] = tuple(section["hidden_variant_categories"])
+        return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------------- building
+@dataclass
+class Page:
+    """Sections of one page, and the tables to write beside it."""
+
+    title: str
+    html_path: Path
+    nav: list[tuple[str, str]] = field(default_factory=list)
+    sections: list[dict] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _n_fig: int = 0
+    _n_tab: int = 0
+
+    @property
+    def data_dir(self) -> Path:
+        return self.html_path.with_name(self.html_path.stem + "_data")
+
+    def section(self, sid: str, title: str) -> list[dict]:
+        blocks: list[dict] = []
+        self.sections.append({"id": sid, "title": title, "blocks": blocks})
+        return blocks
+
+    def _tsv(self, name: str | None, table: pd.DataFrame | None) -> str | None:
+        if name is None or table is None:
+            return None
+        self.tables[name] = table
+        return f"{self.data_dir.name}/{name}.tsv"
+
+    def figure(self, blocks: list[dict], fig, caption: str, tsv_name: str | None = None,
+               table: pd.DataFrame | None = None, missing: str = "") -> None:
+        """Add a figure (or, when ``fig`` is None, a 'not available' note saying why)."""
+        if fig is None:
+            blocks.append({"kind": "note", "text": f"Not available: {missing}"})
+            return
+        self._n_fig += 1
+        div = pio.to_html(fig, include_plotlyjs=False, full_html=False,
+                          div_id=f"fig-{self._n_fig}", config=PLOT_CONFIG,
+                          default_width="100%")
+        blocks.append({"kind": "figure", "html": Markup(div), "caption": caption,
+                       "tsv": self._tsv(tsv_name, table)})
+
+    def table(self, blocks: list[dict], df: pd.DataFrame, caption: str = "",
+              tsv_name: str | None = None, fail: pd.Series | None = None,
+              links: dict[str, dict[str, str]] | None = None, page_size: int = 50,
+              full: pd.DataFrame | None = None) -> None:
+        """Add an HTML table of ``df`` (all cells escaped by the template); rows flagged in
+        ``fail`` are highlighted; ``links`` maps column -> value -> href; long tables paginate.
+        ``full`` (default ``df``) is what is written as TSV."""
+        self._n_tab += 1
+        rows = []
+        fail_arr = np.zeros(len(df), bool) if fail is None else \
+            pd.Series(fail).fillna(False).astype(bool).to_numpy()
+        for (_, rec), bad in zip(df.iterrows(), fail_arr):
+            cells = []
+            for col in df.columns:
+                value = rec[col]
+                href = (links or {}).get(col, {}).get(value)
+                cells.append({"text": _cell(value), "href": href,
+                              "num": isinstance(value, (int, float, np.number))
+                              and not isinstance(value, bool)})
+            rows.append({"cls": "fail" if bad else "", "cells": cells})
+        blocks.append({"kind": "table", "id": f"table-{self._n_tab}", "columns": list(df.columns),
+                       "rows": rows, "caption": caption, "paged": len(rows) > page_size,
+                       "page_size": page_size,
+                       "tsv": self._tsv(tsv_name, df if full is None else full)})
+
+    def write(self) -> Path:
+        """Write the TSVs, then the page (each atomically); stale TSVs of an earlier run go."""
+        data_dir = self.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for old in data_dir.glob("*.tsv"):
+            if old.stem not in self.tables:
+                old.unlink()
+        for name, table in self.tables.items():
+            write_tsv(table, data_dir / f"{name}.tsv")
+        page = _template().render(title=self.title, nav=self.nav, sections=self.sections,
+                                  plotlyjs=Markup(_plotlyjs()), version=__version__)
+        with atomic_open(self.html_path) as handle:
+            handle.write(page)
+        return self.html_path
+
+
+def _cell(value) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return ""
+        if float(value).is_integer() and abs(value) < 1e9:
+            return str(int(value))
+        return f"{value:.4g}"
+    return str(value)
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("page.html.j2")
+
+
+@lru_cache(maxsize=1)
+def _plotlyjs() -> str:
+    return get_plotlyjs()
+
+
+# --------------------------------------------------------------------------------- patient page
+def _draws(data: StageData, patient: str) -> pd.DataFrame:
+    samples = data.samples()
+    mine = samples[(samples["patient_id"] == patient)]
+    return mine[mine["sample_type"] == "plasma"].sort_values("timepoint_days")
+
+
+def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | str,
+                       settings: ReportSettings | None = None, cohort_href: str = "../cohort.html"
+                       ) -> Path:
+    """Write ``out_html`` (the patient's page) and its ``<name>_data/`` TSVs."""
+    settings = settings or ReportSettings()
+    gene = settings.her2_gene
+    page = Page(title=f"plasmatrack: patient {patient}", html_path=Path(out_html),
+                nav=[("cohort report", cohort_href)])
+    draws = _draws(data, patient)
+    clinical = data.clinical_row(patient)
+    ttf_days = ttf_event = None
+    if clinical and F._num(clinical.get("ttf_months")) is not None:
+        ttf_days = F._num(clinical["ttf_months"]) * F.DAYS_PER_MONTH
+        ttf_event = int(F._num(clinical.get("ttf_event")) or 0)
+
+    # -- summary + timeline
+    blocks = page.section("summary", "Summary and treatment timeline")
+    items = [("patient", patient), ("plasma draws", str(len(draws)))]
+    if clinical:
+        for key, label in (("her2_status", "HER2 status"), ("cancer_type", "cancer type"),
+                           ("best_response", "best response")):
+            if _cell(clinical.get(key)):
+                items.append((label, _cell(clinical.get(key))))
+        if ttf_days is not None:
+            items.append(("time to treatment failure",
+                          f"{F._num(clinical['ttf_months']):.1f} months "
+                          f"({'failure' if ttf_event == 1 else 'censored'})"))
+        if F._num(clinical.get("os_months")) is not None:
+            os_event = F._num(clinical.get("os_event"))
+            items.append(("overall survival", f"{F._num(clinical['os_months']):.1f} months "
+                          f"({'death' if os_event == 1 else 'censored'})"))
+    burden = data.for_patient("her2_burden", patient)
+    if burden is not None and not burden.empty:
+        row = burden.iloc[0]
+        items.append(("baseline HER2 burden", _cell(row["her2_burden"])
+                      + (f" ({_cell(row['her2_burden_group'])})"
+                         if "her2_burden_group" in row and _cell(row["her2_burden_group"])
+                         else "")))
+        if "baseline_sample_id" in row:
+            items.append(("baseline draw", _cell(row["baseline_sample_id"])))
+    blocks.append({"kind": "summary", "items": items})
+    if clinical is None:
+        blocks.append({"kind": "note", "text": (
+            "This patient has no clinical row (or the run has no clinical sheet): the patient is "
+            "analysed but left out of the survival analyses; the timeline shows draws only.")})
+    timeline_rows = [{"event": "plasma draw", "sample_id": s, "day": d}
+                     for s, d in zip(draws["sample_id"], draws["timepoint_days"])]
+    if ttf_days is not None:
+        timeline_rows.append({"event": "treatment failure" if ttf_event == 1 else "TTF censored",
+                              "sample_id": "", "day": round(ttf_days, 1)})
+    page.figure(blocks, F.treatment_timeline(patient, draws, clinical),
+                "Plasma draws (days from treatment start), time on treatment to treatment failure "
+                "(X) or censoring (arrow), coloured by best response; overall survival where "
+                "given.", "timeline", pd.DataFrame(timeline_rows))
+
+    # -- tumour fraction
+    blocks = page.section("tumour-fraction", "Tumour fraction")
+    tf = data.for_patient("tumour_fraction", patient)
+    snv = data.for_patient("snv_tumour_fraction", patient)
+    tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
+    fig = F.tumour_fraction_over_time(tf_plot, snv, ttf_days, ttf_event)
+    both = [t for t in (tf, snv) if t is not None]
+    page.figure(blocks, fig,
+                "Tumour fraction per plasma draw with 95% intervals: from genome-wide copy number "
+                "(HMM; open markers: not detected) and from clonal somatic SNVs (about 2 x VAF). "
+                "Dotted line: treatment failure.", "tumour_fraction",
+                pd.concat(both, ignore_index=True) if both else None,
+                missing=_why_missing(data, ["tumour_fraction", "snv_tumour_fraction"]))
+
+    # -- ERBB2
+    blocks = page.section("erbb2", f"{gene} copy number")
+    erbb2 = data.for_patient("erbb2", patient)
+    if erbb2 is not None:
+        erbb2 = erbb2[erbb2["gene"] == gene].assign(amplified=lambda d: as_bool(d["amplified"]))
+    page.figure(blocks, F.gene_copy_number_over_time(
+                    erbb2, gene, settings.pcn_threshold, settings.tumour_cn_threshold,
+                    ttf_days, ttf_event),
+                f"{gene} plasma copy number (PCN; dashed: observed-copy threshold "
+                f"{settings.pcn_threshold:g}) and TF-adjusted tumour copy number with 95% "
+                "interval (dashed: tissue-style threshold); red: called amplified by the copy-"
+                "number stage. Tumour copy number is not estimable when TF is about 0.",
+                "erbb2", erbb2, missing=_why_missing(data, ["erbb2"], patient))
+
+    # -- variants
+    blocks = page.section("variants", "Tracked variants")
+    variants = data.for_patient("tracked_variants", patient)
+    page.figure(blocks, F.vaf_trajectories(variants, tf, ttf_days, ttf_event,
+                                           settings.hidden_variant_categories),
+                "VAF with 95% interval of every tracked variant in every plasma draw. Marker: "
+                "filled = detected, open circle = not detected, open diamond = undetermined "
+                "(too few informative fragments). Germline, CHIP and artifact variants are "
+                "hidden: switch them on with the buttons or the legend. Log scale: zero VAFs "
+                "are not drawn. Dashed: TF/2 from copy number.",
+                "tracked_variants", variants,
+                missing=_why_missing(data, ["tracked_variants"], patient))
+
+    # -- clones
+    blocks = page.section("clones", "Clonal evolution")
+    prevalence = data.for_patient("cluster_prevalence", patient)
+    tree = data.for_patient("tree", patient)
+    clusters = data.for_patient("variant_clusters", patient)
+    labels = F.clone_labels(clusters)
+    fish, scaled = F.clone_fish_plot(prevalence, tree, labels, ttf_days)
+    bands = F.fish_layout(prevalence, tree)[0] if fish is not None else None
+    if scaled:
+        blocks.append({"kind": "note", "text": (
+            "The clone prevalences violate the sum rule at some draw (children add up to more "
+            "than their parent); the fish plot scales the children down to fit. See the clone "
+            "tree notes of the clonal stage.")})
+    page.figure(blocks, fish,
+                "Clone prevalence (cancer cell fraction incl. descendants) over time: each clone "
+                "is a band as wide as its prevalence, nested inside its parent.",
+                "cluster_prevalence", prevalence,
+                missing=_why_missing(data, ["cluster_prevalence"], patient))
+    if bands is not None:
+        page.tables["fish_bands"] = bands
+    cluster_ids = sorted(set(prevalence["cluster_id"].astype(str))) if prevalence is not None \
+        and not prevalence.empty else (sorted(set(tree["cluster_id"].astype(str)))
+                                       if tree is not None and not tree.empty else [])
+    page.figure(blocks, F.clone_tree(tree, cluster_ids, labels),
+                "Clone tree (parent left of child), labelled with the genes of each clone.",
+                "tree", tree if tree is not None and not tree.empty else None,
+                missing=_why_missing(data, ["tree"], patient))
+    if clusters is not None and not clusters.empty:
+        page.tables["variant_clusters"] = clusters
+    events = data.for_patient("events", patient)
+    if events is not None and not events.empty:
+        page.table(blocks, events.drop(columns=["patient_id"]), "Clonal events.", "events",
+                   page_size=settings.table_page_size)
+
+    # -- genome-wide copy number
+    blocks = page.section("copy-number", "Genome-wide copy number")
+    cn_draws, bins_out, segs_out = [], [], []
+    for sid, day in zip(draws["sample_id"], draws["timepoint_days"]):
+        cnr = data.sample_file("cnr", sid)
+        if cnr is None:
+            continue
+        cns = data.sample_file("cns", sid)
+        label = f"{sid} (day {_cell(day)})"
+        if tf is not None:
+            row = tf[tf["sample_id"] == sid]
+            if not row.empty:
+                label += f", TF {row['tumour_fraction'].iloc[0]:.3f}"
+        cn_draws.append((sid, label, cnr, cns))
+        bins_out.append(cnr[[c for c in ("chromosome", "start", "end", "gene", "log2")
+                             if c in cnr]].assign(sample_id=sid))
+        if cns is not None:
+            segs_out.append(cns[["chromosome", "start", "end", "log2"]].assign(sample_id=sid))
+    fig = F.genome_copy_number(cn_draws, gene, data.gene_location(gene),
+                               settings.max_bins_per_draw)
+    page.figure(blocks, fig,
+                f"Bin log2 ratios (grey; pooled to at most {settings.max_bins_per_draw} points "
+                f"per draw), segments (orange) and {gene} (red, shaded) per draw.",
+                "copy_number_segments", pd.concat(segs_out, ignore_index=True) if segs_out
+                else None, missing=("no copy-number bins (.cnr) for this patient's draws "
+                                    "(the copy-number stage has not run)"))
+    if bins_out:
+        page.tables["copy_number_bins"] = pd.concat(bins_out, ignore_index=True)
+
+    # -- QC
+    blocks = page.section("qc", "QC")
+    qc = data.for_patient("qc_summary", patient)
+    if qc is None or qc.empty:
+        blocks.append({"kind": "note", "text": "Not available: " +
+                       _why_missing(data, ["qc_summary"], patient)})
+    else:
+        shown, fail = qc_table(qc)
+        page.table(blocks, shown, "QC per sample; failed samples highlighted with the reason.",
+                   "qc", fail=fail, page_size=settings.table_page_size, full=qc)
+    return page.write()
+
+
+def _why_missing(data: StageData, names: list[str], patient: str | None = None) -> str:
+    absent = [n for n in names if not data.has(n)]
+    if absent:
+        return ("this run has no " + ", ".join(absent) +
+                " table (that stage has not run or is not part of this pipeline)")
+    return f"no rows for patient {patient}" if patient else "no rows to plot"
+
+
+def qc_table(qc: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The QC columns a reader needs first, and a pass/fail flag per row (True = failed)."""
+    passed = F.qc_passed(qc)
+    reason = F.qc_reason_column(qc)
+    cols = [c for c in ("sample_id", "patient_id", "sample_type", "timepoint_days") if c in qc]
+    shown = qc[cols].copy()
+    shown["QC"] = passed.map({True: "pass", False: "FAIL"}).astype(object).fillna("")
+    shown["reason"] = qc[reason].fillna("").astype(str) if reason else ""
+    for col, _ in F.qc_metric_columns(qc):
+        shown[col] = pd.to_numeric(qc[col], errors="coerce")
+    return shown, (passed == False).fillna(False)  # noqa: E712 (nullable boolean)
+
+
+# --------------------------------------------------------------------------------- cohort page
+def _responses(data: StageData) -> pd.Series | None:
+    clinical = data.clinical()
+    if clinical is not None and "best_response" in clinical:
+        return clinical.set_index("patient_id")["best_response"]
+    return None
+
+
+def build_cohort_page(data: StageData, out_html: os.PathLike | str,
+                      settings: ReportSettings | None = None, patients_dir: str = "patients",
+                      truth: os.PathLike | str | None = None) -> Path:
+    """Write the cohort page ``out_html`` with links to ``<patients_dir>/<patient>.html``."""
+    settings = settings or ReportSettings()
+    page = Page(title="plasmatrack: cohort report", html_path=Path(out_html))
+    samples = data.samples()
+    patients = data.patients()
+    qc = data.table("qc_summary")
+
+    # -- overview
+    blocks = page.section("overview", "Overview")
+    n_plasma = int((samples["sample_type"] == "plasma").sum())
+    items = [("patients", str(len(patients))), ("plasma draws", str(n_plasma)),
+             ("normal samples", str(len(samples) - n_plasma))]
+    if qc is not None:
+        n_fail = int((F.qc_passed(qc) == False).fillna(False).sum())  # noqa: E712
+        items.append(("samples failing QC", str(n_fail)))
+    blocks.append({"kind": "summary", "items": items})
+    warnings = list(data.clinical_warnings())
+    tf = data.table("tumour_fraction")
+    for name in ("tumour_fraction", "genes", "her2_burden"):
+        df = data.table(name)
+        if df is not None and "warning" in df:
+            for w in sorted({str(x) for x in df["warning"].dropna() if str(x).strip()}):
+                warnings.append(f"{name}: {w}")
+    if warnings:
+        blocks.append({"kind": "warnings", "items": warnings})
+    absent = [n for n in ("qc_summary", "tumour_fraction", "erbb2", "tracked_variants",
+                          "cluster_prevalence", "her2_burden", "survival", "km_curves")
+              if not data.has(n)]
+    if absent:
+        blocks.append({"kind": "note", "text": "Not part of this run (sections below say what "
+                       "they cannot show): " + ", ".join(absent) + "."})
+
+    # -- QC
+    blocks = page.section("qc", "QC of all samples")
+    profiles = {s: data.sample_file("fragment_lengths", s) for s in samples["sample_id"]
+                if s in data.sources.per_sample.get("fragment_lengths", {})}
+    frag_fig = F.fragment_length_profiles(profiles, qc, settings.max_individual_fragment_profiles)
+    frag_table = None
+    if frag_fig is not None:
+        parts = [df.assign(sample_id=s) for s, df in profiles.items() if df is not None]
+        frag_table = pd.concat(parts, ignore_index=True)[["sample_id", "length", "count"]]
+    page.figure(blocks, frag_fig,
+                "Fragment-length distribution of every sample (fraction of fragments per bp; "
+                "cfDNA peaks at 167 bp, tumour DNA is shorter). With more than "
+                f"{settings.max_individual_fragment_profiles} samples: median and 10-90% band "
+                "per sample type plus every failing sample.", "fragment_lengths", frag_table,
+                missing="no fragment-length histograms (the QC stage has not run)")
+    page.figure(blocks, F.qc_metrics(qc),
+                "Key QC metrics per sample type; failing samples red (hover for the reason).",
+                None, None, missing=_why_missing(data, ["qc_summary"]))
+    if qc is not None and not qc.empty:
+        shown, fail = qc_table(qc)
+        order = np.argsort(~fail.to_numpy(), kind="stable")  # failures first
+        page.table(blocks, shown.iloc[order], "All samples (failures first).", "qc_summary",
+                   fail=fail.iloc[order], page_size=settings.table_page_size, full=qc)
+
+    # -- HER2 burden
+    blocks = page.section("burden", "Baseline HER2 burden")
+    burden = data.table("her2_burden")
+    responses = _responses(data)
+    page.figure(blocks, F.burden_waterfall(burden, responses),
+                "Baseline HER2 ctDNA burden per patient (high to low), coloured by best "
+                "response.", "her2_burden", burden,
+                missing=_why_missing(data, ["her2_burden"]))
+    survival = data.table("survival")
+    resp_stats = None
+    if survival is not None:
+        hits = survival[survival["analysis"].astype(str).str.contains("response", case=False)]
+        if not hits.empty:
+            resp_stats = hits.iloc[0].to_dict()
+    resp_fig = F.burden_by_response(burden, responses, resp_stats)
+    page.figure(blocks, resp_fig, "Baseline HER2 burden by best response (every patient a "
+                "point).", None, None,
+                missing=(_why_missing(data, ["her2_burden"]) if burden is None
+                         else "no best_response in the clinical sheet"))
+
+    # -- survival
+    blocks = page.section("survival", "Time to treatment failure and survival")
+    km = data.table("km_curves")
+    if km is None or km.empty:
+        blocks.append({"kind": "note", "text": "Not available: " +
+                       (_why_missing(data, ["km_curves"]) if km is None else "no curves") +
+                       (" (e.g. a run without clinical outcomes)" if data.clinical() is None
+                        else "")})
+    else:
+        for analysis in sorted(km["analysis"].astype(str).unique()):
+            stats = None
+            if survival is not None:
+                rows = survival[survival["analysis"].astype(str) == analysis]
+                stats = rows.iloc[0].to_dict() if not rows.empty else None
+            page.figure(blocks, F.km_plot(km, analysis, stats),
+                        f"Kaplan-Meier estimate with 95% band for {analysis}; ticks mark "
+                        "censoring; numbers at risk below; log-rank p and hazard ratio from the "
+                        "survival table.", _safe_name(f"km_{analysis}"),
+                        km[km["analysis"].astype(str) == analysis])
+    page.figure(blocks, F.forest_plot(survival),
+                "Hazard ratios with 95% intervals of the Cox models (log scale).", None, None,
+                missing=_why_missing(data, ["survival"]) if survival is None
+                else "no analysis with a hazard ratio")
+    if survival is not None and not survival.empty:
+        page.table(blocks, survival, "All survival analyses (adjusted p-values for optimised "
+                   "cut-points).", "survival", page_size=settings.table_page_size)
+
+    # -- swimmer
+    blocks = page.section("swimmer", "Swimmer plot")
+    clinical = data.clinical()
+    plasma = samples[samples["sample_type"] == "plasma"]
+    tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
+    page.figure(blocks, F.swimmer_plot(clinical, plasma, tf_plot),
+                "Time to treatment failure per patient (bar colour: best response; X: failure; "
+                "arrow: censored) with the plasma draws (filled: ctDNA detected by copy number).",
+                "swimmer", clinical[[c for c in ("patient_id", "ttf_months", "ttf_event",
+                                                 "best_response") if c in clinical]]
+                if clinical is not None else None,
+                missing="no clinical sheet with ttf_months in this run")
+
+    # -- dynamics
+    dynamics = data.table("dynamics")
+    if dynamics is not None and not dynamics.empty:
+        blocks = page.section("dynamics", "On-treatment dynamics")
+        page.table(blocks, dynamics, "Change of tumour fraction and HER2 burden from baseline to "
+                   "the first on-treatment draw.", "dynamics", page_size=settings.table_page_size)
+
+    # -- patients
+    blocks = page.section("patients", "Patients")
+    rows = []
+    base_tf = {}
+    if burden is not None and "tumour_fraction" in burden:
+        base_tf = dict(zip(burden["patient_id"], burden["tumour_fraction"]))
+    burden_of = dict(zip(burden["patient_id"], burden["her2_burden"])) if burden is not None \
+        else {}
+    for pid in patients:
+        crow = data.clinical_row(pid) or {}
+        rows.append({"patient": pid,
+                     "plasma draws": int((plasma["patient_id"] == pid).sum()),
+                     "HER2 status": crow.get("her2_status", ""),
+                     "best response": crow.get("best_response", ""),
+                     "TTF (months)": crow.get("ttf_months", ""),
+                     "TTF event": crow.get("ttf_event", ""),
+                     "baseline TF": base_tf.get(pid, ""),
+                     "baseline HER2 burden": burden_of.get(pid, "")})
+    table = pd.DataFrame(rows)
+    links = {"patient": {pid: f"{patients_dir}/{pid}.html" for pid in patients}}
+    page.table(blocks, table, "One page per patient (click the ID).", "patients", links=links,
+               page_size=settings.table_page_size)
+
+    # -- methods
+    blocks = page.section("methods", "Methods and versions")
+    blocks.append({"kind": "text", "text": (
+        "Reads aligned with bwa mem (-Y) and duplicate-marked with samtools; cfDNA QC; copy "
+        "number with CNVkit and tumour fraction from a copy-number HMM; ERBB2 and other genes "
+        "called from bin- and gene-level statistics against a panel of normals; variants "
+        "tracked by pileup in every draw against a background error model; clones from a "
+        "beta-binomial mixture of trajectories; HER2 burden and survival with lifelines. See "
+        "docs/ of the plasmatrack repository for each stage's definitions.")})
+    versions = tool_versions()
+    page.table(blocks, pd.DataFrame(versions, columns=["tool", "version"]),
+               "Versions of the tools of this run.", "versions", page_size=100)
+    truth_dir = truth or data.sources.truth
+    if truth_dir is not None and Path(truth_dir).is_dir():
+        blocks.append({"kind": "note", "text": (
+            "This cohort was simulated (plasmatrack simulate): the simulator's truth tables are "
+            f"in {truth_dir}. The figures compare estimates against that truth below; on real "
+            "data there is no such section.")})
+        summary = truth_summary(Path(truth_dir), data)
+        if not summary.empty:
+            page.table(blocks, summary, "Estimates vs simulator truth.", "truth_comparison")
+    if data.sources.config:
+        blocks.append({"kind": "pre", "caption": "Configuration of this run (defaults filled in).",
+                       "text": yaml.safe_dump(_plain(data.sources.config), sort_keys=True)})
+    return page.write()
+
+
+def _safe_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)[:80]
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+_PACKAGES = ("snakemake", "cnvkit", "pysam", "pandas", "numpy", "scipy", "scikit-learn",
+             "statsmodels", "lifelines", "plotly", "jinja2")
+_PROGRAMS = (("bwa", []), ("samtools", ["--version"]), ("bcftools", ["--version"]),
+             ("mosdepth", ["--version"]), ("Rscript", ["--version"]))
+
+
+@lru_cache(maxsize=1)
+def tool_versions() -> list[tuple[str, str]]:
+    """(tool, version) of plasmatrack, its Python packages and the programs it runs."""
+    out = [("plasmatrack", __version__)]
+    for pkg in _PACKAGES:
+        try:
+            out.append((pkg, importlib.metadata.version(pkg)))
+        except importlib.metadata.PackageNotFoundError:
+            out.append((pkg, "not installed"))
+    for prog, args in _PROGRAMS:
+        exe = shutil.which(prog)
+        if exe is None:
+            out.append((prog, "not found"))
+            continue
+        try:
+            proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=10,
+                                  errors="replace", stdin=subprocess.DEVNULL)
+            text = proc.stdout + proc.stderr
+        except (OSError, subprocess.SubprocessError):
+            out.append((prog, "unknown"))
+            continue
+        version = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+                        if ln.lower().startswith("version:")), None)
+        if version is None:
+            version = next((ln.strip() for ln in text.splitlines() if ln.strip()), "unknown")
+        out.append((prog, version[:80]))
+    return out
+
+
+def truth_summary(truth: Path, data: StageData) -> pd.DataFrame:
+    """Headline agreement of estimates with simulator truth (TF, ERBB2 PCN, HER2 burden)."""
+    from scipy.stats import spearmanr
+
+    from ..io import read_tsv
+
+    rows = []
+    ts = truth / "samples.tsv"
+    if ts.is_file():
+        t = read_tsv(ts)
+        tf = data.table("tumour_fraction")
+        if tf is not None and "tumour_fraction" in t:
+            m = t.merge(tf, on="sample_id", suffixes=("_truth", ""))
+            m = m[m["sample_type"] == "plasma"] if "sample_type" in m else m
+            if not m.empty:
+                err = (m["tumour_fraction"] - m["tumour_fraction_truth"]).abs()
+                rows.append(("tumour fraction (copy number), plasma draws", len(m),
+                             "mean absolute error", round(float(err.mean()), 4)))
+        erbb2 = data.table("erbb2")
+        if erbb2 is not None and "erbb2_plasma_copy_number" in t:
+            m = t.merge(erbb2, on="sample_id")
+            if not m.empty:
+                err = (m["plasma_copy_number"] - m["erbb2_plasma_copy_number"]).abs()
+                rows.append(("ERBB2 plasma copy number", len(m), "mean absolute error",
+                             round(float(err.mean()), 3)))
+    tp = truth / "patients.tsv"
+    burden = data.table("her2_burden")
+    if tp.is_file() and burden is not None:
+        t = read_tsv(tp)
+        if "baseline_her2_burden" in t:
+            m = t.merge(burden, on="patient_id").dropna(subset=["baseline_her2_burden",
+                                                                "her2_burden"])
+            if len(m) >= 3:
+                rho = spearmanr(m["baseline_her2_burden"], m["her2_burden"]).statistic
+                rows.append(("baseline HER2 burden", len(m), "Spearman correlation",
+                             round(float(rho), 3)))
+    return pd.DataFrame(rows, columns=["quantity", "n", "measure", "value"])
+
+
+# --------------------------------------------------------------------------------- everything
+def build_reports(data: StageData, out_dir: os.PathLike | str,
+                  settings: ReportSettings | None = None, patients: list[str] | None = None,
+                  cohort: bool = True) -> list[Path]:
+    """Write ``out_dir/cohort.html`` and ``out_dir/patients/<patient>.html`` (+ their TSVs)."""
+    out_dir = Path(out_dir)
+    written = []
+    for pid in (patients if patients is not None else data.patients()):
+        written.append(build_patient_page(data, pid, out_dir / "patients" / f"{pid}.html",
+                                          settings))
+    if cohort:
+        written.append(build_cohort_page(data, out_dir / "cohort.html", settings))
+    return written
+
+
+def escape(text: str) -> str:
+    """HTML-escape (for callers that build HTML outside the template)."""
+    return html.escape(text, quote=True)
