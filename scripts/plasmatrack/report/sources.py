@@ -200,6 +200,18 @@ class Sources:
                    **{k: (Path(v) if isinstance(v, (str, os.PathLike)) and k != "config" else v)
                       for k, v in kwargs.items()})
 
+    @classmethod
+    def from_named_inputs(cls, named: dict, **kwargs) -> "Sources":
+        """From a rule's named inputs: table names of TABLES, per-sample kinds of PER_SAMPLE
+        (lists), and ``samples``, ``clinical``, ``genes_bed`` (sheets and the validated BED)."""
+        tables = {k: str(v) for k, v in named.items() if k in TABLES}
+        per_sample = {k: [str(p) for p in v] for k, v in named.items() if k in PER_SAMPLE}
+        for key, arg in (("samples", "samples_sheet"), ("clinical", "clinical_sheet"),
+                         ("genes_bed", "genes_bed")):
+            if named.get(key):
+                kwargs.setdefault(arg, str(named[key]))
+        return cls.from_files(tables, per_sample, **kwargs)
+
 
 class StageData:
     """Lazily read, cached stage tables for one report run."""
