@@ -1,0 +1,13 @@
+"""Copy number, tumour fraction and gene-level calls for plasma samples (see docs/cnv.md).
+
+Modules, one concern each:
+
+- ``bins``: target, antitarget and fixed-size bins from the panel, the reference and an access mask.
+- ``coverage``: per-bin coverage from a BAM (optionally fragment-size selected) or Picard tables.
+- ``reference``: the panel of normals (pooled CNVkit reference, leave-one-out, flat fallback).
+- ``segment``: CNVkit fix + segmentation and SEG export.
+- ``tumour_fraction``: our HMM tumour-fraction estimator (no CNVkit dependency).
+- ``wig``: HMMcopy/ichorCNA WIG reading and read-count correction for the WIG path.
+- ``genes``: gene-level statistics, plasma and tumour copy number, amplification calls.
+- ``pipeline``: the per-sample and cohort steps the rules and the CLI call.
+"""
