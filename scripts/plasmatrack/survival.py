@@ -363,11 +363,12 @@ def parse_cutpoint(value: str | float | int | None) -> str | float:
         ) from None
 
 
-def split_marker(marker: pd.Series, time: pd.Series, event: pd.Series,
+def split_marker(marker: pd.Series, time: pd.Series | None, event: pd.Series | None,
                  cutpoint: str | float = "median", min_prop: float = 0.1,
                  permutations: int = 0, seed: int = 1) -> Split:
     """Split ``marker`` at a pre-specified value, the median, or the maximally selected log-rank
-    cut (lower group between ``min_prop`` and 1 - ``min_prop`` of the patients)."""
+    cut (lower group between ``min_prop`` and 1 - ``min_prop`` of the patients; needs ``time``
+    and ``event``, which the other methods ignore)."""
     method = parse_cutpoint(cutpoint)
     values = marker.astype(float)
     result = None
@@ -375,6 +376,8 @@ def split_marker(marker: pd.Series, time: pd.Series, event: pd.Series,
         cut = float(np.median(values))
         label = "median"
     elif method == "maxstat":
+        if time is None or event is None:
+            raise ValueError("a maximally selected cut-point needs survival times and events")
         result = maxstat_test(time.values, event.values, values.values, min_prop=min_prop,
                               permutations=permutations, seed=seed)
         cut = result.cutpoint
@@ -476,7 +479,8 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
                           analysis: str, endpoint: str, cutpoint: str | float = "median",
                           covariates: list[str] | None = None,
                           options: AnalysisOptions = AnalysisOptions(),
-                          marker_label: str | None = None) -> tuple[SurvivalResults, Split | None]:
+                          marker_label: str | None = None, reference: str = "low"
+                          ) -> tuple[SurvivalResults, Split | None]:
     """High vs low ``marker`` (see :func:`split_marker`), KM + log-rank + Cox (high vs low).
     For a maximally selected cut, ``p_value`` is the naive log-rank p at the chosen cut and
     ``p_value_adjusted`` the selection-adjusted one (Lausen-Schumacher 1994 by default), with
@@ -494,13 +498,15 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
                          "note": f"not estimable: {exc}"})
         return out, None
     grouping = f"{label} > {_fmt(split.cutpoint)} ({split.method})"
+    if reference not in ("low", "high"):
+        raise InputError(f"reference group of a marker split: 'low' or 'high', not {reference!r}")
     out = group_comparison(df, time_col, event_col, split.groups, analysis, endpoint, grouping,
-                           reference="low", covariates=covariates, options=options,
+                           reference=reference, covariates=covariates, options=options,
                            cutpoint=split.cutpoint)
     row = out.rows[-1]
     # The HR label in the term table reads better as the marker name than the long grouping.
     for terms in out.terms:
-        terms["term"] = terms["term"].str.replace(grouping, f"{label} high", regex=False)
+        terms["term"] = terms["term"].str.replace(f"{grouping}=", f"{label} ", regex=False)
     if split.maxstat is not None:
         ms = split.maxstat
         adjusted = {"lausen94": ms.p_lausen94, "lausen92": ms.p_lausen92,
@@ -741,7 +747,7 @@ def analyze_table(table: pd.DataFrame, time_col: str, event_col: str,
         name = method if isinstance(method, str) else "value"
         res, _ = marker_split_analysis(df, time_col, event_col, marker_col,
                                        f"km_{marker_col}_{name}", endpoint, method,
-                                       options=options)
+                                       options=options, reference=reference or "low")
         out.extend(res)
         out.extend(continuous_cox(df, time_col, event_col, marker_col, f"cox_{marker_col}",
                                   endpoint, log=log_marker, log_offset=log_offset,
