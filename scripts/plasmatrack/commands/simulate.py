@@ -1,0 +1,38 @@
+"""``plasmatrack simulate --out DIR``: write a demo cohort with known truth (see docs/simulator.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from ..simulate import DEFAULT_READ_PAIRS
+
+    parser.add_argument("--out", required=True, help="cohort folder to create")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--patients", type=int, default=8, help="number of patients (default 8)")
+    parser.add_argument("--draws", type=int, default=3,
+                        help="plasma draws per patient: baseline, on treatment..., progression "
+                             "(default 3)")
+    parser.add_argument("--read-pairs", type=int, default=DEFAULT_READ_PAIRS,
+                        help="read pairs per plasma sample incl. duplicates, +/-15%%; normals get "
+                             f"60%% of it (default {DEFAULT_READ_PAIRS})")
+    parser.add_argument("--dilution", action="store_true",
+                        help="a dilution series for copy-number accuracy instead of a serial cohort")
+    parser.add_argument("--no-reads", action="store_true",
+                        help="write reference, BEDs, sheets and truth but no FASTQ")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR when it holds another or an unfinished cohort")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                        help="worker processes for the reads (default 2; output does not depend "
+                             "on it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..simulate import Params, simulate_cohort
+
+    params = Params(seed=args.seed, patients=args.patients, draws=args.draws,
+                    read_pairs=args.read_pairs, dilution=args.dilution, no_reads=args.no_reads)
+    simulate_cohort(args.out, params, force=args.force, threads=max(1, args.threads))
+    return 0

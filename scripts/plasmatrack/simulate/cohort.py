@@ -1,0 +1,271 @@
+"""Writing a simulated cohort folder: reference, BEDs, hotspots, sheets, config, FASTQs, truth.
+
+The folder is built in a temporary sibling and renamed into place at the end, so a crash never
+leaves a half cohort; ``DIR/.complete`` (JSON) records the parameters, which makes a second call
+with the same parameters a no-op and one with other parameters an error unless ``force``."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io import atomic_open, write_tsv
+from . import reads, truth
+from .design import PatientDesign, SampleDesign, design_cohort, design_dilution
+from .genome import Genome, build_genome, write_fasta
+
+FORMAT_VERSION = 1
+DEFAULT_READ_PAIRS = 120_000
+
+
+@dataclass(frozen=True)
+class Params:
+    """The parameters that define a cohort (recorded in ``.complete``)."""
+
+    seed: int = 1
+    patients: int = 8
+    draws: int = 3
+    read_pairs: int = DEFAULT_READ_PAIRS
+    dilution: bool = False
+    no_reads: bool = False
+
+
+def _check_params(p: Params) -> None:
+    problems = []
+    if p.patients < 1:
+        problems.append(f"--patients must be at least 1 (got {p.patients})")
+    if p.patients > 99_999:
+        problems.append(f"--patients must be at most 99999 (got {p.patients})")
+    if p.draws < 1 or p.draws > 50:
+        problems.append(f"--draws must be between 1 and 50 (got {p.draws})")
+    if p.read_pairs < 100:
+        problems.append(f"--read-pairs must be at least 100 (got {p.read_pairs})")
+    if p.seed < 0:
+        problems.append(f"--seed must be a non-negative integer (got {p.seed})")
+    if problems:
+        raise InputError(problems)
+
+
+def cohort_state(out: Path, params: Params) -> str:
+    """'absent', 'same' (finished with these parameters) or a reason the folder is unusable."""
+    if not out.exists():
+        return "absent"
+    marker = out / ".complete"
+    if not marker.is_file():
+        if out.is_dir() and not any(out.iterdir()):
+            return "absent"
+        return f"{out} exists but holds no finished cohort (no .complete)"
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return f"{marker}: unreadable ({exc})"
+    wanted = asdict(params)
+    if {k: recorded.get(k) for k in wanted} == wanted:
+        return "same"
+    diff = ", ".join(f"{k}={recorded.get(k)!r} (asked {v!r})" for k, v in wanted.items()
+                     if recorded.get(k) != v)
+    return f"{out} holds a cohort simulated with other parameters: {diff}"
+
+
+# the genome is shared with worker processes by fork (copy-on-write), never pickled
+_GENOME: Genome | None = None
+
+
+def _sample_input(genome: Genome, patient: PatientDesign, sample: SampleDesign,
+                  seed: int) -> reads.SampleInput:
+    seg = patient.segments
+    seg_start = genome.global_pos(seg["chrom"], seg["start"].to_numpy())
+    seg_end = genome.global_pos(seg["chrom"], seg["end"].to_numpy())
+    v = patient.variants
+    _ccf, p_t, p_n = truth.variant_probabilities(patient, sample)
+    return reads.SampleInput(
+        sample_id=sample.sample_id, sample_type=sample.sample_type,
+        tumour_fraction=sample.tumour_fraction, read_pairs=sample.read_pairs,
+        duplicate_rate=sample.duplicate_rate, on_target_fraction=sample.on_target_fraction,
+        gc_centre=sample.gc_centre, gc_width=sample.gc_width, seg_start=seg_start,
+        seg_end=seg_end, seg_cn=seg["tumour_copy_number"].to_numpy(dtype=np.int64),
+        var_pos=genome.global_pos(v["chrom"], v["pos"].to_numpy() - 1),
+        var_ref=list(v["ref"]), var_alt=list(v["alt"]), p_tumour=p_t, p_normal=p_n,
+        seed=[seed, 0x4EAD, patient.index, sample.index],
+    )
+
+
+def _noisy_arrays(genome: Genome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = genome.noisy
+    return (genome.global_pos(n["chrom"], n["pos"].to_numpy() - 1),
+            np.frombuffer("".join(n["alt"]).encode(), dtype=np.uint8).copy(),
+            n["error_rate"].to_numpy(dtype=float))
+
+
+def _run_sample(job: tuple[reads.SampleInput, str, str]) -> tuple[str, dict]:
+    inp, r1, r2 = job
+    assert _GENOME is not None
+    stats = reads.simulate_sample(_GENOME, inp, _noisy_arrays(_GENOME), r1, r2)
+    return inp.sample_id, stats
+
+
+def expected_library(genome: Genome, patient: PatientDesign, sample: SampleDesign) -> dict:
+    """Design-level library figures, for cohorts simulated without reads."""
+    normal_pmf = reads.sheared_pmf() if sample.sample_type == "normal" else reads.cfdna_pmf(False)
+    tumour_pmf = reads.cfdna_pmf(True)
+    mu_n = float((reads.LENGTHS * normal_pmf).sum())
+    mu_t = float((reads.LENGTHS * tumour_pmf).sum())
+    tf = sample.tumour_fraction
+    mass_t = tf * patient.ploidy / mu_t
+    mass_n = 2 * (1 - tf) / mu_n
+    w_t = mass_t / (mass_t + mass_n)
+    mix = (1 - w_t) * normal_pmf + w_t * tumour_pmf
+    n_uniq = sample.read_pairs - int(round(sample.read_pairs * sample.duplicate_rate))
+    n_on = n_uniq * sample.on_target_fraction
+    t = genome.targets
+    t_len = (t["end"] - t["start"]).to_numpy(dtype=float)
+    eff = t["efficiency"].to_numpy(dtype=float)
+    mu = float((reads.LENGTHS * mix).sum())
+    cover = float((np.minimum(reads.LENGTHS, 2 * reads.READ_LENGTH) * mix).sum())
+    # fragments covering a base of target k ~ its share of captured fragments * cover / window
+    share = eff * (t_len + mu) / (eff * (t_len + mu)).sum()
+    depth = n_on * share * cover / (t_len + mu)
+    return dict(read_pairs=sample.read_pairs,
+                duplicate_rate=int(round(sample.read_pairs * sample.duplicate_rate))
+                / sample.read_pairs,
+                position_duplicate_rate=float("nan"), tumour_fragment_fraction=w_t,
+                fragment_mode=reads.pmf_mode(mix),
+                fragment_median=float(reads.LENGTHS[np.searchsorted(np.cumsum(mix), 0.5)]),
+                on_target_fraction=sample.on_target_fraction,
+                median_on_target_depth=float(np.median(depth)))
+
+
+def _config_text() -> str:
+    return (
+        "# plasmatrack config of a simulated cohort (plasmatrack simulate); paths are relative\n"
+        "# to this file. Truth tables for the accuracy checks are in truth/.\n"
+        "samples: samples.tsv\n"
+        "clinical: clinical.tsv\n"
+        "reference:\n"
+        "  fasta: reference/genome.fa\n"
+        "panel: panel.bed\n"
+        "genes: genes.bed\n"
+        "hotspots: hotspots.tsv\n"
+        "her2_gene: ERBB2\n"
+        "truth: truth\n"
+    )
+
+
+def _write_bed(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_open(path) as handle:
+        frame.to_csv(handle, sep="\t", header=False, index=False)
+
+
+def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign], seed: int,
+                       no_reads: bool, threads: int, log=print) -> dict[str, dict]:
+    """Write everything under ``tmp``; returns the per-sample library figures."""
+    (tmp / "reference").mkdir(parents=True, exist_ok=True)
+    write_fasta(genome, tmp / "reference" / "genome.fa")
+    _write_bed(genome.genes[["chrom", "start", "end", "name"]], tmp / "genes.bed")
+    _write_bed(genome.exons, tmp / "exons.bed")
+    _write_bed(genome.targets[["chrom", "start", "end", "name"]], tmp / "panel.bed")
+    write_tsv(genome.hotspots, tmp / "hotspots.tsv")
+
+    sheet = []
+    for p in patients:
+        for s in p.samples:
+            sheet.append(dict(sample_id=s.sample_id, patient_id=p.patient_id,
+                              sample_type=s.sample_type, timepoint_days=s.timepoint_days,
+                              fastq_1=f"fastq/{s.sample_id}_R1.fastq.gz",
+                              fastq_2=f"fastq/{s.sample_id}_R2.fastq.gz"))
+    sheet_df = pd.DataFrame(sheet)
+    sheet_df["timepoint_days"] = sheet_df["timepoint_days"].astype("Int64")
+    write_tsv(sheet_df, tmp / "samples.tsv")
+    write_tsv(truth.clinical_table(patients), tmp / "clinical.tsv")
+    with atomic_open(tmp / "config.yaml") as handle:
+        handle.write(_config_text())
+
+    library: dict[str, dict] = {}
+    if not no_reads:
+        (tmp / "fastq").mkdir(exist_ok=True)
+        global _GENOME
+        _GENOME = genome
+        jobs = []
+        for p in patients:
+            for s in p.samples:
+                jobs.append((_sample_input(genome, p, s, seed),
+                             str(tmp / "fastq" / f"{s.sample_id}_R1.fastq.gz"),
+                             str(tmp / "fastq" / f"{s.sample_id}_R2.fastq.gz")))
+        # biggest first keeps both workers busy to the end
+        jobs.sort(key=lambda j: -j[0].read_pairs)
+        t0 = time.time()
+        if threads > 1 and len(jobs) > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(min(threads, len(jobs))) as pool:
+                for sid, stats in pool.imap_unordered(_run_sample, jobs):
+                    library[sid] = stats
+        else:
+            for job in jobs:
+                sid, stats = _run_sample(job)
+                library[sid] = stats
+        _GENOME = None
+        log(f"simulated reads of {len(jobs)} samples in {time.time() - t0:.1f} s")
+
+    expected = {s.sample_id: expected_library(genome, p, s) for p in patients for s in p.samples}
+    tdir = tmp / "truth"
+    tdir.mkdir(exist_ok=True)
+    write_tsv(truth.samples_table(patients, library if library else None, expected),
+              tdir / "samples.tsv")
+    write_tsv(truth.variants_table(patients), tdir / "variants.tsv")
+    write_tsv(truth.clones_table(patients), tdir / "clones.tsv")
+    write_tsv(truth.segments_table(patients), tdir / "segments.tsv")
+    write_tsv(truth.patients_table(patients), tdir / "patients.tsv")
+    write_tsv(truth.noisy_table(genome), tdir / "noisy_sites.tsv")
+    return library
+
+
+def simulate_cohort(out: str | os.PathLike, params: Params, force: bool = False,
+                    threads: int = 2, log=print) -> Path:
+    """Simulate a cohort into ``out`` (see the module docstring for idempotence rules)."""
+    _check_params(params)
+    out = Path(out).resolve()
+    state = cohort_state(out, params)
+    if state == "same" and not force:
+        log(f"{out}: a finished cohort with these parameters is already there; nothing to do")
+        return out
+    if state not in ("absent", "same") and not force:
+        raise InputError(f"{state}; refusing to overwrite it (use --force to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        t0 = time.time()
+        genome = build_genome(params.seed)
+        if params.dilution:
+            patients = design_dilution(genome, params.seed, params.read_pairs)
+        else:
+            patients = design_cohort(genome, params.seed, params.patients, params.draws,
+                                     params.read_pairs)
+        write_cohort_files(tmp, genome, patients, params.seed, params.no_reads, threads, log)
+        marker = dict(asdict(params), format_version=FORMAT_VERSION,
+                      samples=sum(len(p.samples) for p in patients))
+        (tmp / ".complete").write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+        if out.exists():
+            trash = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, trash)
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+        log(f"{out}: simulated {len(patients)} patients, "
+            f"{sum(len(p.samples) for p in patients)} samples in {time.time() - t0:.1f} s")
+        return out
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
