@@ -12,8 +12,9 @@ Definitions (see docs/cohort.md):
 - excess copies PCN - 2 = TF * (CN_tumour - 2) for an amplified tumour (diploid-genome
   equivalents);
 - TF-adjusted tumour copy number 2 + (PCN - 2) / TF, not estimable (NA) when TF < a floor;
-- ERBB2 mutant VAF: the largest VAF of a somatic ERBB2 variant of the patient in that draw
-  (0 when the patient has no somatic ERBB2 variant, NA when no variant data exist);
+- ERBB2 mutant VAF: the largest VAF of a detected somatic, non-synonymous ERBB2 variant of the
+  patient in that draw (0 when it tested not detected or the patient has no somatic ERBB2
+  variant; NA when undetermined or when no variant data exist);
 - primary metric ``altered_copies`` = max(PCN - 2, 0) + 2 * VAF_mut: ERBB2-altered copies per
   diploid genome equivalent in plasma (amplified: excess copies; mutant: a heterozygous
   mutation in a fraction f of the cells gives VAF ~ f/2, so 2 * VAF ~ mutant copies per diploid
@@ -125,6 +126,10 @@ class CohortSettings:
                     "covariates", "endpoints"):
             if key in section and section[key] is not None:
                 section[key] = tuple(section[key])
+        if "cutpoint" in section:
+            from .survival import parse_cutpoint
+
+            section["cutpoint"] = parse_cutpoint(section["cutpoint"])
         settings = cls(**section)
         settings.check()
         return settings
@@ -324,7 +329,13 @@ def draw_metrics(tf: pd.DataFrame | None, erbb2: pd.DataFrame | None,
         if "protein_change" in her2:
             her2 = her2[~her2["protein_change"].map(is_synonymous)]
         mutant_patients = set(her2["patient_id"])
-        best = her2.sort_values("vaf", ascending=False).drop_duplicates("sample_id")
+        # A variant that tested negative counts as 0 (its measured VAF is background noise); one
+        # that is undetermined (too few informative fragments) as unknown.
+        status = her2["status"].astype(str)
+        her2 = her2.assign(vaf=her2["vaf"].where(status == "detected",
+                                                 np.where(status == "not_detected", 0.0, np.nan)))
+        best = her2.sort_values("vaf", ascending=False, na_position="last") \
+            .drop_duplicates("sample_id")
         vaf = draws["sample_id"].map(best.set_index("sample_id")["vaf"])
         label_col = next((c for c in ("protein_change", "alteration") if c in best), None)
         if label_col:
@@ -338,7 +349,8 @@ def draw_metrics(tf: pd.DataFrame | None, erbb2: pd.DataFrame | None,
         draws["erbb2_mutation_vaf"] = vaf.where(is_mutant, 0.0)
         draws["erbb2_mutation"] = draws["sample_id"].map(labels).where(is_mutant, "")
         for sid in draws.loc[is_mutant & vaf.isna(), "sample_id"]:
-            notes[sid].append(f"{her2_gene} variant of the patient not measured in this draw")
+            notes[sid].append(f"{her2_gene} variant of the patient not measured or undetermined "
+                              "in this draw")
         detected = somatic[somatic["status"].astype(str) == "detected"]
         counts = detected.groupby("sample_id").size()
         draws["n_somatic_detected"] = draws["sample_id"].map(counts).fillna(0).astype(int)

@@ -447,7 +447,14 @@ def group_comparison(df: pd.DataFrame, time_col: str, event_col: str, groups: pd
     }, index=df.index)
     covariates = list(covariates or [])
     design = pd.concat([indicator, design_matrix(df, covariates)], axis=1)
+    events_by_group = event.groupby(groups.astype(str).values).sum()
+    no_events = [lvl for lvl in levels if events_by_group.get(lvl, 0) == 0]
     try:
+        if no_events:
+            # The partial likelihood has no finite maximum (complete separation): lifelines
+            # would return an arbitrary huge HR.
+            raise ValueError(f"no events in group(s) {', '.join(no_events)}: the hazard ratio "
+                             "is not finite (complete separation)")
         fit = fit_cox(time, event, design, alpha=options.alpha)
         term_df = fit.terms.assign(analysis=analysis, endpoint=endpoint)
         out.terms.append(term_df)
