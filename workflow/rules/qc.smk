@@ -1,6 +1,5 @@
 # cfDNA QC: one pass over each sample's BAM (qc_sample), then the cohort table (qc_summary).
 # Metrics, filters and thresholds: docs/qc.md; logic: scripts/plasmatrack/qc/.
-import pandas as pd
 
 QC_SUMMARY = "results/qc/qc_summary.tsv"
 QC_MULTIQC = [
@@ -9,16 +8,6 @@ QC_MULTIQC = [
 ]
 
 ALL_TARGETS.extend([QC_SUMMARY, *QC_MULTIQC])
-
-
-def qc_sample_info(wildcards):
-    """Sheet fields written into the QC row (timepoint_days is None for normals)."""
-    row = sample_row(wildcards)
-    days = row["timepoint_days"]
-    return {
-        "sample_type": row["sample_type"],
-        "timepoint_days": None if pd.isna(days) else int(days),
-    }
 
 
 rule qc_sample:
@@ -30,7 +19,10 @@ rule qc_sample:
         qc="results/qc/{patient}/{sample}.qc.tsv",
         fragments="results/qc/{patient}/{sample}.fragment_lengths.tsv",
     params:
-        info=qc_sample_info,
+        sample_type=lookup(query="sample_id == '{sample}'", within=SAMPLES, cols="sample_type"),
+        timepoint_days=lookup(
+            query="sample_id == '{sample}'", within=SAMPLES, cols="timepoint_days"
+        ),
         thresholds=config["qc"],
     log:
         "logs/qc/{patient}/{sample}.qc.log",
