@@ -42,8 +42,8 @@ rule reference_faidx:
     conda:
         "../../envs/align.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
         "(samtools faidx {input.fasta} && samtools dict {input.fasta} -o {output.dict}) 2> {log}"
 
@@ -58,8 +58,8 @@ rule reference_bwa_index:
     conda:
         "../../envs/align.yaml"
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
     shell:
         "bwa index {input.fasta} 2> {log}"
 
@@ -92,8 +92,8 @@ rule check_fastq:
     log:
         "logs/align/{patient}/{sample}.check_fastq.log",
     resources:
-        mem_mb=500,
-        runtime=60,
+        mem_mb=lambda wildcards, attempt: 500 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
     conda:
         "../../envs/python.yaml"
     script:
@@ -120,8 +120,8 @@ rule align:
         "benchmarks/align/{patient}/{sample}.align.tsv"
     threads: config["align"]["threads"]
     resources:
-        mem_mb=config["align"]["mem_mb"],
-        runtime=120,
+        mem_mb=lambda wildcards, attempt: config["align"]["mem_mb"] * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
     conda:
         "../../envs/align.yaml"
     shell:
@@ -160,7 +160,7 @@ rule index_bam:
     conda:
         "../../envs/align.yaml"
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
         "samtools index {input.bam:q} {output.bai:q} 2> {log:q}"
