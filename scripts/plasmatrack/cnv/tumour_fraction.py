@@ -5,8 +5,10 @@ optionally weight and bin_class) so that the pipeline's ``.cnr`` and the WIG pat
 
 Model (per sample)
 ------------------
-Hidden states are tumour copy numbers ``c = 0 .. max_copy`` plus, optionally, one "high-level
-amplification" state ``A``. In plasma with tumour fraction ``t`` and tumour ploidy ``phi`` the
+Hidden states are tumour copy numbers ``c = min_copy .. max_copy`` (1-5 by default: like
+ichorCNA's default, no homozygous-deletion state, which would otherwise explain arm-level single-copy
+losses at half the TF as whole-arm nullisomy) plus, optionally, one "high-level amplification"
+state ``A``. In plasma with tumour fraction ``t`` and tumour ploidy ``phi`` the
 expected log2 copy ratio of a bin whose tumour copy number is ``c`` is (ichorCNA, Adalsteinsson et
 al. 2017, with ``t = 1 - n``)::
 
@@ -63,6 +65,7 @@ class HmmSettings:
     """Model settings (defaults are the pipeline's; see docs/cnv.md for the choices)."""
 
     max_copy: int = 5
+    min_copy: int = 1
     amp_state: bool = True
     switch_prob: float = 0.001
     prior_decay: float = 0.1
@@ -238,7 +241,7 @@ class _Model:
     def __init__(self, grid: _Grid, settings: HmmSettings):
         self.grid = grid
         self.s = settings
-        self.copies = np.arange(settings.max_copy + 1, dtype=float)
+        self.copies = np.arange(settings.min_copy, settings.max_copy + 1, dtype=float)
         self.k_cn = len(self.copies)
         self.k = self.k_cn + (1 if settings.amp_state else 0)
         # Target distribution of a switch (and of a chromosome's first bin): copy numbers further
@@ -395,7 +398,7 @@ def _m_step(model: _Model, gamma: np.ndarray, tf: float, ploidy: float, amp: flo
     result = optimize.minimize(
         objective, x0=[min(max(tf, lo_t), hi_t), ploidy], method="Nelder-Mead",
         bounds=[(lo_t, hi_t), (lo_p, hi_p)],
-        options={"xatol": 1e-5, "fatol": 1e-10, "maxiter": 400},
+        options={"xatol": 1e-4, "fatol": 1e-9, "maxiter": 300},
     )
     new_tf = float(min(max(result.x[0], lo_t), hi_t))
     new_ploidy = float(min(max(result.x[1], lo_p), hi_p))
@@ -492,8 +495,11 @@ def fit_tumour_fraction(bins: pd.DataFrame, settings: HmmSettings | None = None
     # Profile likelihood in t: the most common copy-number state keeps its fitted level.
     cn_path = path[grid.valid]
     cn_only = cn_path[cn_path < model.k_cn]
-    modal = int(np.bincount(cn_only, minlength=model.k_cn).argmax()) if len(cn_only) else 2
-    level = float(mu_hat[0][modal])
+    neutral_idx = int(np.flatnonzero(model.copies == NEUTRAL_COPY)[0])
+    modal_idx = (int(np.bincount(cn_only, minlength=model.k_cn).argmax()) if len(cn_only)
+                 else neutral_idx)
+    modal = int(model.copies[modal_idx])
+    level = float(mu_hat[0][modal_idx])
     lo_t, hi_t = s.tf_bounds
     t_grid = np.unique(np.concatenate([
         np.arange(0.0, hi_t + 1e-9, s.profile_step), [t_hat]]))
@@ -509,9 +515,7 @@ def fit_tumour_fraction(bins: pd.DataFrame, settings: HmmSettings | None = None
             model.log_emissions(mu, np.tile(sc_hat, (n, 1))), posteriors=False)
     ll_max = max(float(ll_hat[0]), float(prof_ll.max()))
     dev = 2.0 * (ll_max - prof_ll) / inflation
-    from scipy.stats import chi2
-
-    crit = float(chi2.ppf(s.ci_level, 1))
+    crit = float(special.chdtri(1, 1.0 - s.ci_level))  # chi-square(1) quantile; 3.84 for 95%
     inside = t_grid[dev <= crit]
     tf_lower = float(inside.min()) if len(inside) else t_hat
     tf_upper = float(inside.max()) if len(inside) else t_hat
@@ -525,7 +529,9 @@ def fit_tumour_fraction(bins: pd.DataFrame, settings: HmmSettings | None = None
     amp_code = s.max_copy + 1
     states = table[["chromosome", "start", "end", "log2"]].copy()
     states["bin_class"] = table["bin_class"].to_numpy()
-    states["state"] = np.where(flat_path >= model.k_cn, amp_code, flat_path)
+    state_copy = np.append(model.copies, amp_code).astype(int) if s.amp_state else \
+        model.copies.astype(int)
+    states["state"] = state_copy[flat_path]
     states["amp"] = flat_path >= model.k_cn
     states["expected_log2"] = mu_hat[0][flat_path]
     states["posterior"] = flat_post
@@ -587,23 +593,23 @@ class DetectionThresholds:
         return asdict(self)
 
 
-def calibrate(normal_llr: list[float] | np.ndarray, normal_altered: list[float] | np.ndarray,
-              floor: DetectionThresholds, margin: float = 1.5) -> DetectionThresholds:
-    """Detection thresholds from tumour-free samples (normals, healthy plasma), fitted against a
-    reference that leaves each of them out.
+def calibrate(normal_llr: list[float] | np.ndarray, floor: DetectionThresholds,
+              margin: float = 1.5) -> DetectionThresholds:
+    """Detection threshold on the LLR from tumour-free samples (normals, healthy plasma), each
+    fitted against a reference that leaves it out.
 
-    Each threshold is the larger of the configured floor and ``margin`` times the largest value
-    seen in a tumour-free sample, so every one of them reads as not detected and a new healthy
-    sample needs to look clearly worse than the worst of them to be called."""
+    ``min_llr`` becomes the larger of the configured floor and ``margin`` times the largest LLR
+    seen in a tumour-free sample, so every one of them reads as not detected and a new sample has
+    to look clearly worse than the worst of them to be called. The altered-fraction floor is not
+    calibrated: healthy samples can have a sizeable "altered" fraction of tiny amplitude that
+    the likelihood does not support (27 healthy donors of ichorCNA's panel: up to 14%, with LLR
+    below 10), so it only guards against calls resting on a sliver of the genome."""
     llr = np.asarray(normal_llr, float)
-    alt = np.asarray(normal_altered, float)
     llr = llr[np.isfinite(llr)]
-    alt = alt[np.isfinite(alt)]
     if not len(llr):
         return replace(floor, source=f"{floor.source} (no tumour-free samples to calibrate on)")
     return DetectionThresholds(
         min_llr=float(max(floor.min_llr, margin * llr.max())),
-        min_altered_fraction=float(max(floor.min_altered_fraction,
-                                       margin * alt.max() if len(alt) else 0.0)),
+        min_altered_fraction=floor.min_altered_fraction,
         source=f"calibrated on {len(llr)} tumour-free samples (margin {margin:g})",
     )

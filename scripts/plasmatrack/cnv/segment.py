@@ -1,0 +1,84 @@
+"""Segmentation of bin-level copy ratios with CNVkit and export to SEG.
+
+Method ``auto`` is CNVkit's ``cbs`` (DNAcopy circular binary segmentation) when ``Rscript`` with
+the DNAcopy package is available, otherwise CNVkit's ``haar`` (Haar-wavelet segmentation, pure
+Python, the method CNVkit's own regression case is held to). The choice is recorded in the
+``.cns`` metadata column ``method`` so a report can say which one ran."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+
+import pandas as pd
+
+from ..errors import InputError
+from ..io import atomic_open
+
+log = logging.getLogger(__name__)
+
+METHODS = ("auto", "cbs", "haar", "hmm", "hmm-tumor", "none")
+CNR_COLUMNS = ["chromosome", "start", "end", "gene", "log2", "depth", "weight"]
+
+
+@functools.lru_cache(maxsize=None)
+def dnacopy_available(rscript: str = "Rscript") -> bool:
+    """True when ``rscript`` runs and can load the DNAcopy package."""
+    if not shutil.which(rscript):
+        return False
+    proc = subprocess.run([rscript, "--vanilla", "-e", "suppressMessages(library(DNAcopy))"],
+                          capture_output=True, text=True)
+    return proc.returncode == 0
+
+
+def resolve_method(method: str, rscript: str = "Rscript") -> str:
+    """The segmentation method that will actually run for ``method`` (``auto`` resolved)."""
+    if method not in METHODS:
+        raise InputError(f"segmentation method {method!r}: choose one of {', '.join(METHODS)}")
+    if method == "auto":
+        return "cbs" if dnacopy_available(rscript) else "haar"
+    if method == "cbs" and not dnacopy_available(rscript):
+        raise InputError("segmentation method 'cbs' needs Rscript with the DNAcopy package "
+                         "(Debian: r-base-core r-bioc-dnacopy); use 'auto' or 'haar' instead")
+    return method
+
+
+def to_cnarray(table: pd.DataFrame, sample_id: str):
+    """A CNVkit CopyNumArray from a bin table (chromosome, start, end, gene, log2, ...)."""
+    from cnvlib.cnary import CopyNumArray
+
+    data = table.copy()
+    if "gene" not in data:
+        data["gene"] = "-"
+    return CopyNumArray(data.reset_index(drop=True), {"sample_id": sample_id})
+
+
+def segment_bins(cnr: pd.DataFrame, sample_id: str, method: str = "auto",
+                 threshold: float | None = None, rscript: str = "Rscript") -> pd.DataFrame:
+    """Segments (CNVkit ``.cns`` columns: chromosome, start, end, gene, log2, depth, probes,
+    weight; 0-based half-open) for a ``.cnr``-like table. ``threshold``: CNVkit's significance
+    threshold (None = CNVkit's default for the method)."""
+    from cnvlib import segmentation
+
+    resolved = resolve_method(method, rscript)
+    cnarr = to_cnarray(cnr, sample_id)
+    if "weight" not in cnarr:
+        cnarr["weight"] = 1.0
+    segments = segmentation.do_segmentation(cnarr, resolved, threshold=threshold,
+                                            rscript_path=rscript)
+    table = segments.data.copy()
+    table.attrs["method"] = resolved
+    return table
+
+
+def write_seg(segments: pd.DataFrame, sample_id: str, path: str | os.PathLike) -> None:
+    """Write segments as SEG (IGV / GISTIC: ID, chrom, loc.start (1-based), loc.end, num.mark,
+    seg.mean (log2)), as CNVkit's ``export seg`` does."""
+    from skgenome.tabio import seg
+
+    table = seg.write_seg(segments.reset_index(drop=True), sample_id, chrom_ids=False)
+    with atomic_open(path) as handle:
+        table.to_csv(handle, sep="\t", index=False, float_format="%.6g")
