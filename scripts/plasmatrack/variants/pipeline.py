@@ -1,0 +1,242 @@
+"""The variant stage as functions of paths and plain values, called by the Snakemake rule scripts
+(scripts/rules/variants_*.py) and by the CLI. Steps and files:
+
+1. ``discover_patient``: candidates of one patient (discovered in pooled plasma, known variants,
+   hotspots) -> results/variants/{patient}/candidates.tsv
+2. ``build_sites``: the cohort's site list, annotated, with the patients carrying each site
+   -> results/variants/sites.tsv
+3. ``count_sample``: fragment counts of one sample at its sites (all sites for control samples)
+   -> results/variants/{patient}/{sample}.counts.tsv
+4. ``fit_background``: background per site, blacklist, calibrated threshold
+   -> results/variants/background.tsv, detection_threshold.tsv, control_observations.tsv
+5. ``call_patient``: status, category, annotation, SNV tumour fraction, VCF of one patient
+   -> results/variants/{patient}/tracked.tsv, {patient}/snv_tf.tsv, {patient}.vcf.gz
+6. ``merge_tables``: results/variants/tracked_variants.tsv and snv_tumour_fraction.tsv
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io import read_tsv, write_tsv
+from .annotate import annotate_sites, read_hotspots
+from .background import (BackgroundParams, build_background, parse_patients, patient_background,
+                         site_key)
+from .classify import CallParams, call_observations, classify_variants
+from .discover import CANDIDATE_COLUMNS, DiscoveryParams, discover, read_regions
+from .pileup import COUNT_COLUMNS, ReadFilters, count_sites
+from .sites import Reference, read_sites, sort_sites
+from .snv_tf import TF_COLUMNS, snv_tumour_fraction
+from .vcf import write_patient_vcf
+
+TRACKED_COLUMNS = [
+    "patient_id", "sample_id", "sample_type", "timepoint_days", "chrom", "pos", "ref", "alt",
+    "gene", "ref_count", "alt_count", "depth", "vaf", "vaf_lower", "vaf_upper", "background_rate",
+    "p_value", "status", "category", "filters",
+    # Added columns (the first 20 are the published contract).
+    "variant_type", "exon", "protein_change", "source", "other_count", "discordant", "ref_fwd",
+    "ref_rev", "alt_fwd", "alt_rev", "ref_fragment_median", "alt_fragment_median", "power",
+    "vaf_in_question", "detection_threshold", "normal_vaf",
+]
+SITE_COLUMNS = ["chrom", "pos", "ref", "alt", "variant_type", "gene", "exon", "protein_change",
+                "source", "patients", "tracked_by"]
+CARRIER_SOURCES = ("discovered", "known")
+
+
+def load_known(spec: str | None, patient_id: str, reference: Reference) -> pd.DataFrame:
+    """Known variants of a patient: ``spec`` is a TSV with a patient_id column, or a path with
+    '{patient}' naming one VCF/TSV per patient (a missing file means none)."""
+    empty = pd.DataFrame(columns=["chrom", "pos", "ref", "alt", "variant_type"])
+    if not spec:
+        return empty
+    if "{patient}" in spec:
+        path = Path(spec.replace("{patient}", patient_id))
+        if not path.is_file():
+            return empty
+        sites, _ = read_sites(path, reference)
+        return sites
+    sites, _ = read_sites(spec, reference)
+    if "patient_id" not in sites.columns:
+        raise InputError(f"{spec}: a cohort known-variants table needs a patient_id column "
+                         "(or use a path containing {patient} for one file per patient)")
+    return sites[sites["patient_id"].astype(str) == patient_id].reset_index(drop=True)
+
+
+def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fasta: str,
+                     regions_bed: str, hotspots: str | None, known_variants: str | None,
+                     variants_config: dict, out_path: str) -> list[str]:
+    """Candidates of one patient -> ``out_path`` (CANDIDATE_COLUMNS + source)."""
+    warnings: list[str] = []
+    with Reference(reference_fasta) as reference:
+        regions = read_regions(regions_bed, reference)
+        found = discover(list(plasma_bams.values()), regions, reference,
+                         ReadFilters.from_config(variants_config),
+                         DiscoveryParams.from_config(variants_config), list(plasma_bams))
+        found["source"] = "discovered"
+        known = load_known(known_variants, patient_id, reference)
+        known = known.assign(source="known")[["chrom", "pos", "ref", "alt", "variant_type", "source"]]
+        hot = read_hotspots(hotspots, reference).assign(source="hotspot")[
+            ["chrom", "pos", "ref", "alt", "variant_type", "source"]]
+        contigs = list(reference.lengths)
+    table = pd.concat([found, known, hot], ignore_index=True)
+    if table.empty:
+        write_tsv(pd.DataFrame(columns=CANDIDATE_COLUMNS + ["source"]), out_path)
+        return warnings
+    table["pos"] = table["pos"].astype(int)
+    sources = table.groupby(["chrom", "pos", "ref", "alt"], sort=False)["source"].agg(
+        lambda s: ",".join(dict.fromkeys(s)))
+    first = table.drop_duplicates(["chrom", "pos", "ref", "alt"]).set_index(
+        ["chrom", "pos", "ref", "alt"])
+    first["source"] = sources
+    out = sort_sites(first.reset_index(), contigs)
+    write_tsv(out[CANDIDATE_COLUMNS + ["source"]], out_path)
+    return warnings
+
+
+def build_sites(candidate_files: dict[str, str], reference_fasta: str, genes_bed: str,
+                exons_bed: str | None, hotspots: str | None, out_path: str) -> None:
+    """Union of all patients' candidates, annotated. ``patients``: patients that carry the site
+    (discovered or known there); ``tracked_by``: patients that track it (carriers + hotspots)."""
+    parts = []
+    for patient, path in candidate_files.items():
+        df = read_tsv(path, dtype={"chrom": str, "ref": str, "alt": str, "source": str})
+        df["patient_id"] = patient
+        parts.append(df)
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["chrom", "pos", "ref", "alt", "variant_type", "source", "patient_id"])
+    with Reference(reference_fasta) as reference:
+        contigs = list(reference.lengths)
+        hot = read_hotspots(hotspots, reference)
+    rows = []
+    for key, group in table.groupby(["chrom", "pos", "ref", "alt"], sort=False):
+        sources = set(",".join(group["source"].astype(str)).split(","))
+        carriers = sorted({p for p, s in zip(group["patient_id"], group["source"].astype(str))
+                           if set(s.split(",")) & set(CARRIER_SOURCES)})
+        rows.append({"chrom": key[0], "pos": int(key[1]), "ref": key[2], "alt": key[3],
+                     "variant_type": group["variant_type"].iloc[0],
+                     "source": ",".join(s for s in ("discovered", "known", "hotspot") if s in sources),
+                     "patients": ",".join(carriers),
+                     "tracked_by": ",".join(sorted(set(group["patient_id"])))})
+    sites = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "variant_type", "source",
+                                        "patients", "tracked_by"])
+    sites = sort_sites(sites, contigs) if len(sites) else sites
+    sites = annotate_sites(sites, genes_bed, exons_bed, hot)
+    write_tsv(sites[SITE_COLUMNS], out_path)
+
+
+def read_site_table(path: str) -> pd.DataFrame:
+    return read_tsv(path, dtype={"chrom": str, "ref": str, "alt": str, "gene": str, "exon": str,
+                                 "protein_change": str, "source": str, "patients": str,
+                                 "tracked_by": str}, keep_default_na=False, na_values=[""])
+
+
+def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
+                 reference_fasta: str, variants_config: dict, out_path: str) -> None:
+    """Fragment counts of one sample: every site when it is a control sample, else the sites
+    its patient tracks."""
+    sites = read_site_table(sites_path)
+    if not all_sites:
+        tracked = sites["tracked_by"].fillna("").map(parse_patients)
+        sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
+    counts = count_sites(bam, sites, ReadFilters.from_config(variants_config), reference_fasta)
+    write_tsv(counts, out_path)
+
+
+def _load_counts(count_files: dict[str, str], sample_meta: dict[str, dict]) -> pd.DataFrame:
+    parts = []
+    for sample, path in count_files.items():
+        df = read_tsv(path, dtype={"chrom": str, "ref": str, "alt": str})
+        meta = sample_meta[sample]
+        df["sample_id"] = sample
+        df["patient_id"] = meta["patient_id"]
+        df["sample_type"] = meta["sample_type"]
+        df["timepoint_days"] = meta.get("timepoint_days")
+        parts.append(df)
+    if not parts:
+        return pd.DataFrame(columns=COUNT_COLUMNS + ["sample_id", "patient_id", "sample_type",
+                                                     "timepoint_days"])
+    obs = pd.concat(parts, ignore_index=True)
+    obs["site_id"] = site_key(obs)
+    return obs
+
+
+def fit_background(sites_path: str, count_files: dict[str, str], sample_meta: dict[str, dict],
+                   controls: list[str], variants_config: dict, out_background: str,
+                   out_threshold: str, out_controls: str) -> None:
+    sites = read_site_table(sites_path)
+    obs = _load_counts(count_files, sample_meta)
+    bg, threshold, ctrl = build_background(sites, obs, controls,
+                                           BackgroundParams.from_config(variants_config))
+    write_tsv(bg, out_background)
+    write_tsv(pd.DataFrame([threshold]), out_threshold, float_format="%.6g")
+    write_tsv(ctrl[["chrom", "pos", "ref", "alt", "sample_id", "patient_id", "sample_type",
+                    "alt_count", "depth", "p_value", "positive", "blacklisted"]], out_controls)
+
+
+def call_patient(patient_id: str, sites_path: str, count_files: dict[str, str],
+                 sample_meta: dict[str, dict], background_path: str, threshold_path: str,
+                 controls: list[str], variants_config: dict, reference_fasta: str,
+                 out_tracked: str, out_tf: str, out_vcf: str) -> None:
+    """Status, category and annotation of every tracked variant x sample of one patient, its SNV
+    tumour fraction per sample and its VCF."""
+    sites = read_site_table(sites_path)
+    sites["site_id"] = site_key(sites)
+    tracked_by = sites["tracked_by"].fillna("").map(parse_patients)
+    mine = sites[[patient_id in t for t in tracked_by]].set_index("site_id")
+    obs = _load_counts(count_files, sample_meta)
+    obs = obs[obs["site_id"].isin(mine.index)].reset_index(drop=True)
+    bg = read_tsv(background_path, dtype={"chrom": str, "ref": str, "alt": str,
+                                          "blacklist_reason": str})
+    threshold = float(read_tsv(threshold_path)["threshold"].iloc[0])
+    params = BackgroundParams.from_config(variants_config)
+    carriers = pd.Series([parse_patients(p) for p in sites["patients"].fillna("")],
+                         index=sites["site_id"])
+    pbg = patient_background(bg, obs, carriers, controls, params)
+    obs = obs.join(pbg, on="site_id")
+    call_params = CallParams.from_config(variants_config)
+    calls = call_observations(obs, threshold, call_params)
+    bg_keyed = bg.assign(site_id=site_key(bg)).set_index("site_id")
+    classes = classify_variants(calls, bg_keyed["blacklisted"].astype(bool), threshold, call_params)
+    calls = calls.merge(classes, on="site_id", how="left")
+    for col in ("variant_type", "gene", "exon", "protein_change", "source"):
+        calls[col] = calls["site_id"].map(mine[col]).fillna("")
+    sample_filter = np.where(calls["depth"] > 0, "", "zero_depth")
+    calls["filters"] = [";".join(x for x in (v, s) if x) or "PASS"
+                        for v, s in zip(calls["variant_filters"].fillna(""), sample_filter)]
+    calls["detection_threshold"] = threshold
+    order = {s: i for i, s in enumerate(count_files)}
+    calls["_sample_rank"] = calls["sample_id"].map(order)
+    calls["_site_rank"] = calls["site_id"].map({s: i for i, s in enumerate(mine.index)})
+    calls = calls.sort_values(["_site_rank", "_sample_rank"], kind="mergesort")
+    write_tsv(calls[TRACKED_COLUMNS], out_tracked)
+
+    tf = snv_tumour_fraction(calls, **_tf_params(variants_config))
+    write_tsv(tf[TF_COLUMNS], out_tf)
+    with Reference(reference_fasta) as reference:
+        contigs = dict(reference.lengths)
+    write_patient_vcf(calls, list(count_files), contigs, out_vcf)
+
+
+def _tf_params(variants_config: dict) -> dict:
+    tf = variants_config.get("snv_tf", {})
+    return {"cluster_ratio": float(tf.get("cluster_ratio", 0.6)),
+            "min_depth": int(tf.get("min_depth", 50))}
+
+
+def merge_tables(tracked_files: list[str], tf_files: list[str], out_tracked: str,
+                 out_tf: str) -> None:
+    """Concatenate the per-patient tables into the published cohort tables."""
+    str_cols = {"chrom": str, "ref": str, "alt": str, "gene": str, "exon": str,
+                "protein_change": str, "source": str, "filters": str, "status": str,
+                "category": str, "sample_id": str, "patient_id": str}
+    tracked = [read_tsv(p, dtype=str_cols, keep_default_na=False, na_values=[""])
+               for p in tracked_files]
+    tfs = [read_tsv(p) for p in tf_files]
+    write_tsv(pd.concat(tracked, ignore_index=True) if tracked else
+              pd.DataFrame(columns=TRACKED_COLUMNS), out_tracked)
+    write_tsv(pd.concat(tfs, ignore_index=True) if tfs else pd.DataFrame(columns=TF_COLUMNS),
+              out_tf)
