@@ -1,0 +1,51 @@
+"""Cohort stage on the whole pipeline's output (demo_run: 4 simulated patients): the per-patient
+HER2 burden from real copy-number and variant calls against the simulator's truth, and the
+survival tables' contract (columns, curves, small-cohort flag)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from plasmatrack.survival import SURVIVAL_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+
+def _read(path):
+    return pd.read_csv(path, sep="\t", dtype={"patient_id": str, "sample_id": str,
+                                              "baseline_sample_id": str})
+
+
+def test_baseline_burden_matches_truth(demo_run):
+    burden = _read(demo_run.results / "cohort" / "her2_burden.tsv")
+    truth = _read(demo_run.truth / "patients.tsv")
+    m = burden.merge(truth, on="patient_id", suffixes=("", "_truth"))
+    assert len(m) == len(truth)
+    assert (m["baseline_sample_id"] == m["baseline_sample_id_truth"]).all()
+    assert m["her2_burden"].notna().all(), m[["patient_id", "note"]]
+    rho = spearmanr(m["her2_burden"], m["baseline_her2_burden"]).statistic
+    assert rho >= 0.9, m[["patient_id", "her2_burden", "baseline_her2_burden"]]
+    # amplified patients' excess copies within 0.3 copies or 30% of truth
+    amp = m[m["her2_status"] == "amplified"]
+    err = (amp["erbb2_excess_copies"] - amp["baseline_erbb2_excess_copies"]).abs()
+    assert (err <= (0.3 + 0.3 * amp["baseline_erbb2_excess_copies"].abs())).all(), amp
+
+
+def test_survival_tables_contract(demo_run):
+    cohort = demo_run.results / "cohort"
+    survival = pd.read_csv(cohort / "survival.tsv", sep="\t")
+    assert list(survival.columns[:len(SURVIVAL_COLUMNS)]) == SURVIVAL_COLUMNS
+    ttf = survival.set_index("analysis")
+    assert {"ttf_burden_median", "ttf_burden_cox"} <= set(ttf.index)
+    # 4 patients: every estimable result is flagged as coming from a small cohort
+    assert survival["small_cohort"].astype(str).eq("True").all()
+    curves = pd.read_csv(cohort / "km_curves.tsv", sep="\t")
+    if len(curves):
+        assert {"analysis", "group", "time", "survival", "ci_lower", "ci_upper",
+                "at_risk"} <= set(curves.columns)
+        assert curves["survival"].between(0, 1).all()
+    dynamics = _read(cohort / "dynamics.tsv")
+    assert set(dynamics["patient_id"]) == set(_read(demo_run.truth / "patients.tsv")
+                                              ["patient_id"])
