@@ -52,10 +52,19 @@ def _num(value) -> float | None:
     return None if math.isnan(out) else out
 
 
+# A small white template: plotly's built-in ones are large, and copying them into every figure
+# is most of the time a page takes to build.
+_AXIS = dict(gridcolor="#ebf0f8", zerolinecolor="#ebf0f8", linecolor="#cfd8dc", ticks="",
+             automargin=True)
+_TEMPLATE = go.layout.Template(layout=dict(
+    plot_bgcolor="white", paper_bgcolor="white", colorway=PALETTE, xaxis=_AXIS, yaxis=_AXIS,
+    hoverlabel=dict(align="left")))
+
+
 def _layout(fig: go.Figure, title: str, height: int = 380, **kwargs) -> go.Figure:
     margin = {**dict(l=70, r=30, t=60, b=50), **kwargs.pop("margin", {})}
     fig.update_layout(title=dict(text=title, x=0.01, xanchor="left"), height=height,
-                      template="plotly_white", font=_FONT, margin=margin,
+                      template=_TEMPLATE, font=_FONT, margin=margin,
                       legend=dict(groupclick="toggleitem"), **kwargs)
     return fig
 
@@ -483,8 +492,9 @@ def clone_tree(tree: pd.DataFrame | None, clusters: list[str],
         x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text",
         marker=dict(size=22, color=[PALETTE[order[n] % len(PALETTE)] for n in nodes],
                     line=dict(color="white", width=2)),
-        text=[f"  clone {esc(n)}: {esc(labels.get(n, ''))}" for n in nodes],
-        textposition="middle right", hoverinfo="text", showlegend=False))
+        text=[f"clone {esc(n)}: {esc(labels.get(n, ''))}" for n in nodes],
+        textposition=["middle right" if not children[n] else "top center" for n in nodes],
+        hoverinfo="text", showlegend=False))
     n_leaves = max(next_leaf[0], 1)
     depth = max(p[0] for p in pos.values())
     fig.update_xaxes(visible=False, range=[-0.3, depth + 1.6])
@@ -535,6 +545,15 @@ def genome_copy_number(draws: list[tuple[str, str, pd.DataFrame, pd.DataFrame | 
     fig = make_subplots(rows=len(draws), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[esc(label) for _, label, _, _ in draws])
     gene_esc = esc(gene)
+    # shapes collected and set once: plotly's add_vrect/add_hline per subplot are slow
+    shapes = []
+
+    def rect(row, x0, x1, colour, opacity, layer="above"):
+        axis = "" if row == 1 else str(row)
+        shapes.append(dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=x0, x1=x1,
+                           y0=0, y1=1, fillcolor=colour, opacity=opacity, line_width=0,
+                           layer=layer))
+
     for row, (sample, _, cnr, cns) in enumerate(draws, start=1):
         bins = cnr[cnr["chromosome"].isin(offset)].copy()
         bins["pos"] = bins["chromosome"].map(offset) + (bins["start"] + bins["end"]) / 2
@@ -545,7 +564,6 @@ def genome_copy_number(draws: list[tuple[str, str, pd.DataFrame, pd.DataFrame | 
         elif "gene" in bins:
             in_gene = bins["gene"].astype(str).str.split(",").map(lambda g: gene in g)
         shown = _downsample_bins(bins, max_bins, in_gene)
-        shown = shown[~shown.index.isin([])]
         fig.add_trace(go.Scatter(
             x=shown["pos"], y=shown["log2"], mode="markers",
             marker=dict(size=3, color="#78909c", opacity=0.6), name="bins (log2 ratio)",
@@ -571,15 +589,15 @@ def genome_copy_number(draws: list[tuple[str, str, pd.DataFrame, pd.DataFrame | 
             chrom, gs, ge = gene_location
             # widen the shade so a 40 kb gene stays visible on a whole-genome axis
             pad = max(0.0, total * 0.002 - (ge - gs) / 2)
-            fig.add_vrect(x0=offset[chrom] + gs - pad, x1=offset[chrom] + ge + pad,
-                          fillcolor="#c2185b", opacity=0.15, line_width=0, row=row, col=1)
-        fig.add_hline(y=0, line=dict(color="#bdbdbd", width=1), row=row, col=1)
+            rect(row, offset[chrom] + gs - pad, offset[chrom] + ge + pad, "#c2185b", 0.15)
+        for i, chrom in enumerate(contigs):
+            if i % 2 == 1:
+                rect(row, offset[chrom], offset[chrom] + length[chrom], "#eceff1", 0.6, "below")
+        axis = "" if row == 1 else str(row)
+        shapes.append(dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1,
+                           y0=0, y1=0, line=dict(color="#bdbdbd", width=1)))
         fig.update_yaxes(title_text="log2", row=row, col=1)
-    # alternate shading and ticks per contig
-    for i, chrom in enumerate(contigs):
-        if i % 2 == 1:
-            fig.add_vrect(x0=offset[chrom], x1=offset[chrom] + length[chrom], fillcolor="#eceff1",
-                          opacity=0.5, line_width=0, layer="below", row="all", col=1)
+    fig.update_layout(shapes=shapes)
     fig.update_xaxes(tickvals=[offset[c] + length[c] / 2 for c in contigs],
                      ticktext=[esc(c).replace("chr", "") for c in contigs], range=[0, total],
                      showgrid=False)
@@ -741,7 +759,7 @@ def qc_metrics(qc: pd.DataFrame | None, max_points: int = 2000) -> go.Figure | N
                 x=x, y=values[mask], name=label, boxpoints="all", jitter=0.5, pointpos=0,
                 fillcolor="rgba(0,0,0,0)", line=dict(width=0), marker=dict(color=colour, size=6),
                 text=[h for h, m in zip(hover, mask) if m], hoverinfo="text+y",
-                legendgroup=label, showlegend=(i == 0)), row=r, col=c)
+                legendgroup=label, showlegend=False), row=r, col=c)
     fig.update_layout(boxmode="overlay")
     return _layout(fig, "QC metrics of all samples (red: failed QC)", height=300 * rows + 60)
 
@@ -798,7 +816,7 @@ def _fmt_p(p) -> str:
     v = _num(p)
     if v is None:
         return "n/a"
-    return "< 0.0001" if v < 1e-4 else f"{v:.2g}" if v < 0.001 else f"{v:.3f}"
+    return "< 0.0001" if v < 1e-4 else f"{v:.2g}" if v < 0.01 else f"{v:.3f}"
 
 
 def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,

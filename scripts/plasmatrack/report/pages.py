@@ -9,7 +9,6 @@ and ``/`` inside its script blocks, and user strings inside figures are escaped 
 
 from __future__ import annotations
 
-import html
 import importlib.metadata
 import math
 import os
@@ -120,7 +119,8 @@ class Page:
             for col in df.columns:
                 value = rec[col]
                 href = (links or {}).get(col, {}).get(value)
-                cells.append({"text": _cell(value), "href": href,
+                text = _cell(value)
+                cells.append({"text": text, "href": href, "wrap": len(text) > 40,
                               "num": isinstance(value, (int, float, np.number))
                               and not isinstance(value, bool)})
             rows.append({"cls": "fail" if bad else "", "cells": cells})
@@ -238,12 +238,12 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     snv = data.for_patient("snv_tumour_fraction", patient)
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
     fig = F.tumour_fraction_over_time(tf_plot, snv, ttf_days, ttf_event)
-    both = [t for t in (tf, snv) if t is not None]
+    if snv is not None:
+        page.tables["snv_tumour_fraction"] = snv
     page.figure(blocks, fig,
                 "Tumour fraction per plasma draw with 95% intervals: from genome-wide copy number "
                 "(HMM; open markers: not detected) and from clonal somatic SNVs (about 2 x VAF). "
-                "Dotted line: treatment failure.", "tumour_fraction",
-                pd.concat(both, ignore_index=True) if both else None,
+                "Dotted line: treatment failure.", "tumour_fraction", tf,
                 missing=_why_missing(data, ["tumour_fraction", "snv_tumour_fraction"]))
 
     # -- ERBB2
@@ -656,7 +656,3 @@ def build_reports(data: StageData, out_dir: os.PathLike | str,
         written.append(build_cohort_page(data, out_dir / "cohort.html", settings))
     return written
 
-
-def escape(text: str) -> str:
-    """HTML-escape (for callers that build HTML outside the template)."""
-    return html.escape(text, quote=True)

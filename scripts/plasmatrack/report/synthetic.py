@@ -83,7 +83,7 @@ def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1
         base_tf = float(np.exp(rng.uniform(np.log(0.01), np.log(0.45))))
         erbb2_cn = float(rng.uniform(8, 25)) if amplified else 2.0
         days = [int(rng.integers(-14, 1)), int(rng.integers(28, 64))]
-        days += [int(ttf * 30.4375) + k * 30 for k in range(max(0, draws - 2))]
+        days += [max(int(ttf * 30.4375), days[1] + 14) + k * 30 for k in range(max(0, draws - 2))]
         tfs = [base_tf, base_tf * rng.uniform(0.05, 0.6)] + \
             [base_tf * rng.uniform(0.6, 1.6) for _ in range(max(0, draws - 2))]
         response = ("CR", "PR", "SD", "PD")[min(3, int(rng.integers(0, 3) + base_tf * 4))]
@@ -254,7 +254,11 @@ def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1
     samples = pd.DataFrame(sample_rows)
     write_tsv(samples, root / "samples.tsv")
     clinical_df = pd.DataFrame(clin_rows)
-    write_tsv(clinical_df, root / "clinical.tsv")
+    # written by hand: sheets are plain TSV without CSV quoting (a '"' is kept as it is)
+    with open(root / "clinical.tsv", "w") as handle:
+        handle.write("\t".join(clinical_df.columns) + "\n")
+        for rec in clinical_df.itertuples(index=False):
+            handle.write("\t".join(str(v) for v in rec) + "\n")
     write_tsv(pd.DataFrame(qc_rows), results / "qc" / "qc_summary.tsv")
     write_tsv(pd.DataFrame(tf_rows), results / "cnv" / "tumour_fraction.tsv")
     genes = pd.DataFrame(gene_rows)

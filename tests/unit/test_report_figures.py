@@ -1,0 +1,284 @@
+"""Report figures: pure functions of small tables built here; assertions on what is drawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plasmatrack.report import figures as F
+
+
+def test_esc_makes_plotly_pseudo_html_inert():
+    assert F.esc('<a href="javascript:x">G</a>') == \
+        "&lt;a href=&#34;javascript:x&#34;&gt;G&lt;/a&gt;"
+    assert F.esc("it's & <b>") == "it&#39;s &amp; &lt;b&gt;"
+    assert F.esc(None) == "" and F.esc(float("nan")) == ""
+
+
+def test_fish_layout_nests_children_centred_inside_parent():
+    prev = pd.DataFrame({"cluster_id": ["1", "2", "3", "4"] * 2,
+                         "timepoint_days": [0] * 4 + [60] * 4,
+                         "prevalence": [1.0, 0.6, 0.3, 0.2, 0.8, 0.0, 0.8, 0.0]})
+    tree = pd.DataFrame({"cluster_id": ["1", "2", "3", "4"], "parent_cluster_id": ["", "1", "1", "2"]})
+    bands, scaled = F.fish_layout(prev, tree)
+    assert not scaled
+    b = bands.set_index(["cluster_id", "timepoint_days"])
+    # day 0: trunk [0, 1]; children 0.6 + 0.3 centred -> start 0.05
+    assert b.loc[("1", 0)].tolist() == pytest.approx([0.0, 1.0])
+    assert b.loc[("2", 0)].tolist() == pytest.approx([0.05, 0.65])
+    assert b.loc[("3", 0)].tolist() == pytest.approx([0.65, 0.95])
+    # grandchild 0.2 centred in clone 2's 0.6 band
+    assert b.loc[("4", 0)].tolist() == pytest.approx([0.25, 0.45])
+    # day 60: trunk 0.8 centred on the axis, clone 2 gone, clone 3 fills the trunk
+    assert b.loc[("1", 60)].tolist() == pytest.approx([0.1, 0.9])
+    assert b.loc[("3", 60)].tolist() == pytest.approx([0.1, 0.9])
+    # every child inside its parent at every time
+    for child, parent in (("2", "1"), ("3", "1"), ("4", "2")):
+        for t in (0, 60):
+            assert b.loc[(child, t), "lower"] >= b.loc[(parent, t), "lower"] - 1e-12
+            assert b.loc[(child, t), "upper"] <= b.loc[(parent, t), "upper"] + 1e-12
+
+
+def test_fish_layout_scales_children_when_sum_rule_is_violated():
+    prev = pd.DataFrame({"cluster_id": ["1", "2", "3"], "timepoint_days": [0, 0, 0],
+                         "prevalence": [0.5, 0.4, 0.4]})
+    tree = pd.DataFrame({"cluster_id": ["1", "2", "3"], "parent_cluster_id": ["", "1", "1"]})
+    bands, scaled = F.fish_layout(prev, tree)
+    assert scaled
+    b = bands.set_index("cluster_id")
+    widths = b["upper"] - b["lower"]
+    assert widths["2"] + widths["3"] == pytest.approx(0.5)
+    assert widths["2"] == pytest.approx(0.25)
+    fig, scaled2 = F.clone_fish_plot(prev, tree, {"2": "PIK3CA"})
+    assert scaled2 and len(fig.data) == 3
+
+
+def test_clone_tree_places_children_right_of_parents():
+    tree = pd.DataFrame({"cluster_id": ["1", "2", "3"], "parent_cluster_id": ["", "1", "2"]})
+    fig = F.clone_tree(tree, ["1", "2", "3"], {"3": "ESR1 D538G"})
+    nodes = fig.data[1]
+    xs = dict(zip([t.split(":")[0].strip() for t in nodes.text], nodes.x))
+    assert xs["clone 1"] == 0 and xs["clone 2"] == 1 and xs["clone 3"] == 2
+    assert any("ESR1 D538G" in t for t in nodes.text)
+    # a forest (two roots) is drawn and said
+    forest = F.clone_tree(pd.DataFrame({"cluster_id": ["1", "2"], "parent_cluster_id": ["", ""]}),
+                          ["1", "2"])
+    assert "forest" in forest.layout.title.text
+
+
+def _tf_rows():
+    return pd.DataFrame({"sample_id": ["A_D1", "A_D2", "A_D3"], "timepoint_days": [0, 40, 200],
+                         "tumour_fraction": [0.2, 0.0, 0.3], "tf_lower": [0.15, 0.0, 0.25],
+                         "tf_upper": [0.26, 0.01, 0.33], "tf_detected": [True, False, True]})
+
+
+def test_tumour_fraction_plot_intervals_and_detection_markers():
+    snv = pd.DataFrame({"sample_id": ["A_D1"], "timepoint_days": [0],
+                        "tumour_fraction_snv": [0.22], "tf_snv_lower": [0.2],
+                        "tf_snv_upper": [0.25], "n_variants": [5]})
+    fig = F.tumour_fraction_over_time(_tf_rows(), snv, ttf_days=200.0, ttf_event=1)
+    cn, sv = fig.data
+    assert np.allclose(cn.error_y.array, [0.06, 0.01, 0.03])
+    assert np.allclose(cn.error_y.arrayminus, [0.05, 0.0, 0.05])
+    assert list(cn.marker.symbol) == ["circle", "circle-open", "circle"]
+    assert np.allclose(sv.error_y.array, [0.03]) and "5 SNVs" in sv.text[0]
+    assert F.tumour_fraction_over_time(None, None) is None
+
+
+def test_gene_copy_number_plot_thresholds_and_not_estimable():
+    rows = pd.DataFrame({"sample_id": ["A_D1", "A_D2"], "timepoint_days": [0, 40],
+                         "gene": ["ERBB2"] * 2, "plasma_copy_number": [4.1, 2.05],
+                         "tumour_copy_number": [12.5, np.nan],
+                         "tumour_copy_number_lower": [10.0, np.nan],
+                         "tumour_copy_number_upper": [15.0, np.nan],
+                         "amplified": [True, False]})
+    fig = F.gene_copy_number_over_time(rows, "ERBB2", pcn_threshold=2.4)
+    pcn = fig.data[0]
+    assert list(pcn.marker.color) == ["#c2185b", "#1f77b4"]
+    hlines = [s for s in fig.layout.shapes if s.y0 == s.y1]
+    assert {round(s.y0, 3) for s in hlines} >= {2.4, 6.0, 2.0}
+    tumour = [t for t in fig.data if t.name == "tumour copy number"][0]
+    assert list(tumour.y) == [12.5] and np.allclose(tumour.error_y.array, [2.5])
+    missing = [t for t in fig.data if "not estimable" in t.name][0]
+    assert list(missing.x) == [40]
+
+
+def _variants():
+    rows = []
+    spec = [("TP53", "somatic", [0.1, 0.0, 0.15], ["detected", "not_detected", "detected"]),
+            ("ESR1", "somatic", [0.0, 0.0, 0.02], ["not_detected", "undetermined", "detected"]),
+            ("DNMT3A", "chip", [0.03, 0.03, 0.03], ["detected"] * 3),
+            ("BRCA2", "germline", [0.5, 0.5, 0.5], ["detected"] * 3)]
+    for k, (gene, cat, vafs, statuses) in enumerate(spec):
+        for (sid, day), vaf, status in zip((("A_D1", 0), ("A_D2", 40), ("A_D3", 200)), vafs,
+                                           statuses):
+            rows.append({"patient_id": "A", "sample_id": sid, "sample_type": "plasma",
+                         "timepoint_days": day, "chrom": "chr1", "pos": 1000 + k, "ref": "C",
+                         "alt": "T", "gene": gene, "vaf": vaf, "vaf_lower": max(0, vaf - 0.01),
+                         "vaf_upper": vaf + 0.01, "status": status, "category": cat})
+        rows.append({**rows[-1], "sample_id": "A_N", "sample_type": "normal",
+                     "timepoint_days": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_vaf_trajectories_hide_germline_and_chip_and_switch_scale():
+    fig = F.vaf_trajectories(_variants(), _tf_rows())
+    by_name = {t.name: t for t in fig.data}
+    assert len(fig.data) == 5  # 4 variants + TF/2
+    somatic = [t for t in fig.data if t.legendgroup == "somatic"]
+    hidden = [t for t in fig.data if t.legendgroup in ("germline", "chip")]
+    assert len(somatic) == 2 and all(t.visible is True for t in somatic)
+    assert len(hidden) == 2 and all(t.visible == "legendonly" for t in hidden)
+    # the normal's row is not a plasma draw
+    assert all(len(t.x) == 3 for t in somatic + hidden)
+    esr1 = [t for t in somatic if t.name.startswith("ESR1")][0]
+    assert list(esr1.marker.symbol) == ["circle-open", "diamond-open", "circle"]
+    assert list(esr1.text) == ["", "", esr1.name]  # gene label at the last draw
+    scale, show = fig.layout.updatemenus
+    assert [b.args[0]["yaxis.type"] for b in scale.buttons] == ["linear", "log"]
+    assert show.buttons[1].args[0]["visible"] == [True] * 5
+    assert show.buttons[0].args[0]["visible"].count("legendonly") == 2
+    tf_half = by_name["TF/2 (copy number)"]
+    assert np.allclose(tf_half.y, [0.1, 0.0, 0.15])
+
+
+def test_variant_label_prefers_protein_change():
+    row = {"gene": "PIK3CA", "protein_change": "H1047R", "chrom": "chr3", "pos": 5, "ref": "A",
+           "alt": "G"}
+    assert F.variant_label(row) == "PIK3CA H1047R"
+    assert F.variant_label({**row, "protein_change": np.nan}) == "PIK3CA chr3:5 A>G"
+
+
+def _cnr(n_per_contig=200, gene_bins=(50, 53)):
+    rows = []
+    for chrom in ("chr1", "chr17"):
+        for i in range(n_per_contig):
+            gene = "ERBB2" if chrom == "chr17" and gene_bins[0] <= i < gene_bins[1] else "-"
+            rows.append((chrom, i * 1000, (i + 1) * 1000, gene, 2.0 if gene == "ERBB2" else 0.01))
+    return pd.DataFrame(rows, columns=["chromosome", "start", "end", "gene", "log2"])
+
+
+def test_genome_copy_number_offsets_pooling_and_gene_bins():
+    cnr = _cnr()
+    cns = pd.DataFrame({"chromosome": ["chr1", "chr17"], "start": [0, 0],
+                        "end": [200_000, 200_000], "log2": [0.0, 0.1]})
+    fig = F.genome_copy_number([("A_D1", "A_D1 (day 0)", cnr, cns)], "ERBB2",
+                               ("chr17", 50_000, 53_000), max_bins=100)
+    bins, gene, segs = fig.data[:3]
+    assert len(bins.x) <= 100 + 3
+    # gene bins drawn unpooled at their genome positions (chr17 offset = chr1 length)
+    assert np.allclose(sorted(gene.x), [200_000 + 50_500, 200_000 + 51_500, 200_000 + 52_500])
+    assert np.allclose(gene.y, 2.0)
+    assert [x for x in segs.x if x is not None] == [0, 200_000, 200_000, 400_000]
+    assert list(fig.layout.xaxis.ticktext) == ["1", "17"]
+    assert F.genome_copy_number([("A", "A", pd.DataFrame(columns=cnr.columns), None)],
+                                "ERBB2") is None
+
+
+def test_fragment_profiles_individual_then_aggregated():
+    def hist(mode):
+        lengths = np.arange(50, 400)
+        return pd.DataFrame({"length": lengths,
+                             "count": np.round(1000 * np.exp(-0.5 * ((lengths - mode) / 15) ** 2))})
+    qc = pd.DataFrame({"sample_id": ["S1", "S2", "S3"], "sample_type": ["plasma", "plasma",
+                                                                         "normal"],
+                       "qc_pass": [True, False, True]})
+    profiles = {"S1": hist(167), "S2": hist(150), "S3": hist(250)}
+    fig = F.fragment_length_profiles(profiles, qc, max_individual=5)
+    assert len(fig.data) == 3
+    by = {t.name: t for t in fig.data}
+    assert by["S2"].line.color == "#c2185b" and by["S3"].line.color == "#9e9e9e"
+    assert sum(by["S1"].y) == pytest.approx(1.0)
+    assert by["S1"].x[int(np.argmax(by["S1"].y))] == 167
+    agg = F.fragment_length_profiles(profiles, qc, max_individual=2)
+    names = [t.name for t in agg.data]
+    assert names == ["normal 10-90%", "normal median (1 samples)", "plasma 10-90%",
+                     "plasma median (2 samples)", "S2 (QC fail)"]
+
+
+def test_qc_passed_reads_bool_text_and_numbers():
+    qc = pd.DataFrame({"qc_pass": ["True", "False", "PASS", "FAIL", "1", "0", ""]})
+    assert F.qc_passed(qc).tolist() == [True, False, True, False, True, False, pd.NA]
+
+
+def test_qc_metrics_marks_failures_with_reason():
+    qc = pd.DataFrame({"sample_id": ["S1", "S2"], "sample_type": ["plasma", "plasma"],
+                       "duplicate_rate": [0.1, 0.7], "fragment_mode": [167, 166],
+                       "qc_pass": [True, False], "qc_reason": ["", "duplicate rate 0.7 > 0.6"]})
+    fig = F.qc_metrics(qc)
+    fails = [t for t in fig.data if t.name == "fail"]
+    assert len(fails) == 2 and all(list(t.y) in ([0.7], [166]) for t in fails)
+    assert "duplicate rate 0.7 &gt; 0.6" in fails[0].text[0]
+
+
+def test_burden_waterfall_sorted_and_coloured_by_response():
+    burden = pd.DataFrame({"patient_id": ["P1", "P2", "P3", "P4"],
+                           "her2_burden": [0.5, 3.0, 0.0, 1.2]})
+    response = pd.Series({"P1": "PR", "P2": "PD", "P3": "CR"})
+    fig = F.burden_waterfall(burden, response)
+    assert list(fig.layout.xaxis.categoryarray) == ["P2", "P4", "P1", "P3"]
+    colours = {t.name: t.marker.color for t in fig.data}
+    assert colours == {"CR": F.RESPONSE_COLOURS["CR"], "PR": F.RESPONSE_COLOURS["PR"],
+                       "PD": F.RESPONSE_COLOURS["PD"], "unknown": F.RESPONSE_COLOURS["unknown"]}
+
+
+def test_km_plot_numbers_at_risk_censoring_and_title():
+    from lifelines import KaplanMeierFitter
+
+    t = np.array([1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 7.5, 9.0])
+    e = np.array([1, 0, 1, 1, 0, 1, 0, 1])
+    km = KaplanMeierFitter().fit(t, e)
+    table = km.event_table.iloc[1:]  # lifelines' first row is time 0
+    curves = pd.DataFrame({"analysis": "TTF", "group": "all", "time": table.index,
+                           "survival": km.survival_function_.iloc[1:, 0].to_numpy(),
+                           "ci_lower": km.confidence_interval_.iloc[1:, 0].to_numpy(),
+                           "ci_upper": km.confidence_interval_.iloc[1:, 1].to_numpy(),
+                           "at_risk": table["at_risk"].to_numpy()})
+    ticks = np.array([0, 2, 4, 6, 8, 10])
+    assert F._at_risk(curves, ticks) == [int((t >= x).sum()) for x in ticks]
+    fig = F.km_plot(curves, "TTF", {"p_value": 0.0074, "hazard_ratio": 0.57, "hr_lower": 0.38,
+                                    "hr_upper": 0.87})
+    assert fig.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.0074, HR 0.57 (0.38-0.87))"
+    censor = [tr for tr in fig.data if tr.mode == "markers"][0]
+    assert sorted(censor.x) == [2.0, 4.0, 7.5]
+    at_risk = [tr for tr in fig.data if tr.mode == "text"][0]
+    assert list(at_risk.text) == [str(int((t >= x).sum())) for x in at_risk.x]
+
+
+def test_forest_plot_log_axis_and_intervals():
+    surv = pd.DataFrame({"analysis": ["cox burden", "lr"], "endpoint": ["TTF", "TTF"],
+                         "n": [14, 14], "events": [10, 10], "p_value": [0.01, 0.2],
+                         "hazard_ratio": [2.0, np.nan], "hr_lower": [1.2, np.nan],
+                         "hr_upper": [3.5, np.nan]})
+    fig = F.forest_plot(surv)
+    assert fig.layout.xaxis.type == "log"
+    tr = fig.data[0]
+    assert list(tr.x) == [2.0] and np.allclose(tr.error_x.array, [1.5])
+    assert np.allclose(tr.error_x.arrayminus, [0.8])
+
+
+def test_swimmer_orders_by_ttf_and_marks_events():
+    clinical = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "ttf_months": [5.0, 2.0, 9.0],
+                             "ttf_event": [1, 1, 0], "best_response": ["PR", "PD", "CR"]})
+    draws = pd.DataFrame({"sample_id": ["P1_D1", "P1_D2", "P3_D1"],
+                          "patient_id": ["P1", "P1", "P3"], "timepoint_days": [0, 61, 0]})
+    tf = pd.DataFrame({"sample_id": ["P1_D1", "P1_D2"], "tf_detected": [True, False]})
+    fig = F.swimmer_plot(clinical, draws, tf)
+    assert list(fig.layout.yaxis.categoryarray) == ["P2", "P1", "P3"]
+    by = {t.name: t for t in fig.data}
+    assert sorted(by["treatment failure"].y) == ["P1", "P2"]
+    assert list(by["censored"].y) == ["P3"]
+    assert list(by["ctDNA not detected"].x) == pytest.approx([61 / F.DAYS_PER_MONTH])
+    assert list(by["draw (TF not assessed)"].y) == ["P3"]
+
+
+def test_treatment_timeline_without_clinical_shows_draws_only():
+    draws = pd.DataFrame({"sample_id": ["A_D1", "A_D2"], "timepoint_days": [-3, 42]})
+    fig = F.treatment_timeline("A", draws, None)
+    assert [t.name for t in fig.data] == ["plasma draw"]
+    fig = F.treatment_timeline("A", draws, {"ttf_months": 2.0, "ttf_event": 0,
+                                            "best_response": "SD"})
+    marker = [t for t in fig.data if t.name.startswith("censored")][0]
+    assert list(marker.x) == pytest.approx([2.0 * F.DAYS_PER_MONTH])
+    assert "best response SD" in fig.layout.title.text
