@@ -328,3 +328,25 @@ def test_burden_hazard_link_recovered_at_60_patients(sim60):
     assert km["groups"] == "high=30;low=30"
     assert "ttf_landmark_molecular_response" in rows.index
     assert rows.loc["burden_vs_best_response_jonckheere_terpstra", "statistic"] > 0
+
+
+def test_burden_cli_on_the_simulated_cohort(sim60, tmp_path, capsys):
+    from plasmatrack.cli import main
+
+    cohort, stage = sim60
+    out = tmp_path / "cohort"
+    rc = main(["burden", "--config", str(cohort / "config.yaml"),
+               "--tumour-fraction", str(stage / "tumour_fraction.tsv"),
+               "--erbb2", str(stage / "erbb2.tsv"), "--variants",
+               str(stage / "tracked_variants.tsv"), "--cutpoint", "maxstat", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    burden = pd.read_csv(out / "her2_burden.tsv", sep="\t")
+    cut = burden["her2_burden_cutpoint"].iloc[0]
+    assert ((burden["her2_burden"] > cut) == (burden["her2_burden_group"] == "high")).all()
+    survival = pd.read_csv(out / "survival.tsv", sep="\t").set_index("analysis")
+    row = survival.loc["ttf_burden_maxstat"]
+    assert row["cutpoint"] == pytest.approx(cut)
+    assert row["p_value_adjusted"] >= row["p_value"]
+    for name in ("dynamics", "draw_metrics", "km_curves", "km_at_risk", "cox_terms",
+                 "maxstat_cuts"):
+        assert (out / f"{name}.tsv").is_file()
