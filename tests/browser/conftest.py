@@ -1,107 +1,41 @@
 """Headless Chromium for the report tests: the system browser (/usr/bin/chromium) driven by
 Python playwright. Never downloads a browser; skips with a clear message only when none is
-installed (``make test`` installs Debian's chromium)."""
+installed (``make test`` installs Debian's chromium). Screenshots go to $PLASMATRACK_SCREENSHOTS
+when set, else to pytest's temporary folder (the path is printed)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
-from dataclasses import dataclass, field
+import sys
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("PLASMATRACK_CHROMIUM", "/usr/bin/chromium")
-# As root Chromium needs --no-sandbox; the rest keep it from reaching for the network (this
-# machine has none, and refused connections would show up as console noise).
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-SCREENSHOTS = Path(os.environ.get("PLASMATRACK_SCREENSHOTS",
-                                  Path(__file__).resolve().parents[2] / "tests" / "browser"
-                                  / "screenshots"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-@dataclass
-class Rendered:
-    path: Path
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
-    n_plots: int = 0
-    n_drawn: int = 0
-    undrawn: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    screenshot: Path | None = None
-
-
-def _browser_available() -> str | None:
-    exe = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
-    if exe is None:
-        return None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return None
-    return exe
+from chromium import CHROMIUM, browser_executable, launch  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def chromium():
     """A launched headless Chromium (playwright Browser)."""
-    exe = _browser_available()
-    if exe is None:
+    if browser_executable() is None:
         pytest.skip(f"no headless browser: {CHROMIUM} (Debian package chromium) or the Python "
                     "playwright package is missing; `make test` installs both")
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="plasmatrack-chromium-")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe,
-                                    args=CHROMIUM_ARGS + [f"--user-data-dir={profile}"])
+        browser = launch(p)
         try:
             yield browser
         finally:
             browser.close()
-            shutil.rmtree(profile, ignore_errors=True)
 
 
-def render_page(browser, path: Path, screenshot: Path | None = None,
-                width: int = 1300, timeout_ms: int = 60_000) -> Rendered:
-    """Open ``path`` (file://), wait until every plot container has drawn (or the timeout),
-    and collect console errors, uncaught exceptions and failed requests."""
-    out = Rendered(path=path)
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.on("console", lambda m: out.console_errors.append(m.text) if m.type == "error"
-            else None)
-    page.on("pageerror", lambda e: out.page_errors.append(str(e)))
-    page.on("requestfailed", lambda r: out.failed_requests.append(r.url))
-    start = time.perf_counter()
-    page.goto(Path(path).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
-    try:
-        page.wait_for_function(
-            """() => Array.from(document.querySelectorAll('.plotly-graph-div'))
-                     .every(d => d.querySelector('.main-svg') !== null && d._fullLayout)""",
-            timeout=timeout_ms)
-    except Exception:  # reported below as undrawn plots
-        pass
-    out.seconds = time.perf_counter() - start
-    state = page.evaluate(
-        """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => ({
-               id: d.id,
-               drawn: d.querySelector('.main-svg') !== null && !!d._fullLayout,
-               marks: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace, '
-                                         + '.boxlayer .trace').length}))""")
-    out.n_plots = len(state)
-    out.n_drawn = sum(1 for s in state if s["drawn"] and s["marks"] > 0)
-    out.undrawn = [s["id"] for s in state if not (s["drawn"] and s["marks"] > 0)]
-    if screenshot is not None:
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(screenshot), full_page=True)
-        out.screenshot = screenshot
-    context.close()
-    return out
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("PLASMATRACK_SCREENSHOTS") or
+                  tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"report screenshots: {folder}")
+    return folder
