@@ -350,3 +350,27 @@ def test_burden_cli_on_the_simulated_cohort(sim60, tmp_path, capsys):
     for name in ("dynamics", "draw_metrics", "km_curves", "km_at_risk", "cox_terms",
                  "maxstat_cuts"):
         assert (out / f"{name}.tsv").is_file()
+
+
+def test_degenerate_cohorts_complete_and_say_what_was_not_computed():
+    # one patient, censored
+    tf = tf_table([("A1", "A", -3, 0.2, True), ("A2", "A", 30, 0.1, True)])
+    e = erbb2_table([("A1", "A", -3, 4.0), ("A2", "A", 30, 3.0)])
+    draws = draw_metrics(tf, e, None)
+    clin = pd.DataFrame({"patient_id": ["A"], "ttf_months": [3.0], "ttf_event": [0]})
+    burden, _, _ = assign_burden_groups(burden_table(draws, clin))
+    rows = cohort_survival(burden, dynamics_table(draws)).table()
+    assert len(rows) and rows["small_cohort"].astype(bool).all()
+    assert rows["note"].str.contains("not estimable").all()
+    # six patients, all censored, maxstat cut requested: groups cannot be set, nothing raises
+    tf = tf_table([(f"P{i}_1", f"P{i}", -1, 0.05 * (i + 1), True) for i in range(6)])
+    e = erbb2_table([(f"P{i}_1", f"P{i}", -1, 2 + 0.5 * i) for i in range(6)])
+    draws = draw_metrics(tf, e, None)
+    clin = pd.DataFrame({"patient_id": [f"P{i}" for i in range(6)], "ttf_months": [3.0] * 6,
+                         "ttf_event": [0] * 6})
+    settings = CohortSettings(cutpoint="maxstat")
+    burden, cut, message = assign_burden_groups(burden_table(draws, clin), settings)
+    assert cut is None and "not assigned" in message and burden["her2_burden_group"].isna().all()
+    rows = cohort_survival(burden, dynamics_table(draws), settings).table().set_index("analysis")
+    assert "not estimable" in rows.loc["ttf_burden_maxstat", "note"]
+    assert pd.isna(rows.loc["ttf_burden_cox", "hazard_ratio"])
