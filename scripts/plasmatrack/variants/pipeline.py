@@ -240,3 +240,120 @@ def merge_tables(tracked_files: list[str], tf_files: list[str], out_tracked: str
               pd.DataFrame(columns=TRACKED_COLUMNS), out_tracked)
     write_tsv(pd.concat(tfs, ignore_index=True) if tfs else pd.DataFrame(columns=TF_COLUMNS),
               out_tf)
+
+
+def _sample_name(bam: str) -> str:
+    """Sample name of a BAM: its first read group's SM, else the file name without .bam."""
+    import pysam
+
+    try:
+        with pysam.AlignmentFile(bam, "rb") as handle:
+            groups = handle.header.to_dict().get("RG", [])
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{bam}: cannot open as a BAM ({exc})") from None
+    for group in groups:
+        if group.get("SM"):
+            return str(group["SM"])
+    name = Path(bam).name
+    return name[:-4] if name.endswith(".bam") else name
+
+
+def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | None = None,
+              background_path: str | None = None, control_bams: list[str] | None = None,
+              normal_bam: str | None = None, variants_config: dict | None = None,
+              error_rate: float = 1e-4, patient_id: str = "") -> dict:
+    """Standalone tracking of the sites in one BAM (``plasmatrack track``).
+
+    The background of each site comes from, in order of preference: a background table written
+    by the pipeline (``background.tsv``: bg_alpha/bg_beta per site), control BAMs counted here
+    (same model as the pipeline, threshold calibrated on them), or a flat prior ``error_rate``.
+    With a matched normal, variants are also classified (germline / chip / artifact / somatic).
+    Writes ``out_dir``/tracked.tsv (TRACKED_COLUMNS), counts.tsv, and tracked.vcf.gz.
+    Returns a summary dict (numbers of sites, detected, threshold)."""
+    cfg = variants_config or {}
+    filters = ReadFilters.from_config(cfg)
+    params = BackgroundParams.from_config(cfg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = Reference(reference_fasta) if reference_fasta else None
+    try:
+        sites, warnings = read_sites(sites_path, reference)
+        sites = sites.drop_duplicates(["chrom", "pos", "ref", "alt"]).reset_index(drop=True)
+        sample = _sample_name(bam)
+        named = {sample: (bam, "plasma")}
+        if normal_bam:
+            normal = _sample_name(normal_bam)
+            if normal == sample:
+                normal = f"{normal}_normal"
+            named[normal] = (normal_bam, "normal")
+        counts = {}
+        for name, (path, _kind) in named.items():
+            counts[name] = count_sites(path, sites, filters, reference)
+        control_counts = {}
+        for i, path in enumerate(control_bams or []):
+            control_counts[f"control{i + 1}"] = count_sites(path, sites, filters, reference)
+    finally:
+        if reference is not None:
+            reference.close()
+    write_tsv(counts[sample], out / "counts.tsv")
+
+    obs = []
+    for name, df in {**counts, **control_counts}.items():
+        kind = named[name][1] if name in named else "control"
+        obs.append(df.assign(sample_id=name, patient_id=patient_id if name in named else name,
+                             sample_type=kind, timepoint_days=None))
+    obs = pd.concat(obs, ignore_index=True)
+    obs["site_id"] = site_key(obs)
+    sites["site_id"] = site_key(sites)
+    sites["patients"] = ""
+    threshold = params.max_p_value
+    if background_path:
+        bg = read_tsv(background_path, dtype={"chrom": str, "ref": str, "alt": str})
+        missing = [c for c in ("chrom", "pos", "ref", "alt", "bg_alpha", "bg_beta") if c not in bg]
+        if missing:
+            raise InputError(f"{background_path}: missing column(s) {', '.join(missing)} "
+                             "(use results/variants/background.tsv of a pipeline run)")
+        bg["site_id"] = site_key(bg)
+        bg = bg.set_index("site_id")
+        blacklisted = bg["blacklisted"].astype(str).str.lower().isin(["true", "1"]) if (
+            "blacklisted" in bg) else pd.Series(False, index=bg.index)
+    elif control_counts:
+        fitted, thr, _ctrl = build_background(sites, obs, list(control_counts), params)
+        threshold = float(thr["threshold"])
+        fitted["site_id"] = site_key(fitted)
+        bg = fitted.set_index("site_id")
+        blacklisted = bg["blacklisted"].astype(bool)
+    else:
+        bg = pd.DataFrame(index=sites["site_id"])
+        blacklisted = pd.Series(False, index=bg.index)
+    m = params.prior_strength
+    obs = obs[obs["sample_id"].isin(named)].reset_index(drop=True)
+    alpha = obs["site_id"].map(bg["bg_alpha"]) if "bg_alpha" in bg else None
+    beta = obs["site_id"].map(bg["bg_beta"]) if "bg_beta" in bg else None
+    obs["bg_alpha"] = alpha.fillna(m * error_rate) if alpha is not None else m * error_rate
+    obs["bg_beta"] = beta.fillna(m * (1 - error_rate)) if beta is not None else m * (1 - error_rate)
+    obs["background_rate"] = obs["bg_alpha"] / (obs["bg_alpha"] + obs["bg_beta"])
+    call_params = CallParams.from_config(cfg)
+    calls = call_observations(obs, threshold, call_params)
+    classes = classify_variants(calls, blacklisted, threshold, call_params)
+    calls = calls.merge(classes, on="site_id", how="left")
+    annotations = sites.set_index("site_id")
+    for col in ("variant_type", "gene", "exon", "protein_change"):
+        calls[col] = (calls["site_id"].map(annotations[col]).fillna("")
+                      if col in annotations else "")
+    calls["source"] = "sites"
+    calls["filters"] = [";".join(x for x in (v, "" if d > 0 else "zero_depth") if x) or "PASS"
+                        for v, d in zip(calls["variant_filters"].fillna(""), calls["depth"])]
+    calls["detection_threshold"] = threshold
+    calls["timepoint_days"] = None
+    write_tsv(calls[TRACKED_COLUMNS], out / "tracked.tsv")
+    import pysam
+
+    with pysam.AlignmentFile(bam, "rb") as handle:
+        contigs = dict(zip(handle.references, handle.lengths))
+    write_patient_vcf(calls, list(named), contigs, out / "tracked.vcf.gz")
+    tumour = calls[calls["sample_id"] == sample]
+    return {"sample": sample, "sites": int(len(sites)), "skipped": len(warnings),
+            "detected": int((tumour["status"] == "detected").sum()),
+            "undetermined": int((tumour["status"] == "undetermined").sum()),
+            "threshold": threshold, "warnings": warnings}

@@ -1,0 +1,14 @@
+"""Rule variants_background: per-site background from controls, blacklist, threshold."""
+from plasmatrack.variants.pipeline import fit_background
+
+sm = snakemake  # noqa: F821
+fit_background(
+    sm.input.sites,
+    dict(zip(sm.params.samples, sm.input.counts)),
+    dict(sm.params.meta),
+    list(sm.params.controls),
+    dict(sm.params.settings),
+    sm.output.background,
+    sm.output.threshold,
+    sm.output.controls,
+)

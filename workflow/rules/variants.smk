@@ -1,0 +1,222 @@
+# Variant discovery and serial tracking: candidates per patient from pooled plasma (+ known
+# variants, hotspots) -> one cohort site list -> fragment counts per sample -> background model
+# from controls -> calls, classification, SNV tumour fraction and a VCF per patient.
+# Methods and choices: docs/variants.md; logic: scripts/plasmatrack/variants/.
+import pandas as _variants_pd
+
+from plasmatrack.variants.annotate import exons_path as _variants_exons_path
+from plasmatrack.variants.background import choose_controls as _variants_controls
+
+VARIANTS_SITES = "results/variants/sites.tsv"
+VARIANTS_TRACKED = "results/variants/tracked_variants.tsv"
+VARIANTS_SNV_TF = "results/variants/snv_tumour_fraction.tsv"
+VARIANTS_BACKGROUND = {
+    "background": "results/variants/background.tsv",
+    "threshold": "results/variants/detection_threshold.tsv",
+    "controls": "results/variants/control_observations.tsv",
+}
+VARIANTS_CONFIG = config["variants"]
+# Discovery runs over the panel targets, or over the gene spans for whole-genome data.
+VARIANTS_REGIONS = PANEL_BED or GENES_BED
+# Optional paths of the variants section, resolved like the top-level paths (config folder).
+VARIANTS_EXONS = _variants_exons_path(
+    str(_config_base() / VARIANTS_CONFIG["exons"]) if VARIANTS_CONFIG["exons"] else None,
+    config["genes"],
+)
+VARIANTS_KNOWN = (
+    str(_config_base() / VARIANTS_CONFIG["known_variants"])
+    if VARIANTS_CONFIG["known_variants"]
+    else None
+)
+# A cohort table of known variants is an input file; a per-patient "{patient}" pattern is not
+# (a patient without a file simply has none).
+VARIANTS_KNOWN_FILE = (
+    VARIANTS_KNOWN if VARIANTS_KNOWN and "{patient}" not in VARIANTS_KNOWN else []
+)
+VARIANTS_CONTROL_SAMPLES = _variants_controls(
+    SAMPLES, VARIANTS_CONFIG["background"]["max_control_samples"]
+)
+VARIANTS_SAMPLE_META = {
+    row.sample_id: {
+        "patient_id": row.patient_id,
+        "sample_type": row.sample_type,
+        "timepoint_days": None if _variants_pd.isna(row.timepoint_days) else int(row.timepoint_days),
+    }
+    for row in SAMPLES.itertuples(index=False)
+}
+VARIANTS_COUNT_SCOPE = {
+    sample: ("all" if sample in VARIANTS_CONTROL_SAMPLES else "patient")
+    for sample in SAMPLES["sample_id"]
+}
+VARIANTS_BY_PATIENT = {
+    patient: {
+        "plasma_ids": list(rows.loc[rows["sample_type"] == "plasma", "sample_id"]),
+        "plasma_bams": sample_paths(
+            "results/align/{patient}/{sample}.bam", rows[rows["sample_type"] == "plasma"]
+        ),
+        "plasma_bais": sample_paths(
+            "results/align/{patient}/{sample}.bam.bai", rows[rows["sample_type"] == "plasma"]
+        ),
+        "sample_ids": list(rows["sample_id"]),
+        "counts": sample_paths("results/variants/{patient}/{sample}.counts.tsv", rows),
+    }
+    for patient, rows in SAMPLES.groupby("patient_id", sort=True)
+}
+
+ALL_TARGETS.extend(
+    [VARIANTS_TRACKED, VARIANTS_SNV_TF]
+    + [f"results/variants/{p}.vcf.gz" for p in PATIENTS]
+    + [f"results/variants/{p}.vcf.gz.tbi" for p in PATIENTS]
+)
+
+
+rule variants_discover:
+    input:
+        bams=lookup(dpath="{patient}/plasma_bams", within=VARIANTS_BY_PATIENT),
+        bais=lookup(dpath="{patient}/plasma_bais", within=VARIANTS_BY_PATIENT),
+        fasta=REF,
+        fai=f"{REF}.fai",
+        regions=VARIANTS_REGIONS,
+        hotspots=HOTSPOTS or [],
+        known=VARIANTS_KNOWN_FILE,
+    output:
+        candidates="results/variants/{patient}/candidates.tsv",
+    params:
+        plasma_ids=lookup(dpath="{patient}/plasma_ids", within=VARIANTS_BY_PATIENT),
+        known=VARIANTS_KNOWN,
+        settings=VARIANTS_CONFIG,
+    log:
+        "logs/variants/{patient}/discover.log",
+    benchmark:
+        "benchmarks/variants/{patient}/discover.tsv"
+    threads: 1
+    resources:
+        mem_mb=VARIANTS_CONFIG["mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_discover.py"
+
+
+rule variants_sites:
+    input:
+        candidates=expand("results/variants/{patient}/candidates.tsv", patient=PATIENTS),
+        fasta=REF,
+        fai=f"{REF}.fai",
+        genes=GENES_BED,
+        exons=VARIANTS_EXONS or [],
+        hotspots=HOTSPOTS or [],
+    output:
+        sites=VARIANTS_SITES,
+    params:
+        patients=PATIENTS,
+    log:
+        "logs/variants/sites.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_sites.py"
+
+
+rule variants_count:
+    input:
+        bam="results/align/{patient}/{sample}.bam",
+        bai="results/align/{patient}/{sample}.bam.bai",
+        sites=VARIANTS_SITES,
+        fasta=REF,
+        fai=f"{REF}.fai",
+    output:
+        counts="results/variants/{patient}/{sample}.counts.tsv",
+    params:
+        scope=lookup(dpath="{sample}", within=VARIANTS_COUNT_SCOPE),
+        settings=VARIANTS_CONFIG,
+    log:
+        "logs/variants/{patient}/{sample}.count.log",
+    benchmark:
+        "benchmarks/variants/{patient}/{sample}.count.tsv"
+    threads: VARIANTS_CONFIG["threads"]
+    resources:
+        mem_mb=VARIANTS_CONFIG["mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_count.py"
+
+
+rule variants_background:
+    input:
+        sites=VARIANTS_SITES,
+        counts=sample_paths("results/variants/{patient}/{sample}.counts.tsv"),
+    output:
+        **VARIANTS_BACKGROUND,
+    params:
+        samples=list(SAMPLES["sample_id"]),
+        meta=VARIANTS_SAMPLE_META,
+        controls=VARIANTS_CONTROL_SAMPLES,
+        settings=VARIANTS_CONFIG,
+    log:
+        "logs/variants/background.log",
+    threads: 1
+    resources:
+        mem_mb=VARIANTS_CONFIG["mem_mb"],
+        runtime=30,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_background.py"
+
+
+rule variants_call:
+    input:
+        sites=VARIANTS_SITES,
+        counts=lookup(dpath="{patient}/counts", within=VARIANTS_BY_PATIENT),
+        background=VARIANTS_BACKGROUND["background"],
+        threshold=VARIANTS_BACKGROUND["threshold"],
+        fasta=REF,
+        fai=f"{REF}.fai",
+    output:
+        tracked="results/variants/{patient}/tracked.tsv",
+        snv_tf="results/variants/{patient}/snv_tf.tsv",
+        vcf="results/variants/{patient}.vcf.gz",
+        tbi="results/variants/{patient}.vcf.gz.tbi",
+    params:
+        samples=lookup(dpath="{patient}/sample_ids", within=VARIANTS_BY_PATIENT),
+        meta=VARIANTS_SAMPLE_META,
+        controls=VARIANTS_CONTROL_SAMPLES,
+        settings=VARIANTS_CONFIG,
+    log:
+        "logs/variants/{patient}/call.log",
+    threads: 1
+    resources:
+        mem_mb=VARIANTS_CONFIG["mem_mb"],
+        runtime=30,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_call.py"
+
+
+rule variants_tables:
+    input:
+        tracked=expand("results/variants/{patient}/tracked.tsv", patient=PATIENTS),
+        snv_tf=expand("results/variants/{patient}/snv_tf.tsv", patient=PATIENTS),
+    output:
+        tracked=VARIANTS_TRACKED,
+        snv_tf=VARIANTS_SNV_TF,
+    log:
+        "logs/variants/tables.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_tables.py"
