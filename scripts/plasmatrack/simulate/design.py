@@ -137,6 +137,10 @@ class _Profile:
                 merged.append(seg)
         self.segs[chrom] = merged
 
+    def altered(self) -> int:
+        """Bases with a copy number other than 2."""
+        return sum(e - s for segs in self.segs.values() for s, e, cn, _, _ in segs if cn != 2)
+
     def frame(self) -> pd.DataFrame:
         rows = [(c, s, e, cn, ma, mi) for c in self.genome.names for s, e, cn, ma, mi in self.segs[c]]
         return pd.DataFrame(rows, columns=["chrom", "start", "end", "tumour_copy_number",
@@ -179,8 +183,7 @@ def design_profile(genome: Genome, rng: np.random.Generator, her2_status: str
             prof.paint("chr9", 0, C["chr9"], 1, 0)  # 9p loss
         if rng.random() < 0.3:
             prof.paint("chr3", C["chr3"], L["chr3"], *_gain(rng))  # 3q gain
-        frame = prof.frame()
-        altered = int(((frame["end"] - frame["start"])[frame["tumour_copy_number"] != 2]).sum())
+        altered = prof.altered()
         if altered >= 3_000_000:
             break
         prof = _Profile(genome)
@@ -193,11 +196,27 @@ def design_profile(genome: Genome, rng: np.random.Generator, her2_status: str
     return prof.frame(), erbb2_cn
 
 
+class SegmentIndex:
+    """Fast lookup of the tumour (CN, major, minor) at a position of a segments table."""
+
+    def __init__(self, segments: pd.DataFrame):
+        self.by_chrom = {}
+        chrom = segments["chrom"].to_numpy()
+        cols = [segments[c].to_numpy() for c in ("end", "tumour_copy_number", "major_cn",
+                                                  "minor_cn")]
+        bounds = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1], True])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            self.by_chrom[chrom[a]] = tuple(c[a:b] for c in cols)
+
+    def __call__(self, chrom: str, pos0: int) -> tuple[int, int, int]:
+        ends, cn, major, minor = self.by_chrom[chrom]
+        i = int(np.searchsorted(ends, pos0, side="right"))
+        return int(cn[i]), int(major[i]), int(minor[i])
+
+
 def segment_lookup(segments: pd.DataFrame, chrom: str, pos0: int) -> tuple[int, int, int]:
     """(CN, major, minor) of the tumour at 0-based ``pos0``."""
-    seg = segments[(segments["chrom"] == chrom) & (segments["start"] <= pos0)
-                   & (segments["end"] > pos0)].iloc[0]
-    return int(seg.tumour_copy_number), int(seg.major_cn), int(seg.minor_cn)
+    return SegmentIndex(segments)(chrom, pos0)
 
 
 def ploidy_of(segments: pd.DataFrame) -> float:
@@ -212,9 +231,7 @@ VARIANT_COLUMNS = ["chrom", "pos", "ref", "alt", "kind", "gene", "protein_change
 
 
 def _hotspot(genome: Genome, gene: str, change: str) -> tuple[str, int, str, str]:
-    row = genome.hotspots[(genome.hotspots["gene"] == gene)
-                          & (genome.hotspots["protein_change"] == change)].iloc[0]
-    return row.chrom, int(row.pos), row.ref, row.alt
+    return genome.hotspot_index[(gene, change)]
 
 
 def _indel(genome: Genome, rng: np.random.Generator, chrom: str, pos1: int
@@ -239,14 +256,13 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
                     segments: pd.DataFrame, dilution: bool
                     ) -> tuple[pd.DataFrame, list[CloneDesign]]:
     """Somatic SNVs and indels by clone, germline SNPs and CHIP variants for one patient."""
-    exclude: set[tuple[str, int]] = set()
-    for frame in (genome.hotspots, genome.snp_pool, genome.noisy):
-        exclude.update(zip(frame["chrom"], frame["pos"].astype(int)))
+    exclude: set[tuple[str, int]] = set(genome.reserved_positions)
     rows: list[dict] = []
+    lookup = SegmentIndex(segments)
 
     def add(chrom, pos, ref, alt, gene, change, category, clone_id, multiplicity="auto",
             normal_alt=0.0, kind="snv"):
-        cn, major, minor = segment_lookup(segments, chrom, pos - 1)
+        cn, major, minor = lookup(chrom, pos - 1)
         if multiplicity == "auto":
             multiplicity = major if (clone_id == "C1" and major > 1 and rng.random() < 0.5) else 1
         rows.append(dict(chrom=chrom, pos=pos, ref=ref, alt=alt, kind=kind, gene=gene,
@@ -278,8 +294,8 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
         chrom, pos, ref, alt = _hotspot(genome, "PIK3CA", change)
         add(chrom, pos, ref, alt, "PIK3CA", change, "somatic", "C1")
         drivers_used.add(("PIK3CA", change))
-    for _ in range(int(rng.integers(1, 4))):
-        passenger("C1")
+    n_snv_target = int(rng.integers(6, 13))
+    passenger("C1")
 
     # subclones: C2 under the trunk, sometimes C3 under the trunk or nested under C2
     clones.append(CloneDesign("C2", "C1", "subclonal", ""))
@@ -300,8 +316,13 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
         chrom, pos, ref, alt = _hotspot(genome, gene, change)
         add(chrom, pos, ref, alt, gene, change, "somatic", rid, multiplicity=1)
         clones.append(CloneDesign(rid, "C1", "resistance", f"{gene} {change}"))
-        if rng.random() < 0.5:
-            passenger(rid)
+    # passengers until the patient has its 6-12 somatic SNVs
+    weights = {c.clone_id: (0.4 if c.role == "truncal" else 0.15 if c.role == "resistance"
+                            else 0.45) for c in clones}
+    ids = list(weights)
+    w = np.asarray([weights[i] for i in ids])
+    while sum(r["category"] == "somatic" for r in rows) < n_snv_target:
+        passenger(ids[int(rng.choice(len(ids), p=w / w.sum()))])
 
     # 1-2 short indels, at least 300 bp from every other variant of the patient
     n_indels = int(rng.integers(1, 3))
@@ -330,17 +351,18 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
 
     # germline SNPs from the population pool: heterozygous (0.5) or homozygous (1.0)
     n_germ = int(rng.integers(20, 41))
-    for k in np.sort(rng.choice(len(genome.snp_pool), size=n_germ, replace=False)):
-        snp = genome.snp_pool.iloc[int(k)]
-        if any(r["chrom"] == snp.chrom and abs(r["pos"] - int(snp.pos)) < 300
-               for r in rows if r["kind"] != "snv"):
+    indels = [(r["chrom"], r["pos"]) for r in rows if r["kind"] != "snv"]
+    pool = genome.snp_pool_records
+    for k in np.sort(rng.choice(len(pool), size=n_germ, replace=False)):
+        chrom, pos, ref, alt, gene = pool[int(k)]
+        if any(c == chrom and abs(p - pos) < 300 for c, p in indels):
             continue
         hom = rng.random() < 0.3
-        cn, major, minor = segment_lookup(segments, snp.chrom, int(snp.pos) - 1)
+        cn, major, minor = lookup(chrom, pos - 1)
         # tumour alt copies: all copies when homozygous; else the major or the minor allele
         tumour_alt = cn if hom else (major if rng.random() < 0.5 else minor)
-        add(snp.chrom, int(snp.pos), snp.ref, snp.alt, snp.gene, "", "germline", "",
-            multiplicity=tumour_alt, normal_alt=2.0 if hom else 1.0)
+        add(chrom, pos, ref, alt, gene, "", "germline", "", multiplicity=tumour_alt,
+            normal_alt=2.0 if hom else 1.0)
 
     # CHIP: 0-2 variants in DNMT3A/TET2/ASXL1 at VAF 1-5% in blood
     n_chip = int(rng.choice([0, 1, 1, 2]))
@@ -351,10 +373,9 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
         add(chrom, pos, ref, alt, gene, change, "chip", "", multiplicity=0,
             normal_alt=2 * vaf_blood)
 
-    frame = pd.DataFrame(rows, columns=VARIANT_COLUMNS)
     order = {n: i for i, n in enumerate(genome.names)}
-    frame = frame.sort_values(["chrom", "pos"], key=lambda c: c.map(order) if c.name == "chrom"
-                              else c).reset_index(drop=True)
+    rows.sort(key=lambda r: (order[r["chrom"]], r["pos"]))
+    frame = pd.DataFrame(rows, columns=VARIANT_COLUMNS)
     return frame, clones
 
 
@@ -395,7 +416,8 @@ def _outcome(rng: np.random.Generator, burden: float) -> tuple[float, int, float
     b = max(burden, 1e-3)
     e = rng.exponential()
     ttf = WEIBULL_SCALE_MONTHS * (e / b ** BURDEN_BETA) ** (1 / WEIBULL_SHAPE)
-    ttf = max(ttf, 1.0)
+    # a floor so that the on-treatment draw (>= day 7) comes before failure
+    ttf = max(ttf, 0.75)
     follow = rng.uniform(*FOLLOW_UP_MONTHS)
     extra = rng.exponential(10.0)
     if ttf <= follow:

@@ -104,6 +104,29 @@ class Genome:
     snp_pool: pd.DataFrame  # chrom, pos, ref, alt, gene
     noisy: pd.DataFrame  # chrom, pos, ref, alt, error_rate
 
+    def __post_init__(self) -> None:
+        # plain-Python views for the per-patient design loops (pandas row access is slow)
+        self.hotspot_index = {(r.gene, r.protein_change): (r.chrom, int(r.pos), r.ref, r.alt)
+                              for r in self.hotspots.itertuples()}
+        self.snp_pool_records = [(r.chrom, int(r.pos), r.ref, r.alt, r.gene)
+                                 for r in self.snp_pool.itertuples()]
+        self.reserved_positions = frozenset(
+            (c, int(p)) for frame in (self.hotspots, self.snp_pool, self.noisy)
+            for c, p in zip(frame["chrom"], frame["pos"]))
+        self._target_cache: dict = {}
+
+    def target_arrays(self, avoid_genes: tuple[str, ...], genic_only: bool):
+        """(chroms, starts, ends, genes, cumulative width) of the eligible targets."""
+        key = (avoid_genes, genic_only)
+        if key not in self._target_cache:
+            t = self.targets[~self.targets["gene"].isin(avoid_genes)]
+            if genic_only:
+                t = t[t["gene"] != ""]
+            widths = (t["end"] - t["start"]).to_numpy().astype(float)
+            self._target_cache[key] = (list(t["chrom"]), t["start"].to_numpy(),
+                                       t["end"].to_numpy(), list(t["gene"]), np.cumsum(widths))
+        return self._target_cache[key]
+
     @property
     def size(self) -> int:
         return int(self.seq.size)
@@ -127,18 +150,17 @@ class Genome:
 
 def _random_sequence(rng: np.random.Generator, length: int) -> np.ndarray:
     """Random bases with GC content constant within blocks of 40-200 kb (35%-60% GC)."""
-    gc = np.empty(length, dtype=np.float32)
+    out = np.empty(length, dtype=np.uint8)
+    order = np.frombuffer(b"GCAT", dtype=np.uint8)
     pos = 0
     while pos < length:
-        block = int(rng.integers(40_000, 200_000))
-        gc[pos:pos + block] = rng.uniform(0.35, 0.60)
+        block = min(int(rng.integers(40_000, 200_000)), length - pos)
+        gc = rng.uniform(0.35, 0.60)
+        # thresholds on a 16-bit uniform: G below gc/2, C below gc, A below gc + (1-gc)/2
+        cuts = np.asarray([gc / 2, gc, gc + (1 - gc) / 2]) * 65536
+        u = rng.integers(0, 65536, block, dtype=np.uint16)
+        out[pos:pos + block] = order[np.searchsorted(cuts, u, side="right")]
         pos += block
-    u = rng.random(length, dtype=np.float32)
-    out = np.full(length, ord("T"), dtype=np.uint8)
-    half_gc = gc / 2
-    out[u < gc + (1 - gc) / 2] = ord("A")
-    out[u < gc] = ord("C")
-    out[u < half_gc] = ord("G")
     return out
 
 
@@ -224,7 +246,8 @@ def build_genome(seed: int) -> Genome:
                     break
 
     gc_cum = np.zeros(total + 1, dtype=np.int32)
-    np.cumsum((seq == ord("G")) | (seq == ord("C")), out=gc_cum[1:])
+    is_gc = ((seq == ord("G")) | (seq == ord("C"))).view(np.uint8).astype(np.int32)
+    np.cumsum(is_gc, out=gc_cum[1:])
 
     # per-target capture efficiency: fixed across samples (probe design), lower at extreme GC
     t_off = np.asarray([offsets[c] for c in targets["chrom"]], dtype=np.int64)
@@ -299,18 +322,16 @@ def target_free_positions(genome: Genome, rng: np.random.Generator, n: int,
     ``genic_only``; never in ``avoid_genes``, so that the only somatic ERBB2 variants are the
     named hotspots the HER2 burden is defined on), at least 10 bp from target ends and 4 bp from
     anything in ``exclude``. Returns (chrom, pos, gene) tuples; ``exclude`` is updated."""
-    targets = genome.targets[~genome.targets["gene"].isin(avoid_genes)]
-    if genic_only:
-        targets = targets[targets["gene"] != ""]
-    widths = (targets["end"] - targets["start"]).to_numpy().astype(float)
+    chroms, starts, ends, genes, cum = genome.target_arrays(tuple(avoid_genes), genic_only)
     out = []
     while len(out) < n:
-        t = targets.iloc[int(rng.choice(len(targets), p=widths / widths.sum()))]
-        pos1 = int(rng.integers(int(t.start) + 10, int(t.end) - 10)) + 1
-        if any((t.chrom, pos1 + d) in exclude for d in range(-4, 5)):
+        k = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+        chrom = chroms[k]
+        pos1 = int(rng.integers(int(starts[k]) + 10, int(ends[k]) - 10)) + 1
+        if any((chrom, pos1 + d) in exclude for d in range(-4, 5)):
             continue
-        exclude.add((t.chrom, pos1))
-        out.append((t.chrom, pos1, t.gene))
+        exclude.add((chrom, pos1))
+        out.append((chrom, pos1, genes[k]))
     return out
 
 

@@ -49,8 +49,9 @@ def variant_probabilities(patient: PatientDesign, sample: SampleDesign
     (CCF*m/CN) and that a normal-derived one does (normal_alt_copies/2)."""
     v = patient.variants
     ccf_map = ccf_at(patient, sample)
-    ccf = np.where(v["category"] == "somatic", v["clone_id"].map(ccf_map).fillna(0.0),
-                   np.where(v["category"] == "germline", 1.0, 0.0)).astype(float)
+    category = v["category"].to_numpy()
+    ccf = np.asarray([ccf_map.get(c, 0.0) for c in v["clone_id"]], dtype=float)
+    ccf = np.where(category == "somatic", ccf, np.where(category == "germline", 1.0, 0.0))
     cn = v["tumour_copy_number"].to_numpy(dtype=float)
     p_t = np.where(cn > 0, ccf * v["multiplicity"].to_numpy(dtype=float) / np.maximum(cn, 1), 0)
     p_n = v["normal_alt_copies"].to_numpy(dtype=float) / 2
@@ -106,29 +107,31 @@ def samples_table(patients: list[PatientDesign], library: dict[str, dict] | None
 
 def variants_table(patients: list[PatientDesign]) -> pd.DataFrame:
     """truth/variants.tsv: every truth variant x every sample of its patient (normal included)."""
-    frames = []
+    per_variant = ["chrom", "pos", "ref", "alt", "gene", "protein_change", "category",
+                   "clone_id", "tumour_copy_number", "multiplicity", "kind", "major_cn",
+                   "minor_cn", "normal_alt_copies"]
+    cols: dict[str, list] = {c: [] for c in VARIANT_COLUMNS}
     for p in patients:
         v = p.variants
+        n = len(v)
+        arrays = {c: v[c].to_numpy() for c in per_variant}
         for s in p.samples:
             ccf, _, _ = variant_probabilities(p, s)
-            f = pd.DataFrame({
-                "patient_id": p.patient_id, "sample_id": s.sample_id, "sample_type": s.sample_type,
-                "timepoint_days": s.timepoint_days, "chrom": v["chrom"], "pos": v["pos"],
-                "ref": v["ref"], "alt": v["alt"], "gene": v["gene"],
-                "protein_change": v["protein_change"], "category": v["category"],
-                "clone_id": v["clone_id"], "tumour_copy_number": v["tumour_copy_number"],
-                "multiplicity": v["multiplicity"],
-                "expected_vaf": expected_vaf(s.tumour_fraction, ccf, v["multiplicity"],
-                                             v["tumour_copy_number"], v["normal_alt_copies"]),
-                "variant_type": v["kind"], "major_cn": v["major_cn"], "minor_cn": v["minor_cn"],
-                "ccf": ccf, "tumour_fraction": s.tumour_fraction,
-                "normal_alt_copies": v["normal_alt_copies"],
-            })
-            frames.append(f)
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=VARIANT_COLUMNS)
+            cols["patient_id"].append(np.full(n, p.patient_id, dtype=object))
+            cols["sample_id"].append(np.full(n, s.sample_id, dtype=object))
+            cols["sample_type"].append(np.full(n, s.sample_type, dtype=object))
+            cols["timepoint_days"].append(np.full(n, s.timepoint_days, dtype=object))
+            for c in per_variant:
+                cols["variant_type" if c == "kind" else c].append(arrays[c])
+            cols["expected_vaf"].append(expected_vaf(
+                s.tumour_fraction, ccf, arrays["multiplicity"], arrays["tumour_copy_number"],
+                arrays["normal_alt_copies"]))
+            cols["ccf"].append(ccf)
+            cols["tumour_fraction"].append(np.full(n, s.tumour_fraction))
+    table = pd.DataFrame({c: np.concatenate(parts) if parts else [] for c, parts in cols.items()},
+                         columns=VARIANT_COLUMNS)
     table["timepoint_days"] = table["timepoint_days"].astype("Int64")
-    return table[VARIANT_COLUMNS]
+    return table
 
 
 def clones_table(patients: list[PatientDesign]) -> pd.DataFrame:
