@@ -79,6 +79,8 @@ HOTSPOTS: list[tuple[str, str, int]] = [
     ("DNMT3A", "R882H", 0), ("TET2", "R1465*", 3), ("ASXL1", "R693*", 1),
 ]
 
+# Variants sit this far (bp) inside their capture target (see reads.capture_probability).
+TARGET_MARGIN = 60
 BACKBONE_PER_CONTIG = 3
 N_SNP_POOL = 160
 N_NOISY_SITES = 16
@@ -193,7 +195,7 @@ def build_genome(seed: int) -> Genome:
         slot = span // n_exons
         gene_exons = []
         for i in range(n_exons):
-            length = int(rng.integers(120, 251))
+            length = int(rng.integers(140, 251))
             lo = start + i * slot + 200
             hi = start + (i + 1) * slot - 200 - length
             ex_start = int(rng.integers(lo, max(lo + 1, hi)))
@@ -214,7 +216,7 @@ def build_genome(seed: int) -> Genome:
         step = length // BACKBONE_PER_CONTIG
         for i in range(BACKBONE_PER_CONTIG):
             for _ in range(100):
-                t_len = int(rng.integers(120, 201))
+                t_len = int(rng.integers(140, 201))
                 s = int(rng.integers(i * step + 20_000, (i + 1) * step - 20_000 - t_len))
                 if _free(busy[chrom], s, s + t_len, 20_000):
                     target_rows.append((chrom, s, s + t_len, f"backbone_{chrom}_{i + 1}", ""))
@@ -258,14 +260,15 @@ def build_genome(seed: int) -> Genome:
 
     used: set[tuple[str, int]] = set()
 
-    def pick_position(chrom: str, start: int, end: int) -> int:
-        """A free 1-based position inside [start, end) at least 10 bp from either end."""
-        for _ in range(1000):
-            pos1 = int(rng.integers(start + 10, end - 10)) + 1
+    def pick_position(chrom: str, start: int, end: int) -> int | None:
+        """A free 1-based position inside [start, end), TARGET_MARGIN bp from either end
+        (None when 50 tries find none)."""
+        for _ in range(50):
+            pos1 = int(rng.integers(start + TARGET_MARGIN, end - TARGET_MARGIN)) + 1
             if all((chrom, pos1 + d) not in used for d in range(-3, 4)):
                 used.add((chrom, pos1))
                 return pos1
-        raise RuntimeError("no free position")  # pragma: no cover - targets are wide enough
+        return None
 
     def alt_for(ref: str, transition: bool = True) -> str:
         if transition:
@@ -277,6 +280,7 @@ def build_genome(seed: int) -> Genome:
         gene_exons = exons[exons["gene"] == gene].sort_values("start")
         ex = gene_exons.iloc[exon_index % len(gene_exons)]
         pos1 = pick_position(ex.chrom, int(ex.start), int(ex.end))
+        assert pos1 is not None  # hotspots are placed first, on empty exons
         ref = chr(seq[offsets[ex.chrom] + pos1 - 1])
         hot_rows.append((ex.chrom, pos1, ref, alt_for(ref, transition=rng.random() < 0.7),
                          gene, change))
@@ -286,9 +290,11 @@ def build_genome(seed: int) -> Genome:
     def random_target_positions(n: int) -> list[tuple[str, int, str]]:
         widths = (targets["end"] - targets["start"]).to_numpy().astype(float)
         out = []
-        for k in rng.choice(len(targets), size=n, p=widths / widths.sum()):
-            t = targets.iloc[int(k)]
-            out.append((t.chrom, pick_position(t.chrom, int(t.start), int(t.end)), t.gene))
+        while len(out) < n:
+            t = targets.iloc[int(rng.choice(len(targets), p=widths / widths.sum()))]
+            pos1 = pick_position(t.chrom, int(t.start), int(t.end))
+            if pos1 is not None:
+                out.append((t.chrom, pos1, t.gene))
         return out
 
     snp_rows = []
@@ -320,14 +326,15 @@ def target_free_positions(genome: Genome, rng: np.random.Generator, n: int,
                           ) -> list[tuple[str, int, str]]:
     """``n`` distinct 1-based positions inside capture targets (on gene exons when
     ``genic_only``; never in ``avoid_genes``, so that the only somatic ERBB2 variants are the
-    named hotspots the HER2 burden is defined on), at least 10 bp from target ends and 4 bp from
-    anything in ``exclude``. Returns (chrom, pos, gene) tuples; ``exclude`` is updated."""
+    named hotspots the HER2 burden is defined on), at least TARGET_MARGIN bp from target ends and
+    4 bp from anything in ``exclude``. Returns (chrom, pos, gene) tuples; ``exclude`` is updated."""
     chroms, starts, ends, genes, cum = genome.target_arrays(tuple(avoid_genes), genic_only)
     out = []
     while len(out) < n:
         k = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
         chrom = chroms[k]
-        pos1 = int(rng.integers(int(starts[k]) + 10, int(ends[k]) - 10)) + 1
+        pos1 = int(rng.integers(int(starts[k]) + TARGET_MARGIN,
+                                int(ends[k]) - TARGET_MARGIN)) + 1
         if any((chrom, pos1 + d) in exclude for d in range(-4, 5)):
             continue
         exclude.add((chrom, pos1))

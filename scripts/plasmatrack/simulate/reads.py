@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .genome import ADAPTER_R1, ADAPTER_R2, COMPLEMENT, Genome
+from .genome import ADAPTER_R1, ADAPTER_R2, COMPLEMENT, TARGET_MARGIN, Genome
 
 READ_LENGTH = 100
 L_MIN, L_MAX = 40, 700
@@ -55,11 +55,13 @@ def cfdna_pmf(tumour: bool) -> np.ndarray:
     x = LENGTHS.astype(float)
     peak = 152.0 if tumour else 167.0
     main = _gauss(x, peak, 8.0 if tumour else 7.0)
-    below = np.clip((x - 70) / (peak - 70), 0, 1) ** 2 * (x < peak)
+    below = np.clip((x - 70) / (peak - 70), 0, 1) ** 2 * (x < peak - 6)
     ladder = below * (0.5 + 0.5 * np.cos(2 * np.pi * (x - peak) / 10.4)) * _gauss(x, peak, 35)
-    tail = np.exp(-np.clip(x - peak, 0, None) / 45.0) * (x > peak)
+    # a right shoulder rising from zero at the peak, so that the mode stays at the peak
+    over = np.clip(x - peak, 0, None)
+    tail = (1 - np.exp(-over / 10.0)) * np.exp(-over / 45.0)
     di = _gauss(x, 2 * peak + 10, 25.0)
-    pmf = main + (0.45 if tumour else 0.22) * ladder + 0.08 * tail + 0.06 * di
+    pmf = main + (0.7 if tumour else 0.35) * ladder + 0.06 * tail + 0.035 * di
     return pmf / pmf.sum()
 
 
@@ -70,6 +72,19 @@ def sheared_pmf() -> np.ndarray:
     pmf = np.exp((shape - 1) * np.log(x) - x / scale)
     pmf *= x >= 80
     return pmf / pmf.sum()
+
+
+CAPTURE_MIN_OVERLAP, CAPTURE_FULL_OVERLAP = 20, 60
+# Variants sit TARGET_MARGIN bp inside their target, where every fragment covering them is
+# captured whatever its length, so that capture does not favour long (normal) fragments there.
+assert CAPTURE_FULL_OVERLAP <= TARGET_MARGIN
+
+
+def capture_probability(overlap: np.ndarray) -> np.ndarray:
+    """Bait hybridisation: a fragment is captured with probability rising linearly from 0 at
+    20 bp of overlap with the target to 1 at 60 bp."""
+    return np.clip((overlap - CAPTURE_MIN_OVERLAP) / (CAPTURE_FULL_OVERLAP - CAPTURE_MIN_OVERLAP),
+                   0.0, 1.0)
 
 
 def pmf_mode(pmf: np.ndarray) -> int:
@@ -192,7 +207,8 @@ class _Sampler:
             pos = t_start[k] - win + np.floor(self.rng.random(m) * (t_len[k] + win)).astype(
                 np.int64)
             length = self._lengths_for(src)
-            ok = (pos + length > t_start[k]) & self._in_contig(pos, length)
+            overlap = np.minimum(pos + length, t_end[k]) - np.maximum(pos, t_start[k])
+            ok = (self.rng.random(m) < capture_probability(overlap)) & self._in_contig(pos, length)
             pos, length, src = pos[ok], length[ok], src[ok]
             keep = self._gc_keep(pos, length)
             starts.append(pos[keep])
@@ -225,19 +241,23 @@ def _fastq_records(name_prefix: bytes, ids: np.ndarray, seqs: np.ndarray, quals:
     return rec.tobytes()
 
 
+_QUAL_MEAN = [np.rint(38.0 - 12.0 * (np.arange(READ_LENGTH) / (READ_LENGTH - 1)) ** 2
+                      - 2.0 * mate).astype(np.int16) for mate in (0, 1)]
+_ERROR_PROB = (10.0 ** (-np.arange(64) / 10.0)).astype(np.float32)
+
+
 def _qualities(rng: np.random.Generator, n: int, mate: int) -> np.ndarray:
-    """Phred qualities falling along the read (read 2 a little worse), with occasional dips."""
-    j = np.arange(READ_LENGTH, dtype=float)
-    mean = 38.0 - 12.0 * (j / (READ_LENGTH - 1)) ** 2 - 2.0 * mate
-    q = np.rint(mean[None, :] + rng.normal(0, 2.5, (n, READ_LENGTH)))
-    dips = rng.random((n, READ_LENGTH)) < 0.01
-    q[dips] = rng.integers(5, 16, int(dips.sum()))
+    """Phred qualities falling along the read (read 2 a little worse) with +/-4 jitter and
+    occasional dips to Q5-15."""
+    q = _QUAL_MEAN[mate][None, :] + rng.integers(-4, 5, (n, READ_LENGTH), dtype=np.int16)
+    dips = rng.random((n, READ_LENGTH), dtype=np.float32) < 0.01
+    q[dips] = rng.integers(5, 16, int(dips.sum()), dtype=np.int16)
     return np.clip(q, 2, 41).astype(np.uint8)
 
 
 def _add_errors(rng: np.random.Generator, seqs: np.ndarray, quals: np.ndarray) -> None:
-    p_err = 10.0 ** (-quals.astype(float) / 10.0)
-    hit = rng.random(seqs.shape) < p_err
+    """Substitute each base with the probability its quality states (10^(-Q/10))."""
+    hit = rng.random(seqs.shape, dtype=np.float32) < _ERROR_PROB[quals]
     if hit.any():
         old = _TO_INDEX[seqs[hit]]
         seqs[hit] = _BASES[(old + rng.integers(1, 4, old.size)) % 4]
