@@ -34,8 +34,8 @@ def clonal_set(tracked: pd.DataFrame, cluster_ratio: float = 0.6, min_depth: int
     t = tracked
     plasma = t[(t["sample_type"] != "normal") & (t["depth"] >= min_depth)]
     somatic = plasma[(plasma["category"] == "somatic") & (plasma["variant_type"] == "snv")]
-    seen = somatic.groupby("site_id")["status"].apply(lambda s: bool((s == "detected").any()))
-    eligible = somatic[somatic["site_id"].isin(seen[seen].index)]
+    seen = set(somatic.loc[somatic["status"] == "detected", "site_id"])
+    eligible = somatic[somatic["site_id"].isin(seen)]
     if eligible.empty:
         return []
     grouped = eligible.assign(bg_alt=eligible["depth"] * eligible["background_rate"]).groupby(
@@ -60,9 +60,10 @@ def snv_tumour_fraction(tracked: pd.DataFrame, cluster_ratio: float = 0.6,
     for patient, t in tracked.groupby("patient_id", sort=False):
         chosen = clonal_set(t, cluster_ratio, min_depth)
         samples = t.drop_duplicates("sample_id")[["sample_id", "sample_type", "timepoint_days"]]
+        usable = t[t["site_id"].isin(chosen) & (t["depth"] >= min_depth)]
+        by_sample = dict(tuple(usable.groupby("sample_id", sort=False)))
         for s in samples.itertuples(index=False):
-            obs = t[(t["sample_id"] == s.sample_id) & t["site_id"].isin(chosen)
-                    & (t["depth"] >= min_depth)]
+            obs = by_sample.get(s.sample_id, usable.iloc[:0])
             row = {"sample_id": s.sample_id, "patient_id": patient,
                    "timepoint_days": s.timepoint_days, "sample_type": s.sample_type,
                    "n_variants": len(obs), "clonal_variants": ",".join(sorted(obs["site_id"]))}
