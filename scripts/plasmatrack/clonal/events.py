@@ -1,0 +1,134 @@
+"""Clone events through treatment: emerging, expanding, declining, cleared.
+
+Each cluster's prevalence (CCF) is read along the patient's informative draws in time order
+(draws whose tumour fraction is ~0 say nothing about clone composition and are skipped). A
+prevalence is *present* when its lower 95% bound exceeds ``present_min`` and *absent* when its
+upper bound is below ``absent_max``; otherwise it is undetermined (e.g. a low-TF draw), which is
+never called either way. Walking forward from the first informative draw (the reference):
+
+* emerging  - absent at the reference, present now (a resistance clone at progression);
+* cleared   - present at the reference, absent now;
+* expanding - present at both, risen by >= ``min_change`` with the two intervals apart;
+* declining - present at both, fallen by >= ``min_change`` with the two intervals apart.
+
+After an event the draw that showed it becomes the reference, so a clone that declines on
+treatment and expands at progression gives both events. Draws are named ``baseline`` (the first
+draw), ``progression`` (at or after treatment failure minus ``progression_window_days``, when the
+patient had the event) or ``day N``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+DAYS_PER_MONTH = 30.4375
+
+
+@dataclass
+class EventSettings:
+    present_min: float = 0.05
+    absent_max: float = 0.05
+    min_change: float = 0.2
+    progression_window_days: float = 28.0
+
+
+def timepoint_labels(days: list[float], ttf_days: float | None,
+                     window_days: float = 28.0) -> list[str]:
+    """Names of a patient's draws (sorted by day) for event descriptions."""
+    labels = []
+    for i, day in enumerate(days):
+        if ttf_days is not None and i > 0 and day >= ttf_days - window_days:
+            labels.append("progression")
+        elif i == 0:
+            labels.append("baseline")
+        else:
+            labels.append(f"day {int(day)}")
+    return labels
+
+
+def clone_events(prevalence: pd.DataFrame, labels: dict[int, str], genes: dict[int, str],
+                 ttf_days: float | None = None,
+                 settings: EventSettings | None = None) -> pd.DataFrame:
+    """Events of one patient. ``prevalence``: rows of cluster_prevalence.tsv for the patient
+    (cluster_id, sample_id, timepoint_days, prevalence, prevalence_lower, prevalence_upper,
+    estimable); ``labels``/``genes``: per cluster, the marker text and its genes."""
+    settings = settings or EventSettings()
+    columns = ["cluster_id", "event", "sample_id", "timepoint_days", "timepoint_label",
+               "reference_sample_id", "reference_timepoint_days", "prevalence_before",
+               "prevalence_after", "genes", "label", "description"]
+    draws = (prevalence[["sample_id", "timepoint_days"]].drop_duplicates()
+             .sort_values("timepoint_days", kind="stable"))
+    day_list = [float(d) for d in draws["timepoint_days"]]
+    names = dict(zip(draws["sample_id"],
+                     timepoint_labels(day_list, ttf_days, settings.progression_window_days)))
+    rows = []
+    for cid, grp in prevalence.groupby("cluster_id", sort=True):
+        grp = grp[grp["estimable"].astype(bool)].sort_values("timepoint_days", kind="stable")
+        if grp.empty:
+            continue
+        state = [_state(r, settings) for r in grp.itertuples()]
+        ref = 0
+        for j in range(1, len(grp)):
+            a, b = grp.iloc[ref], grp.iloc[j]
+            sa, sb = state[ref], state[j]
+            event = None
+            if sa == "absent" and sb == "present":
+                event = "emerging"
+            elif sa == "present" and sb == "absent":
+                event = "cleared"
+            elif sa == "present" and sb == "present":
+                if (b.prevalence - a.prevalence >= settings.min_change
+                        and b.prevalence_lower > a.prevalence_upper):
+                    event = "expanding"
+                elif (a.prevalence - b.prevalence >= settings.min_change
+                      and b.prevalence_upper < a.prevalence_lower):
+                    event = "declining"
+            if event is None:
+                continue
+            when = names.get(b.sample_id, f"day {int(b.timepoint_days)}")
+            label = labels.get(int(cid), f"cluster {cid}")
+            verb = {"emerging": "emerges", "cleared": "is cleared", "expanding": "expands",
+                    "declining": "declines"}[event]
+            desc = (f"{label} clone {verb} at {when}"
+                    + (f" (day {int(b.timepoint_days)})" if when == "progression" else "")
+                    + f": prevalence {_fmt(a)} at {names.get(a.sample_id, a.sample_id)}"
+                    + f" -> {_fmt(b)}")
+            rows.append({
+                "cluster_id": int(cid), "event": event, "sample_id": b.sample_id,
+                "timepoint_days": b.timepoint_days, "timepoint_label": when,
+                "reference_sample_id": a.sample_id,
+                "reference_timepoint_days": a.timepoint_days,
+                "prevalence_before": a.prevalence, "prevalence_after": b.prevalence,
+                "genes": genes.get(int(cid), ""), "label": label, "description": desc,
+            })
+            ref = j
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _state(row, settings: EventSettings) -> str:
+    if row.prevalence_lower > settings.present_min:
+        return "present"
+    if row.prevalence_upper < settings.absent_max:
+        return "absent"
+    return "undetermined"
+
+
+def _fmt(row) -> str:
+    return f"{row.prevalence:.2f} [{row.prevalence_lower:.2f}-{row.prevalence_upper:.2f}]"
+
+
+def ttf_days_of(clinical: pd.DataFrame | None, patient: str) -> float | None:
+    """Treatment-failure day of a patient who had the event (None if censored or unknown)."""
+    if clinical is None or clinical.empty or "patient_id" not in clinical:
+        return None
+    row = clinical[clinical["patient_id"] == patient]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    event = r.get("ttf_event")
+    months = r.get("ttf_months")
+    if pd.isna(event) or int(event) != 1 or months is None or pd.isna(months):
+        return None
+    return float(months) * DAYS_PER_MONTH
+
