@@ -840,10 +840,12 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
             first = g.iloc[[0]].copy()
             first[["time", "survival", "ci_lower", "ci_upper"]] = [0.0, 1.0, 1.0, 1.0]
             g = pd.concat([first, g], ignore_index=True)
+        tu, yu = _steps(g["time"].to_numpy(float), g["ci_upper"].to_numpy(float))
+        tl, yl = _steps(g["time"].to_numpy(float), g["ci_lower"].to_numpy(float))
         fig.add_trace(go.Scatter(
-            x=np.r_[g["time"], g["time"][::-1]], y=np.r_[g["ci_upper"], g["ci_lower"][::-1]],
-            fill="toself", fillcolor=colour, opacity=0.15, line=dict(width=0, shape="hv"),
-            hoverinfo="skip", showlegend=False, legendgroup=esc(group)), row=1, col=1)
+            x=np.r_[tu, tl[::-1]], y=np.r_[yu, yl[::-1]], fill="toself", fillcolor=colour,
+            opacity=0.15, line=dict(width=0), hoverinfo="skip", showlegend=False,
+            legendgroup=esc(group)), row=1, col=1)
         fig.add_trace(go.Scatter(
             x=g["time"], y=g["survival"], mode="lines", line=dict(color=colour, shape="hv",
                                                                  width=2),
@@ -879,10 +881,22 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
             title += f", HR {hr:.2f}{ci}"
         title += ")"
     fig.update_yaxes(title_text="event-free", range=[0, 1.05], row=1, col=1)
-    fig.update_yaxes(title_text="at risk", row=2, col=1, showgrid=False)
+    fig.update_yaxes(title_text="at risk", row=2, col=1, showgrid=False,
+                     range=[-0.6, len(groups) - 0.4])
     fig.update_xaxes(title_text=time_unit, tickvals=ticks, row=2, col=1)
     fig.update_xaxes(tickvals=ticks, row=1, col=1)
     return _layout(fig, title, height=460)
+
+
+def _steps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of a right-continuous step function through (t, y), for filled step bands
+    (missing values carry the last one forward)."""
+    y = pd.Series(y).ffill().bfill().to_numpy(float)
+    if len(t) == 0:
+        return t, y
+    ts = np.repeat(t, 2)[1:]
+    ys = np.repeat(y, 2)[:-1]
+    return ts, ys
 
 
 def _nice_step(tmax: float) -> float:
