@@ -81,7 +81,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
                          f"({exc})") from None
 
 
-def _days(values: pd.Series, source: str, column: str) -> pd.Series:
+def parse_days(values: pd.Series, source: str, column: str) -> pd.Series:
     """Draw dates as float days: numbers as they are, otherwise calendar dates (days since
     1970-01-01)."""
     numeric = pd.to_numeric(values, errors="coerce")
@@ -128,7 +128,7 @@ def import_calls(calls: pd.DataFrame, columns: CallColumns = CallColumns(),
                          f"(columns: {', '.join(calls.columns)})")
     df = pd.DataFrame({
         "patient_id": calls[columns.patient].astype(str).str.strip(),
-        "day_raw": _days(calls[columns.date], source, columns.date),
+        "day_raw": parse_days(calls[columns.date], source, columns.date),
         "gene": calls[columns.gene].fillna("").astype(str).str.strip(),
         "alteration": (calls[columns.alteration].fillna("").astype(str).str.strip()
                        if columns.alteration in calls else ""),

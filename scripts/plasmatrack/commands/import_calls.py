@@ -31,9 +31,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..import_calls import CallColumns, import_calls, patient_table, read_table, \
+    from ..import_calls import CallColumns, import_calls, parse_days, patient_table, read_table, \
         write_imported
-    from ..import_calls import _days
 
     calls = read_table(args.calls)
     columns = CallColumns(patient=args.patient_col, date=args.date_col, gene=args.gene_col,
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
             raise InputError(f"--start-col {args.start_col!r} needs a --clinical table with "
                              "that column")
-        starts = _days(clinical[args.start_col], str(args.clinical), args.start_col)
+        starts = parse_days(clinical[args.start_col], str(args.clinical), args.start_col)
         day_zero = dict(zip(clinical[args.clinical_patient_col].astype(str).str.strip(), starts))
     imported = import_calls(calls, columns, vaf_unit=args.vaf_unit, her2_gene=args.her2_gene,
                             tf_from=args.tf_from, day_zero=day_zero, source=str(args.calls))
