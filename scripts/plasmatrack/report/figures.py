@@ -853,12 +853,16 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
             hovertemplate="%{x:.1f} " + time_unit + ": %{y:.2f}<extra>" + esc(group)
             + "</extra>"), row=1, col=1)
         # censoring: an observed time at which the curve does not drop but the risk set shrinks
-        surv = g["survival"].to_numpy(float)
-        risk = g["at_risk"].to_numpy(float)
-        cens = [j for j in range(1, len(g)) if surv[j] == surv[j - 1] and g["time"].iloc[j] > 0]
-        if len(g) and risk[-1] > 0 and (len(g) < 2 or surv[-1] == surv[-2]):
-            cens.append(len(g) - 1)
-        cens = sorted(set(cens))
+        if "censored" in g and g["censored"].notna().any():
+            cens = list(np.flatnonzero((g["censored"].fillna(0) > 0).to_numpy()))
+        else:  # without counts: an observed time at which the curve does not drop
+            surv = g["survival"].to_numpy(float)
+            risk = g["at_risk"].to_numpy(float)
+            cens = [j for j in range(1, len(g))
+                    if surv[j] == surv[j - 1] and g["time"].iloc[j] > 0]
+            if len(g) and risk[-1] > 0 and (len(g) < 2 or surv[-1] == surv[-2]):
+                cens.append(len(g) - 1)
+            cens = sorted(set(cens))
         if cens:
             fig.add_trace(go.Scatter(
                 x=g["time"].iloc[cens], y=g["survival"].iloc[cens], mode="markers",
@@ -1025,7 +1029,8 @@ def burden_by_response(burden: pd.DataFrame | None, response: pd.Series | None =
             hovertemplate="%{text}: %{y:.3g}<extra></extra>"))
     title = "Baseline HER2 burden by best response"
     if stats:
-        title += f" ({esc(stats.get('statistic', 'test'))} p = {_fmt_p(stats.get('p_value'))})"
+        test = stats.get("test") if isinstance(stats.get("test"), str) else None
+        title += f" ({esc(test or 'test')} p = {_fmt_p(stats.get('p_value'))})"
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats],
                      title_text="best response")
     fig.update_yaxes(title_text="baseline HER2 burden")

@@ -448,9 +448,12 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     survival = data.table("survival")
     resp_stats = None
     if survival is not None:
-        hits = survival[survival["analysis"].astype(str).str.contains("response", case=False)]
+        name = survival["analysis"].astype(str)
+        hits = survival[name.str.contains("response", case=False) & survival["p_value"].notna()]
         if not hits.empty:
-            resp_stats = hits.iloc[0].to_dict()
+            # the global test (Kruskal-Wallis) rather than a trend or pairwise one
+            kw = hits[hits["analysis"].astype(str).str.contains("kruskal", case=False)]
+            resp_stats = (kw if not kw.empty else hits).iloc[0].to_dict()
     resp_fig = F.burden_by_response(burden, responses, resp_stats)
     page.figure(blocks, resp_fig, "Baseline HER2 burden by best response (every patient a "
                 "point).", None, None,

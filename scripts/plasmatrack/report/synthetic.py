@@ -312,7 +312,8 @@ def _survival_rows(burden, CoxPHFitter, KaplanMeierFitter, logrank_test):
         lo, up = np.exp(cph.confidence_intervals_.loc["high"]).to_numpy()
         rows.append({"analysis": analysis, "endpoint": endpoint, "n": len(df),
                      "events": int(df["E"].sum()), "grouping": "median", "cutpoint":
-                     float(burden["her2_burden"].median()), "statistic": "log-rank",
+                     float(burden["her2_burden"].median()), "statistic": float(lr.test_statistic),
+                     "test": "log-rank",
                      "p_value": float(lr.p_value), "p_value_adjusted": np.nan,
                      "hazard_ratio": hr, "hr_lower": float(lo), "hr_upper": float(up),
                      "concordance": float(cph.concordance_index_)})
@@ -325,14 +326,16 @@ def _survival_rows(burden, CoxPHFitter, KaplanMeierFitter, logrank_test):
                                "survival": float(km.survival_function_.loc[t].iloc[0]),
                                "ci_lower": float(ci.loc[t].iloc[0]),
                                "ci_upper": float(ci.loc[t].iloc[1]),
-                               "at_risk": int(table.loc[t, "at_risk"])})
+                               "at_risk": int(table.loc[t, "at_risk"]),
+                               "events": int(table.loc[t, "observed"]),
+                               "censored": int(table.loc[t, "censored"])})
     log_b = np.log(burden["her2_burden"].clip(lower=1e-3))
     cph = CoxPHFitter().fit(pd.DataFrame({"T": burden["ttf_months"], "E": burden["ttf_event"],
                                           "log_burden": log_b}), "T", "E")
     lo, up = np.exp(cph.confidence_intervals_.loc["log_burden"]).to_numpy()
     rows.append({"analysis": "TTF Cox per unit log burden", "endpoint": "TTF", "n": len(burden),
                  "events": int(burden["ttf_event"].sum()), "grouping": "continuous",
-                 "cutpoint": np.nan, "statistic": "Wald",
+                 "cutpoint": np.nan, "statistic": np.nan, "test": "Cox (Wald)",
                  "p_value": float(cph.summary.loc["log_burden", "p"]), "p_value_adjusted": np.nan,
                  "hazard_ratio": float(np.exp(cph.params_["log_burden"])),
                  "hr_lower": float(lo), "hr_upper": float(up),
@@ -340,9 +343,9 @@ def _survival_rows(burden, CoxPHFitter, KaplanMeierFitter, logrank_test):
     from scipy.stats import kruskal
     groups = [g["her2_burden"].to_numpy() for _, g in burden.groupby("best_response")]
     p = float(kruskal(*groups).pvalue) if len(groups) > 1 else np.nan
-    rows.append({"analysis": "burden vs best response", "endpoint": "best_response",
+    rows.append({"analysis": "burden_vs_response_kruskal_wallis", "endpoint": "best_response",
                  "n": len(burden), "events": np.nan, "grouping": "best_response",
-                 "cutpoint": np.nan, "statistic": "Kruskal-Wallis", "p_value": p,
+                 "cutpoint": np.nan, "statistic": np.nan, "test": "Kruskal-Wallis", "p_value": p,
                  "p_value_adjusted": np.nan, "hazard_ratio": np.nan, "hr_lower": np.nan,
                  "hr_upper": np.nan, "concordance": np.nan})
     return pd.DataFrame(rows), pd.DataFrame(curves)
