@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
-import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
