@@ -57,7 +57,7 @@ def cohort_tables():
 def test_background_excludes_carriers_and_real_variants(cohort_tables):
     sites, obs = cohort_tables
     controls = [s for s, _, _ in SAMPLES]
-    params = BackgroundParams(prior_strength=10000)
+    params = BackgroundParams(prior_strength=2000)
     bg, threshold, ctrl = build_background(sites, obs, controls, params)
     bg = bg.set_index(site_key(bg))
     som = bg.loc["chr1:100:C>T"]
@@ -75,7 +75,10 @@ def test_background_excludes_carriers_and_real_variants(cohort_tables):
     # Prior: class rate from the clean sites (noisy site excluded), then updated per site.
     clean = bg.loc["chr1:300:A>C"]
     assert clean["background_rate"] < 1e-3
-    assert clean["bg_alpha"] == pytest.approx(10000 * clean["prior_rate"] + 1)
+    assert clean["bg_alpha"] == pytest.approx(2000 * clean["prior_rate"] + 1)
+    # The noisy site keeps (nearly) its own control rate: 10 pseudo-fragments of prior only.
+    assert noisy["background_rate"] == pytest.approx(
+        noisy["control_alt"] / noisy["control_depth"], rel=0.01)
     assert threshold["threshold"] <= params.max_p_value
     assert threshold["control_fraction_negative"] >= 0.95
     assert set(ctrl["patient_id"]) <= {"A", "B", "C", "D"}

@@ -13,7 +13,8 @@ When a patient is tested, its own samples are always taken out of the site's bac
 
 The site's error rate gets a beta prior centred on the pooled control rate of its substitution
 class (six pyrimidine-collapsed SNV classes, insertions, deletions) with ``prior_strength``
-pseudo-fragments, updated with the site's control counts: Beta(a, b). Presence is tested with
+pseudo-fragments (10 for a site whose raw control rate is already above the blacklist rate),
+updated with the site's control counts: Beta(a, b). Presence is tested with
 the beta-binomial predictive P(X >= alt | depth, a, b), which carries the uncertainty about the
 site's rate. The detection threshold is the nominal ``max_p_value``, lowered if needed so that at
 least ``control_specificity`` of the control observations (each tested leave-one-patient-out)
@@ -33,6 +34,8 @@ from .stats import presence_p_value
 
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 CLASS_RATE_FLOOR = 1e-7
+# Pseudo-fragments of the prior of a site already known to be noisy (its own counts dominate).
+NOISY_PRIOR_STRENGTH = 10.0
 
 BACKGROUND_COLUMNS = [
     "chrom", "pos", "ref", "alt", "substitution", "control_alt", "control_depth", "n_controls",
@@ -43,7 +46,7 @@ BACKGROUND_COLUMNS = [
 
 @dataclass(frozen=True)
 class BackgroundParams:
-    prior_strength: float = 10000.0
+    prior_strength: float = 2000.0
     blacklist_min_rate: float = 0.002
     blacklist_min_fraction: float = 0.2
     exclude_control_vaf: float = 0.1
@@ -55,7 +58,7 @@ class BackgroundParams:
         bg = variants_config.get("background", {})
         det = variants_config.get("detection", {})
         return cls(
-            prior_strength=float(bg.get("prior_strength", 10000)),
+            prior_strength=float(bg.get("prior_strength", 2000)),
             blacklist_min_rate=float(bg.get("blacklist_min_rate", 0.002)),
             blacklist_min_fraction=float(bg.get("blacklist_min_fraction", 0.2)),
             exclude_control_vaf=float(bg.get("exclude_control_vaf", 0.1)),
@@ -148,7 +151,9 @@ def build_background(sites: pd.DataFrame, obs: pd.DataFrame, controls: list[str]
     class_rate = (sums["control_alt"] / sums["control_depth"].where(sums["control_depth"] > 0))
     prior_rate = bg["substitution"].map(class_rate).fillna(overall).clip(lower=CLASS_RATE_FLOOR)
     bg["prior_rate"] = prior_rate.to_numpy()
-    m = params.prior_strength
+    # A site noisy in controls keeps its own rate: shrinking a 2% site towards a 1e-4 class
+    # rate would make its errors look like a variant.
+    m = np.where(noisy_rate, NOISY_PRIOR_STRENGTH, params.prior_strength)
     bg["bg_alpha"] = m * bg["prior_rate"] + bg["control_alt"]
     bg["bg_beta"] = m * (1 - bg["prior_rate"]) + bg["control_depth"] - bg["control_alt"]
     bg["background_rate"] = bg["bg_alpha"] / (bg["bg_alpha"] + bg["bg_beta"])

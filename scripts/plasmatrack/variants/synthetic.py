@@ -104,9 +104,14 @@ def _read_from(hap: list[tuple[int | None, str]]) -> tuple[int, list[tuple[int, 
 
 
 def write_bam(path: str | Path, genome: dict[str, str], fragments: list[Fragment],
-              read_length: int = 100, base_quality: int = 37, sample: str = "S1") -> Path:
-    """Write a coordinate-sorted, indexed BAM of the fragments' read pairs."""
+              read_length: int = 100, base_quality: int = 37, sample: str = "S1",
+              error_rate: float = 0.0, seed: int = 0) -> Path:
+    """Write a coordinate-sorted, indexed BAM of the fragments' read pairs. ``error_rate``:
+    probability that a base is replaced by one of the three others (independently per read,
+    quality unchanged), a uniform sequencing-error background."""
     import pysam
+
+    rng = np.random.default_rng(seed)
 
     path = Path(path)
     header = {"HD": {"VN": "1.6", "SO": "coordinate"},
@@ -138,6 +143,9 @@ def write_bam(path: str | Path, genome: dict[str, str], fragments: list[Fragment
                     for j, (p, _) in enumerate(hap_part):
                         if p in frag.low_quality_at:
                             quals[j] = 2
+                if error_rate > 0:
+                    for j in np.flatnonzero(rng.random(len(bases_list)) < error_rate):
+                        bases_list[j] = BASES[(BASES.index(bases_list[j]) + int(rng.integers(1, 4))) % 4]
                 if mate_index == 2 and frag.mate_error_at is not None:
                     for j, (p, _) in enumerate(hap_part):
                         if p == frag.mate_error_at[0]:
