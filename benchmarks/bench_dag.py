@@ -1,0 +1,158 @@
+"""How long Snakemake takes to plan plasmatrack for a large cohort: a dry run (`snakemake -n`) of
+the whole workflow (`rule all`) on a sheets-only cohort of 1,000 patients x 6 plasma draws (plus a
+normal each: 7,000 samples), with the local and with the SLURM profile (groups add a step).
+
+Baseline, same machine, same run: bare Snakemake planning a workflow of the same size (the same
+number of jobs: a chain of trivial rules per sample, one rule per patient, and a target), so the
+ratio says what plasmatrack's own code (sheet validation, input functions, wildcard constraints)
+adds on top of what Snakemake itself costs for that many jobs.
+
+The cohort comes from `plasmatrack simulate --no-reads`; the dry run checks that every input
+exists, so empty placeholder FASTQs are created in the benchmark's temporary folder. Wall time on
+a machine shared with other work varies with its load; CPU time (user + sys of the Snakemake
+process) much less, so both are printed.
+
+Usage: .venv/bin/python benchmarks/bench_dag.py [--patients 1000] [--draws 6] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+GOAL_S = 60.0
+
+
+def _timed(cmd: list[str], log: Path) -> tuple[float, float, str]:
+    """Run ``cmd`` with output to ``log``; -> (wall s, CPU s of the child and its children, log)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd="/",
+                              env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{text[-4000:]}")
+    return wall, cpu, text
+
+
+def _total_jobs(log: str) -> int:
+    match = re.search(r"^total\s+(\d+)$", log, re.M)
+    if not match:
+        raise SystemExit(f"no job count in the dry run's output:\n{log[-2000:]}")
+    return int(match.group(1))
+
+
+def _placeholder_fastqs(cohort: Path) -> int:
+    samples = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str, comment="#")
+    paths = {cohort / p for col in ("fastq_1", "fastq_2") for p in samples[col].dropna()}
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    return len(samples)
+
+
+def _baseline_snakefile(folder: Path, samples: pd.DataFrame, total_jobs: int) -> Path:
+    """A bare workflow with ``total_jobs`` jobs: per sample a chain of `chain` trivial rules from its
+    FASTQ, per patient one rule over its samples, the remainder as extra per-patient rules."""
+    n_samples, patients = len(samples), sorted(samples["patient_id"].unique())
+    per_patient_rules = 1
+    chain = max(1, (total_jobs - 1 - per_patient_rules * len(patients)) // n_samples)
+    extra = total_jobs - 1 - chain * n_samples - per_patient_rules * len(patients)
+    lines = ["import pandas as pd",
+             f"S = pd.read_csv({str(folder / 'samples.tsv')!r}, sep='\\t', dtype=str)",
+             "PAIRS = list(zip(S['patient_id'], S['sample_id']))",
+             "PATIENTS = sorted(set(S['patient_id']))",
+             f"EXTRA = PATIENTS[:{max(extra, 0)}]",
+             "rule all:",
+             "    input: expand('out/{p}.patient.txt', p=PATIENTS), "
+             "expand('out/{p}.extra.txt', p=EXTRA)",
+             "rule step0:",
+             "    input: 'fastq/{s}_R1.fastq.gz'",
+             "    output: 'out/{p}/{s}.0'",
+             "    shell: 'touch {output}'"]
+    for k in range(1, chain):
+        lines += [f"rule step{k}:", f"    input: 'out/{{p}}/{{s}}.{k - 1}'",
+                  f"    output: 'out/{{p}}/{{s}}.{k}'", "    shell: 'touch {output}'"]
+    lines += ["def patient_inputs(wildcards):",
+              f"    return [f'out/{{p}}/{{s}}.{chain - 1}' for p, s in PAIRS "
+              "if p == wildcards.p]",
+              "rule patient:", "    input: patient_inputs",
+              "    output: 'out/{p}.patient.txt'", "    shell: 'touch {output}'",
+              "rule extra:", "    input: 'out/{p}.patient.txt'",
+              "    output: 'out/{p}.extra.txt'", "    shell: 'touch {output}'"]
+    path = folder / "Snakefile.baseline"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp folder)")
+    args = parser.parse_args(argv)
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-dag-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cohort = work / "cohort"
+    try:
+        sim_wall, sim_cpu, _ = _timed(
+            [str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--no-reads",
+             "--patients", str(args.patients), "--draws", str(args.draws), "--seed",
+             str(args.seed)], work / "simulate.log")
+        n_samples = _placeholder_fastqs(cohort)
+        rows = []
+        for name, extra in (("plasmatrack, profiles/local", ["--profile",
+                                                               str(REPO / "profiles/local")]),
+                            ("plasmatrack, profiles/slurm", ["--profile",
+                                                               str(REPO / "profiles/slurm")])):
+            run = work / f"run-{name.split('/')[-1]}"
+            cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(run),
+                   "--configfile", str(cohort / "config.yaml"), "--dry-run", *extra]
+            wall, cpu, log = _timed(cmd, work / f"dryrun-{name.split('/')[-1]}.log")
+            rows.append((name, _total_jobs(log), wall, cpu))
+        total = rows[0][1]
+        samples = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str, comment="#")
+        baseline = _baseline_snakefile(cohort, samples, total)
+        b_wall, b_cpu, b_log = _timed(
+            [str(BIN / "snakemake"), "-s", str(baseline), "--directory", str(cohort),
+             "--cores", "1", "--dry-run"], work / "dryrun-baseline.log")
+        rows.append(("bare Snakemake, same job count (baseline)", _total_jobs(b_log), b_wall,
+                     b_cpu))
+
+        print(f"cohort: {args.patients} patients x {args.draws} draws + normal = {n_samples} "
+              f"samples (sheets only; simulate --no-reads took {sim_wall:.1f} s wall, "
+              f"{sim_cpu:.1f} s CPU)")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"{'dry run':45s} {'jobs':>7s} {'wall s':>8s} {'CPU s':>8s} {'wall/base':>9s} "
+              f"{'CPU/base':>9s}")
+        for name, jobs, wall, cpu in rows:
+            print(f"{name:45s} {jobs:7d} {wall:8.1f} {cpu:8.1f} {wall / b_wall:9.2f} "
+                  f"{cpu / b_cpu:9.2f}")
+        worst = max(cpu for _, _, _, cpu in rows[:2])
+        print(f"goal: dry run under {GOAL_S:.0f} s on 2 cores; worst plasmatrack CPU time "
+              f"{worst:.1f} s -> {'met' if worst < GOAL_S else 'NOT met'}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
