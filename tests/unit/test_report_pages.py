@@ -186,3 +186,17 @@ def test_large_cohort_pages_stay_small_and_paginate(tmp_path):
     assert "plasma median (135 samples)" in html  # aggregated fragment profiles
     fragments = read_tsv(tmp_path / "cohort_data" / "fragment_lengths.tsv")
     assert fragments["sample_id"].nunique() == 180
+
+
+def test_clonal_stage_labels_and_tree_notes_are_shown(run, tmp_path):
+    tree = read_tsv(run.results / "clonal" / "tree.tsv", dtype=str)
+    tree["label"] = ["trunk TP53 R175H" if c == "1" else "" for c in tree["cluster_id"]]
+    tree["note"] = ["no tree satisfies the sum rule at day 60; star tree" if c == "1" else ""
+                    for c in tree["cluster_id"]]
+    tree.to_csv(tmp_path / "tree.tsv", sep="\t", index=False)
+    sources = Sources.from_results_dir(run.results, samples_sheet=run.samples,
+                                       clinical_sheet=run.clinical)
+    sources.tables["tree"] = tmp_path / "tree.tsv"
+    html = build_patient_page(StageData(sources), "P002", tmp_path / "P002.html").read_text()
+    assert "Clone tree: no tree satisfies the sum rule at day 60; star tree" in html
+    assert "clone 1: trunk TP53 R175H" in html

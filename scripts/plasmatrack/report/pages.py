@@ -279,6 +279,14 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     tree = data.for_patient("tree", patient)
     clusters = data.for_patient("variant_clusters", patient)
     labels = F.clone_labels(clusters)
+    if tree is not None and "label" in tree:
+        # the clonal stage's own clone names ("PIK3CA H1047R") where it gives them
+        for cid, label in zip(tree["cluster_id"].astype(str), tree["label"]):
+            if _cell(label):
+                labels[cid] = _cell(label)
+    if tree is not None and "note" in tree:
+        for note in sorted({_cell(n) for n in tree["note"] if _cell(n)}):
+            blocks.append({"kind": "note", "text": f"Clone tree: {note}"})
     fish, scaled = F.clone_fish_plot(prevalence, tree, labels, ttf_days)
     bands = F.fish_layout(prevalence, tree)[0] if fish is not None else None
     if scaled:
