@@ -177,34 +177,36 @@ def test_target_depth_matches_brute_force():
     rng = np.random.default_rng(0)
     contigs = ["chrA", "chrB"]
     bed = [("chrA", 100, 160), ("chrA", 160, 200), ("chrA", 400, 450), ("chrB", 50, 90)]
-    fragments = []
+    spans = []
     for _ in range(300):
         chrom = contigs[int(rng.integers(0, 2))]
         start = int(rng.integers(0, 500))
-        fragments.append((chrom, start, start + int(rng.integers(1, 300))))
+        spans.append((chrom, start, start + int(rng.integers(1, 300))))
     depth = TargetDepth(pd.DataFrame(bed, columns=["chrom", "start", "end"]), contigs)
-    tids = np.array([contigs.index(c) for c, _, _ in fragments])
-    starts = np.array([s for _, s, _ in fragments])
-    ends = np.array([e for _, _, e in fragments])
-    depth.add(tids[:100], starts[:100], ends[:100])  # in two chunks, as the pass hands them over
-    depth.add(tids[100:], starts[100:], ends[100:])
-    assert np.array_equal(depth.depth(), _naive_depth(bed, contigs, fragments))
-    on = sum(1 for c, s, e in fragments if any(c == bc and s < be and e > bs for bc, bs, be in bed))
+    tids = np.array([contigs.index(c) for c, _, _ in spans])
+    starts = np.array([s for _, s, _ in spans])
+    ends = np.array([e for _, _, e in spans])
+    for kind in ("fragment", "depth"):  # in two chunks each, as the pass hands them over
+        depth.add(kind, tids[:100], starts[:100], ends[:100])
+        depth.add(kind, tids[100:], starts[100:], ends[100:])
+    assert np.array_equal(depth.depth(), _naive_depth(bed, contigs, spans))
+    on = sum(1 for c, s, e in spans if any(c == bc and s < be and e > bs for bc, bs, be in bed))
     assert depth.on_target_fragments == on and depth.fragments == 300 and depth.target_bases == 190
 
 
 def test_panel_on_target_fraction_and_depth(tmp_path):
-    b = _builder()
-    # 30 unique fragments [1000, 1167) over target [1050, 1150) -> depth 30 on all 100 bases;
-    # 10 over [1100, 1200) -> +10 on 1100..1149; 20 off target; 5 duplicates (not counted).
+    b = _builder(100)
+    # 30 unique fragments [1000, 1167) (mates overlap: one molecule each) over target
+    # [1050, 1150) -> depth 30 on all 100 bases; 10 of [1100, 1200) (mates on the same bases)
+    # -> +10 on 1100..1149; 20 off target; 5 duplicates (not counted).
     for _ in range(30):
-        _fragment(b, "chrA", 1000, 167)
+        _fragment(b, "chrA", 1000, 167, read_len=100)
     for _ in range(10):
-        _fragment(b, "chrA", 1100, 100)
+        _fragment(b, "chrA", 1100, 100, read_len=100)
     for i in range(20):
-        _fragment(b, "chrB", 5000 + 500 * i, 167)
+        _fragment(b, "chrB", 5000 + 500 * i, 167, read_len=100)
     for _ in range(5):
-        _fragment(b, "chrA", 1000, 167, duplicate=True)
+        _fragment(b, "chrA", 1000, 167, read_len=100, duplicate=True)
     bam = b.to_path(tmp_path / "panel.bam")
     panel = tmp_path / "panel.bed"
     panel.write_text("chrA\t1050\t1150\n")
@@ -217,18 +219,38 @@ def test_panel_on_target_fraction_and_depth(tmp_path):
     assert row["qc_pass"] is True
 
 
+def test_depth_counts_sequenced_bases_and_improper_pairs_as_one_fragment(tmp_path):
+    """A 330 bp di-nucleosomal pair that the aligner did not call proper is still one fragment;
+    the 210 bp between its 60 bp reads were never sequenced and add no depth."""
+    b = _builder()
+    for _ in range(4):
+        r1, r2 = _fragment(b, "chrA", 1000, 330)
+        r1.is_proper_pair = r2.is_proper_pair = False
+    bam = b.to_path(tmp_path / "di.bam")
+    panel = tmp_path / "panel.bed"
+    panel.write_text("chrA\t1000\t1330\n")
+    row, hist = sample_qc(bam, sample_id="S1", sample_type="normal", panel=panel)
+    assert row["unique_fragments"] == 4 and row["on_target_fragments"] == 4
+    assert row["mean_on_target_depth"] == pytest.approx(4 * 120 / 330)
+    assert row["median_on_target_depth"] == 0
+    assert hist.sum() == 0  # the histogram takes proper pairs only
+
+
 @pytest.mark.skipif(shutil.which("mosdepth") is None, reason="mosdepth is not installed")
 def test_depth_agrees_with_mosdepth(tmp_path):
-    """Cross-check with mosdepth: with mates that overlap (fragment <= 2 x read length) the
-    unique-fragment depth equals mosdepth's mate-overlap-corrected read depth base for base."""
+    """Cross-check with mosdepth (default mode: duplicates out, mate overlaps counted once): the
+    depth agrees base for base, with overlapping mates (fragments < 2 x read length) and with
+    unsequenced gaps between mates (longer fragments) alike."""
     read_len = 100
     b = _builder(read_len)
     rng = np.random.default_rng(5)
     for _ in range(400):
-        length = int(rng.integers(read_len, 2 * read_len + 1))
-        start = int(rng.integers(800, 2600))
+        length = int(rng.integers(read_len, 4 * read_len + 1))
+        start = int(rng.integers(500, 2600))
         _fragment(b, "chrA", start, length, read_len=read_len, r1_forward=bool(rng.integers(2)),
                   duplicate=bool(rng.random() < 0.1))
+    for i in range(30):  # mate unmapped: the read alone
+        b.add_pair(chrom="chrA", start1=900 + 50 * i)
     bam = b.to_path(tmp_path / "cov.bam")
     panel = tmp_path / "panel.bed"
     panel.write_text("chrA\t1000\t1300\nchrA\t2000\t2250\n")
@@ -243,6 +265,7 @@ def test_depth_agrees_with_mosdepth(tmp_path):
             ["start", "end", "depth"]].itertuples(index=False):
         depth[start:end] = value
     on_target = np.concatenate([depth[1000:1300], depth[2000:2250]])
+    assert on_target.min() < on_target.max()  # a real profile, not a constant
     assert row["mean_on_target_depth"] == pytest.approx(on_target.mean(), rel=1e-12)
     assert row["median_on_target_depth"] == np.median(on_target)
 
@@ -259,7 +282,8 @@ def test_thresholds_every_failed_check_is_listed(tmp_path):
     panel = tmp_path / "panel.bed"
     panel.write_text("chrA\t1000\t1100\n")
     row, _ = sample_qc(bam, sample_id="S1", panel=panel)
-    # 160 primary reads: 120 mapped, 100 proper, 50 duplicates; mode 230 bp; depth 1.
+    # 160 primary reads: 120 mapped, 100 proper, 50 duplicates; mode 230 bp; depth 1 on the
+    # 60 bases read 1 covers, 0 on the other 40.
     assert row["mapped_fraction"] == pytest.approx(120 / 160)
     assert row["properly_paired_fraction"] == pytest.approx(100 / 160)
     assert row["duplicate_rate"] == pytest.approx(50 / 160)
@@ -268,10 +292,10 @@ def test_thresholds_every_failed_check_is_listed(tmp_path):
         "mapped_fraction 0.750 < min_mapped_fraction 0.9; "
         "properly_paired_fraction 0.625 < min_properly_paired_fraction 0.8; "
         "fragment_mode 230 bp outside fragment_mode_range [140, 200]; "
-        "mean_on_target_depth 1.0 < min_on_target_depth 100")
+        "mean_on_target_depth 0.6 < min_on_target_depth 100")
     # A normal sample is not held to the cfDNA fragment mode; looser limits pass it.
     loose = {"min_mapped_fraction": 0.7, "min_properly_paired_fraction": 0.6,
-             "max_duplicate_rate": 0.35, "min_on_target_depth": 1}
+             "max_duplicate_rate": 0.35, "min_on_target_depth": 0.5}
     row, _ = sample_qc(bam, sample_id="S1", sample_type="normal", panel=panel, thresholds=loose)
     assert row["qc_pass"] is True, row["qc_reason"]
     row, _ = sample_qc(bam, sample_id="S1", thresholds={**loose, "max_duplicate_rate": 0.2})

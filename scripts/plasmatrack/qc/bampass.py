@@ -8,10 +8,19 @@ Read filters (explicit, as in CNVkit and pysam idioms):
 - flag counts: every record (as ``samtools flagstat``, QC-passed and QC-failed together);
 - fragment lengths: read 1 of a proper pair (flags 0x1, 0x2, 0x40), primary, not duplicate, not
   QC-fail, MAPQ >= ``min_mapq``; length = |TLEN|. Counting read 1 only counts each pair exactly once,
-  also when both mates start at the same position (where the sign of TLEN is arbitrary);
-- unique fragments (on-target fraction and depth): primary, mapped, not duplicate, not QC-fail; a
-  proper pair is one fragment spanning [min(POS, PNEXT), that + |TLEN|) (taken from read 1), any
-  other mapped read is a fragment of its own aligned span. No MAPQ filter (as mosdepth's default).
+  also when both mates start at the same position (where the sign of TLEN is arbitrary). The
+  aligner's proper-pair flag leaves out pairs outside its insert-size window (bwa mem: about
+  80-300 bp on cfDNA), i.e. most di-nucleosomal fragments: the histogram describes the
+  mono-nucleosomal cfDNA the issue's figures (mode, median) refer to;
+- unique fragments (on-target fraction): primary, mapped, not duplicate, not QC-fail records; a
+  pair with both mates on one contig and 0 < |TLEN| <= ``max_fragment_length`` is one fragment
+  [min(POS, PNEXT), that + |TLEN|) (taken from read 1, whether or not the aligner calls it proper);
+  any other mapped read is a fragment of its own aligned span;
+- depth (unique molecules per base): the same records, each adding its aligned span, except that
+  the part of a read that its mate also covers is counted once (the left mate stops where the right
+  mate starts; when both start at one position read 1 counts and read 2 does not). This is
+  mosdepth's mate-overlap-corrected depth; no MAPQ filter (as mosdepth's default). Bases between
+  two mates that neither read covers are not counted: they were never sequenced.
 """
 
 from __future__ import annotations
@@ -38,10 +47,12 @@ SUPPLEMENTARY = 0x800
 # Records that never count as a unique fragment.
 NOT_UNIQUE = UNMAPPED | SECONDARY | QC_FAIL | DUPLICATE | SUPPLEMENTARY
 PROPER_READ1 = PAIRED | PROPER_PAIR | READ1
+MATE_UNMAPPED = 0x8
+MATE_MAPPED_PAIR = PAIRED | MATE_UNMAPPED
 # Unique fragment spans are handed over in chunks so memory stays bounded on deep BAMs.
 SPAN_CHUNK = 1 << 20
 
-SpanSink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+SpanSink = Callable[[str, np.ndarray, np.ndarray, np.ndarray], None]
 
 
 @dataclass
@@ -50,7 +61,7 @@ class PassCounts:
 
     flag_counts[f]: records with SAM flag f (0..4095). fragment_hist[L]: fragments of length L bp
     (index 0 unused) up to the histogram limit; fragments_over_limit: longer ones left out.
-    unique_fragments: fragments handed to the span sink (0 when there is none)."""
+    unique_fragments: fragment spans handed to the span sink (0 when there is none)."""
 
     flag_counts: np.ndarray
     fragment_hist: np.ndarray
@@ -87,21 +98,26 @@ def scan_bam(bam: pysam.AlignmentFile, max_fragment_length: int, min_mapq: int,
              span_sink: SpanSink | None = None) -> PassCounts:
     """Read every record of ``bam`` once (mapped and unmapped, in file order).
 
-    ``span_sink(tids, starts, ends)`` receives unique fragment spans in chunks (int64 arrays,
-    0-based half-open) when given; without it no spans are collected (whole-genome QC)."""
+    With ``span_sink``, ``span_sink(kind, tids, starts, ends)`` receives int64 arrays in chunks
+    (0-based half-open): kind "fragment" for unique fragments, kind "depth" for the read spans that
+    make up the depth (see the module doc). Without it no spans are collected (whole-genome QC)."""
     flag_counts = [0] * 4096
     hist = [0] * (max_fragment_length + 1)
     over = 0
     want_spans = span_sink is not None
-    tids, starts, ends = array("q"), array("q"), array("q")
-    n_spans = 0
+    f_tid, f_start, f_end = array("q"), array("q"), array("q")
+    d_tid, d_start, d_end = array("q"), array("q"), array("q")
+    n_fragments = 0
 
     def flush() -> None:
-        nonlocal tids, starts, ends
-        if len(tids):
-            span_sink(np.frombuffer(tids, dtype=np.int64), np.frombuffer(starts, dtype=np.int64),
-                      np.frombuffer(ends, dtype=np.int64))
-        tids, starts, ends = array("q"), array("q"), array("q")
+        nonlocal f_tid, f_start, f_end, d_tid, d_start, d_end, n_fragments
+        n_fragments += len(f_tid)
+        for kind, arrays in (("fragment", (f_tid, f_start, f_end)),
+                             ("depth", (d_tid, d_start, d_end))):
+            if len(arrays[0]):
+                span_sink(kind, *(np.frombuffer(a, dtype=np.int64) for a in arrays))
+        f_tid, f_start, f_end = array("q"), array("q"), array("q")
+        d_tid, d_start, d_end = array("q"), array("q"), array("q")
 
     # The loop is the cost of QC (the benchmark holds it to 1.5x samtools stats): locals only,
     # one flag test for most records, attributes read only where needed.
@@ -114,38 +130,53 @@ def scan_bam(bam: pysam.AlignmentFile, max_fragment_length: int, min_mapq: int,
             tlen = read.template_length
             if tlen < 0:
                 tlen = -tlen
-            if tlen == 0:
-                continue
-            if read.mapping_quality >= min_mapq:
+            if tlen and read.mapping_quality >= min_mapq:
                 if tlen <= max_fragment_length:
                     hist[tlen] += 1
                 else:
                     over += 1
-            if want_spans:
-                start = read.reference_start
-                mate_start = read.next_reference_start
-                if mate_start < start:
-                    start = mate_start
-                tids.append(read.reference_id)
-                starts.append(start)
-                ends.append(start + tlen)
-        elif want_spans and not flag & PROPER_PAIR:
-            tids.append(read.reference_id)
-            starts.append(read.reference_start)
-            ends.append(read.reference_end)
-        else:
+        if not want_spans:
             continue
-        if want_spans and len(tids) >= SPAN_CHUNK:
-            n_spans += len(tids)
-            flush()
+        tid = read.reference_id
+        start = read.reference_start
+        end = read.reference_end
+        if (flag & MATE_MAPPED_PAIR) == PAIRED and read.next_reference_id == tid:
+            mate_start = read.next_reference_start
+            tlen = read.template_length
+            if tlen < 0:
+                tlen = -tlen
+            if 0 < tlen <= max_fragment_length:
+                if flag & READ1:
+                    f_tid.append(tid)
+                    left = start if start < mate_start else mate_start
+                    f_start.append(left)
+                    f_end.append(left + tlen)
+            else:
+                f_tid.append(tid)
+                f_start.append(start)
+                f_end.append(end)
+            if start < mate_start:
+                if end > mate_start:
+                    end = mate_start
+            elif start == mate_start and not flag & READ1:
+                end = start
+        else:
+            f_tid.append(tid)
+            f_start.append(start)
+            f_end.append(end)
+        if end > start:
+            d_tid.append(tid)
+            d_start.append(start)
+            d_end.append(end)
+            if len(d_tid) >= SPAN_CHUNK:
+                flush()
     if want_spans:
-        n_spans += len(tids)
         flush()
     return PassCounts(
         flag_counts=np.asarray(flag_counts, dtype=np.int64),
         fragment_hist=np.asarray(hist, dtype=np.int64),
         fragments_over_limit=over,
-        unique_fragments=n_spans,
+        unique_fragments=n_fragments,
         contigs=list(bam.references),
     )
 

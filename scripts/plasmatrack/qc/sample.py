@@ -6,10 +6,11 @@ Definitions (all read counts are records, as samtools flagstat counts them):
 - properly_paired_fraction = primary mapped reads flagged proper pair / total_reads;
 - duplicate_rate = primary reads flagged duplicate / total_reads;
 - fragment statistics: see ``fragments.py``; histogram filters: see ``bampass.py``;
-- with a panel: unique_fragments (primary, mapped, not duplicate, not QC-fail; a proper pair is one
-  fragment), on_target_fraction = unique fragments overlapping a target by >= 1 bp / unique
-  fragments, mean and median on-target depth = per-base depth of unique fragments (the whole
-  fragment span, mate gap included) over all target bases.
+- with a panel (filters in ``bampass.py``): unique_fragments (a pair on one contig is one
+  fragment, whether or not the aligner calls it proper), on_target_fraction = unique fragments
+  overlapping a target by >= 1 bp / unique fragments, mean and median on-target depth = per-base
+  depth of unique molecules (duplicates out, overlapping mates counted once, as mosdepth) over all
+  target bases.
 """
 
 from __future__ import annotations

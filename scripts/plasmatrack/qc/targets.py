@@ -1,13 +1,13 @@
-"""Panel targets: on-target fraction and per-base depth of unique fragments.
+"""Panel targets: on-target fraction of unique fragments and per-base depth of unique molecules.
 
 Depth is accumulated in "target coordinates": the panel's bases laid end to end (contig by contig in
 BAM header order, targets sorted and merged). A genomic position x on a contig maps to T(x) = the
 number of target bases before x on that contig plus the target bases of the earlier contigs. T is
-monotone and grows only inside targets, so the target bases a fragment [s, e) covers are exactly the
-target coordinates [T(s), T(e)): one +1/-1 pair per fragment in a difference array gives the exact
-per-base depth, whatever the number of targets a fragment spans, with no per-base Python work.
+monotone and grows only inside targets, so the target bases a span [s, e) covers are exactly the
+target coordinates [T(s), T(e)): one +1/-1 pair per span in a difference array gives the exact
+per-base depth, whatever the number of targets a span crosses, with no per-base Python work.
 
-Coordinates: 0-based half-open throughout (BED convention); depth in fragments per base."""
+Coordinates: 0-based half-open throughout (BED convention); depth in molecules per base."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..reference import merge_overlaps, read_bed
 
 
 class TargetDepth:
-    """Accumulates unique fragment spans against a set of sorted, disjoint targets."""
+    """Accumulates unique fragments and read spans against a set of sorted, disjoint targets."""
 
     def __init__(self, bed: pd.DataFrame, contigs: list[str]):
         """``bed``: chrom, start, end (0-based half-open, sorted and merged, contigs in
@@ -51,9 +51,12 @@ class TargetDepth:
         t = offsets[i] + np.clip(x - starts[i], 0, lengths[i])
         return np.where(before_first, offsets[0], t)
 
-    def add(self, tids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
-        """Add fragments [starts, ends) on contigs ``tids`` (int arrays of one length)."""
-        self.fragments += len(tids)
+    def add(self, kind: str, tids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Add spans [starts, ends) on contigs ``tids`` (int arrays of one length): kind
+        "fragment" counts unique fragments and those overlapping a target by >= 1 bp; kind
+        "depth" adds one to the depth of every target base a span covers."""
+        if kind == "fragment":
+            self.fragments += len(tids)
         if not len(tids):
             return
         order = np.argsort(tids, kind="stable")
@@ -66,13 +69,15 @@ class TargetDepth:
             t_start = self._to_target(tid, starts[lo:hi])
             t_end = self._to_target(tid, ends[lo:hi])
             on = t_end > t_start
-            self.on_target_fragments += int(on.sum())
-            size = len(self._diff)
-            self._diff += np.bincount(t_start[on], minlength=size)
-            self._diff -= np.bincount(t_end[on], minlength=size)
+            if kind == "fragment":
+                self.on_target_fragments += int(on.sum())
+            else:
+                size = len(self._diff)
+                self._diff += np.bincount(t_start[on], minlength=size)
+                self._diff -= np.bincount(t_end[on], minlength=size)
 
     def depth(self) -> np.ndarray:
-        """Per-base depth (unique fragments) over all target bases, in target-coordinate order."""
+        """Per-base depth (unique molecules) over all target bases, in target-coordinate order."""
         return np.cumsum(self._diff[:-1])
 
 
