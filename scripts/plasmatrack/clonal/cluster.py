@@ -80,6 +80,8 @@ class ClusterSettings:
     patience: int = 2
     max_iter: int = 200
     level: float = 0.95
+    penalty: float = 0.5
+    criterion: str = "bic"  # bic | aic
 
 
 @dataclass
@@ -185,7 +187,9 @@ class _Model:
 
     def bic(self, fit: MixtureFit, fitted_precision: bool) -> float:
         n = max(len(self.data.mutation_ids), 2)
-        return -2.0 * fit.loglik + self.n_parameters(fit, fitted_precision) * np.log(n)
+        per_parameter = 2.0 if self.settings.criterion == "aic" else np.log(n)
+        return (-2.0 * fit.loglik
+                + self.settings.penalty * self.n_parameters(fit, fitted_precision) * per_parameter)
 
     def own_loglik(self, L: np.ndarray) -> np.ndarray:
         """Each variant's log-likelihood at its own best CCF per sample and multiplicity: (N,)."""

@@ -4,10 +4,14 @@ Each cluster's prevalence (CCF) is read along the patient's informative draws in
 (draws whose tumour fraction is ~0 say nothing about clone composition and are skipped). A
 prevalence is *present* when its lower 95% bound exceeds ``present_min`` and *absent* when its
 upper bound is below ``absent_max``; otherwise it is undetermined (e.g. a low-TF draw), which is
-never called either way. Walking forward from the first informative draw (the reference):
+never called either way; a prevalence that is not present and whose estimate is below
+``absent_max`` is *low* (not seen, though a low-TF draw cannot prove absence). Walking forward
+from the first informative draw (the reference):
 
-* emerging  - absent at the reference, present now (a resistance clone at progression);
-* cleared   - present at the reference, absent now;
+* emerging  - absent or low at the reference, present now with its lower bound above the
+  reference's upper bound (a resistance clone at progression);
+* cleared   - present at the reference, absent or low now with its upper bound below the
+  reference's lower bound;
 * expanding - present at both, risen by >= ``min_change`` with the two intervals apart;
 * declining - present at both, fallen by >= ``min_change`` with the two intervals apart.
 
@@ -73,9 +77,11 @@ def clone_events(prevalence: pd.DataFrame, labels: dict[int, str], genes: dict[i
             a, b = grp.iloc[ref], grp.iloc[j]
             sa, sb = state[ref], state[j]
             event = None
-            if sa == "absent" and sb == "present":
+            if sa in ("absent", "low") and sb == "present" and \
+                    b.prevalence_lower > a.prevalence_upper:
                 event = "emerging"
-            elif sa == "present" and sb == "absent":
+            elif sa == "present" and sb in ("absent", "low") and \
+                    b.prevalence_upper < a.prevalence_lower:
                 event = "cleared"
             elif sa == "present" and sb == "present":
                 if (b.prevalence - a.prevalence >= settings.min_change
@@ -111,6 +117,8 @@ def _state(row, settings: EventSettings) -> str:
         return "present"
     if row.prevalence_upper < settings.absent_max:
         return "absent"
+    if row.prevalence < settings.absent_max:
+        return "low"
     return "undetermined"
 
 

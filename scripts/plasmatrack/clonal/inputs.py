@@ -1,0 +1,292 @@
+"""The clonal stage's inputs from the published tables of earlier stages.
+
+* Variants: ``results/variants/tracked_variants.tsv`` rows with ``category == somatic`` in plasma
+  draws (the matched normal is left out); by default only variants detected in at least one
+  plasma draw are clustered (the others are listed with the flag ``not_detected``).
+* Tumour content per draw (``tumour_content``): ``snv`` = the variants stage's
+  ``tumour_fraction_snv`` (2 x VAF of the clonal copy-neutral SNVs: the truncal clone's own
+  scale), ``cnv`` = the copy-number HMM's ``tumour_fraction`` (0 when ``tf_detected`` is false),
+  ``auto`` (default) = snv where it rests on at least one variant and is > 0, else cnv. A draw
+  whose tumour content is ~0 carries no information on clone composition: its prevalences are
+  reported as not estimable.
+* Local tumour copy number per variant (``copy_number``): ``segments`` (default) converts the
+  log2 ratio of the CNVkit segment holding the variant in each draw, whose ratios are centred on
+  the sample's mean copy number 2 (1 - t) + psi t (psi = tumour ploidy from tumour_fraction.tsv,
+  2 when absent), into tumour copy number  CN = (2^log2 (2 (1 - t) + psi t) - 2 (1 - t)) / t
+  (with psi = 2 this is the textbook 2 + (2 x 2^log2 - 2) / t). Copy number is clonal and shared
+  by the draws, but its estimate is only as good as the draw's TF, so the variant's CN is the
+  t^2-weighted mean over draws with t >= ``min_tf_for_copy_number`` (the CN's standard error
+  scales as 1/t), rounded and clamped to [1, ``max_copy_number``]; 2 when no draw qualifies.
+  ``table`` reads a segments table (chrom, start, end, tumour_copy_number, optional major_cn,
+  minor_cn, optional patient_id; 0-based half-open like truth/segments.tsv), ``neutral`` sets 2.
+  Without allele-specific copy numbers the largest multiplicity considered is ceil(CN / 2)
+  (the major allele holds at least half the copies; CN 2 is taken as heterozygous)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, where
+from ..io import read_tsv
+from .ccf import MutationData
+
+TRACKED_REQUIRED = ("patient_id", "sample_id", "sample_type", "timepoint_days", "chrom", "pos",
+                    "ref", "alt", "gene", "ref_count", "alt_count", "category")
+TF_REQUIRED = ("sample_id", "tumour_fraction")
+SNV_TF_REQUIRED = ("sample_id", "tumour_fraction_snv", "n_variants")
+DEFAULT_ERROR_RATE = 1e-4
+
+
+@dataclass
+class InputSettings:
+    tumour_content: str = "auto"  # auto | snv | cnv
+    copy_number: str = "segments"  # segments | table | neutral
+    copy_number_table: str | None = None
+    min_tf_for_copy_number: float = 0.05
+    max_copy_number: int = 20
+    require_detected: bool = True
+    min_tumour_content: float = 0.001
+
+
+@dataclass
+class PatientInput:
+    patient_id: str
+    data: MutationData | None  # variants to cluster (None when there are none)
+    timepoints: dict[str, float]  # plasma sample -> timepoint_days
+    tumour_content_source: dict[str, str]
+    excluded: pd.DataFrame  # somatic variants not clustered (annotation columns + flags)
+    notes: list[str]
+
+
+def _require(df: pd.DataFrame, cols: tuple[str, ...], path) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}")
+
+
+def _numeric(df: pd.DataFrame, col: str, path, allow_na: bool = False) -> pd.Series:
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad = values.isna() & (df[col].notna() if allow_na else True)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{where(path, i + 2, col)}: {df[col].iloc[i]!r} is not a number")
+    return values
+
+
+def read_tracked(path: str | os.PathLike) -> pd.DataFrame:
+    df = read_tsv(path, dtype={"sample_id": str, "patient_id": str, "chrom": str, "ref": str,
+                               "alt": str, "gene": str})
+    _require(df, TRACKED_REQUIRED, path)
+    for col in ("pos", "ref_count", "alt_count"):
+        df[col] = _numeric(df, col, path)
+    df["timepoint_days"] = pd.to_numeric(df["timepoint_days"], errors="coerce")
+    for col in ("gene", "protein_change", "status", "background_rate"):
+        if col not in df:
+            df[col] = np.nan
+    df["gene"] = df["gene"].fillna("")
+    return df
+
+
+def read_tumour_fraction(path: str | os.PathLike) -> pd.DataFrame:
+    df = read_tsv(path)
+    _require(df, TF_REQUIRED, path)
+    df["tumour_fraction"] = _numeric(df, "tumour_fraction", path, allow_na=True)
+    if "tf_detected" in df:
+        det = df["tf_detected"].astype(str).str.lower().isin(["true", "1", "yes"])
+        df["tumour_fraction"] = np.where(det, df["tumour_fraction"], 0.0)
+    if "ploidy" not in df:
+        df["ploidy"] = 2.0
+    df["ploidy"] = pd.to_numeric(df["ploidy"], errors="coerce").fillna(2.0)
+    return df
+
+
+def read_snv_tf(path: str | os.PathLike) -> pd.DataFrame:
+    df = read_tsv(path)
+    _require(df, SNV_TF_REQUIRED, path)
+    df["tumour_fraction_snv"] = _numeric(df, "tumour_fraction_snv", path, allow_na=True)
+    df["n_variants"] = pd.to_numeric(df["n_variants"], errors="coerce").fillna(0)
+    return df
+
+
+def read_segments(path: str | os.PathLike) -> pd.DataFrame:
+    """A CNVkit .cns (chromosome, start, end, log2) or a segments table (chrom, start, end,
+    tumour_copy_number[, major_cn, minor_cn, patient_id]); coordinates 0-based half-open."""
+    df = read_tsv(path, dtype={"chromosome": str, "chrom": str, "patient_id": str})
+    if "chromosome" in df and "chrom" not in df:
+        df = df.rename(columns={"chromosome": "chrom"})
+    _require(df, ("chrom", "start", "end"), path)
+    if "log2" not in df and "tumour_copy_number" not in df:
+        raise InputError(f"{path}: needs a 'log2' (CNVkit .cns) or 'tumour_copy_number' column")
+    for col in ("start", "end"):
+        df[col] = _numeric(df, col, path)
+    return df.sort_values(["chrom", "start"]).reset_index(drop=True)
+
+
+def lookup_segments(segments: pd.DataFrame, chrom: pd.Series, pos1: pd.Series,
+                    column: str) -> np.ndarray:
+    """Value of ``column`` of the segment holding each 1-based position (NaN outside segments)."""
+    out = np.full(len(chrom), np.nan)
+    chrom = chrom.to_numpy()
+    pos0 = pos1.to_numpy(dtype=float) - 1.0
+    for c, seg in segments.groupby("chrom", sort=False):
+        idx = np.flatnonzero(chrom == c)
+        if idx.size == 0:
+            continue
+        starts = seg["start"].to_numpy(float)
+        ends = seg["end"].to_numpy(float)
+        j = np.searchsorted(starts, pos0[idx], side="right") - 1
+        ok = (j >= 0) & (pos0[idx] < ends[np.clip(j, 0, None)])
+        vals = seg[column].to_numpy(float)
+        out[idx[ok]] = vals[j[ok]]
+    return out
+
+
+def tumour_cn_from_log2(log2, t, ploidy=2.0):
+    """Tumour copy number from a plasma log2 ratio centred on the sample's mean copy number."""
+    t = np.asarray(t, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_cn = 2.0 * (1.0 - t) + ploidy * t
+        return (np.power(2.0, log2) * mean_cn - 2.0 * (1.0 - t)) / t
+
+
+def choose_tumour_content(samples: list[str], tf: pd.DataFrame | None, snv: pd.DataFrame | None,
+                          mode: str) -> tuple[dict[str, float], dict[str, str]]:
+    """Tumour content and its source per sample (see module docstring)."""
+    cnv_tf = {} if tf is None else dict(zip(tf["sample_id"], tf["tumour_fraction"]))
+    snv_tf = {}
+    if snv is not None:
+        ok = (snv["n_variants"] >= 1) & (snv["tumour_fraction_snv"] > 0)
+        snv_tf = dict(zip(snv.loc[ok, "sample_id"], snv.loc[ok, "tumour_fraction_snv"]))
+    values, sources = {}, {}
+    for s in samples:
+        value, source = np.nan, "none"
+        if mode in ("auto", "snv") and s in snv_tf:
+            value, source = snv_tf[s], "snv"
+        elif mode in ("auto", "cnv") and s in cnv_tf and not pd.isna(cnv_tf[s]):
+            value, source = cnv_tf[s], "cnv"
+        values[s] = 0.0 if pd.isna(value) else float(min(max(value, 0.0), 1.0))
+        sources[s] = source
+    return values, sources
+
+
+def patient_inputs(tracked: pd.DataFrame, tf: pd.DataFrame | None, snv: pd.DataFrame | None,
+                   segments: dict[str, pd.DataFrame], settings: InputSettings,
+                   cn_table: pd.DataFrame | None = None) -> list[PatientInput]:
+    """One PatientInput per patient in ``tracked`` (sorted by patient id). ``segments``: sample ->
+    its CNVkit segments (used when copy_number == 'segments')."""
+    out = []
+    plasma = tracked[tracked["sample_type"].astype(str) != "normal"]
+    for patient in sorted(tracked["patient_id"].unique()):
+        rows = plasma[plasma["patient_id"] == patient]
+        notes: list[str] = []
+        draws = (rows[["sample_id", "timepoint_days"]].drop_duplicates("sample_id")
+                 .sort_values(["timepoint_days", "sample_id"], kind="stable"))
+        samples = list(draws["sample_id"])
+        timepoints = dict(zip(draws["sample_id"], draws["timepoint_days"]))
+        som = rows[rows["category"] == "somatic"].copy()
+        som["mutation_id"] = (som["chrom"].astype(str) + ":" + som["pos"].astype(int).astype(str)
+                              + ":" + som["ref"].astype(str) + ">" + som["alt"].astype(str))
+        tc, sources = choose_tumour_content(samples, tf, snv, settings.tumour_content)
+        ann_cols = ["mutation_id", "chrom", "pos", "ref", "alt", "gene", "protein_change"]
+        ann = som[ann_cols].drop_duplicates("mutation_id").sort_values(
+            ["chrom", "pos", "ref", "alt"], kind="stable").reset_index(drop=True)
+        excluded = ann.iloc[0:0].assign(flags=pd.Series(dtype=str))
+        if settings.require_detected and "status" in som and som["status"].notna().any():
+            seen = set(som.loc[som["status"] == "detected", "mutation_id"])
+            drop = ~ann["mutation_id"].isin(seen)
+            if drop.any():
+                excluded = ann[drop].assign(flags="not_detected")
+                notes.append(f"{int(drop.sum())} somatic variant(s) never detected in a plasma "
+                             "draw were not clustered")
+            ann = ann[~drop].reset_index(drop=True)
+        if ann.empty or not samples:
+            out.append(PatientInput(patient, None, timepoints, sources, excluded,
+                                    notes + ["no somatic variant to cluster"]))
+            continue
+        data = _mutation_data(patient, som, ann, samples, tc, tf, segments, settings, cn_table,
+                              notes)
+        out.append(PatientInput(patient, data, timepoints, sources, excluded, notes))
+    return out
+
+
+def _mutation_data(patient, som, ann, samples, tc, tf, segments, settings, cn_table, notes):
+    n, d = len(ann), len(samples)
+    mi = {m: i for i, m in enumerate(ann["mutation_id"])}
+    si = {s: j for j, s in enumerate(samples)}
+    som = som[som["mutation_id"].isin(mi)]
+    r = som["mutation_id"].map(mi).to_numpy()
+    c = som["sample_id"].map(si).to_numpy()
+    ref = np.zeros((n, d))
+    alt = np.zeros((n, d))
+    err = np.full((n, d), DEFAULT_ERROR_RATE)
+    ref[r, c] = som["ref_count"].to_numpy(float)
+    alt[r, c] = som["alt_count"].to_numpy(float)
+    bg = pd.to_numeric(som["background_rate"], errors="coerce").to_numpy(float)
+    err[r, c] = np.where(np.isfinite(bg), np.clip(bg, 1e-5, 0.05), DEFAULT_ERROR_RATE)
+    t = np.array([tc[s] for s in samples])
+    t = np.where(t >= settings.min_tumour_content, t, 0.0)
+    cn, major = _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, notes)
+    tcn = np.tile(cn[:, None], (1, d))
+    return MutationData(
+        list(ann["mutation_id"]), list(samples), ref, alt, np.tile(t, (n, 1)), tcn,
+        np.tile(major[:, None], (1, d)), np.full((n, d), 2.0), err,
+        annotations=ann.reset_index(drop=True),
+    )
+
+
+def _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, notes):
+    n = len(ann)
+    cn = np.full(n, 2.0)
+    major = None
+    if settings.copy_number == "table" and cn_table is not None:
+        seg = cn_table
+        if "patient_id" in seg:
+            seg = seg[seg["patient_id"].astype(str) == patient]
+        if "tumour_copy_number" in seg:
+            val = lookup_segments(seg, ann["chrom"].astype(str), ann["pos"], "tumour_copy_number")
+            cn = np.where(np.isfinite(val), val, 2.0)
+        if "major_cn" in seg:
+            mj = lookup_segments(seg, ann["chrom"].astype(str), ann["pos"], "major_cn")
+            major = np.where(np.isfinite(mj), mj, np.nan)
+    elif settings.copy_number == "segments":
+        ploidy = {} if tf is None else dict(zip(tf["sample_id"], tf["ploidy"]))
+        num = np.zeros(n)
+        den = np.zeros(n)
+        for j, s in enumerate(samples):
+            if t[j] < settings.min_tf_for_copy_number or s not in segments:
+                continue
+            seg = segments[s]
+            if "log2" not in seg:
+                continue
+            log2 = lookup_segments(seg, ann["chrom"].astype(str), ann["pos"], "log2")
+            est = tumour_cn_from_log2(log2, t[j], float(ploidy.get(s, 2.0)))
+            ok = np.isfinite(est)
+            num[ok] += t[j] ** 2 * est[ok]
+            den[ok] += t[j] ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cn = np.where(den > 0, num / den, 2.0)
+        if not (den > 0).any():
+            notes.append("no draw with tumour fraction >= "
+                         f"{settings.min_tf_for_copy_number:g} and segments: copy number 2 assumed")
+    cn = np.clip(np.rint(cn), 1, settings.max_copy_number)
+    if major is None or np.isnan(major).all():
+        major = np.ceil(cn / 2.0)
+    else:
+        major = np.where(np.isfinite(major), major, np.ceil(cn / 2.0))
+    return cn, np.clip(major, 1, None)
+
+
+def load_cns_files(paths: dict[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
+    """Sample -> segments for every existing path (a missing file is an error naming it)."""
+    out = {}
+    for sample, path in paths.items():
+        if not Path(path).is_file():
+            raise InputError(f"{path}: segments file of sample {sample!r} not found")
+        out[sample] = read_segments(path)
+    return out
+
