@@ -71,6 +71,10 @@ class ClonalSettings:
             names = {f.name for f in fields(kind)}
             return kind(**{k: v for k, v in values.items() if k in names})
 
+        precision = section.get("precision", "auto")
+        if isinstance(precision, str) and precision != "auto":
+            raise InputError(f"config: key 'clonal.precision': {precision!r} is not 'auto' or a "
+                             "positive number")
         settings = cls(pick(InputSettings, section), pick(ClusterSettings, section),
                        pick(EventSettings, ev))
         if "tree_tolerance" in section:

@@ -1,0 +1,52 @@
+# Clonal evolution: somatic variants -> cancer cell fractions -> clusters of trajectories ->
+# clone prevalences over time, sum-rule trees and clone events (emerging, expanding, ...).
+# Methods and choices: docs/clonal.md; logic: scripts/plasmatrack/clonal/.
+CLONAL_CONFIG = config["clonal"]
+CLONAL_TABLES = {
+    "variants": "results/clonal/variant_clusters.tsv",
+    "prevalence": "results/clonal/cluster_prevalence.tsv",
+    "tree": "results/clonal/tree.tsv",
+    "events": "results/clonal/events.tsv",
+    "ccf": "results/clonal/ccf.tsv",
+    "selection": "results/clonal/model_selection.tsv",
+}
+# The copy-number table (copy_number: table) is resolved against the config's folder.
+CLONAL_CN_TABLE = (
+    str(_config_base() / CLONAL_CONFIG["copy_number_table"])
+    if CLONAL_CONFIG["copy_number_table"]
+    else None
+)
+CLONAL_USES_SEGMENTS = CLONAL_CONFIG["copy_number"] == "segments"
+
+ALL_TARGETS.extend(
+    [CLONAL_TABLES[k] for k in ("variants", "prevalence", "tree", "events", "ccf")]
+)
+
+
+rule clonal_clones:
+    input:
+        tracked="results/variants/tracked_variants.tsv",
+        snv_tf="results/variants/snv_tumour_fraction.tsv",
+        tumour_fraction="results/cnv/tumour_fraction.tsv",
+        cns=sample_paths("results/cnv/{patient}/{sample}.cns", PLASMA)
+        if CLONAL_USES_SEGMENTS
+        else [],
+        copy_number_table=CLONAL_CN_TABLE or [],
+        clinical=config["clinical"],
+    output:
+        **CLONAL_TABLES,
+    params:
+        cns_samples=list(PLASMA["sample_id"]) if CLONAL_USES_SEGMENTS else [],
+        settings={**CLONAL_CONFIG, "copy_number_table": CLONAL_CN_TABLE},
+    log:
+        "logs/clonal/clones.log",
+    benchmark:
+        "benchmarks/clonal/clones.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/clonal_clones.py"
