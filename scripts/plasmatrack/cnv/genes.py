@@ -114,7 +114,8 @@ def gene_stats(bins: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
             row.update(bin_class=cls, log2_ratio=float((w * y).sum() / w.sum()),
                        se=float(noise.get(cls, np.nan) / math.sqrt(n_eff)))
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["gene", "chromosome", "start", "end", "n_bins", "bin_class",
+                                       "log2_ratio", "se"])
 
 
 def gene_tau(normal_stats: pd.DataFrame) -> pd.Series:

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
@@ -69,9 +70,34 @@ def segment_bins(cnr: pd.DataFrame, sample_id: str, method: str = "auto",
         cnarr["weight"] = 1.0
     segments = segmentation.do_segmentation(cnarr, resolved, threshold=threshold,
                                             rscript_path=rscript)
-    table = segments.data.copy()
+    table = repair_overlaps(segments.data.copy(), cnr)
     table.attrs["method"] = resolved
     return table
+
+
+def repair_overlaps(segments: pd.DataFrame, bins: pd.DataFrame) -> pd.DataFrame:
+    """Segments sorted by chromosome and end, each starting at the first bin after the previous
+    segment's end. CNVkit 0.9.14's ``haar`` occasionally returns a segment whose start is that of
+    an earlier segment (on CNVkit's own regression sample: chr1 464,423-16,721,015 for the
+    16-bin segment that starts at 13,801,713), so segments overlap; ends are right."""
+    if segments.empty:
+        return segments
+    order = {c: i for i, c in enumerate(pd.unique(bins["chromosome"].astype(str)))}
+    segments = segments.assign(_o=segments["chromosome"].astype(str).map(order))
+    segments = segments.sort_values(["_o", "end"], kind="stable").drop(columns="_o")
+    segments = segments.reset_index(drop=True)
+    starts = segments["start"].to_numpy().copy()
+    for chrom, idx in segments.groupby("chromosome", sort=False).groups.items():
+        idx = list(idx)
+        bin_starts = bins.loc[bins["chromosome"].astype(str) == str(chrom), "start"].to_numpy()
+        bin_starts.sort()
+        ends = segments.loc[idx, "end"].to_numpy()
+        for j in range(1, len(idx)):
+            if starts[idx[j]] < ends[j - 1]:
+                nxt = bin_starts[np.searchsorted(bin_starts, ends[j - 1], side="left"):]
+                starts[idx[j]] = nxt[0] if len(nxt) else ends[j - 1]
+    segments["start"] = starts
+    return segments
 
 
 def write_seg(segments: pd.DataFrame, sample_id: str, path: str | os.PathLike) -> None:

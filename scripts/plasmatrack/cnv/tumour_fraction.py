@@ -582,7 +582,7 @@ class DetectionThresholds:
     """A sample's TF is reported (``tf_detected``) when ``llr >= min_llr`` and the altered fraction
     of the genome is ``>= min_altered_fraction``. ``source`` says where the values came from."""
 
-    min_llr: float = 10.0
+    min_llr: float = 14.0
     min_altered_fraction: float = 0.02
     source: str = "default"
 

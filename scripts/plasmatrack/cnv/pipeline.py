@@ -1,0 +1,388 @@
+"""The copy-number stage's steps, called by the Snakemake rules (one function per rule) and by
+the ``plasmatrack cnv`` / ``plasmatrack tumour-fraction`` commands.
+
+Per sample: ``.cnr`` (CNVkit bins, log2 against the panel of normals), ``.cns`` and ``.seg``
+(segments), ``.hmm_states.tsv`` (the HMM's state per bin), plus two internal tables the cohort
+step gathers: ``.tf.tsv`` (the HMM fit summary) and ``.gene_stats.tsv`` (gene log2 and its
+sampling error). Cohort: ``tumour_fraction.tsv`` (detection calibrated on the tumour-free
+samples), ``genes.tsv``, ``erbb2.tsv`` and ``detection.tsv`` (the thresholds used and where they
+came from)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io import read_tsv, write_tsv
+from .coverage import read_bed
+from .genes import GENE_COLUMNS, GeneSettings, bin_class, call_genes, gene_stats, gene_tau
+from .tumour_fraction import DetectionThresholds, HmmSettings, calibrate, fit_tumour_fraction
+
+log = logging.getLogger(__name__)
+
+TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction", "tf_lower",
+              "tf_upper", "ploidy", "tf_detected", "method"]
+TF_EXTRA = ["sample_type", "tumour_fraction_fit", "ploidy_fit", "llr", "min_llr",
+            "altered_fraction", "n_bins", "segment_method", "reference", "warning"]
+STATE_COLUMNS = ["chromosome", "start", "end", "bin_class", "log2", "state", "amp",
+                 "expected_log2", "posterior"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Per sample
+
+
+def read_cnr(path: str | os.PathLike) -> pd.DataFrame:
+    """A CNVkit .cnr as a table (chromosome as string)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: .cnr not found")
+    table = pd.read_csv(path, sep="\t", dtype={"chromosome": str, "gene": str})
+    missing = {"chromosome", "start", "end", "log2"} - set(table.columns)
+    if missing:
+        raise InputError(f"{path}: not a CNVkit .cnr (missing columns {sorted(missing)})")
+    if "gene" not in table:
+        table["gene"] = "-"
+    if "weight" not in table:
+        table["weight"] = 1.0
+    return table
+
+
+def hmm_bins(cnr: pd.DataFrame, exclude_chromosomes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The HMM's input from a .cnr: bin class from the gene column (targets vs off-target bins
+    are fitted with separate noise scales), CNVkit weights; sex chromosomes left out unless
+    the caller decides otherwise."""
+    table = cnr[["chromosome", "start", "end", "log2", "weight"]].copy()
+    table["bin_class"] = bin_class(cnr["gene"])
+    keep = ~table["chromosome"].isin(exclude_chromosomes)
+    return table[keep].reset_index(drop=True)
+
+
+SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
+
+
+def analyse_sample(cnr: pd.DataFrame, sample_id: str, out_cns: str | os.PathLike,
+                   out_seg: str | os.PathLike, out_states: str | os.PathLike,
+                   out_fit: str | os.PathLike, out_gene_stats: str | os.PathLike,
+                   genes_bed: str | os.PathLike | None, hmm: HmmSettings | None = None,
+                   segment_method: str = "auto", segment_threshold: float | None = None,
+                   reference_label: str = "", warning: str = "", method: str = "hmm") -> dict:
+    """Segments, SEG, the HMM fit and gene statistics of one sample's bins (``cnr``: CNVkit .cnr
+    columns). Returns the fit summary row that ``out_fit`` holds."""
+    from .segment import segment_bins, write_seg
+
+    segments = segment_bins(cnr, sample_id, segment_method, segment_threshold)
+    write_tsv(segments, out_cns)
+    write_seg(segments, sample_id, out_seg)
+    fit = fit_tumour_fraction(hmm_bins(cnr, SEX_CHROMOSOMES), hmm or HmmSettings())
+    write_tsv(fit.states[STATE_COLUMNS], out_states)
+    row = {"sample_id": sample_id, **fit.summary(),
+           "segment_method": segments.attrs.get("method", segment_method),
+           "reference": reference_label, "warning": warning, "method": method}
+    write_tsv(pd.DataFrame([row]), out_fit)
+    genes = read_bed(genes_bed, 4) if genes_bed else pd.DataFrame(
+        columns=["chromosome", "start", "end", "name"])
+    bins = cnr[["chromosome", "start", "end", "log2", "weight"]].copy()
+    bins["bin_class"] = bin_class(cnr["gene"])
+    stats = gene_stats(bins, genes)
+    stats.insert(0, "sample_id", sample_id)
+    write_tsv(stats, out_gene_stats)
+    return row
+
+
+def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
+                    reference_cnn: str | None, pool: list[tuple[str, str, str]], fasta: str,
+                    targets_bed: str, antitargets_bed: str, out_cnr: str, out_cns: str,
+                    out_seg: str, out_states: str, out_fit: str, out_gene_stats: str,
+                    genes_bed: str | None, hmm: HmmSettings | None = None,
+                    segment_method: str = "auto", segment_threshold: float | None = None,
+                    method: str = "hmm") -> dict:
+    """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
+
+    ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals.
+    A sample that is itself in the pool is normalised against a reference built from the others
+    (leave-one-out; flat when it is the only one), every other sample against ``reference_cnn``."""
+    from .coverage import write_cnn
+    from .reference import (LOO_FLAT_WARNING, build_reference, fix_sample, flat_reference,
+                            read_reference)
+
+    others = [p for p in pool if p[0] != sample_id]
+    if len(others) < len(pool):
+        if others:
+            refarr = build_reference([p[1] for p in others], [p[2] for p in others], fasta)
+            label, warning = f"leave-one-out panel of normals (n={len(others)})", ""
+        else:
+            refarr = flat_reference(targets_bed, antitargets_bed, fasta)
+            label, warning = "flat", LOO_FLAT_WARNING
+    else:
+        if not reference_cnn:
+            raise InputError(f"{sample_id}: no reference given and not in the pool")
+        refarr, warning = read_reference(reference_cnn)
+        label = "flat" if warning else f"panel of normals (n={len(pool)})"
+    cnarr = fix_sample(target_cnn, antitarget_cnn, refarr)
+    write_cnn(cnarr, out_cnr, sample_id)
+    cnr = read_cnr(out_cnr)
+    return analyse_sample(cnr, sample_id, out_cns, out_seg, out_states, out_fit, out_gene_stats,
+                          genes_bed, hmm, segment_method, segment_threshold, label, warning,
+                          method)
+
+
+def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: str,
+                   targets_bed: str, antitargets_bed: str, out_reference: str) -> str:
+    """Rule ``cnv_reference``: the pooled panel of normals, or a flat reference with a warning
+    when the pool is empty. Returns the warning ('' when none)."""
+    from .reference import FLAT_WARNING, build_reference, flat_reference, write_reference
+
+    if pool_targets:
+        refarr = build_reference(pool_targets, pool_antitargets, fasta)
+        warning = ""
+    else:
+        refarr = flat_reference(targets_bed, antitargets_bed, fasta)
+        warning = FLAT_WARNING
+        log.warning(warning)
+    write_reference(refarr, out_reference, warning)
+    return warning
+
+
+# ----------------------------------------------------------------------------------------------
+# Cohort
+
+
+def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths: dict[str, str],
+              tumour_free: list[str], floor: DetectionThresholds, margin: float,
+              gene_settings: GeneSettings, her2_gene: str, out_tf: str | os.PathLike,
+              out_genes: str | os.PathLike, out_erbb2: str | os.PathLike,
+              out_detection: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rule ``cnv_summary``: calibrate detection on the tumour-free samples' (leave-one-out)
+    fits, then write the cohort's TF and gene tables.
+
+    ``samples``: sample_id, patient_id, sample_type, timepoint_days (one row per sample with a
+    fit). ``tumour_free``: sample IDs that are known to carry no tumour DNA (normals, healthy
+    plasma)."""
+    fits = pd.concat([read_tsv(fit_paths[s]) for s in samples["sample_id"]], ignore_index=True)
+    calib = fits[fits["sample_id"].isin(tumour_free)]
+    thresholds = calibrate(calib["llr"].to_numpy(float), floor, margin) if len(calib) else \
+        floor
+    rows = []
+    meta = samples.set_index("sample_id")
+    for _, fit in fits.iterrows():
+        sid = fit["sample_id"]
+        info = meta.loc[sid]
+        detected = thresholds.detected(float(fit["llr"]), float(fit["altered_fraction"]))
+        rows.append({
+            "sample_id": sid, "patient_id": info["patient_id"],
+            "timepoint_days": info.get("timepoint_days"),
+            "tumour_fraction": float(fit["tumour_fraction_fit"]) if detected else 0.0,
+            "tf_lower": float(fit["tf_lower"]) if detected else 0.0,
+            "tf_upper": float(fit["tf_upper"]),
+            "ploidy": float(fit["ploidy"]) if detected else 2.0,
+            "tf_detected": detected, "method": fit.get("method", "hmm"),
+            "sample_type": info.get("sample_type", ""),
+            "tumour_fraction_fit": float(fit["tumour_fraction_fit"]),
+            "ploidy_fit": float(fit["ploidy_fit"]), "llr": float(fit["llr"]),
+            "min_llr": thresholds.min_llr, "altered_fraction": float(fit["altered_fraction"]),
+            "n_bins": int(fit["n_bins"]), "segment_method": fit.get("segment_method", ""),
+            "reference": fit.get("reference", ""),
+            "warning": "" if pd.isna(fit.get("warning")) else fit.get("warning", ""),
+        })
+    tf_table = pd.DataFrame(rows, columns=TF_COLUMNS + TF_EXTRA)
+    write_tsv(tf_table, out_tf)
+    if out_detection:
+        write_tsv(pd.DataFrame([{**thresholds.as_dict(), "margin": margin,
+                                 "tumour_free_samples": ",".join(sorted(calib["sample_id"]))}]),
+                  out_detection)
+
+    stats = {s: read_tsv(gene_stat_paths[s]) for s in samples["sample_id"]}
+    normal_stats = [stats[s] for s in tumour_free if s in stats]
+    tau = gene_tau(pd.concat(normal_stats)) if normal_stats else pd.Series(dtype=float)
+    gene_rows = []
+    for _, tf_row in tf_table.iterrows():
+        calls = call_genes(stats[tf_row["sample_id"]], tau, tf_row.to_dict(), gene_settings)
+        calls["patient_id"] = tf_row["patient_id"]
+        calls["timepoint_days"] = tf_row["timepoint_days"]
+        calls["sample_type"] = tf_row["sample_type"]
+        gene_rows.append(calls)
+    extra = ["sample_type", "amplified_pcn", "excess_copies", "se", "n_bins", "bin_class",
+             "chromosome", "start", "end"]
+    genes = (pd.concat(gene_rows, ignore_index=True) if gene_rows
+             else pd.DataFrame(columns=GENE_COLUMNS + extra))
+    genes = genes[GENE_COLUMNS + extra]
+    write_tsv(genes, out_genes)
+    write_tsv(genes[genes["gene"] == her2_gene], out_erbb2)
+    return tf_table, genes
+
+
+def samples_frame(rows: list[dict]) -> pd.DataFrame:
+    """Sample metadata rows -> the frame :func:`summarise` expects."""
+    frame = pd.DataFrame(rows, columns=["sample_id", "patient_id", "sample_type",
+                                        "timepoint_days"])
+    frame["timepoint_days"] = pd.array(frame["timepoint_days"], dtype="Int64")
+    return frame
+
+
+# ----------------------------------------------------------------------------------------------
+# ichorCNA-compatible WIG path
+
+
+def checked_id(value: str, what: str) -> str:
+    """``value`` if it is a safe identifier (it becomes part of file names), else InputError."""
+    from ..ids import id_problem
+
+    problem = id_problem(value)
+    if problem:
+        raise InputError(f"{what}: {problem} (give --sample-id / --patient-id)")
+    return value
+
+
+def wig_profile(reads_wig: str, gc_wig: str, map_wig: str, panel: pd.DataFrame | None,
+                centromeres: pd.DataFrame | None, chromosomes: list[str] | None,
+                min_mappability: float, seed: int = 0) -> pd.DataFrame:
+    """Corrected, panel-normalised bins of one WIG sample, filtered as ichorCNA filters them
+    (valid, mappable, outside centromeres, on the analysed chromosomes)."""
+    from . import wig
+
+    table = wig.correct_readcounts(wig.load_tracks(reads_wig, gc_wig, map_wig),
+                                   min_mappability, seed=seed)
+    if panel is not None:
+        table = wig.apply_panel(table, panel)
+    keys = table["chromosome"].map(wig.chrom_key)
+    wanted = [wig.chrom_key(c) for c in (chromosomes or wig.AUTOSOMES)]
+    keep = (keys.isin(wanted) & table["valid"] & (table["map"] >= min_mappability)
+            & np.isfinite(table["log2"].to_numpy(float)))
+    if centromeres is not None:
+        keep &= ~wig.mask_regions(table, centromeres)
+    out = table.loc[keep].reset_index(drop=True)
+    if out.empty:
+        raise InputError(f"{reads_wig}: no usable bins after filtering (chromosome names "
+                         f"{sorted(set(keys))[:5]}..., wanted {wanted[:3]}...)")
+    out["log2"] -= np.median(out["log2"])
+    return out
+
+
+def run_wig(reads_wig: str, gc_wig: str, map_wig: str, out_dir: str | os.PathLike,
+            sample_id: str | None = None, patient_id: str | None = None,
+            normal_panel: str | None = None, normal_wigs: list[str] = (),
+            centromere: str | None = None, chromosomes: list[str] | None = None,
+            min_mappability: float = 0.9, genes_bed: str | None = None,
+            her2_gene: str = "ERBB2", hmm: HmmSettings | None = None,
+            thresholds: DetectionThresholds | None = None, calibrate_on_panel: bool = False,
+            margin: float = 1.5, gene_settings: GeneSettings | None = None,
+            segment_method: str = "auto", plot: bool = True) -> pd.DataFrame:
+    """``plasmatrack tumour-fraction``: the pipeline's per-sample outputs and cohort tables for
+    one HMMcopy WIG sample. Returns the tumour-fraction table (one row)."""
+    from . import wig
+    from .coverage import label_by_genes
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sid = checked_id(sample_id or Path(reads_wig).name.split(".")[0], "sample ID")
+    pid = checked_id(patient_id or sid, "patient ID")
+    hmm = hmm or HmmSettings()
+    panel = None
+    if normal_panel:
+        panel = wig.read_normal_panel(normal_panel)
+    if normal_wigs:
+        profiles = {Path(p).name.split(".")[0]: wig.correct_readcounts(
+            wig.load_tracks(p, gc_wig, map_wig), min_mappability) for p in normal_wigs}
+        built = wig.build_panel(profiles)
+        panel = built if panel is None else panel
+        if normal_panel is None:
+            write_tsv(built, out / "normal_panel.tsv")
+    centromeres = wig.read_centromeres(centromere) if centromere else None
+    profile = wig_profile(reads_wig, gc_wig, map_wig, panel, centromeres, chromosomes,
+                          min_mappability)
+    genes = read_bed(genes_bed, 4) if genes_bed else None
+    cnr = pd.DataFrame({
+        "chromosome": profile["chromosome"], "start": profile["start"], "end": profile["end"],
+        "gene": label_by_genes(profile, genes), "log2": profile["log2"],
+        "depth": profile["reads"], "weight": 1.0,
+    })
+    write_tsv(cnr, out / f"{sid}.cnr")
+    label = "ichorCNA-style panel of normals" if panel is not None else "none (sample median)"
+    warning = "" if panel is not None else "no panel of normals: ratios to the sample's median"
+    paths = {k: out / f"{sid}.{k}" for k in ("cns", "seg", "hmm_states.tsv", "tf.tsv",
+                                              "gene_stats.tsv")}
+    analyse_sample(cnr, sid, paths["cns"], paths["seg"], paths["hmm_states.tsv"], paths["tf.tsv"],
+                   paths["gene_stats.tsv"], genes_bed, hmm, segment_method, None, label, warning,
+                   method="hmm:wig")
+    rows = [{"sample_id": sid, "patient_id": pid, "sample_type": "plasma",
+             "timepoint_days": None}]
+    fit_paths = {sid: str(paths["tf.tsv"])}
+    stat_paths = {sid: str(paths["gene_stats.tsv"])}
+    tumour_free = []
+    floor = thresholds or DetectionThresholds()
+    if calibrate_on_panel and panel is not None:
+        normal_cols = [c for c in panel.columns if c.startswith("normal:")]
+        if len(normal_cols) < 3:
+            raise InputError(f"{normal_panel or 'panel'}: calibration needs >= 3 normal profiles "
+                             f"in the panel, found {len(normal_cols)}")
+        for name, fit_row, stats in _panel_normals(panel, normal_cols, centromeres, chromosomes,
+                                                    genes, hmm):
+            nid = f"normal_{len(tumour_free) + 1}"
+            npaths = {k: out / "calibration" / f"{nid}.{k}" for k in ("tf.tsv", "gene_stats.tsv")}
+            write_tsv(pd.DataFrame([{**fit_row, "sample_id": nid, "reference": name}]),
+                      npaths["tf.tsv"])
+            write_tsv(stats.assign(sample_id=nid), npaths["gene_stats.tsv"])
+            rows.append({"sample_id": nid, "patient_id": "panel_of_normals",
+                         "sample_type": "normal", "timepoint_days": None})
+            fit_paths[nid] = str(npaths["tf.tsv"])
+            stat_paths[nid] = str(npaths["gene_stats.tsv"])
+            tumour_free.append(nid)
+    tf_table, _ = summarise(samples_frame(rows), fit_paths, stat_paths, tumour_free, floor,
+                            margin, gene_settings or GeneSettings(), her2_gene,
+                            out / "tumour_fraction.tsv", out / "genes.tsv", out / "erbb2.tsv",
+                            out / "detection.tsv")
+    if plot:
+        from .plot import plot_states
+
+        states = pd.read_csv(paths["hmm_states.tsv"], sep="\t", dtype={"chromosome": str})
+        summary = tf_table[tf_table["sample_id"] == sid].iloc[0].to_dict()
+        summary["tumour_fraction"] = summary["tumour_fraction_fit"]
+        plot_states([(sid, states, summary)], out / f"{sid}.cnv.png")
+    return tf_table
+
+
+def _panel_normals(panel: pd.DataFrame, normal_cols: list[str], centromeres, chromosomes,
+                   genes, hmm: HmmSettings, only: list[str] | None = None):
+    """Leave-one-out HMM fits and gene statistics of the healthy profiles stored in a panel
+    (each profile against the median of all the others; ``only``: fit just these columns)."""
+    from . import wig
+
+    base = panel[["chromosome", "start", "end"]].copy()
+    keys = base["chromosome"].map(wig.chrom_key)
+    wanted = [wig.chrom_key(c) for c in (chromosomes or wig.AUTOSOMES)]
+    keep = keys.isin(wanted).to_numpy()
+    if centromeres is not None:
+        keep &= ~wig.mask_regions(base, centromeres)
+    matrix = panel[normal_cols].to_numpy(float)
+    for i, col in enumerate(normal_cols):
+        if only is not None and col not in only:
+            continue
+        others = np.delete(matrix, i, axis=1)
+        with np.errstate(all="ignore"), _quiet_nanmedian():
+            y = matrix[:, i] - np.nanmedian(others, axis=1)
+        ok = keep & np.isfinite(y)
+        bins = base[ok].assign(log2=y[ok] - np.median(y[ok]), weight=1.0, bin_class="target")
+        fit = fit_tumour_fraction(bins, hmm)
+        stats = gene_stats(bins, genes) if genes is not None else pd.DataFrame(
+            columns=["gene", "log2_ratio", "se"])
+        yield col.removeprefix("normal:"), {**fit.summary(), "method": "hmm:wig"}, stats
+
+
+class _quiet_nanmedian:
+    """Silence numpy's all-NaN-slice warning (bins masked in every other normal)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)

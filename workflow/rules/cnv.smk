@@ -1,0 +1,177 @@
+# Copy number, tumour fraction and gene calls: bins (cnv_bins) -> coverage per sample
+# (cnv_coverage) -> panel of normals (cnv_reference) -> fix, segment, HMM, gene statistics per
+# sample (cnv_call) -> detection calibrated on the tumour-free samples and cohort tables
+# (cnv_summary). Choices and measurements: docs/cnv.md; logic: scripts/plasmatrack/cnv/.
+
+CNV = config["cnv"]
+CNV_HEALTHY = list(CNV["healthy_plasma"])
+_cnv_unknown = sorted(set(CNV_HEALTHY) - set(SAMPLES["sample_id"]))
+if _cnv_unknown:
+    raise WorkflowError(f"config cnv.healthy_plasma: not in the sample sheet: {_cnv_unknown}")
+if CNV["reference_pool"] == "plasma":
+    CNV_POOL = SAMPLES[SAMPLES["sample_type"] == "plasma"]
+else:
+    CNV_POOL = SAMPLES[
+        (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY)
+    ]
+# Known to carry no tumour DNA: detection is calibrated on their leave-one-out fits.
+CNV_TUMOUR_FREE = sorted(
+    SAMPLES.loc[
+        (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY),
+        "sample_id",
+    ]
+)
+CNV_EXCLUDE = [str((_config_base() / p).resolve()) for p in CNV["exclude"]]
+CNV_BINS = {
+    "targets": "results/cnv/bins/targets.bed",
+    "antitargets": "results/cnv/bins/antitargets.bed",
+    "access": "results/cnv/bins/access.bed",
+}
+CNV_TABLES = {
+    "tumour_fraction": "results/cnv/tumour_fraction.tsv",
+    "genes": "results/cnv/genes.tsv",
+    "erbb2": "results/cnv/erbb2.tsv",
+    "detection": "results/cnv/detection.tsv",
+}
+CNV_SAMPLE = "results/cnv/{patient}/{sample}"
+
+ALL_TARGETS.extend(list(CNV_TABLES.values()))
+for _ext in ("cnr", "cns", "seg", "hmm_states.tsv"):
+    ALL_TARGETS.extend(sample_paths(f"{CNV_SAMPLE}.{_ext}"))
+
+
+rule cnv_bins:
+    input:
+        fasta=REF,
+        fai=f"{REF}.fai",
+        panel=PANEL_BED or [],
+        genes=GENES_BED,
+        exclude=CNV_EXCLUDE,
+    output:
+        **CNV_BINS,
+    params:
+        bin_size=CNV["bin_size"],
+        antitarget_avg_size=CNV["antitarget_avg_size"],
+        antitarget_min_size=CNV["antitarget_min_size"],
+        target_avg_size=CNV["target_avg_size"],
+    log:
+        "logs/cnv/bins.log",
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_bins.py"
+
+
+rule cnv_coverage:
+    input:
+        bam="results/align/{patient}/{sample}.bam",
+        bai="results/align/{patient}/{sample}.bam.bai",
+        targets=CNV_BINS["targets"],
+        antitargets=CNV_BINS["antitargets"],
+    output:
+        target=f"{CNV_SAMPLE}.targetcoverage.cnn",
+        antitarget=f"{CNV_SAMPLE}.antitargetcoverage.cnn",
+    params:
+        min_mapq=CNV["min_mapq"],
+        size_selection=CNV["size_selection"],
+    log:
+        "logs/cnv/{patient}/{sample}.coverage.log",
+    benchmark:
+        "benchmarks/cnv/{patient}/{sample}.coverage.tsv"
+    threads: CNV["threads"]
+    resources:
+        mem_mb=CNV["mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_coverage.py"
+
+
+rule cnv_reference:
+    input:
+        targets=sample_paths(f"{CNV_SAMPLE}.targetcoverage.cnn", CNV_POOL),
+        antitargets=sample_paths(f"{CNV_SAMPLE}.antitargetcoverage.cnn", CNV_POOL),
+        fasta=REF,
+        fai=f"{REF}.fai",
+        target_bins=CNV_BINS["targets"],
+        antitarget_bins=CNV_BINS["antitargets"],
+    output:
+        reference="results/cnv/reference.cnn",
+        warning="results/cnv/reference.cnn.warning",
+    log:
+        "logs/cnv/reference.log",
+    resources:
+        mem_mb=CNV["mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_reference.py"
+
+
+rule cnv_call:
+    input:
+        target=f"{CNV_SAMPLE}.targetcoverage.cnn",
+        antitarget=f"{CNV_SAMPLE}.antitargetcoverage.cnn",
+        reference="results/cnv/reference.cnn",
+        pool_targets=sample_paths(f"{CNV_SAMPLE}.targetcoverage.cnn", CNV_POOL),
+        pool_antitargets=sample_paths(f"{CNV_SAMPLE}.antitargetcoverage.cnn", CNV_POOL),
+        fasta=REF,
+        target_bins=CNV_BINS["targets"],
+        antitarget_bins=CNV_BINS["antitargets"],
+        genes=GENES_BED,
+    output:
+        cnr=f"{CNV_SAMPLE}.cnr",
+        cns=f"{CNV_SAMPLE}.cns",
+        seg=f"{CNV_SAMPLE}.seg",
+        states=f"{CNV_SAMPLE}.hmm_states.tsv",
+        fit=f"{CNV_SAMPLE}.tf.tsv",
+        gene_stats=f"{CNV_SAMPLE}.gene_stats.tsv",
+    params:
+        pool_ids=list(CNV_POOL["sample_id"]),
+        hmm=CNV["hmm"],
+        segment_method=CNV["segment_method"],
+        segment_threshold=CNV["segment_threshold"],
+        design="panel" if PANEL_BED else "wgs",
+    log:
+        "logs/cnv/{patient}/{sample}.call.log",
+    benchmark:
+        "benchmarks/cnv/{patient}/{sample}.call.tsv"
+    threads: CNV["threads"]
+    resources:
+        mem_mb=CNV["mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_call.py"
+
+
+rule cnv_summary:
+    input:
+        fits=sample_paths(f"{CNV_SAMPLE}.tf.tsv"),
+        gene_stats=sample_paths(f"{CNV_SAMPLE}.gene_stats.tsv"),
+    output:
+        **CNV_TABLES,
+    params:
+        samples=SAMPLES[["sample_id", "patient_id", "sample_type", "timepoint_days"]].to_dict(
+            "records"
+        ),
+        tumour_free=CNV_TUMOUR_FREE,
+        detection=CNV["detection"],
+        genes=CNV["genes"],
+        her2_gene=config["her2_gene"],
+    log:
+        "logs/cnv/summary.log",
+    localrule: True
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_summary.py"
