@@ -17,7 +17,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(default 3)")
     parser.add_argument("--read-pairs", type=int, default=DEFAULT_READ_PAIRS,
                         help="read pairs per plasma sample incl. duplicates, +/-15%%; normals get "
-                             f"60%% of it (default {DEFAULT_READ_PAIRS})")
+                             f"70%% of it (default {DEFAULT_READ_PAIRS})")
     parser.add_argument("--dilution", action="store_true",
                         help="a dilution series for copy-number accuracy instead of a serial cohort")
     parser.add_argument("--no-reads", action="store_true",

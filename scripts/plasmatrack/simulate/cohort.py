@@ -131,9 +131,11 @@ def expected_library(genome: Genome, patient: PatientDesign, sample: SampleDesig
     eff = t["efficiency"].to_numpy(dtype=float)
     mu = float((reads.LENGTHS * mix).sum())
     cover = float((np.minimum(reads.LENGTHS, 2 * reads.READ_LENGTH) * mix).sum())
-    # fragments covering a base of target k ~ its share of captured fragments * cover / window
-    share = eff * (t_len + mu) / (eff * (t_len + mu)).sum()
-    depth = n_on * share * cover / (t_len + mu)
+    # fragments covering a base of target k ~ its share of captured fragments * cover / window,
+    # the window being shortened by the minimum overlap capture needs (reads.capture_probability)
+    window = t_len + mu - (reads.CAPTURE_MIN_OVERLAP + reads.CAPTURE_FULL_OVERLAP)
+    share = eff * window / (eff * window).sum()
+    depth = n_on * share * cover / window
     return dict(read_pairs=sample.read_pairs,
                 duplicate_rate=int(round(sample.read_pairs * sample.duplicate_rate))
                 / sample.read_pairs,

@@ -44,6 +44,7 @@ WEIBULL_SHAPE = 1.3
 WEIBULL_SCALE_MONTHS = 4.0
 BURDEN_BETA = 1.0
 FOLLOW_UP_MONTHS = (14.0, 48.0)
+NORMAL_READ_SCALE = 0.7
 
 
 @dataclass
@@ -430,7 +431,8 @@ def _outcome(rng: np.random.Generator, burden: float) -> tuple[float, int, float
 
 def _library(rng: np.random.Generator, s: SampleDesign, read_pairs: int) -> None:
     """Per-sample library parameters: depth, PCR duplicates, capture and GC bias."""
-    scale = 0.6 if s.sample_type == "normal" else 1.0
+    # normals: fewer reads, still enough off-target fragments per 100 kb bin for a CNV reference
+    scale = NORMAL_READ_SCALE if s.sample_type == "normal" else 1.0
     s.read_pairs = int(round(read_pairs * scale * rng.uniform(0.85, 1.15)))
     s.duplicate_rate = float(np.round(rng.uniform(0.05, 0.25), 4))
     s.on_target_fraction = float(np.round(rng.uniform(0.45, 0.6), 4))
