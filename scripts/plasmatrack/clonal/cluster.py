@@ -80,7 +80,7 @@ class ClusterSettings:
     patience: int = 2
     max_iter: int = 200
     level: float = 0.95
-    penalty: float = 0.5
+    penalty: float = 1.0
     criterion: str = "bic"  # bic | aic
 
 

@@ -1,0 +1,143 @@
+"""PyClone-VI formats in and out, pipeline inputs (TF source, copy number from segments), the
+stage end to end on tables drawn from a small simulated cohort, and user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plasmatrack.clonal.inputs import (
+    choose_tumour_content,
+    lookup_segments,
+    tumour_cn_from_log2,
+)
+from plasmatrack.clonal.pipeline import ClonalSettings, read_clinical_table, run_pipeline
+from plasmatrack.clonal.pyclone_io import RESULT_COLUMNS, read_pyclone_tables
+from plasmatrack.errors import InputError
+
+BIN = Path(sys.executable).parent
+
+
+def _pyclone_input(path: Path, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    truth = {"a": [0.9, 0.8], "b": [0.3, 0.6]}
+    for cl, ccfs in truth.items():
+        for i in range(6):
+            for s, (ccf, tc) in enumerate(zip(ccfs, (0.6, 0.7))):
+                depth = 800
+                vaf = tc * ccf / 2
+                alt = rng.binomial(depth, vaf)
+                rows.append((f"{cl}{i}", f"S{s}", depth - alt, alt, 2, 1, 1, tc))
+    df = pd.DataFrame(rows, columns=["mutation_id", "sample_id", "ref_counts", "alt_counts",
+                                     "normal_cn", "major_cn", "minor_cn", "tumour_content"])
+    df.to_csv(path, sep="\t", index=False)
+    return df
+
+
+def test_clones_cli_on_pyclone_vi_input_writes_its_results_format(tmp_path):
+    _pyclone_input(tmp_path / "in.tsv")
+    proc = subprocess.run([str(BIN / "plasmatrack"), "clones", "--pyclone-tsv",
+                           str(tmp_path / "in.tsv"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    res = pd.read_csv(tmp_path / "out" / "pyclone_vi_results.tsv", sep="\t")
+    assert list(res.columns) == RESULT_COLUMNS
+    assert len(res) == 12 * 2 and sorted(res["cluster_id"].unique()) == [0, 1]
+    labels = res.drop_duplicates("mutation_id").set_index("mutation_id")["cluster_id"]
+    assert labels[[f"a{i}" for i in range(6)]].nunique() == 1
+    assert labels[[f"b{i}" for i in range(6)]].nunique() == 1
+    prev = res.drop_duplicates(["cluster_id", "sample_id"]).set_index(["cluster_id", "sample_id"])
+    assert prev.loc[(0, "S0"), "cellular_prevalence"] == pytest.approx(0.9, abs=0.06)
+    assert prev.loc[(1, "S1"), "cellular_prevalence"] == pytest.approx(0.6, abs=0.06)
+    for name in ("cluster_prevalence.tsv", "tree.tsv", "ccf.tsv", "model_selection.tsv"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+def test_old_pyclone_layout_and_missing_column_error(tmp_path):
+    df = _pyclone_input(tmp_path / "in.tsv")
+    old = df[df["sample_id"] == "S0"].drop(columns=["sample_id", "tumour_content"]).rename(
+        columns={"alt_counts": "var_counts"})
+    old.to_csv(tmp_path / "S0.tsv", sep="\t", index=False)
+    table = read_pyclone_tables([tmp_path / "S0.tsv"])
+    assert set(table["sample_id"]) == {"S0"} and (table["tumour_content"] == 1.0).all()
+    old.drop(columns=["major_cn"]).to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match=r"bad.tsv: missing column\(s\) 'major_cn'"):
+        read_pyclone_tables([tmp_path / "bad.tsv"])
+    old.assign(ref_counts=["x"] + list(old["ref_counts"][1:])).to_csv(
+        tmp_path / "bad2.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match=r"bad2.tsv, row 2, column 'ref_counts'"):
+        read_pyclone_tables([tmp_path / "bad2.tsv"])
+
+
+def test_copy_number_from_log2_inverts_the_plasma_mixing_model():
+    t, psi = 0.3, 2.4
+    for cn in (1.0, 2.0, 3.0, 8.0):
+        mean_cn = 2 * (1 - t) + psi * t
+        log2 = np.log2((2 * (1 - t) + cn * t) / mean_cn)
+        assert tumour_cn_from_log2(log2, t, psi) == pytest.approx(cn)
+    segs = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 100], "end": [100, 200],
+                         "log2": [0.1, -0.2]})
+    got = lookup_segments(segs, pd.Series(["chr1", "chr1", "chr1", "chr2"]),
+                          pd.Series([100, 101, 201, 5]), "log2")
+    # 1-based pos 100 is 0-based 99 (first segment); 201 is past the end; chr2 has no segment
+    np.testing.assert_allclose(got, [0.1, -0.2, np.nan, np.nan])
+
+
+def test_tumour_content_auto_prefers_snv_then_cnv():
+    tf = pd.DataFrame({"sample_id": ["A", "B", "C"], "tumour_fraction": [0.2, 0.1, 0.0]})
+    snv = pd.DataFrame({"sample_id": ["A", "B"], "tumour_fraction_snv": [0.25, 0.0],
+                        "n_variants": [3, 3]})
+    values, sources = choose_tumour_content(["A", "B", "C"], tf, snv, "auto")
+    assert values == {"A": 0.25, "B": 0.1, "C": 0.0}
+    assert sources == {"A": "snv", "B": "cnv", "C": "cnv"}
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clonal_sim") / "cohort"
+    subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(out), "--seed", "2",
+                    "--patients", "3", "--no-reads"], check=True, capture_output=True)
+    return out
+
+
+def test_stage_on_simulated_truth_counts(small_cohort, tmp_path):
+    """The stage alone (upstream tables drawn from the simulator's truth at 800x): the issue's
+    accuracy targets on the patients whose draws reach TF >= 0.05 (docs/clonal.md)."""
+    from plasmatrack.clonal.synthetic import evaluate, write_stage_inputs
+
+    paths = write_stage_inputs(small_cohort, tmp_path, seed=3, depth=800)
+    settings = ClonalSettings.from_config({"copy_number": "table",
+                                           "copy_number_table": str(paths["segments"]),
+                                           "tumour_content": "cnv"})
+    outputs = {k: tmp_path / f"{k}.tsv" for k in ("variants", "prevalence", "tree", "events")}
+    tables = run_pipeline(paths["tracked"], paths["tf"], outputs, settings=settings,
+                          clinical=read_clinical_table(small_cohort / "clinical.tsv"))
+    written = pd.read_csv(outputs["variants"], sep="\t")
+    assert list(written.columns[:8]) == ["patient_id", "chrom", "pos", "ref", "alt", "gene",
+                                         "cluster_id", "cluster_probability"]
+    ev = evaluate(small_cohort / "truth", tables["variants"], tables["prevalence"],
+                  tables["events"])
+    truth = pd.read_csv(small_cohort / "truth" / "samples.tsv", sep="\t")
+    max_tf = truth[truth["sample_type"] == "plasma"].groupby("patient_id")["tumour_fraction"].max()
+    informative = [p for p in ev["ari"] if max_tf[p] >= 0.05]
+    assert informative, "seed 2 has informative patients"
+    assert np.mean([ev["ari"][p] for p in informative]) >= 0.85
+    err = ev["prevalence_errors"]
+    err = err[err["patient_id"].isin(informative)]
+    assert err["abs_error"].median() <= 0.1
+    for (pid, _), found in ev["resistance_found"].items():
+        if pid in informative:
+            assert found, f"{pid}: resistance clone not found as an emerging cluster"
+    # the sum rule holds in every patient's tree
+    assert tables["tree"]["sum_rule_ok"].all()
+
+
+def test_bad_precision_in_config_is_named():
+    with pytest.raises(InputError, match="clonal.precision"):
+        ClonalSettings.from_config({"precision": "high"})
