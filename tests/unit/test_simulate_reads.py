@@ -290,3 +290,34 @@ def test_idempotent_and_refusals(cohort, tmp_path):
     assert (half / ".complete").is_file() and not (half / "x").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
     assert not os.path.exists(half / "fastq")
+
+
+def test_copy_number_aware_mixing():
+    """Coverage follows TF*CN + 2(1-TF) and tumour fragments cover a base with probability
+    TF*CN / (TF*CN + 2(1-TF)), whatever their (shorter) lengths; GC bias switched off."""
+    from plasmatrack.simulate.genome import build_genome
+    from plasmatrack.simulate.reads import SampleInput, _Sampler
+
+    genome = build_genome(3)
+    ends = genome.contig_ends()
+    starts = ends - np.asarray([genome.lengths[n] for n in genome.names])
+    cn = np.where(np.asarray(genome.names) == "chr17", 6, 2)
+    tf = 0.4
+    inp = SampleInput("X", "plasma", tf, 0, 0.0, 0.5, 0.45, 1e6, starts, ends, cn,
+                      np.zeros(0, dtype=np.int64), [], [], np.zeros(0), np.zeros(0), [1, 2, 3])
+    sampler = _Sampler(genome, inp, np.random.default_rng(11))
+    pos, length, source = sampler.off_target(300_000)
+    on17 = (pos >= starts[genome.names.index("chr17")]) & (pos < ends[genome.names.index("chr17")])
+    len17 = genome.lengths["chr17"]
+    cov17 = length[on17].sum() / len17
+    cov_rest = length[~on17].sum() / (genome.size - len17)
+    expected_ratio = (tf * 6 + 2 * (1 - tf)) / (tf * 2 + 2 * (1 - tf))
+    assert cov17 / cov_rest == pytest.approx(expected_ratio, rel=0.03)
+    # share of coverage by tumour DNA on chr17 and elsewhere
+    t17 = length[on17 & (source == 1)].sum() / length[on17].sum()
+    t_rest = length[~on17 & (source == 1)].sum() / length[~on17].sum()
+    assert t17 == pytest.approx(tf * 6 / (tf * 6 + 2 * (1 - tf)), abs=0.01)
+    assert t_rest == pytest.approx(tf * 2 / (tf * 2 + 2 * (1 - tf)), abs=0.01)
+    # tumour fragments are shorter, so they outnumber their coverage share
+    assert (source[~on17] == 1).mean() > t_rest + 0.02
+    assert np.median(length[source == 1]) < np.median(length[source == 0]) - 10

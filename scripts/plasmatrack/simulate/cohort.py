@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import atomic_open, write_tsv
+from ..io import atomic_open
 from . import reads, truth
 from .design import PatientDesign, SampleDesign, design_cohort, design_dilution
 from .genome import Genome, build_genome, write_fasta
@@ -113,10 +113,16 @@ def _run_sample(job: tuple[reads.SampleInput, str, str]) -> tuple[str, dict]:
     return inp.sample_id, stats
 
 
+def _target_arrays(genome: Genome) -> tuple[np.ndarray, np.ndarray]:
+    t = genome.targets
+    return (t["end"] - t["start"]).to_numpy(dtype=float), t["efficiency"].to_numpy(dtype=float)
+
+
 def expected_library(genome: Genome, patient: PatientDesign, sample: SampleDesign) -> dict:
     """Design-level library figures, for cohorts simulated without reads."""
     normal_pmf = reads.sheared_pmf() if sample.sample_type == "normal" else reads.cfdna_pmf(False)
     tumour_pmf = reads.cfdna_pmf(True)
+    t_len, eff = _target_arrays(genome)
     mu_n = float((reads.LENGTHS * normal_pmf).sum())
     mu_t = float((reads.LENGTHS * tumour_pmf).sum())
     tf = sample.tumour_fraction
@@ -126,9 +132,6 @@ def expected_library(genome: Genome, patient: PatientDesign, sample: SampleDesig
     mix = (1 - w_t) * normal_pmf + w_t * tumour_pmf
     n_uniq = sample.read_pairs - int(round(sample.read_pairs * sample.duplicate_rate))
     n_on = n_uniq * sample.on_target_fraction
-    t = genome.targets
-    t_len = (t["end"] - t["start"]).to_numpy(dtype=float)
-    eff = t["efficiency"].to_numpy(dtype=float)
     mu = float((reads.LENGTHS * mix).sum())
     cover = float((np.minimum(reads.LENGTHS, 2 * reads.READ_LENGTH) * mix).sum())
     # fragments covering a base of target k ~ its share of captured fragments * cover / window,
@@ -162,6 +165,24 @@ def _config_text() -> str:
     )
 
 
+def _column_text(series: pd.Series) -> list[str]:
+    values = series.to_numpy(dtype=object)
+    if series.dtype.kind == "f":
+        return ["" if x != x else f"{x:.6g}" for x in values.tolist()]
+    return ["" if x is None or x is pd.NA or (isinstance(x, float) and x != x) else str(x)
+            for x in values.tolist()]
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a TSV atomically as ``plasmatrack.io.write_tsv`` does (floats as %.6g, missing
+    values empty), about three times faster for the 10^5-10^6-row truth tables of big cohorts."""
+    cols = [_column_text(frame[c]) for c in frame.columns]
+    with atomic_open(path) as handle:
+        handle.write("\t".join(frame.columns) + "\n")
+        if len(frame):
+            handle.write("\n".join(map("\t".join, zip(*cols))) + "\n")
+
+
 def _write_bed(frame: pd.DataFrame, path: Path) -> None:
     with atomic_open(path) as handle:
         frame.to_csv(handle, sep="\t", header=False, index=False)
@@ -175,7 +196,7 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     _write_bed(genome.genes[["chrom", "start", "end", "name"]], tmp / "genes.bed")
     _write_bed(genome.exons, tmp / "exons.bed")
     _write_bed(genome.targets[["chrom", "start", "end", "name"]], tmp / "panel.bed")
-    write_tsv(genome.hotspots, tmp / "hotspots.tsv")
+    write_table(genome.hotspots, tmp / "hotspots.tsv")
 
     sheet = []
     for p in patients:
@@ -186,8 +207,8 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
                               fastq_2=f"fastq/{s.sample_id}_R2.fastq.gz"))
     sheet_df = pd.DataFrame(sheet)
     sheet_df["timepoint_days"] = sheet_df["timepoint_days"].astype("Int64")
-    write_tsv(sheet_df, tmp / "samples.tsv")
-    write_tsv(truth.clinical_table(patients), tmp / "clinical.tsv")
+    write_table(sheet_df, tmp / "samples.tsv")
+    write_table(truth.clinical_table(patients), tmp / "clinical.tsv")
     with atomic_open(tmp / "config.yaml") as handle:
         handle.write(_config_text())
 
@@ -220,13 +241,13 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     expected = {s.sample_id: expected_library(genome, p, s) for p in patients for s in p.samples}
     tdir = tmp / "truth"
     tdir.mkdir(exist_ok=True)
-    write_tsv(truth.samples_table(patients, library if library else None, expected),
-              tdir / "samples.tsv")
-    write_tsv(truth.variants_table(patients), tdir / "variants.tsv")
-    write_tsv(truth.clones_table(patients), tdir / "clones.tsv")
-    write_tsv(truth.segments_table(patients), tdir / "segments.tsv")
-    write_tsv(truth.patients_table(patients), tdir / "patients.tsv")
-    write_tsv(truth.noisy_table(genome), tdir / "noisy_sites.tsv")
+    write_table(truth.samples_table(patients, library if library else None, expected),
+                tdir / "samples.tsv")
+    write_table(truth.variants_table(patients), tdir / "variants.tsv")
+    write_table(truth.clones_table(patients), tdir / "clones.tsv")
+    write_table(truth.segments_table(patients), tdir / "segments.tsv")
+    write_table(truth.patients_table(patients), tdir / "patients.tsv")
+    write_table(truth.noisy_table(genome), tdir / "noisy_sites.tsv")
     return library
 
 

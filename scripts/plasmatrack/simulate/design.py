@@ -370,6 +370,8 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
     for k in rng.choice(len(CHIP_HOTSPOTS), size=n_chip, replace=False):
         gene, change = CHIP_HOTSPOTS[int(k)]
         chrom, pos, ref, alt = _hotspot(genome, gene, change)
+        if any(c == chrom and abs(p - pos) < 300 for c, p in indels):
+            continue  # reads carrying the indel are rebuilt without other alleles
         vaf_blood = float(np.round(rng.uniform(0.01, 0.05), 4))
         add(chrom, pos, ref, alt, gene, change, "chip", "", multiplicity=0,
             normal_alt=2 * vaf_blood)

@@ -25,6 +25,7 @@ Coordinates: global 0-based positions on the concatenated genome (``Genome.offse
 
 from __future__ import annotations
 
+import functools
 import gzip
 from dataclasses import dataclass
 
@@ -48,7 +49,24 @@ def _gauss(x: np.ndarray, mu: float, sd: float) -> np.ndarray:
     return np.exp(-0.5 * ((x - mu) / sd) ** 2)
 
 
+@functools.lru_cache(maxsize=None)
+def _cached(kind: str, tumour: bool) -> np.ndarray:
+    pmf = _cfdna_pmf(tumour) if kind == "cfdna" else _sheared_pmf()
+    pmf.setflags(write=False)
+    return pmf
+
+
 def cfdna_pmf(tumour: bool) -> np.ndarray:
+    """Fragment-length probabilities over ``LENGTHS`` for plasma cfDNA (read-only array)."""
+    return _cached("cfdna", bool(tumour))
+
+
+def sheared_pmf() -> np.ndarray:
+    """Fragment-length probabilities over ``LENGTHS`` of sheared buffy-coat DNA (read-only)."""
+    return _cached("sheared", False)
+
+
+def _cfdna_pmf(tumour: bool) -> np.ndarray:
     """Fragment-length probabilities over ``LENGTHS`` for plasma cfDNA: a mononucleosome peak at
     167 bp (152 bp for tumour DNA), a 10.4 bp ladder of shorter fragments (stronger for tumour),
     a right tail and a dinucleosome peak."""
@@ -65,7 +83,7 @@ def cfdna_pmf(tumour: bool) -> np.ndarray:
     return pmf / pmf.sum()
 
 
-def sheared_pmf() -> np.ndarray:
+def _sheared_pmf() -> np.ndarray:
     """Buffy-coat genomic DNA sheared for library preparation: gamma-shaped, mode ~260 bp."""
     x = LENGTHS.astype(float)
     shape, scale = 10.0, 29.0

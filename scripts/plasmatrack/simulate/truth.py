@@ -66,8 +66,9 @@ def sample_vafs(patient: PatientDesign, sample: SampleDesign) -> np.ndarray:
 
 
 def erbb2_mutation_vaf(patient: PatientDesign, sample: SampleDesign) -> float:
+    """Largest expected VAF among the patient's somatic ERBB2 variants (0 without any)."""
     v = patient.variants
-    sel = ((v["gene"] == "ERBB2") & (v["category"] == "somatic")).to_numpy()
+    sel = ((v["gene"].to_numpy() == "ERBB2") & (v["category"].to_numpy() == "somatic"))
     return float(sample_vafs(patient, sample)[sel].max()) if sel.any() else 0.0
 
 
