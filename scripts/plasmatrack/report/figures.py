@@ -129,11 +129,13 @@ def treatment_timeline(patient: str, draws: pd.DataFrame, clinical: Mapping | No
         fig.add_trace(go.Scatter(
             x=draws["timepoint_days"], y=["plasma draws"] * len(draws), mode="markers+text",
             marker=dict(symbol="triangle-down", size=14, color="#1f77b4"),
-            text=[esc(s) for s in draws["sample_id"]], textposition="top center",
+            text=[esc(s) for s in draws["sample_id"]],
+            # alternate label sides so draws a few days apart stay readable
+            textposition=["top center" if i % 2 == 0 else "bottom center"
+                          for i in range(len(draws))],
             textfont=dict(size=10), name="plasma draw",
             hovertemplate="%{text}: day %{x}<extra></extra>"))
-    fig.add_vline(x=0, line=dict(color="#455a64", width=1), annotation_text="start",
-                  annotation_font_size=10)
+    fig.add_vline(x=0, line=dict(color="#455a64", width=1))
     fig.update_yaxes(categoryorder="array",
                      categoryarray=["survival", "treatment", "plasma draws"])
     fig.update_xaxes(title_text="days from treatment start")
