@@ -9,7 +9,7 @@ call_patient(
     dict(sm.params.meta),
     sm.input.background,
     sm.input.threshold,
-    list(sm.params.controls),
+    sm.input.controls,
     dict(sm.params.settings),
     sm.input.fasta,
     sm.output.tracked,

@@ -61,45 +61,48 @@ def test_background_excludes_carriers_and_real_variants(cohort_tables):
     bg, threshold, ctrl = build_background(sites, obs, controls, params)
     bg = bg.set_index(site_key(bg))
     som = bg.loc["chr1:100:C>T"]
-    # A carries it: only B, C, D samples are controls (6 observations, 1 alt).
-    assert som["n_controls"] == 6 and som["control_alt"] == 1
-    assert som["control_depth"] == 800 + 1000 + 800 + 1000 + 900 + 1000
+    # A carries it (65 of 2000 plasma fragments vs ~0 elsewhere): A's plasma is not a control;
+    # A's normal is (white cells hold no tumour DNA).
+    assert som["carriers"] == "A"
+    assert som["n_controls"] == 7 and som["control_alt"] == 1
+    assert som["control_depth"] == 500 + 800 + 1000 + 800 + 1000 + 900 + 1000
     assert not som["blacklisted"]
     noisy = bg.loc["chr1:200:G>T"]
+    # "Discovered" in A, but at the level of every other sample: not carried, blacklisted.
+    assert noisy["carriers"] == "" and noisy["n_controls"] == 9
     assert noisy["blacklisted"] and "control_error_rate" in noisy["blacklist_reason"]
-    shared = bg.loc["chr1:400:T>G"]
-    # D's germline het is a real variant of D, not an error: left out (and flagged as common
-    # only when it is seen in >= 2 unrelated controls, as here: D's normal and plasma).
-    assert shared["n_control_high_vaf"] == 2 and shared["control_alt"] == 0
-    assert "common_in_controls" in shared["blacklist_reason"]
-    # Prior: class rate from the clean sites (noisy site excluded), then updated per site.
-    clean = bg.loc["chr1:300:A>C"]
-    assert clean["background_rate"] < 1e-3
-    assert clean["bg_alpha"] == pytest.approx(2000 * clean["prior_rate"] + 1)
     # The noisy site keeps (nearly) its own control rate: 10 pseudo-fragments of prior only.
     assert noisy["background_rate"] == pytest.approx(
         noisy["control_alt"] / noisy["control_depth"], rel=0.01)
+    shared = bg.loc["chr1:400:T>G"]
+    # D's germline het is a real variant of D, not an error: left out (and flagged as common
+    # when seen in >= 2 unrelated controls, as here: D's normal and plasma).
+    assert shared["n_control_high_vaf"] == 2 and shared["control_alt"] == 0
+    assert "common_in_controls" in shared["blacklist_reason"]
+    clean = bg.loc["chr1:300:A>C"]
+    assert clean["background_rate"] < 1e-3
+    assert clean["bg_alpha"] == pytest.approx(2000 * clean["prior_rate"] + 1)
     assert threshold["threshold"] <= params.max_p_value
     assert threshold["control_fraction_negative"] >= 0.95
-    assert set(ctrl["patient_id"]) <= {"A", "B", "C", "D"}
+    assert set(ctrl["role"]) == {"control", "high_vaf"}
 
 
 def test_patient_background_removes_own_contributions(cohort_tables):
     sites, obs = cohort_tables
     controls = [s for s, _, _ in SAMPLES]
     params = BackgroundParams()
-    bg, _, _ = build_background(sites, obs, controls, params)
-    obs = obs.assign(site_id=site_key(obs))
-    carriers = pd.Series([frozenset(), frozenset(), frozenset(), frozenset()],
-                         index=site_key(sites))  # nobody carries: all samples are controls
-    bg_all, _, _ = build_background(sites.assign(patients=""), obs, controls, params)
-    own = patient_background(bg_all, obs[obs["patient_id"] == "B"], carriers, controls, params)
-    full = bg_all.set_index(site_key(bg_all))
-    # B contributed 1 alt of 1800 fragments at chr1:100: removed for B's own test.
+    bg, _, ctrl = build_background(sites.assign(patients=""), obs, controls, params)
+    own = patient_background(bg, ctrl, "B", params)
+    full = bg.set_index(site_key(bg))
+    # Nobody carries chr1:100 now, so all samples are controls; B contributed 1 alt of 1800
+    # fragments there: removed for B's own test.
     assert own.loc["chr1:100:C>T", "bg_alpha"] == pytest.approx(
         full.loc["chr1:100:C>T", "bg_alpha"] - 1)
     assert own.loc["chr1:100:C>T", "bg_beta"] == pytest.approx(
         full.loc["chr1:100:C>T", "bg_beta"] - 1799)
+    # D's germline SNP makes the site "common" for others, but not for D itself.
+    assert full.loc["chr1:400:T>G", "blacklisted"]
+    assert not patient_background(bg, ctrl, "D", params).loc["chr1:400:T>G", "blacklisted"]
 
 
 def _patient_obs(rows, a=1.0, b=9999.0):
@@ -143,7 +146,15 @@ def test_classification_rules():
     add("som", (0, 400), [(60, 1000), (5, 1000)])
     add("noisy", (4, 400), [(10, 1000), (9, 1000)])
     add("strand", (0, 400), [(30, 1000), (30, 1000)], strands=(30, 0))
-    calls = call_observations(_patient_obs(rows), 1e-3, CallParams())
+    # CHIP-gene variants: the normal (30 fragments) cannot show 1%; present at every draw ...
+    add("dnmt3a", (0, 30), [(4, 300), (2, 250)])
+    # ... or confidently absent at one draw (a tumour subclone), or in a non-CHIP gene.
+    add("tet2_absent", (0, 30), [(4, 300), (0, 3000)])
+    add("pik3ca", (0, 30), [(4, 300), (2, 250)])
+    obs = _patient_obs(rows)
+    obs["gene"] = obs["site_id"].map({"dnmt3a": "DNMT3A", "tet2_absent": "TET2",
+                                      "pik3ca": "PIK3CA"}).fillna("TP53")
+    calls = call_observations(obs, 1e-3, CallParams())
     blacklisted = pd.Series({"noisy": True})
     classes = classify_variants(calls, blacklisted, 1e-3, CallParams()).set_index("site_id")
     assert classes.loc["germ", "category"] == "germline"
@@ -154,6 +165,10 @@ def test_classification_rules():
     assert "blacklisted" in classes.loc["noisy", "variant_filters"]
     assert classes.loc["strand", "category"] == "artifact"
     assert "strand_bias" in classes.loc["strand", "variant_filters"]
+    assert classes.loc["dnmt3a", "category"] == "chip"
+    assert "chip_gene_unconfirmed" in classes.loc["dnmt3a", "variant_filters"]
+    assert classes.loc["tet2_absent", "category"] == "somatic"
+    assert classes.loc["pik3ca", "category"] == "somatic"
     # Without a normal: plasma VAFs near 0.5 in every draw -> germline; CHIP is not callable.
     no_normal = calls[calls["sample_type"] != "normal"]
     classes = classify_variants(no_normal, pd.Series(dtype=bool), 1e-3, CallParams()).set_index(

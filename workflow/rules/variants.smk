@@ -178,6 +178,7 @@ rule variants_call:
         counts=lookup(dpath="{patient}/counts", within=VARIANTS_BY_PATIENT),
         background=VARIANTS_BACKGROUND["background"],
         threshold=VARIANTS_BACKGROUND["threshold"],
+        controls=VARIANTS_BACKGROUND["controls"],
         fasta=REF,
         fai=f"{REF}.fai",
     output:
@@ -188,7 +189,6 @@ rule variants_call:
     params:
         samples=lookup(dpath="{patient}/sample_ids", within=VARIANTS_BY_PATIENT),
         meta=VARIANTS_SAMPLE_META,
-        controls=VARIANTS_CONTROL_SAMPLES,
         settings=VARIANTS_CONFIG,
     log:
         "logs/variants/{patient}/call.log",

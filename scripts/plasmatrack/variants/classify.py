@@ -15,9 +15,14 @@ Category of a variant (per patient, the same in every sample), first rule that a
 2. artifact: the site is blacklisted (noisy in controls).
 3. chip: detected in the matched normal (same test and threshold) at VAF >= ``chip_min_vaf``:
    white-cell DNA carries it, so it does not come from the tumour and does not follow TF.
-4. artifact: strand bias in the pooled plasma counts (Fisher p < ``strand_bias_max_p`` and the
+4. chip (filter ``chip_gene_unconfirmed``): a variant in a clonal-haematopoiesis gene
+   (``chip_genes``: DNMT3A, TET2, ASXL1, ...) detected in plasma, never confidently absent from
+   any plasma draw (a white-cell clone is present at every draw), and whose matched normal is too
+   shallow to confirm or exclude it (power < ``min_power`` at the variant's plasma VAF). Keeping
+   such variants out of the tumour is the conservative choice that plasma-only assays make.
+5. artifact: strand bias in the pooled plasma counts (Fisher p < ``strand_bias_max_p`` and the
    minority strand carries < ``min_strand_fraction`` of the alt fragments).
-5. somatic.
+6. somatic.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from .stats import detection_power, fisher_strand_p, presence_p_value, wilson_in
 DETECTED, NOT_DETECTED, UNDETERMINED = "detected", "not_detected", "undetermined"
 SOMATIC, GERMLINE, CHIP, ARTIFACT = "somatic", "germline", "chip", "artifact"
 PLASMA_GERMLINE_MIN_DEPTH = 20
+DEFAULT_CHIP_GENES = ("DNMT3A", "TET2", "ASXL1", "PPM1D", "JAK2", "SF3B1", "SRSF2", "CBL",
+                      "GNB1", "GNAS", "IDH2", "U2AF1", "BCOR", "BCORL1", "STAT3", "KDM6A")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class CallParams:
     chip_min_vaf: float = 0.001
     strand_bias_max_p: float = 1e-6
     min_strand_fraction: float = 0.1
+    chip_genes: tuple[str, ...] = DEFAULT_CHIP_GENES
 
     @classmethod
     def from_config(cls, variants_config: dict) -> "CallParams":
@@ -56,6 +64,7 @@ class CallParams:
             chip_min_vaf=float(cl.get("chip_min_vaf", 0.001)),
             strand_bias_max_p=float(cl.get("strand_bias_max_p", 1e-6)),
             min_strand_fraction=float(cl.get("min_strand_fraction", 0.1)),
+            chip_genes=tuple(cl.get("chip_genes", DEFAULT_CHIP_GENES)),
         )
 
 
@@ -87,7 +96,9 @@ def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: fl
     """One row per site_id: category, filters (';'-joined reasons, '' when none), normal_vaf,
     normal_depth, strand_p.
 
-    calls: output of ``call_observations`` for one patient; blacklisted: site_id -> bool."""
+    calls: output of ``call_observations`` for one patient (with a ``gene`` column for the CHIP
+    gene rule); blacklisted: site_id -> bool."""
+    chip_genes = set(params.chip_genes)
     rows = []
     for site, group in calls.groupby("site_id", sort=False):
         normal = group[group["sample_type"] == "normal"]
@@ -116,6 +127,12 @@ def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: fl
         minority = min(plasma["alt_fwd"].sum(), plasma["alt_rev"].sum()) / alt_total if alt_total else 1.0
         strand_bias = (strand_p < params.strand_bias_max_p
                        and minority < params.min_strand_fraction)
+        genes = set(str(group["gene"].iloc[0]).split(",")) if "gene" in group else set()
+        chip_unconfirmed = (
+            bool(genes & chip_genes) and len(normal) > 0
+            and bool((normal["power"] < params.min_power).all())
+            and bool((plasma["status"] == DETECTED).any())
+            and not bool((plasma["status"] == NOT_DETECTED).any()))
         if germline:
             category = GERMLINE
             reasons.append("germline_vaf_in_normal" if has_normal else "germline_vaf_in_plasma")
@@ -124,6 +141,9 @@ def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: fl
         elif normal_detected:
             category = CHIP
             reasons.append("detected_in_normal")
+        elif chip_unconfirmed:
+            category = CHIP
+            reasons.append("chip_gene_unconfirmed")
         elif strand_bias:
             category = ARTIFACT
         else:

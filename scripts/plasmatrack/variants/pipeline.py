@@ -173,13 +173,12 @@ def fit_background(sites_path: str, count_files: dict[str, str], sample_meta: di
                                            BackgroundParams.from_config(variants_config))
     write_tsv(bg, out_background)
     write_tsv(pd.DataFrame([threshold]), out_threshold, float_format="%.6g")
-    write_tsv(ctrl[["chrom", "pos", "ref", "alt", "sample_id", "patient_id", "sample_type",
-                    "alt_count", "depth", "p_value", "positive", "blacklisted"]], out_controls)
+    write_tsv(ctrl, out_controls)
 
 
 def call_patient(patient_id: str, sites_path: str, count_files: dict[str, str],
                  sample_meta: dict[str, dict], background_path: str, threshold_path: str,
-                 controls: list[str], variants_config: dict, reference_fasta: str,
+                 control_obs_path: str, variants_config: dict, reference_fasta: str,
                  out_tracked: str, out_tf: str, out_vcf: str) -> None:
     """Status, category and annotation of every tracked variant x sample of one patient, its SNV
     tumour fraction per sample and its VCF."""
@@ -191,19 +190,18 @@ def call_patient(patient_id: str, sites_path: str, count_files: dict[str, str],
     obs = obs[obs["site_id"].isin(mine.index)].reset_index(drop=True)
     bg = read_tsv(background_path, dtype={"chrom": str, "ref": str, "alt": str,
                                           "blacklist_reason": str})
+    control_obs = read_tsv(control_obs_path, dtype={"chrom": str, "ref": str, "alt": str,
+                                                    "sample_id": str, "patient_id": str})
     threshold = float(read_tsv(threshold_path)["threshold"].iloc[0])
     params = BackgroundParams.from_config(variants_config)
-    carriers = pd.Series([parse_patients(p) for p in sites["patients"].fillna("")],
-                         index=sites["site_id"])
-    pbg = patient_background(bg, obs, carriers, controls, params)
-    obs = obs.join(pbg, on="site_id")
+    pbg = patient_background(bg, control_obs, patient_id, params)
+    obs = obs.join(pbg[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
     call_params = CallParams.from_config(variants_config)
-    calls = call_observations(obs, threshold, call_params)
-    bg_keyed = bg.assign(site_id=site_key(bg)).set_index("site_id")
-    classes = classify_variants(calls, bg_keyed["blacklisted"].astype(bool), threshold, call_params)
-    calls = calls.merge(classes, on="site_id", how="left")
     for col in ("variant_type", "gene", "exon", "protein_change", "source"):
-        calls[col] = calls["site_id"].map(mine[col]).fillna("")
+        obs[col] = obs["site_id"].map(mine[col]).fillna("")
+    calls = call_observations(obs, threshold, call_params)
+    classes = classify_variants(calls, pbg["blacklisted"].astype(bool), threshold, call_params)
+    calls = calls.merge(classes, on="site_id", how="left")
     sample_filter = np.where(calls["depth"] > 0, "", "zero_depth")
     calls["filters"] = [";".join(x for x in (v, s) if x) or "PASS"
                         for v, s in zip(calls["variant_filters"].fillna(""), sample_filter)]
@@ -334,13 +332,13 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     obs["bg_beta"] = beta.fillna(m * (1 - error_rate)) if beta is not None else m * (1 - error_rate)
     obs["background_rate"] = obs["bg_alpha"] / (obs["bg_alpha"] + obs["bg_beta"])
     call_params = CallParams.from_config(cfg)
+    annotations = sites.set_index("site_id")
+    for col in ("variant_type", "gene", "exon", "protein_change"):
+        obs[col] = (obs["site_id"].map(annotations[col]).fillna("")
+                    if col in annotations else "")
     calls = call_observations(obs, threshold, call_params)
     classes = classify_variants(calls, blacklisted, threshold, call_params)
     calls = calls.merge(classes, on="site_id", how="left")
-    annotations = sites.set_index("site_id")
-    for col in ("variant_type", "gene", "exon", "protein_change"):
-        calls[col] = (calls["site_id"].map(annotations[col]).fillna("")
-                      if col in annotations else "")
     calls["source"] = "sites"
     calls["filters"] = [";".join(x for x in (v, "" if d > 0 else "zero_depth") if x) or "PASS"
                         for v, d in zip(calls["variant_filters"].fillna(""), calls["depth"])]
