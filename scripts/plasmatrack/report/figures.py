@@ -411,7 +411,8 @@ def clone_labels(clusters: pd.DataFrame | None, max_genes: int = 3) -> dict[str,
         text = ", ".join(genes[:max_genes])
         if len(genes) > max_genes:
             text += f" +{len(genes) - max_genes}"
-        labels[cid] = f"{text} ({len(g)} variants)" if text else f"{len(g)} variants"
+        count = f"{len(g)} variant" + ("s" if len(g) != 1 else "")
+        labels[cid] = f"{text} ({count})" if text else count
     return labels
 
 
@@ -499,7 +500,8 @@ def clone_tree(tree: pd.DataFrame | None, clusters: list[str],
         hoverinfo="text", showlegend=False))
     n_leaves = max(next_leaf[0], 1)
     depth = max(p[0] for p in pos.values())
-    fig.update_xaxes(visible=False, range=[-0.3, depth + 1.6])
+    # room left of the root for its label (drawn above it) and right of the leaves for theirs
+    fig.update_xaxes(visible=False, range=[-1.0, depth + 1.8])
     fig.update_yaxes(visible=False, range=[n_leaves - 0.5, -0.5])
     title = "Clone tree" + (" (forest: no single trunk)" if len(roots) > 1 else "")
     return _layout(fig, title, height=max(200, 70 * n_leaves + 80))
