@@ -4,7 +4,9 @@ SNVs (for copy number 2 and one mutant copy, VAF = TF / 2 exactly).
 Which SNVs: per patient, the somatic SNVs (category somatic, not blacklisted or strand-biased)
 detected in at least one plasma draw. Their pooled plasma VAF (all draws, background-subtracted)
 is compared with the median of the upper half of those VAFs; SNVs within ``cluster_ratio`` (0.6)
-and its inverse of it form the clonal set. The upper cluster is the truncal clone: subclones and
+and its inverse of it form the clonal set, which is then refined: the level is re-estimated as the
+set's pooled VAF and the set becomes the SNVs within the ratio window of it or consistent with it
+(two-sided binomial p >= 0.01 on their pooled counts), until it no longer changes. The upper cluster is the truncal clone: subclones and
 emerging clones sit below it, and variants on gained or amplified alleles (or LOH) above it, so
 the window keeps the copy-neutral heterozygous truncal SNVs without needing copy-number input.
 The same set is used in every sample of the patient so that estimates are comparable over time.
@@ -21,8 +23,12 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .stats import wilson_interval
+
+# Two-sided binomial p below which an SNV's pooled VAF is inconsistent with the clonal level.
+CONSISTENCY_P = 0.01
 
 TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction_snv", "tf_snv_lower",
               "tf_snv_upper", "n_variants", "sample_type", "alt_fragments", "depth_fragments",
@@ -46,9 +52,26 @@ def clonal_set(tracked: pd.DataFrame, cluster_ratio: float = 0.6, min_depth: int
     centre = float(np.median(top))
     if centre <= 0:
         return []
-    ratio = vaf / centre
-    chosen = vaf[(ratio >= cluster_ratio) & (ratio <= 1 / cluster_ratio)]
-    return sorted(chosen.index)
+    chosen = vaf.index[(vaf / centre >= cluster_ratio) & (vaf / centre <= 1 / cluster_ratio)]
+    # Refine: re-centre on the chosen set's pooled VAF and keep the SNVs whose pooled counts are
+    # consistent with it (or within the ratio window), so that the sampling noise of the top
+    # half does not bias the level upwards.
+    for _ in range(10):
+        sub = grouped.loc[chosen]
+        centre = float((sub["alt_count"].sum() - sub["bg_alt"].sum()) / sub["depth"].sum())
+        if centre <= 0:
+            return []
+        rate = np.clip(centre + grouped["bg_alt"] / grouped["depth"], 1e-9, 1 - 1e-9)
+        p_low = stats.binom.cdf(grouped["alt_count"], grouped["depth"], rate)
+        p_high = stats.binom.sf(grouped["alt_count"] - 1, grouped["depth"], rate)
+        consistent = np.minimum(p_low, p_high) * 2 >= CONSISTENCY_P
+        ratio = vaf.reindex(grouped.index) / centre
+        in_window = (ratio >= cluster_ratio) & (ratio <= 1 / cluster_ratio)
+        new = grouped.index[consistent | in_window.to_numpy()]
+        if set(new) == set(chosen) or len(new) == 0:
+            break
+        chosen = new
+    return sorted(chosen)
 
 
 def snv_tumour_fraction(tracked: pd.DataFrame, cluster_ratio: float = 0.6,
