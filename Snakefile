@@ -10,6 +10,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/align.smk"
+include: "workflow/rules/qc.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/report.smk"
 
