@@ -77,7 +77,8 @@ def make_reads(folder: Path, pairs: int, seed: int = 1, read_len: int = 100,
     offsets = np.arange(read_len)
     r1_path, r2_path = folder / "r1.fq.gz", folder / "r2.fq.gz"
     qual = b"I" * read_len
-    with gzip.open(r1_path, "wb", compresslevel=1) as r1, gzip.open(r2_path, "wb", compresslevel=1) as r2:
+    with (gzip.open(r1_path, "wb", compresslevel=1) as r1,
+          gzip.open(r2_path, "wb", compresslevel=1) as r2):
         for chunk in np.array_split(order, max(1, pairs // 50_000)):
             seq1 = np.empty((len(chunk), read_len), dtype=np.uint8)
             seq2 = np.empty_like(seq1)

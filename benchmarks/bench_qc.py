@@ -102,7 +102,8 @@ def main() -> None:
         print(f"BAM: {bam} ({records} records), threads: {args.threads}, best of {args.repeats}, "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"fragment mode {row['fragment_mode']:.0f} bp, duplicate rate "
-              f"{row['duplicate_rate']:.3f}, mean on-target depth {row['mean_on_target_depth']:.1f}")
+              f"{row['duplicate_rate']:.3f}, "
+              f"mean on-target depth {row['mean_on_target_depth']:.1f}")
         print(f"{'':34s} {'wall s':>7s} {'ratio':>6s} {'CPU s':>7s} {'ratio':>6s}")
         for key, label in (("stats", "baseline samtools stats"), ("qc", "sample_qc, no panel"),
                            ("qc_panel", "sample_qc, panel"),

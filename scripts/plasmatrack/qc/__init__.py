@@ -21,7 +21,7 @@ def run_sample_qc(bam: str | Path, qc_tsv: str | Path, fragments_tsv: str | Path
                   sample_id: str, patient_id: str = "", sample_type: str = "plasma",
                   timepoint_days: int | None = None, panel: str | Path | None = None,
                   thresholds: dict[str, Any] | None = None, threads: int = 1) -> dict[str, Any]:
-    """QC one BAM (see ``sample_qc``) and write ``qc_tsv`` and ``fragments_tsv``; returns the row."""
+    """QC one BAM (see ``sample_qc``), write ``qc_tsv`` and ``fragments_tsv``; return the row."""
     row, hist = sample_qc(bam, sample_id=sample_id, patient_id=patient_id,
                           sample_type=sample_type, timepoint_days=timepoint_days, panel=panel,
                           thresholds=thresholds, threads=threads)

@@ -7,8 +7,8 @@ histogram or the on-target depth. Coordinates: 0-based half-open (pysam), length
 Read filters (explicit, as in CNVkit and pysam idioms):
 - flag counts: every record (as ``samtools flagstat``, QC-passed and QC-failed together);
 - fragment lengths: read 1 of a proper pair (flags 0x1, 0x2, 0x40), primary, not duplicate, not
-  QC-fail, MAPQ >= ``min_mapq``; length = |TLEN|. Counting read 1 only counts each pair exactly once,
-  also when both mates start at the same position (where the sign of TLEN is arbitrary). The
+  QC-fail, MAPQ >= ``min_mapq``; length = |TLEN|. Counting read 1 only counts each pair exactly
+  once, also when both mates start at the same position (where the sign of TLEN is arbitrary). The
   aligner's proper-pair flag leaves out pairs outside its insert-size window (bwa mem: about
   80-300 bp on cfDNA), i.e. most di-nucleosomal fragments: the histogram describes the
   mono-nucleosomal cfDNA the issue's figures (mode, median) refer to;

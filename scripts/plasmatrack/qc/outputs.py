@@ -76,7 +76,7 @@ def _write_multiqc(summary: pd.DataFrame, fragment_tsvs: list[Path], out: Path) 
     header = [
         "# id: 'plasmatrack_qc'",
         "# section_name: 'plasmatrack cfDNA QC'",
-        "# description: 'Alignment and cfDNA fragment QC (plasmatrack qc; definitions in docs/qc.md)'",
+        "# description: 'Alignment and cfDNA fragment QC (definitions in docs/qc.md)'",
         "# plot_type: 'generalstats'",
         "# pconfig:",
     ]
@@ -99,7 +99,7 @@ def _write_multiqc(summary: pd.DataFrame, fragment_tsvs: list[Path], out: Path) 
     plot = {
         "id": "plasmatrack_fragment_lengths",
         "section_name": "cfDNA fragment lengths",
-        "description": "Fragment-length distribution of proper pairs (fraction of fragments per bp).",
+        "description": "Fragment lengths of proper pairs (fraction of fragments per bp).",
         "plot_type": "linegraph",
         "pconfig": {"id": "plasmatrack_fragment_lengths_plot", "title": "cfDNA fragment lengths",
                     "xlab": "Fragment length (bp)", "ylab": "Fraction of fragments",
