@@ -290,7 +290,7 @@ def test_thresholds_every_failed_check_is_listed(tmp_path):
     assert row["qc_pass"] is False
     assert row["qc_reason"] == (
         "mapped_fraction 0.750 < min_mapped_fraction 0.9; "
-        "properly_paired_fraction 0.625 < min_properly_paired_fraction 0.8; "
+        "properly_paired_fraction 0.625 < min_properly_paired_fraction 0.7; "
         "fragment_mode 230 bp outside fragment_mode_range [140, 200]; "
         "mean_on_target_depth 0.6 < min_on_target_depth 100")
     # A normal sample is not held to the cfDNA fragment mode; looser limits pass it.
