@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/bench_track.py --sites 200 --depth 2000
     .venv/bin/python benchmarks/bench_track.py --bam S.bam --reference genome.fa \
         --site-table sites.tsv                                      # any BAM + site table
+    .venv/bin/python benchmarks/bench_track.py --sensitivity        # detection by VAF x depth
+    .venv/bin/python benchmarks/bench_track.py --evaluate RUN_DIR   # accuracy vs simulator truth
 
 Both sides apply the same filters: mapping quality >= 40, base quality >= 30, no depth cap
 (bcftools -d 1000000), duplicates/secondary/supplementary/QC-fail excluded (bcftools' default
@@ -65,6 +67,155 @@ def bcftools_command(bam: Path, fasta: Path, regions: Path, baq: bool) -> list[s
     return cmd + [str(bam)]
 
 
+TIERS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05)
+DEPTHS = (250, 500, 1000, 2000, 5000)
+
+
+def sensitivity(sites_per_tier: int = 20, n_controls: int = 4, control_depth: int = 1000,
+                depths=DEPTHS, tiers=TIERS, seed: int = 7) -> pd.DataFrame:
+    """Tumour-informed tracking sensitivity by VAF tier and depth.
+
+    Simulated reads (Phred-model qualities and errors, overlapping mates; no aligner) over
+    ``sites_per_tier`` SNVs per VAF tier plus as many absent sites; ``n_controls`` control
+    samples (no variants) fit the background (same code and defaults as the pipeline); each test
+    sample (one per depth, fragments per site) is then called. Returns one row per depth x tier
+    with the detected fraction, the undetermined fraction and, for VAF 0, false detections."""
+    from plasmatrack.variants.background import BackgroundParams, build_background
+    from plasmatrack.variants.classify import CallParams, call_observations
+    from plasmatrack.variants.background import patient_background
+
+    levels = [0.0, *tiers]
+    n_sites = sites_per_tier * len(levels)
+    genome = syn.random_genome({"chr1": 600 * (n_sites + 2)}, seed=seed)
+    rows = []
+    for k in range(n_sites):
+        pos = 600 * (k + 1) + 1
+        ref = genome["chr1"][pos - 1]
+        rows.append(("chr1", pos, ref, "ACGT"[("ACGT".index(ref) + 1 + k % 3) % 4],
+                     levels[k % len(levels)]))
+    table = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "vaf"])
+    sites, _ = validate_sites(table[["chrom", "pos", "ref", "alt"]], "sites")
+    params = BackgroundParams()
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = []
+        for c in range(n_controls):
+            bam = syn.write_snv_panel_bam(Path(tmp) / f"C{c}.bam", genome, "chr1",
+                                          [(p, r, a, 0.0) for _, p, r, a, _ in rows],
+                                          control_depth, seed=seed + 100 + c, sample=f"C{c}")
+            counts.append(count_sites(bam, sites).assign(
+                sample_id=f"C{c}", patient_id=f"C{c}", sample_type="normal"))
+        obs = pd.concat(counts, ignore_index=True)
+        bg, threshold, ctrl = build_background(sites.assign(patients=""), obs,
+                                               [f"C{c}" for c in range(n_controls)], params)
+        pbg = patient_background(bg, ctrl, "T", params)
+        for depth in depths:
+            bam = syn.write_snv_panel_bam(Path(tmp) / f"T{depth}.bam", genome, "chr1",
+                                          [(p, r, a, v) for _, p, r, a, v in rows], depth,
+                                          seed=seed + depth, sample="T")
+            c = count_sites(bam, sites).assign(sample_id="T", patient_id="T",
+                                               sample_type="plasma")
+            c["site_id"] = c["chrom"] + ":" + c["pos"].astype(str) + ":" + c["ref"] + ">" + c["alt"]
+            c = c.join(pbg[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
+            # Tumour-informed: the VAF in question is the tier itself.
+            calls = call_observations(c, threshold["threshold"],
+                                      CallParams(reference_vaf=0.01))
+            calls["true_vaf"] = table["vaf"].to_numpy()
+            for vaf, g in calls.groupby("true_vaf"):
+                out.append({"fragments_per_site": depth, "vaf": vaf,
+                            "median_depth": float(g["depth"].median()), "sites": len(g),
+                            "detected": float((g["status"] == "detected").mean()),
+                            "threshold": threshold["threshold"]})
+    return pd.DataFrame(out)
+
+
+def evaluate(run: Path) -> dict:
+    """Accuracy of a pipeline run on a simulated cohort (RUN/cohort/truth, RUN/results/variants)
+    against the issue's criteria; prints a summary and returns the figures."""
+    from plasmatrack.variants.sites import Reference, left_normalize
+
+    cohort, res = run / "cohort", run / "results" / "variants"
+    read = dict(sep="\t", dtype={"chrom": str, "patient_id": str, "sample_id": str})
+    tracked = pd.read_csv(res / "tracked_variants.tsv", keep_default_na=False, na_values=[""],
+                          **read)
+    truth = pd.read_csv(cohort / "truth" / "variants.tsv", **read)
+    with Reference(cohort / "reference" / "genome.fa") as reference:
+        norm = [left_normalize(reference, c, int(p) - 1, r, a)
+                for c, p, r, a in zip(truth["chrom"], truth["pos"], truth["ref"], truth["alt"])]
+    truth["pos"], truth["ref"], truth["alt"] = ([n[0] + 1 for n in norm], [n[1] for n in norm],
+                                                [n[2] for n in norm])
+    key = ["patient_id", "sample_id", "chrom", "pos", "ref", "alt"]
+    m = truth.merge(tracked, on=key, how="left", suffixes=("_truth", ""))
+    som = m[(m["category_truth"] == "somatic") & (m["expected_vaf"] > 0)]
+    out: dict = {}
+    deep = som[(som["expected_vaf"] >= 0.01) & (som["depth"] >= 500)]
+    out["vaf>=1%,depth>=500: detected/total"] = f"{(deep['status'] == 'detected').sum()}/{len(deep)}"
+    one = som[som["expected_vaf"] >= 0.01]
+    out["vaf>=1% (any depth): detected/total"] = f"{(one['status'] == 'detected').sum()}/{len(one)}"
+    five = som[som["expected_vaf"] * som["depth"] >= 5]
+    out[">=5 expected alt fragments: detected/total"] = (
+        f"{(five['status'] == 'detected').sum()}/{len(five)}")
+    variants = som.drop_duplicates(["patient_id", "chrom", "pos", "ref", "alt"])
+    out["somatic truth variants tracked"] = f"{variants['status'].notna().sum()}/{len(variants)}"
+    neg_truth = m[(m["expected_vaf"] == 0) & m["status"].notna()]
+    tkeys = set(map(tuple, truth[["patient_id", "chrom", "pos", "ref", "alt"]].values))
+    other = tracked[[tuple(k) not in tkeys for k in
+                     tracked[["patient_id", "chrom", "pos", "ref", "alt"]].values]]
+    false = int((neg_truth["status"] == "detected").sum()
+                + ((other["status"] == "detected") & (other["category"] != "artifact")).sum())
+    n_neg = len(neg_truth) + len(other)
+    out["false detections / truth-negative observations"] = f"{false}/{n_neg}"
+    det = m[m["status"] == "detected"]
+    out["VAF Pearson r, all detected"] = round(float(np.corrcoef(det["vaf"],
+                                                                 det["expected_vaf"])[0, 1]), 4)
+    ds = det[det["category_truth"] == "somatic"]
+    out["VAF Pearson r, somatic detected"] = round(float(np.corrcoef(ds["vaf"],
+                                                                     ds["expected_vaf"])[0, 1]), 4)
+    out["95% interval covers expected VAF (detected)"] = round(float(
+        ((det["vaf_lower"] <= det["expected_vaf"]) & (det["expected_vaf"] <= det["vaf_upper"]))
+        .mean()), 3)
+    for cat in ("germline", "chip"):
+        rows = m[m["category_truth"] == cat].drop_duplicates(["patient_id", "chrom", "pos"])
+        out[f"{cat} variants classified {cat}"] = f"{(rows['category'] == cat).sum()}/{len(rows)}"
+    tr_som = tracked.merge(truth[truth["category"] == "somatic"][key].drop_duplicates(), on=key)
+    out["somatic truth observations classified somatic"] = (
+        f"{(tr_som['category'] == 'somatic').sum()}/{len(tr_som)}")
+    clones = pd.read_csv(cohort / "truth" / "clones.tsv", sep="\t", dtype={"patient_id": str})
+    resist = clones.loc[clones["role"] == "resistance", ["patient_id", "clone_id"]]
+    rv = m.merge(resist.drop_duplicates(), on=["patient_id", "clone_id"])
+    lines = []
+    for (p, c, pos), g in rv.groupby(["patient_id", "chrom", "pos"]):
+        g = g[g["sample_type_truth"] == "plasma"].sort_values("timepoint_days_truth")
+        lines.append(f"{p} {g['gene_truth'].iloc[0]}: " + ", ".join(
+            f"{v:.4f}->{s if isinstance(s, str) else 'untracked'}"
+            for v, s in zip(g["expected_vaf"], g["status"])))
+    out["resistance variants (expected VAF->status per draw)"] = lines
+    tf = pd.read_csv(res / "snv_tumour_fraction.tsv", sep="\t")
+    ts = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t")
+    tf = tf.merge(ts[["sample_id", "tumour_fraction"]], on="sample_id")
+    pl = tf[tf["sample_type"] == "plasma"].dropna(subset=["tumour_fraction_snv"])
+    out["SNV TF vs truth TF: Pearson r"] = round(float(np.corrcoef(
+        pl["tumour_fraction_snv"], pl["tumour_fraction"])[0, 1]), 4)
+    out["SNV TF: median |error|"] = round(float(
+        (pl["tumour_fraction_snv"] - pl["tumour_fraction"]).abs().median()), 4)
+    out["SNV TF: 95% interval covers truth"] = (
+        f"{((pl['tf_snv_lower'] <= pl['tumour_fraction']) & (pl['tumour_fraction'] <= pl['tf_snv_upper'])).sum()}/{len(pl)}")
+    thr = pd.read_csv(res / "detection_threshold.tsv", sep="\t").iloc[0]
+    out["threshold (nominal, used, controls negative)"] = (
+        f"{thr['nominal_p_value']:.3g}, {thr['threshold']:.3g}, "
+        f"{thr['control_fraction_negative']:.4f} of {int(thr['n_control_observations'])}")
+    out["median plasma depth (fragments)"] = float(
+        tracked.loc[tracked["sample_type"] == "plasma", "depth"].median())
+    for k, v in out.items():
+        if isinstance(v, list):
+            print(f"{k}:")
+            for line in v:
+                print(f"    {line}")
+        else:
+            print(f"{k}: {v}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, default=100, help="synthetic: number of sites")
@@ -73,7 +224,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", help="FASTA of --bam")
     parser.add_argument("--site-table", help="TSV (chrom, pos, ref, alt) of sites in --bam")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="measure detection by VAF tier x depth instead of speed")
+    parser.add_argument("--sites-per-tier", type=int, default=20)
+    parser.add_argument("--evaluate", metavar="RUN_DIR",
+                        help="accuracy vs truth of a pipeline run on a simulated cohort")
     args = parser.parse_args(argv)
+    if args.evaluate:
+        evaluate(Path(args.evaluate))
+        return 0
+    if args.sensitivity:
+        t0 = time.perf_counter()
+        curve = sensitivity(args.sites_per_tier)
+        wide = curve.pivot(index="vaf", columns="median_depth", values="detected")
+        print(f"fraction detected (rows: true VAF; columns: median informative depth after "
+              f"filters), {args.sites_per_tier} sites per cell, threshold "
+              f"p < {curve['threshold'].iloc[0]:.3g}; {time.perf_counter() - t0:.0f} s")
+        print(wide.to_string(float_format=lambda v: f"{v:.2f}"))
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
