@@ -76,11 +76,13 @@ class ClusterSettings:
     precision: float | str = "auto"
     grid_points: int = 101
     min_cluster_size: int = 2
+    min_cluster_fraction: float = 0.01
     outlier_p: float = 1e-3
     patience: int = 2
     max_iter: int = 200
     level: float = 0.95
     penalty: float = 1.0
+    tol: float = 1e-6  # EM stops when no cluster CCF moves and log L changes by < tol x |log L|
     criterion: str = "bic"  # bic | aic
 
 
@@ -161,7 +163,7 @@ class _Model:
             nk = resp.sum(axis=0)
             with np.errstate(divide="ignore"):
                 logw = np.log(nk / N)
-            converged = np.array_equal(g_new, g) and abs(loglik - prev) <= 1e-8 * abs(loglik)
+            converged = np.array_equal(g_new, g) and abs(loglik - prev) <= self.settings.tol * abs(loglik)
             g = g_new
             prev = loglik
             if converged:
@@ -225,6 +227,14 @@ class _Model:
 
 def fit_clusters(data: MutationData, settings: ClusterSettings | None = None) -> ClusterResult:
     """Cluster the variants of ``data`` (one patient or one PyClone input) by their trajectories."""
+    from threadpoolctl import threadpool_limits
+
+    # The products are small: BLAS threads only contend for the cores (and spin) without gain.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_clusters(data, settings)
+
+
+def _fit_clusters(data: MutationData, settings: ClusterSettings | None) -> ClusterResult:
     settings = settings or ClusterSettings()
     N = len(data.mutation_ids)
     if N == 0:
@@ -256,7 +266,17 @@ def fit_clusters(data: MutationData, settings: ClusterSettings | None = None) ->
     assert best is not None
     selection = pd.DataFrame(rows)
     selection["chosen"] = selection["k"] == best.k
-    return _summarise(model, _drop_empty(model, best), selection, auto)
+    fit, dissolved = _dissolve_tiny(model, _drop_empty(model, best))
+    if dissolved.any():
+        selection["dissolved_variants"] = np.where(selection["chosen"], int(dissolved.sum()), 0)
+    result = _summarise(model, fit, selection, auto)
+    for n in np.flatnonzero(dissolved):
+        result.flags[n] = ";".join(f for f in ["outlier", result.flags[n]] if f)
+    if dissolved.any():
+        result.notes.append(f"{int(dissolved.sum())} variant(s) in clusters holding under "
+                            f"{settings.min_cluster_fraction:.0%} of the variants were treated as "
+                            "outliers and reassigned to the nearest cluster (flag outlier)")
+    return result
 
 
 def _fit_k(model: _Model, k: int, precision: float, previous: MixtureFit | None,
@@ -284,6 +304,24 @@ def _refine_precision(model: _Model, fit: MixtureFit, rounds: int = 3) -> Mixtur
         refit = model.em(model.table(s_best), fit.grid_index, s_best, fit.log_weights)
         fit = refit
     return fit
+
+
+def _dissolve_tiny(model: _Model, fit: MixtureFit) -> tuple[MixtureFit, np.ndarray]:
+    """Clusters holding fewer than ceil(min_cluster_fraction x N) variants are artefacts in large
+    inputs (variants whose trajectory matches no clone, e.g. a site shared by two genomes):
+    remove them and refit; their variants go to the nearest remaining cluster. With panel-sized
+    inputs the threshold is <= 1 variant and nothing is dissolved (a resistance clone may be one
+    hotspot)."""
+    n = fit.resp.shape[0]
+    threshold = int(np.ceil(model.settings.min_cluster_fraction * n))
+    labels = fit.resp.argmax(axis=1)
+    sizes = np.bincount(labels, minlength=fit.k)
+    keep = np.flatnonzero(sizes >= threshold)
+    if threshold <= 1 or keep.size == fit.k or keep.size == 0:
+        return fit, np.zeros(n, dtype=bool)
+    dissolved = sizes[labels] < threshold
+    refit = model.em(model.table(fit.precision), fit.grid_index[keep], fit.precision)
+    return refit, dissolved
 
 
 def _drop_empty(model: _Model, fit: MixtureFit) -> MixtureFit:

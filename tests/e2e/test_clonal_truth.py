@@ -1,0 +1,64 @@
+"""Clonal stage accuracy on the demo cohort run through the whole pipeline (reads -> alignment ->
+copy number -> tracking -> clones), against the simulator's truth (docs/clonal.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plasmatrack.clonal.synthetic import evaluate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clonal(demo_run):
+    folder = demo_run.results / "clonal"
+    if not (folder / "variant_clusters.tsv").is_file():
+        pytest.skip("the pipeline run has no clonal stage (workflow/rules/clonal.smk is not "
+                    "included in the Snakefile)")
+    tables = {name: pd.read_csv(folder / f"{name}.tsv", sep="\t", dtype={"patient_id": str})
+              for name in ("variant_clusters", "cluster_prevalence", "tree", "events")}
+    truth = pd.read_csv(demo_run.truth / "samples.tsv", sep="\t", dtype={"patient_id": str})
+    max_tf = truth[truth["sample_type"] == "plasma"].groupby("patient_id")["tumour_fraction"].max()
+    return tables, evaluate(demo_run.truth, tables["variant_clusters"],
+                            tables["cluster_prevalence"], tables["events"]), max_tf
+
+
+def test_published_columns(clonal):
+    tables, _, _ = clonal
+    assert list(tables["variant_clusters"].columns[:8]) == [
+        "patient_id", "chrom", "pos", "ref", "alt", "gene", "cluster_id", "cluster_probability"]
+    assert list(tables["cluster_prevalence"].columns[:7]) == [
+        "patient_id", "cluster_id", "sample_id", "timepoint_days", "prevalence",
+        "prevalence_lower", "prevalence_upper"]
+    assert list(tables["tree"].columns[:3]) == ["patient_id", "cluster_id", "parent_cluster_id"]
+
+
+def test_clusters_match_true_clones(clonal):
+    _, ev, max_tf = clonal
+    informative = [p for p in ev["ari"] if max_tf[p] >= 0.05]
+    assert informative
+    assert np.mean([ev["ari"][p] for p in informative]) >= 0.85
+
+
+def test_prevalences_within_0_1_of_truth(clonal):
+    _, ev, max_tf = clonal
+    err = ev["prevalence_errors"]
+    err = err[err["patient_id"].map(max_tf) >= 0.05]
+    assert (err["abs_error"] <= 0.1).mean() >= 0.8
+    assert err["abs_error"].median() <= 0.1
+
+
+def test_emerging_resistance_clone_found(clonal):
+    _, ev, max_tf = clonal
+    found = [ok for (pid, _), ok in ev["resistance_found"].items() if max_tf[pid] >= 0.05]
+    assert found and all(found)
+
+
+def test_trees_respect_the_sum_rule_or_say_why(clonal):
+    tables, _, _ = clonal
+    tree = tables["tree"]
+    bad = tree[~tree["sum_rule_ok"].astype(bool)]
+    assert bad["note"].str.contains("no tree satisfies the sum rule").all()
