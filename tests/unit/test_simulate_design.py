@@ -235,10 +235,10 @@ def test_dilution(tmp_path):
 
 def test_draws_and_large_cohorts(tmp_path):
     out = tmp_path / "many"
-    simulate_cohort(out, Params(seed=2, patients=120, draws=6, no_reads=True),
+    simulate_cohort(out, Params(seed=2, patients=30, draws=6, no_reads=True),
                     log=lambda *_: None)
     samples = load_samples(out / "samples.tsv", check_files=False)
-    assert samples["patient_id"].nunique() == 120
+    assert samples["patient_id"].nunique() == 30
     plasma = samples[samples["sample_type"] == "plasma"]
     assert (plasma.groupby("patient_id").size() == 6).all()
     assert (plasma.groupby("patient_id")["timepoint_days"].apply(

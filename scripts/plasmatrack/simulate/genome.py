@@ -13,6 +13,7 @@ amplicon; IKZF3 and TOP2A just outside it; TP53 on 17p)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,8 +171,10 @@ def _free(intervals: list[tuple[int, int]], start: int, end: int, margin: int) -
     return all(end + margin <= s or start - margin >= e for s, e in intervals)
 
 
+@functools.lru_cache(maxsize=2)
 def build_genome(seed: int) -> Genome:
-    """Build the reference and its annotation, deterministic for ``seed``."""
+    """Build the reference and its annotation, deterministic for ``seed`` (cached: callers must
+    not modify the returned genome)."""
     rng = np.random.default_rng([seed, 0x6E0E])
     names = [c[0] for c in CONTIGS]
     lengths = {c[0]: c[1] for c in CONTIGS}

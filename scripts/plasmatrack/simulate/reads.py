@@ -79,7 +79,7 @@ def _cfdna_pmf(tumour: bool) -> np.ndarray:
     over = np.clip(x - peak, 0, None)
     tail = (1 - np.exp(-over / 10.0)) * np.exp(-over / 45.0)
     di = _gauss(x, 2 * peak + 10, 25.0)
-    pmf = main + (0.7 if tumour else 0.35) * ladder + 0.06 * tail + 0.035 * di
+    pmf = main + (0.7 if tumour else 0.35) * ladder + 0.04 * tail + 0.012 * di
     return pmf / pmf.sum()
 
 
