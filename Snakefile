@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/variants.smk"
+include: "workflow/rules/clonal.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -5,9 +5,12 @@ from plasmatrack.clonal.pipeline import ClonalSettings, read_clinical_table, run
 
 sm = snakemake  # noqa: F821
 logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+inputs = dict(sm.input.items())
+if "tumour_fraction" not in inputs:
+    logging.warning("no copy-number stage in this run: tumour content from SNVs only")
 tables = run_pipeline(
-    sm.input.tracked, sm.input.tumour_fraction, dict(sm.output), snv_tf=sm.input.snv_tf,
-    cns=dict(zip(sm.params.cns_samples, sm.input.cns)),
+    inputs["tracked"], inputs.get("tumour_fraction"), dict(sm.output), snv_tf=inputs["snv_tf"],
+    cns=dict(zip(sm.params.cns_samples, inputs.get("cns", []))),
     clinical=read_clinical_table(sm.input.clinical),
     settings=ClonalSettings.from_config(sm.params.settings),
 )

@@ -141,3 +141,34 @@ def test_stage_on_simulated_truth_counts(small_cohort, tmp_path):
 def test_bad_precision_in_config_is_named():
     with pytest.raises(InputError, match="clonal.precision"):
         ClonalSettings.from_config({"precision": "high"})
+
+
+def test_stage_without_copy_number_stage_and_with_awkward_patients(small_cohort, tmp_path):
+    """As the rule runs when the workflow has no copy-number stage: SNV tumour fraction only,
+    no segments; plus a patient without somatic variants, a draw whose SNV TF is missing, and
+    artefact rows. Every patient still gets rows or notes, and nothing fails."""
+    from plasmatrack.clonal.synthetic import tracked_from_truth, tumour_fraction_from_truth
+    from plasmatrack.io import write_tsv
+
+    tracked = tracked_from_truth(small_cohort / "truth", seed=1)
+    tf = tumour_fraction_from_truth(small_cohort / "truth")
+    snv = tf.rename(columns={"tumour_fraction": "tumour_fraction_snv"}).assign(n_variants=4)
+    snv.loc[0, "tumour_fraction_snv"] = np.nan
+    lonely = tracked[tracked["patient_id"] == tracked["patient_id"].iloc[0]].copy()
+    lonely["patient_id"] = "PX"
+    lonely["sample_id"] = "PX_" + lonely["sample_id"]
+    lonely["category"] = np.where(lonely["category"] == "somatic", "artifact", lonely["category"])
+    tracked = pd.concat([tracked, lonely], ignore_index=True)
+    write_tsv(tracked, tmp_path / "tracked.tsv")
+    write_tsv(snv, tmp_path / "snv.tsv")
+    outputs = {k: tmp_path / f"{k}.tsv" for k in ("variants", "prevalence", "tree", "events")}
+    tables = run_pipeline(tmp_path / "tracked.tsv", None, outputs, snv_tf=tmp_path / "snv.tsv",
+                          cns={}, settings=ClonalSettings())
+    assert "PX" not in set(tables["tree"]["patient_id"])
+    assert tables["tree"]["note"].str.contains("copy number 2 assumed").all()
+    first = snv.loc[0, "sample_id"]
+    prev = tables["prevalence"]
+    assert not prev.loc[prev["sample_id"] == first, "estimable"].any()
+    assert set(prev.loc[prev["sample_id"] != first, "tumour_content_source"]) == {"snv"}
+    for path in outputs.values():
+        assert path.is_file()

@@ -17,26 +17,44 @@ CLONAL_CN_TABLE = (
     else None
 )
 CLONAL_USES_SEGMENTS = CLONAL_CONFIG["copy_number"] == "segments"
+CLONAL_CNS = sample_paths("results/cnv/{patient}/{sample}.cns", PLASMA)
+CLONAL_TF = "results/cnv/tumour_fraction.tsv"
 
 ALL_TARGETS.extend(
     [CLONAL_TABLES[k] for k in ("variants", "prevalence", "tree", "events", "ccf")]
 )
 
 
+def _clonal_producible(path):
+    """True when a rule of another stage writes ``path`` (a run without the copy-number stage
+    clusters with the SNV tumour fraction and copy number 2; the log and the tree notes say so)."""
+    return any(
+        r.is_producer(path) for r in workflow.rules if not r.name.startswith("clonal_")
+    )
+
+
+def clonal_inputs(wildcards):
+    inputs = {
+        "tracked": "results/variants/tracked_variants.tsv",
+        "snv_tf": "results/variants/snv_tumour_fraction.tsv",
+        "clinical": config["clinical"],
+    }
+    if _clonal_producible(CLONAL_TF):
+        inputs["tumour_fraction"] = CLONAL_TF
+    if CLONAL_USES_SEGMENTS and CLONAL_CNS and _clonal_producible(CLONAL_CNS[0]):
+        inputs["cns"] = CLONAL_CNS
+    if CLONAL_CN_TABLE:
+        inputs["copy_number_table"] = CLONAL_CN_TABLE
+    return inputs
+
+
 rule clonal_clones:
     input:
-        tracked="results/variants/tracked_variants.tsv",
-        snv_tf="results/variants/snv_tumour_fraction.tsv",
-        tumour_fraction="results/cnv/tumour_fraction.tsv",
-        cns=sample_paths("results/cnv/{patient}/{sample}.cns", PLASMA)
-        if CLONAL_USES_SEGMENTS
-        else [],
-        copy_number_table=CLONAL_CN_TABLE or [],
-        clinical=config["clinical"],
+        unpack(clonal_inputs),
     output:
         **CLONAL_TABLES,
     params:
-        cns_samples=list(PLASMA["sample_id"]) if CLONAL_USES_SEGMENTS else [],
+        cns_samples=list(PLASMA["sample_id"]),
         settings={**CLONAL_CONFIG, "copy_number_table": CLONAL_CN_TABLE},
     log:
         "logs/clonal/clones.log",
