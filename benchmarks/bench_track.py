@@ -149,7 +149,8 @@ def evaluate(run: Path) -> dict:
     som = m[(m["category_truth"] == "somatic") & (m["expected_vaf"] > 0)]
     out: dict = {}
     deep = som[(som["expected_vaf"] >= 0.01) & (som["depth"] >= 500)]
-    out["vaf>=1%,depth>=500: detected/total"] = f"{(deep['status'] == 'detected').sum()}/{len(deep)}"
+    out["vaf>=1%,depth>=500: detected/total"] = (
+        f"{(deep['status'] == 'detected').sum()}/{len(deep)}")
     one = som[som["expected_vaf"] >= 0.01]
     out["vaf>=1% (any depth): detected/total"] = f"{(one['status'] == 'detected').sum()}/{len(one)}"
     five = som[som["expected_vaf"] * som["depth"] >= 5]
@@ -198,8 +199,9 @@ def evaluate(run: Path) -> dict:
         pl["tumour_fraction_snv"], pl["tumour_fraction"])[0, 1]), 4)
     out["SNV TF: median |error|"] = round(float(
         (pl["tumour_fraction_snv"] - pl["tumour_fraction"]).abs().median()), 4)
-    out["SNV TF: 95% interval covers truth"] = (
-        f"{((pl['tf_snv_lower'] <= pl['tumour_fraction']) & (pl['tumour_fraction'] <= pl['tf_snv_upper'])).sum()}/{len(pl)}")
+    covered = (pl["tf_snv_lower"] <= pl["tumour_fraction"]) & (
+        pl["tumour_fraction"] <= pl["tf_snv_upper"])
+    out["SNV TF: 95% interval covers truth"] = f"{covered.sum()}/{len(pl)}"
     thr = pd.read_csv(res / "detection_threshold.tsv", sep="\t").iloc[0]
     out["threshold (nominal, used, controls negative)"] = (
         f"{thr['nominal_p_value']:.3g}, {thr['threshold']:.3g}, "
@@ -274,8 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         fragments = int(counts["depth"].sum())
         print(f"case: {label}; {fragments} fragments counted")
         print(f"plasmatrack count_sites      min {min(ours):.3f} s  (median {np.median(ours):.3f})")
-        print(f"bcftools mpileup -R (BAQ)    min {min(bcf_baq):.3f} s  (median {np.median(bcf_baq):.3f})")
-        print(f"bcftools mpileup -R -B       min {min(bcf_nobaq):.3f} s  (median {np.median(bcf_nobaq):.3f})")
+        print(f"bcftools mpileup -R (BAQ)    min {min(bcf_baq):.3f} s  "
+              f"(median {np.median(bcf_baq):.3f})")
+        print(f"bcftools mpileup -R -B       min {min(bcf_nobaq):.3f} s  "
+              f"(median {np.median(bcf_nobaq):.3f})")
         print(f"ratio ours / bcftools (BAQ):     {min(ours) / min(bcf_baq):.2f}")
         print(f"ratio ours / bcftools -B:        {min(ours) / min(bcf_nobaq):.2f}")
     return 0

@@ -45,7 +45,8 @@ def _htslib_fragment_counts(bam, chrom, pos0, ref, alt, filters: ReadFilters):
                                     ignore_overlaps=False, ignore_orphans=False):
             for read in column.pileups:
                 aln = read.alignment
-                if aln.flag & filters.flag_filter or aln.mapping_quality < filters.min_mapping_quality:
+                if (aln.flag & filters.flag_filter
+                        or aln.mapping_quality < filters.min_mapping_quality):
                     continue
                 if read.is_del or read.is_refskip:
                     continue

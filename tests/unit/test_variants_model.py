@@ -136,7 +136,8 @@ def test_classification_rules():
     rows = []
     def add(site, normal, plasma, strands=None):  # noqa: E306
         a, d = normal
-        rows.append((site, "N", "normal", a, d, (d - a) // 2, d - a - (d - a) // 2, a // 2, a - a // 2))
+        rows.append((site, "N", "normal", a, d, (d - a) // 2, d - a - (d - a) // 2, a // 2,
+                     a - a // 2))
         for i, (a, d) in enumerate(plasma):
             af, ar = strands if strands else (a // 2, a - a // 2)
             rows.append((site, f"D{i}", "plasma", a, d, (d - a) // 2, d - a - (d - a) // 2, af, ar))
@@ -160,7 +161,8 @@ def test_classification_rules():
     assert classes.loc["germ", "category"] == "germline"
     assert classes.loc["hom", "category"] == "germline"
     assert classes.loc["chip", "category"] == "chip"
-    assert classes.loc["som", "category"] == "somatic" and classes.loc["som", "variant_filters"] == ""
+    assert classes.loc["som", "category"] == "somatic"
+    assert classes.loc["som", "variant_filters"] == ""
     assert classes.loc["noisy", "category"] == "artifact"
     assert "blacklisted" in classes.loc["noisy", "variant_filters"]
     assert classes.loc["strand", "category"] == "artifact"

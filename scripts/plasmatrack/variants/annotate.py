@@ -70,8 +70,9 @@ def annotate_sites(sites: pd.DataFrame, genes_bed: str | Path, exons_bed: str | 
                    hotspots: pd.DataFrame | None) -> pd.DataFrame:
     """Add ``gene``, ``exon`` and ``protein_change`` columns (empty strings when unknown)."""
     genes = read_bed_table(genes_bed, ["chrom", "start", "end", "name"], 4)
-    exons = (read_bed_table(exons_bed, ["chrom", "start", "end", "gene", "exon_number", "strand"], 5)
-             if exons_bed else pd.DataFrame(columns=["chrom", "start", "end", "gene", "exon_number"]))
+    exon_columns = ["chrom", "start", "end", "gene", "exon_number", "strand"]
+    exons = (read_bed_table(exons_bed, exon_columns, 5) if exons_bed
+             else pd.DataFrame(columns=exon_columns))
     protein = {}
     hotspot_gene = {}
     if hotspots is not None and len(hotspots):

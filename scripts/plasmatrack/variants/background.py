@@ -177,7 +177,8 @@ def class_rates(sums: pd.DataFrame) -> pd.Series:
     """Error rate per substitution class from per-site control sums (substitution, control_alt,
     control_depth) of clean sites, shrunk towards the all-class rate."""
     total_depth = sums["control_depth"].sum()
-    overall = max(sums["control_alt"].sum() / total_depth, RATE_FLOOR) if total_depth else RATE_FLOOR
+    overall = (max(sums["control_alt"].sum() / total_depth, RATE_FLOOR) if total_depth
+               else RATE_FLOOR)
     grouped = sums.groupby("substitution")[["control_alt", "control_depth"]].sum()
     rates = (grouped["control_alt"] + overall * CLASS_SHRINK_FRAGMENTS) / (
         grouped["control_depth"] + CLASS_SHRINK_FRAGMENTS)

@@ -10,7 +10,8 @@ The VAF in question is the variant's highest VAF among the patient's plasma draw
 detected (its peak level); for a variant never detected in plasma, ``reference_vaf`` (1%).
 
 Category of a variant (per patient, the same in every sample), first rule that applies:
-1. germline: VAF >= ``germline_min_vaf`` (0.2) in the matched normal (depth >= ``min_normal_depth``).
+1. germline: VAF >= ``germline_min_vaf`` (0.2) in the matched normal (depth >=
+   ``min_normal_depth``).
    Without a usable normal: every plasma draw with >= 20 fragments has VAF in [0.3, 0.7] or >= 0.9.
 2. artifact: the site is blacklisted (noisy in controls).
 3. chip: detected in the matched normal (same test and threshold) at VAF >= ``chip_min_vaf``:
@@ -124,7 +125,8 @@ def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: fl
         strand_p = fisher_strand_p(plasma["ref_fwd"].sum(), plasma["ref_rev"].sum(),
                                    plasma["alt_fwd"].sum(), plasma["alt_rev"].sum())
         alt_total = plasma["alt_fwd"].sum() + plasma["alt_rev"].sum()
-        minority = min(plasma["alt_fwd"].sum(), plasma["alt_rev"].sum()) / alt_total if alt_total else 1.0
+        minority = (min(plasma["alt_fwd"].sum(), plasma["alt_rev"].sum()) / alt_total
+                    if alt_total else 1.0)
         strand_bias = (strand_p < params.strand_bias_max_p
                        and minority < params.min_strand_fraction)
         genes = set(str(group["gene"].iloc[0]).split(",")) if "gene" in group else set()

@@ -65,7 +65,8 @@ def read_regions(bed: str | Path, reference: Reference) -> list[tuple[str, int, 
             chrom, start, end = fields[0], int(fields[1]), int(fields[2])
             if chrom not in reference.lengths:
                 raise InputError(f"{bed}: contig {chrom!r} is not in the reference")
-            intervals.setdefault(chrom, []).append((max(0, start), min(end, reference.lengths[chrom])))
+            intervals.setdefault(chrom, []).append(
+                (max(0, start), min(end, reference.lengths[chrom])))
     merged = []
     for chrom in reference.lengths:
         spans = sorted(intervals.get(chrom, []))

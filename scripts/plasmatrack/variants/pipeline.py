@@ -78,7 +78,8 @@ def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fas
                          DiscoveryParams.from_config(variants_config), list(plasma_bams))
         found["source"] = "discovered"
         known = load_known(known_variants, patient_id, reference)
-        known = known.assign(source="known")[["chrom", "pos", "ref", "alt", "variant_type", "source"]]
+        known = known.assign(source="known")[
+            ["chrom", "pos", "ref", "alt", "variant_type", "source"]]
         hot = read_hotspots(hotspots, reference).assign(source="hotspot")[
             ["chrom", "pos", "ref", "alt", "variant_type", "source"]]
         contigs = list(reference.lengths)
@@ -118,7 +119,8 @@ def build_sites(candidate_files: dict[str, str], reference_fasta: str, genes_bed
                            if set(s.split(",")) & set(CARRIER_SOURCES)})
         rows.append({"chrom": key[0], "pos": int(key[1]), "ref": key[2], "alt": key[3],
                      "variant_type": group["variant_type"].iloc[0],
-                     "source": ",".join(s for s in ("discovered", "known", "hotspot") if s in sources),
+                     "source": ",".join(s for s in ("discovered", "known", "hotspot")
+                                        if s in sources),
                      "patients": ",".join(carriers),
                      "tracked_by": ",".join(sorted(set(group["patient_id"])))})
     sites = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "variant_type", "source",

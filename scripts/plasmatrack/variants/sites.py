@@ -110,7 +110,8 @@ class IndelClass:
     span_end: int
 
 
-def indel_class(reference: Reference | None, chrom: str, pos0: int, ref: str, alt: str) -> IndelClass:
+def indel_class(reference: Reference | None, chrom: str, pos0: int, ref: str,
+                alt: str) -> IndelClass:
     """The equivalence class of the indel (pos0 = anchor, VCF-style alleles). Without a reference
     only the given placement is known."""
     kind = variant_type(ref, alt)
@@ -191,7 +192,8 @@ def validate_sites(df: pd.DataFrame, source: str, reference: Reference | None = 
             if pos < 1:
                 raise ValueError
         except ValueError:
-            problems.append(f"{where(source, line, 'pos')}: {row['pos']!r} is not a 1-based position")
+            problems.append(f"{where(source, line, 'pos')}: {row['pos']!r} is not a 1-based "
+                            "position")
             positions.append(0)
             types.append("")
             continue
@@ -226,8 +228,9 @@ def validate_sites(df: pd.DataFrame, source: str, reference: Reference | None = 
     out = out.loc[keep].copy()
     if reference is not None and normalize:
         for i in out.index[out["variant_type"] != SNV]:
-            pos0, ref, alt = left_normalize(reference, out.at[i, "chrom"], int(out.at[i, "pos"]) - 1,
-                                            out.at[i, "ref"], out.at[i, "alt"])
+            pos0, ref, alt = left_normalize(reference, out.at[i, "chrom"],
+                                            int(out.at[i, "pos"]) - 1, out.at[i, "ref"],
+                                            out.at[i, "alt"])
             out.at[i, "pos"], out.at[i, "ref"], out.at[i, "alt"] = pos0 + 1, ref, alt
     out["pos"] = out["pos"].astype(int)
     return out.reset_index(drop=True), warnings

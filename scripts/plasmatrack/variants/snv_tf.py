@@ -6,9 +6,10 @@ detected in at least one plasma draw. Their pooled plasma VAF (all draws, backgr
 is compared with the median of the upper half of those VAFs; SNVs within ``cluster_ratio`` (0.6)
 and its inverse of it form the clonal set, which is then refined: the level is re-estimated as the
 set's pooled VAF and the set becomes the SNVs within the ratio window of it or consistent with it
-(two-sided binomial p >= 0.01 on their pooled counts), until it no longer changes. The upper cluster is the truncal clone: subclones and
-emerging clones sit below it, and variants on gained or amplified alleles (or LOH) above it, so
-the window keeps the copy-neutral heterozygous truncal SNVs without needing copy-number input.
+(two-sided binomial p >= 0.01 on their pooled counts), until it no longer changes. The upper
+cluster is the truncal clone: subclones and emerging clones sit below it, and variants on gained
+or amplified alleles (or LOH) above it, so the window keeps the copy-neutral heterozygous truncal
+SNVs without needing copy-number input.
 The same set is used in every sample of the patient so that estimates are comparable over time.
 
 Per sample: the clonal set's fragments are pooled (observations with depth >= ``min_depth``):

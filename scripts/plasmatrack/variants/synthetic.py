@@ -145,7 +145,8 @@ def write_bam(path: str | Path, genome: dict[str, str], fragments: list[Fragment
                             quals[j] = 2
                 if error_rate > 0:
                     for j in np.flatnonzero(rng.random(len(bases_list)) < error_rate):
-                        bases_list[j] = BASES[(BASES.index(bases_list[j]) + int(rng.integers(1, 4))) % 4]
+                        shift = int(rng.integers(1, 4))
+                        bases_list[j] = BASES[(BASES.index(bases_list[j]) + shift) % 4]
                 if mate_index == 2 and frag.mate_error_at is not None:
                     for j, (p, _) in enumerate(hap_part):
                         if p == frag.mate_error_at[0]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 FILTERS = {
-    "germline": "Germline variant (VAF near 0.5 or 1 in the matched normal, or in plasma without one)",
+    "germline": "Germline variant (VAF near 0.5 or 1 in the matched normal, or in plasma "
+                "without one)",
     "chip": "Clonal haematopoiesis: detected in the white-cell normal at low VAF",
     "artifact": "Artifact: blacklisted site or strand-biased support",
     "blacklisted": "Site noisy in control samples (background model blacklist)",
@@ -30,7 +31,8 @@ INFO = [
     ("VTYPE", "1", "String", "snv, insertion or deletion"),
 ]
 FORMAT = [
-    ("GT", "1", "String", "Presence call: 0/1 detected, 1/1 detected at VAF>=0.9, 0/0 not detected, ./. undetermined"),
+    ("GT", "1", "String", "Presence call: 0/1 detected, 1/1 detected at VAF>=0.9, "
+                          "0/0 not detected, ./. undetermined"),
     ("AD", "R", "Integer", "Fragments supporting ref and alt (overlapping mates counted once)"),
     ("DP", "1", "Integer", "Informative fragments (ref + alt + other alleles)"),
     ("AF", "A", "Float", "Variant allele fraction (alt / DP)"),
@@ -117,8 +119,10 @@ def write_patient_vcf(tracked: pd.DataFrame, samples: list[str], contigs: dict[s
                         if value is not None:
                             fmt[key] = (value,)
                     fmt["ST"] = r["status"]
-                    fmt["SB"] = tuple(int(r[c]) for c in ("ref_fwd", "ref_rev", "alt_fwd", "alt_rev"))
-                    for key, col in (("FLR", "ref_fragment_median"), ("FLA", "alt_fragment_median")):
+                    fmt["SB"] = tuple(int(r[c])
+                                      for c in ("ref_fwd", "ref_rev", "alt_fwd", "alt_rev"))
+                    for key, col in (("FLR", "ref_fragment_median"),
+                                     ("FLA", "alt_fragment_median")):
                         value = _num(r[col], 1)
                         if value is not None:
                             fmt[key] = value
