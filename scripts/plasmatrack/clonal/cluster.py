@@ -97,6 +97,7 @@ class ClusterResult:
     prevalence_lower: np.ndarray
     prevalence_upper: np.ndarray
     prevalence_std: np.ndarray
+    prevalence_mode: np.ndarray  # (K, D) posterior mode (0 for an absent clone)
     informative: np.ndarray  # (D,) samples with tumour content > 0 and reads
     sizes: np.ndarray  # (K,)
     flags: list[str]  # per variant: "" or ";"-joined flags
@@ -338,7 +339,7 @@ def _summarise(model: _Model, fit: MixtureFit, selection: pd.DataFrame,
     data, settings, grid = model.data, model.settings, model.grid
     L = model.table(fit.precision)
     N, D = len(data.mutation_ids), L.shape[1]
-    mean, _, lower, upper, std = grid_summary(fit.suff, grid, settings.level)
+    mean, mode, lower, upper, std = grid_summary(fit.suff, grid, settings.level)
     informative = model.informative
     # Order clusters by decreasing mean prevalence over informative samples (0 = likely trunk).
     score = mean[:, informative].mean(axis=1) if informative.any() else mean.mean(axis=1)
@@ -375,6 +376,7 @@ def _summarise(model: _Model, fit: MixtureFit, selection: pd.DataFrame,
     return ClusterResult(
         labels=labels, probability=probability, multiplicity=multiplicity,
         prevalence=mean[order], prevalence_lower=lower[order], prevalence_upper=upper[order],
-        prevalence_std=std[order], informative=informative, sizes=sizes, flags=flags,
+        prevalence_std=std[order], prevalence_mode=mode[order], informative=informative,
+        sizes=sizes, flags=flags,
         precision=fit.precision, loglik=fit.loglik, selection=selection, notes=notes,
     )

@@ -4,7 +4,8 @@ Each cluster's prevalence (CCF) is read along the patient's informative draws in
 (draws whose tumour fraction is ~0 say nothing about clone composition and are skipped). A
 prevalence is *present* when its lower 95% bound exceeds ``present_min`` and *absent* when its
 upper bound is below ``absent_max``; otherwise it is undetermined (e.g. a low-TF draw), which is
-never called either way; a prevalence that is not present and whose estimate is below
+never called either way; a prevalence that is not present and whose most likely value
+(posterior mode, ``prevalence_mode``; the mean where that column is absent) is below
 ``absent_max`` is *low* (not seen, though a low-TF draw cannot prove absence). Walking forward
 from the first informative draw (the reference):
 
@@ -117,7 +118,10 @@ def _state(row, settings: EventSettings) -> str:
         return "present"
     if row.prevalence_upper < settings.absent_max:
         return "absent"
-    if row.prevalence < settings.absent_max:
+    point = getattr(row, "prevalence_mode", row.prevalence)
+    if pd.isna(point):
+        point = row.prevalence
+    if point < settings.absent_max:
         return "low"
     return "undetermined"
 

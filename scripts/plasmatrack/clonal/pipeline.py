@@ -38,7 +38,8 @@ VARIANT_COLUMNS = ["patient_id", "chrom", "pos", "ref", "alt", "gene", "cluster_
                    "cluster_size", "cluster_label", "flags"]
 PREVALENCE_COLUMNS = ["patient_id", "cluster_id", "sample_id", "timepoint_days", "prevalence",
                       "prevalence_lower", "prevalence_upper",
-                      "prevalence_std", "estimable", "tumour_fraction", "tumour_content_source",
+                      "prevalence_std", "prevalence_mode", "estimable", "tumour_fraction",
+                      "tumour_content_source",
                       "clone_cfdna_fraction", "n_variants", "label"]
 TREE_COLUMNS = ["patient_id", "cluster_id", "parent_cluster_id",
                 "n_variants", "label", "sum_rule_ok", "node_ok", "n_valid_trees", "note"]
@@ -181,6 +182,7 @@ def _prevalence_rows(pin: PatientInput, result: ClusterResult, label: dict) -> p
                 "prevalence_lower": result.prevalence_lower[k, d] if ok else np.nan,
                 "prevalence_upper": result.prevalence_upper[k, d] if ok else np.nan,
                 "prevalence_std": result.prevalence_std[k, d] if ok else np.nan,
+                "prevalence_mode": result.prevalence_mode[k, d] if ok else np.nan,
                 "estimable": ok, "tumour_fraction": t,
                 "tumour_content_source": pin.tumour_content_source.get(sid, ""),
                 "clone_cfdna_fraction": t * result.prevalence[k, d] if ok else np.nan,

@@ -89,9 +89,12 @@ def evaluate(truth_dir: str | os.PathLike, variants: pd.DataFrame, prevalence: p
     v = variants.dropna(subset=["cluster_id"]).merge(
         tv[["patient_id", "chrom", "pos", "ref", "alt", "clone_id"]],
         on=["patient_id", "chrom", "pos", "ref", "alt"], how="left")
-    ari, errors, resistance = {}, [], {}
+    ari, ari_ident, errors, resistance = {}, {}, {}, {}
+    errors = []
     for pid, g in v.groupby("patient_id"):
         ari[pid] = adjusted_rand_score(g["clone_id"].astype(str), g["cluster_id"].astype(int))
+        merged = g["clone_id"].map(_identifiable_clones(clones[clones["patient_id"] == pid]))
+        ari_ident[pid] = adjusted_rand_score(merged.astype(str), g["cluster_id"].astype(int))
         for clone, members in g.groupby("clone_id"):
             cid = int(members["cluster_id"].astype(int).mode().iloc[0])
             tc = clones[(clones["patient_id"] == pid) & (clones["clone_id"] == clone)]
@@ -116,6 +119,29 @@ def evaluate(truth_dir: str | os.PathLike, variants: pd.DataFrame, prevalence: p
             resistance[(pid, clone)] = others.empty and not ev.empty
     err = pd.DataFrame(errors)
     return {"ari": ari, "mean_ari": float(np.mean(list(ari.values()))) if ari else float("nan"),
+            "ari_identifiable": ari_ident,
             "prevalence_errors": err,
             "max_prevalence_error": float(err["abs_error"].max()) if len(err) else float("nan"),
             "resistance_found": resistance}
+
+
+IDENTICAL = 0.1
+
+
+def _identifiable_clones(clones: pd.DataFrame) -> dict[str, str]:
+    """clone_id -> representative clone_id, merging clones whose trajectories stay within
+    IDENTICAL of each other at every draw (transitively)."""
+    traj = clones.pivot_table(index="clone_id", columns="sample_id", values="prevalence")
+    ids = list(traj.index)
+    parent = {c: c for c in ids}
+
+    def root(c):
+        while parent[c] != c:
+            c = parent[c]
+        return c
+
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            if (traj.loc[a] - traj.loc[b]).abs().max() < IDENTICAL:
+                parent[root(b)] = root(a)
+    return {c: root(c) for c in ids}
