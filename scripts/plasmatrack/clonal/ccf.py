@@ -1,4 +1,4 @@
-"""Cancer cell fraction (CCF) of somatic variants from allele counts, tumour fraction and copy number.
+"""Cancer cell fraction (CCF) of somatic variants from allele counts, tumour fraction, copy number.
 
 The mixing model (the one the simulator and PyClone use, with every tumour cell carrying the
 local tumour copy number C):
@@ -227,7 +227,8 @@ def variant_ccf(data: MutationData, grid_points: int = 201, precision: float = B
                 "mutation_id": mid, "sample_id": sid,
                 "ref_count": int(data.ref[i, d]), "alt_count": int(data.alt[i, d]),
                 "vaf": vaf[i, d], "tumour_content": t[i, d],
-                "tumour_copy_number": data.tumour_cn[i, d], "major_copy_number": data.major_cn[i, d],
+                "tumour_copy_number": data.tumour_cn[i, d],
+                "major_copy_number": data.major_cn[i, d],
                 "mutation_copy_number": mcn[i, d], "mutation_copy_number_lower": mcn_lo[i, d],
                 "mutation_copy_number_upper": mcn_hi[i, d],
                 "multiplicity": int(m_best[i]),

@@ -1,4 +1,4 @@
-"""Clustering variants by their CCF trajectories: a beta-binomial mixture fitted by EM on a CCF grid.
+"""Clustering variants by their CCF trajectories: a beta-binomial mixture fitted by EM on a grid.
 
 The model is PyClone-VI's (a mixture over clusters, each with one CCF per sample; a variant's
 counts in every sample are beta-binomial around the VAF its cluster's CCF implies, marginalised
@@ -164,7 +164,8 @@ class _Model:
             nk = resp.sum(axis=0)
             with np.errstate(divide="ignore"):
                 logw = np.log(nk / N)
-            converged = np.array_equal(g_new, g) and abs(loglik - prev) <= self.settings.tol * abs(loglik)
+            converged = (np.array_equal(g_new, g)
+                         and abs(loglik - prev) <= self.settings.tol * abs(loglik))
             g = g_new
             prev = loglik
             if converged:

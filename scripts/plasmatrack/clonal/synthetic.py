@@ -54,7 +54,8 @@ def tumour_fraction_from_truth(truth_dir: str | os.PathLike, relative_error: flo
     s = s[s["sample_type"] == "plasma"].reset_index(drop=True)
     tf = s["tumour_fraction"].to_numpy(float) * np.exp(rng.normal(0, relative_error, len(s)))
     return pd.DataFrame({"sample_id": s["sample_id"], "patient_id": s["patient_id"],
-                         "timepoint_days": s["timepoint_days"], "tumour_fraction": np.clip(tf, 0, 1),
+                         "timepoint_days": s["timepoint_days"],
+                         "tumour_fraction": np.clip(tf, 0, 1),
                          "ploidy": s["ploidy"], "tf_detected": True})
 
 
