@@ -52,13 +52,19 @@ def test_fish_layout_scales_children_when_sum_rule_is_violated():
     assert widths["2"] == pytest.approx(0.25)
     fig, scaled2 = F.clone_fish_plot(prev, tree, {"2": "PIK3CA"})
     assert scaled2 and len(fig.data) == 3
+    # an excess within estimation noise is drawn nested without a sum-rule warning
+    near = prev.assign(prevalence=[0.5, 0.26, 0.26])
+    bands, scaled3 = F.fish_layout(near, tree)
+    assert not scaled3
+    b = bands.set_index("cluster_id")
+    assert (b["upper"] - b["lower"])[["2", "3"]].sum() == pytest.approx(0.5)
 
 
 def test_clone_tree_places_children_right_of_parents():
     tree = pd.DataFrame({"cluster_id": ["1", "2", "3"], "parent_cluster_id": ["", "1", "2"]})
     fig = F.clone_tree(tree, ["1", "2", "3"], {"3": "ESR1 D538G"})
     nodes = fig.data[1]
-    xs = dict(zip([t.split(":")[0].strip() for t in nodes.text], nodes.x))
+    xs = dict(zip([t.split("<br>")[0] for t in nodes.text], nodes.x))
     assert xs["clone 1"] == 0 and xs["clone 2"] == 1 and xs["clone 3"] == 2
     assert any("ESR1 D538G" in t for t in nodes.text)
     # a forest (two roots) is drawn and said

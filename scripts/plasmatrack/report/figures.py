@@ -353,13 +353,18 @@ def _tree_children(tree: pd.DataFrame, clusters: list[str]) -> tuple[dict, list[
     return children, roots
 
 
-def fish_layout(prevalence: pd.DataFrame, tree: pd.DataFrame | None) -> tuple[pd.DataFrame, bool]:
+SUM_RULE_TOLERANCE = 0.05  # prevalence units; estimates within it count as nested
+
+
+def fish_layout(prevalence: pd.DataFrame, tree: pd.DataFrame | None,
+                tolerance: float = SUM_RULE_TOLERANCE) -> tuple[pd.DataFrame, bool]:
     """Band bounds of a fish plot: for each cluster and timepoint, (lower, upper) on a 0-1 axis.
 
     A clone occupies a band as wide as its prevalence (cancer cell fraction incl. descendants);
     children are stacked inside their parent's band, centred. When children's prevalences add up to
-    more than the parent's (no tree satisfies the sum rule), they are scaled down to fit and the
-    second value returned is True so the page can say so."""
+    more than the parent's, they are scaled down to fit; the second value returned is True when
+    some excess is larger than ``tolerance`` (a real sum-rule violation, not estimation noise), so
+    the page can say so."""
     clusters = sorted(prevalence["cluster_id"].astype(str).unique(), key=_natural)
     children, roots = _tree_children(tree, clusters)
     times = sorted(prevalence["timepoint_days"].unique())
@@ -375,8 +380,8 @@ def fish_layout(prevalence: pd.DataFrame, tree: pd.DataFrame | None) -> tuple[pd
             kids = children[node]
             widths = [prev.get((k, t), 0.0) for k in kids]
             total = sum(widths)
-            if total > width + 1e-9:
-                scaled = True
+            if total > width + 1e-12:
+                scaled = scaled or total > width + tolerance
                 widths = [w * width / total for w in widths]
                 total = width
             start = lo + (width - total) / 2
@@ -385,8 +390,8 @@ def fish_layout(prevalence: pd.DataFrame, tree: pd.DataFrame | None) -> tuple[pd
                 start += w
         root_widths = [prev.get((r, t), 0.0) for r in roots]
         total = sum(root_widths)
-        if total > 1 + 1e-9:
-            scaled = True
+        if total > 1 + 1e-12:
+            scaled = scaled or total > 1 + tolerance
             root_widths = [w / total for w in root_widths]
             total = 1.0
         start = (1 - total) / 2
@@ -495,8 +500,11 @@ def clone_tree(tree: pd.DataFrame | None, clusters: list[str],
         x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text",
         marker=dict(size=22, color=[PALETTE[order[n] % len(PALETTE)] for n in nodes],
                     line=dict(color="white", width=2)),
-        text=[f"clone {esc(n)}: {esc(labels.get(n, ''))}" for n in nodes],
-        textposition=["middle right" if not children[n] else "top center" for n in nodes],
+        text=[f"clone {esc(n)}" + (f"<br>{esc(labels[n])}" if labels.get(n) else "")
+              for n in nodes],
+        # leaves: label to the right; inner nodes above/below by depth so a chain stays legible
+        textposition=["middle right" if not children[n] else
+                      ("top center" if pos[n][0] % 2 == 0 else "bottom center") for n in nodes],
         hoverinfo="text", showlegend=False))
     n_leaves = max(next_leaf[0], 1)
     depth = max(p[0] for p in pos.values())

@@ -292,8 +292,8 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     if scaled:
         blocks.append({"kind": "note", "text": (
             "The clone prevalences violate the sum rule at some draw (children add up to more "
-            "than their parent); the fish plot scales the children down to fit. See the clone "
-            "tree notes of the clonal stage.")})
+            f"than their parent by over {F.SUM_RULE_TOLERANCE:g}); the fish plot scales the "
+            "children down to fit. See the clone tree notes of the clonal stage.")})
     page.figure(blocks, fish,
                 "Clone prevalence (cancer cell fraction incl. descendants) over time: each clone "
                 "is a band as wide as its prevalence, nested inside its parent.",
