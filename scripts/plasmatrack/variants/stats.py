@@ -5,9 +5,12 @@ All functions are vectorised over numpy arrays of counts (fragments)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 Z95 = 1.959963984540054
+# Below this p-value the tail is summed exactly (over at most TAIL_TERMS counts).
+TAIL_EXACT_BELOW = 1e-8
+TAIL_TERMS = 5000
 
 
 def wilson_interval(alt, depth, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +41,11 @@ def presence_p_value(alt, depth, a, b) -> np.ndarray:
     ok = (alt > 0) & (depth > 0)
     if ok.any():
         out[ok] = stats.betabinom.sf(alt[ok] - 1, depth[ok], a[ok], b[ok])
+    # scipy's survival function loses precision far out in the tail (1 - cdf); there, sum the
+    # probability mass of the tail in log space instead.
+    for i in np.flatnonzero(ok & (out < TAIL_EXACT_BELOW)):
+        k = np.arange(alt[i], min(depth[i], alt[i] + TAIL_TERMS) + 1)
+        out[i] = np.exp(special.logsumexp(stats.betabinom.logpmf(k, depth[i], a[i], b[i])))
     return np.clip(out, 0.0, 1.0)
 
 
