@@ -259,6 +259,7 @@ def test_forest_plot_log_axis_and_intervals():
                          "hr_upper": [3.5, np.nan]})
     fig = F.forest_plot(surv)
     assert fig.layout.xaxis.type == "log"
+    assert "not estimable" not in fig.layout.title.text
     tr = fig.data[0]
     assert list(tr.x) == [2.0] and np.allclose(tr.error_x.array, [1.5])
     assert np.allclose(tr.error_x.arrayminus, [0.8])
@@ -288,3 +289,18 @@ def test_treatment_timeline_without_clinical_shows_draws_only():
     marker = [t for t in fig.data if t.name.startswith("censored")][0]
     assert list(marker.x) == pytest.approx([2.0 * F.DAYS_PER_MONTH])
     assert "best response SD" in fig.layout.title.text
+
+
+def test_degenerate_hazard_ratios_are_not_drawn():
+    surv = pd.DataFrame({"analysis": ["ok", "separated"], "endpoint": ["TTF", "TTF"],
+                         "n": [40, 2], "events": [30, 2], "p_value": [0.01, 0.3],
+                         "hazard_ratio": [1.8, 9.5e6], "hr_lower": [1.1, 0.0],
+                         "hr_upper": [2.9, np.inf]})
+    fig = F.forest_plot(surv)
+    assert list(fig.data[0].x) == [1.8]
+    assert "(1 not estimable, not drawn)" in fig.layout.title.text
+    curves = pd.DataFrame({"analysis": "separated", "group": ["high", "low"], "time": [1.0, 2.0],
+                           "survival": [0.0, 0.0], "ci_lower": [0.0, 0.0], "ci_upper": [1.0, 1.0],
+                           "at_risk": [1, 1]})
+    km = F.km_plot(curves, "separated", surv.iloc[1].to_dict())
+    assert km.layout.title.text.endswith("HR not estimable)")

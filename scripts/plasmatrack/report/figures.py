@@ -893,8 +893,10 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
         hr = _num(stats.get("hazard_ratio"))
         if hr is not None:
             lo, hi = _num(stats.get("hr_lower")), _num(stats.get("hr_upper"))
-            ci = f" ({lo:.2f}-{hi:.2f})" if lo is not None and hi is not None else ""
-            title += f", HR {hr:.2f}{ci}"
+            if _estimable_hr(hr, lo, hi):
+                title += f", HR {hr:.2f} ({lo:.2f}-{hi:.2f})"
+            else:
+                title += ", HR not estimable"
         title += ")"
     fig.update_yaxes(title_text="event-free", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="at risk", row=2, col=1, showgrid=False,
@@ -926,11 +928,28 @@ def _nice_step(tmax: float) -> float:
     return 10 * mag
 
 
+HR_RANGE = (1e-3, 1e3)  # beyond this (or an infinite bound) a hazard ratio is not estimable
+
+
+def _estimable_hr(hr, lo, hi) -> bool:
+    """A hazard ratio worth drawing: finite bounds inside HR_RANGE (tiny cohorts or complete
+    separation give 1e7 with an interval from 0 to infinity)."""
+    values = [hr, lo, hi]
+    if any(v is None or not math.isfinite(v) for v in values):
+        return False
+    return all(HR_RANGE[0] <= v <= HR_RANGE[1] for v in values) and lo <= hr <= hi
+
+
 def forest_plot(survival: pd.DataFrame | None) -> go.Figure | None:
-    """Hazard ratios with 95% intervals of every analysis that has one (survival.tsv)."""
+    """Hazard ratios with 95% intervals of every analysis that has an estimable one
+    (survival.tsv); the others are counted in the title (the table beside lists them)."""
     if survival is None or survival.empty:
         return None
-    df = survival[survival["hazard_ratio"].notna() & (survival["hazard_ratio"] > 0)]
+    has_hr = survival[survival["hazard_ratio"].notna()]
+    ok = [_estimable_hr(_num(h), _num(lo), _num(hi)) for h, lo, hi in
+          zip(has_hr["hazard_ratio"], has_hr["hr_lower"], has_hr["hr_upper"])]
+    df = has_hr[ok]
+    dropped = len(has_hr) - len(df)
     if df.empty:
         return None
     df = df.iloc[::-1]
@@ -945,7 +964,10 @@ def forest_plot(survival: pd.DataFrame | None) -> go.Figure | None:
         text=text, hovertemplate="%{y}<br>%{text}<extra></extra>", showlegend=False))
     fig.add_vline(x=1, line=dict(color="#455a64", dash="dash", width=1))
     fig.update_xaxes(type="log", title_text="hazard ratio (log scale)")
-    return _layout(fig, "Cox models: hazard ratios with 95% intervals",
+    title = "Cox models: hazard ratios with 95% intervals"
+    if dropped:
+        title += f" ({dropped} not estimable, not drawn)"
+    return _layout(fig, title,
                    height=max(240, 50 * len(df) + 120), margin=dict(l=260, r=30, t=60, b=50))
 
 

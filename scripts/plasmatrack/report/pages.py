@@ -31,6 +31,7 @@ from ..io import atomic_open, write_tsv
 from . import figures as F
 from .sources import StageData, as_bool
 
+MAX_CELL_CHARS = 120
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "modeBarButtonsToRemove": ["select2d", "lasso2d"],
                "toImageButtonOptions": {"format": "svg"}}
@@ -120,7 +121,11 @@ class Page:
                 value = rec[col]
                 href = (links or {}).get(col, {}).get(value)
                 text = _cell(value)
-                cells.append({"text": text, "href": href, "wrap": len(text) > 40,
+                tooltip = ""
+                if len(text) > MAX_CELL_CHARS:  # the whole text stays in the tooltip and TSV
+                    text, tooltip = text[:MAX_CELL_CHARS - 1] + "\u2026", text
+                cells.append({"text": text, "title": tooltip, "href": href,
+                              "wrap": len(text) > 40,
                               "num": isinstance(value, (int, float, np.number))
                               and not isinstance(value, bool)})
             rows.append({"cls": "fail" if bad else "", "cells": cells})
@@ -490,7 +495,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     page.figure(blocks, F.forest_plot(survival),
                 "Hazard ratios with 95% intervals of the Cox models (log scale).", None, None,
                 missing=_why_missing(data, ["survival"]) if survival is None
-                else "no analysis with a hazard ratio")
+                else "no analysis with an estimable hazard ratio (finite 95% interval)")
     if survival is not None and not survival.empty:
         page.table(blocks, survival, "All survival analyses (adjusted p-values for optimised "
                    "cut-points).", "survival", page_size=settings.table_page_size)
