@@ -98,7 +98,7 @@ def validate(cohort: Path, n_samples: int, threads: int, workdir: Path) -> None:
         md = subprocess.run(["samtools", "markdup", "-s", f"{bam}.tmp.bam", str(bam)],
                             check=True, capture_output=True, text=True)
         pysam.index(str(bam))
-        total = mapped = 0
+        total = mapped = proper = 0
         tlen: list[int] = []
         off: dict[tuple[str, int], int] = {}
         with pysam.AlignmentFile(str(bam)) as handle:
@@ -107,6 +107,7 @@ def validate(cohort: Path, n_samples: int, threads: int, workdir: Path) -> None:
                 if r.is_unmapped:
                     continue
                 mapped += 1
+                proper += r.is_proper_pair
                 if (r.is_read1 and not r.is_duplicate and r.mapping_quality >= 20
                         and not r.is_secondary and not r.is_supplementary):
                     if r.is_proper_pair and r.template_length > 0:
@@ -132,7 +133,8 @@ def validate(cohort: Path, n_samples: int, threads: int, workdir: Path) -> None:
                 z = (counts[v.alt] - n * p) / np.sqrt(n * p * (1 - p)) if n else 0.0
                 rows.append((v.category, n, z))
         z = pd.DataFrame(rows, columns=["category", "depth", "z"])
-        print(f"{sid}: TF {t['tumour_fraction']:.4f}; mapped {mapped / total:.4f}; fragment mode "
+        print(f"{sid}: TF {t['tumour_fraction']:.4f}; mapped {mapped / total:.4f}; properly "
+              f"paired {proper / total:.4f}; fragment mode "
               f"{int(np.bincount(tlen).argmax())} (truth {t['fragment_mode']}); markdup "
               f"{_markdup_fraction(md.stderr):.4f} (truth position {t['position_duplicate_rate']:.4f},"
               f" PCR {t['duplicate_rate']:.4f}); median on-target depth truth "
