@@ -27,6 +27,7 @@ class Rendered:
     dialogs: list[str] = field(default_factory=list)
     n_plots: int = 0
     n_drawn: int = 0
+    titles: list[str] = field(default_factory=list)
     undrawn: list[str] = field(default_factory=list)
     seconds: float = 0.0
     screenshot: Path | None = None
@@ -78,10 +79,12 @@ def render_page(browser, path: Path, screenshot: Path | None = None,
                id: d.id,
                drawn: d.querySelector('.main-svg') !== null && !!d._fullLayout,
                marks: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace, '
-                                         + '.boxlayer .trace').length}))""")
+                                         + '.boxlayer .trace').length,
+               title: (d.querySelector('.gtitle') || {}).textContent || ''}))""")
     out.n_plots = len(state)
     out.n_drawn = sum(1 for s in state if s["drawn"] and s["marks"] > 0)
     out.undrawn = [s["id"] for s in state if not (s["drawn"] and s["marks"] > 0)]
+    out.titles = [s["title"] for s in state]
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=full_page)
