@@ -76,7 +76,7 @@ def test_declining_then_cleared_and_expanding():
     prev = _prev([
         (1, "D1", 0, 0.6, 0.5, 0.7, True), (1, "D2", 30, 0.3, 0.25, 0.35, True),
         (1, "D3", 90, 0.01, 0.0, 0.03, True),
-        (2, "D1", 0, 0.2, 0.15, 0.25, True), (2, "D2", 30, 0.2, 0.1, 0.3, False),
+        (2, "D1", 0, 0.2, 0.15, 0.25, True), (2, "D2", 30, np.nan, np.nan, np.nan, False),
         (2, "D3", 90, 0.7, 0.6, 0.8, True),
     ])
     ev = clone_events(prev, {1: "ESR1 D538G", 2: "AKT1 E17K"}, {1: "ESR1", 2: "AKT1"})

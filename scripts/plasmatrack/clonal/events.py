@@ -69,7 +69,9 @@ def clone_events(prevalence: pd.DataFrame, labels: dict[int, str], genes: dict[i
                      timepoint_labels(day_list, ttf_days, settings.progression_window_days)))
     rows = []
     for cid, grp in prevalence.groupby("cluster_id", sort=True):
-        grp = grp[grp["estimable"].astype(bool)].sort_values("timepoint_days", kind="stable")
+        # Draws without tumour signal have no prevalence; wide intervals stay in (the interval
+        # tests below are what keeps an uncertain draw from making an event).
+        grp = grp[grp["prevalence"].notna()].sort_values("timepoint_days", kind="stable")
         if grp.empty:
             continue
         state = [_state(r, settings) for r in grp.itertuples()]

@@ -60,6 +60,11 @@ class ClonalSettings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     events: EventSettings = field(default_factory=EventSettings)
     tree_tolerance: float = 0.02
+    # A prevalence whose 95% interval is wider than this says nothing about the clone in that
+    # draw (e.g. TF 0.003): it is written, but marked not estimable. Events still read it: their
+    # interval tests keep an uncertain draw from making an event, and a baseline where a clone
+    # is not seen at low TF is still the reference an emerging clone is measured against.
+    estimable_max_width: float = 0.5
 
     @classmethod
     def from_config(cls, section: dict | None) -> "ClonalSettings":
@@ -80,6 +85,8 @@ class ClonalSettings:
                        pick(EventSettings, ev))
         if "tree_tolerance" in section:
             settings.tree_tolerance = float(section["tree_tolerance"])
+        if "estimable_max_width" in section:
+            settings.estimable_max_width = float(section["estimable_max_width"])
         return settings
 
 
@@ -131,7 +138,7 @@ def analyse_patient(pin: PatientInput, settings: ClonalSettings,
     if not excluded.empty:
         variants = pd.concat([variants, excluded], ignore_index=True)
     variants = variants[VARIANT_COLUMNS]
-    prevalence = _prevalence_rows(pin, result, label)
+    prevalence = _prevalence_rows(pin, result, label, settings.estimable_max_width)
     tree = build_tree(result.prevalence, result.prevalence_std, result.informative,
                       settings.tree_tolerance, sample_names=data.sample_ids)
     tree_rows = pd.DataFrame({
@@ -168,7 +175,8 @@ def _excluded_rows(pin: PatientInput) -> pd.DataFrame:
     })[VARIANT_COLUMNS]
 
 
-def _prevalence_rows(pin: PatientInput, result: ClusterResult, label: dict) -> pd.DataFrame:
+def _prevalence_rows(pin: PatientInput, result: ClusterResult, label: dict,
+                     max_width: float = 0.5) -> pd.DataFrame:
     data = pin.data
     rows = []
     for k in range(result.k):
@@ -183,7 +191,9 @@ def _prevalence_rows(pin: PatientInput, result: ClusterResult, label: dict) -> p
                 "prevalence_upper": result.prevalence_upper[k, d] if ok else np.nan,
                 "prevalence_std": result.prevalence_std[k, d] if ok else np.nan,
                 "prevalence_mode": result.prevalence_mode[k, d] if ok else np.nan,
-                "estimable": ok, "tumour_fraction": t,
+                "estimable": ok and bool(result.prevalence_upper[k, d]
+                                         - result.prevalence_lower[k, d] <= max_width),
+                "tumour_fraction": t,
                 "tumour_content_source": pin.tumour_content_source.get(sid, ""),
                 "clone_cfdna_fraction": t * result.prevalence[k, d] if ok else np.nan,
                 "n_variants": int(result.sizes[k]), "label": label[k],
