@@ -96,3 +96,8 @@ def test_undetermined_low_tf_draw_is_not_called_either_way():
 def test_timepoint_labels():
     assert timepoint_labels([-10, 40, 200], ttf_days=210) == ["baseline", "day 40", "progression"]
     assert timepoint_labels([-10, 40, 200], ttf_days=None) == ["baseline", "day 40", "day 200"]
+
+
+def test_only_the_draw_closest_to_treatment_failure_is_progression():
+    # a fast progressor (failure at day 23): the day-13 draw is inside the window but is not it
+    assert timepoint_labels([-8, 13, 23], ttf_days=22.8) == ["baseline", "day 13", "progression"]

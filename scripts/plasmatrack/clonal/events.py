@@ -40,15 +40,14 @@ class EventSettings:
 
 def timepoint_labels(days: list[float], ttf_days: float | None,
                      window_days: float = 28.0) -> list[str]:
-    """Names of a patient's draws (sorted by day) for event descriptions."""
-    labels = []
-    for i, day in enumerate(days):
-        if ttf_days is not None and i > 0 and day >= ttf_days - window_days:
-            labels.append("progression")
-        elif i == 0:
-            labels.append("baseline")
-        else:
-            labels.append(f"day {int(day)}")
+    """Names of a patient's draws (sorted by day) for event descriptions: the first is
+    "baseline"; of the later draws on or after ``ttf_days - window_days`` the one closest to the
+    treatment-failure day is "progression"; the others are "day N"."""
+    labels = ["baseline" if i == 0 else f"day {int(day)}" for i, day in enumerate(days)]
+    if ttf_days is not None:
+        late = [i for i, day in enumerate(days) if i > 0 and day >= ttf_days - window_days]
+        if late:
+            labels[min(late, key=lambda i: (abs(days[i] - ttf_days), i))] = "progression"
     return labels
 
 
