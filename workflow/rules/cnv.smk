@@ -128,15 +128,12 @@ rule cnv_call:
         cnr=f"{CNV_SAMPLE}.cnr",
         cns=f"{CNV_SAMPLE}.cns",
         seg=f"{CNV_SAMPLE}.seg",
-        states=f"{CNV_SAMPLE}.hmm_states.tsv",
-        fit=f"{CNV_SAMPLE}.tf.tsv",
         gene_stats=f"{CNV_SAMPLE}.gene_stats.tsv",
+        info=f"{CNV_SAMPLE}.info.tsv",
     params:
         pool_ids=list(CNV_POOL["sample_id"]),
-        hmm=CNV["hmm"],
         segment_method=CNV["segment_method"],
         segment_threshold=CNV["segment_threshold"],
-        design="panel" if PANEL_BED else "wgs",
     log:
         "logs/cnv/{patient}/{sample}.call.log",
     benchmark:
@@ -149,6 +146,73 @@ rule cnv_call:
         "../../envs/python.yaml"
     script:
         "../../scripts/rules/cnv_call.py"
+
+
+def cnv_patient_samples(wildcards):
+    """The patient's rows of the sample sheet (every draw and the normal)."""
+    return SAMPLES[SAMPLES["patient_id"] == wildcards.patient]
+
+
+def cnv_patient_cnrs(wildcards):
+    return sample_paths(f"{CNV_SAMPLE}.cnr", cnv_patient_samples(wildcards))
+
+
+def cnv_patient_infos(wildcards):
+    return sample_paths(f"{CNV_SAMPLE}.info.tsv", cnv_patient_samples(wildcards))
+
+
+def cnv_patient_ids(wildcards):
+    return list(cnv_patient_samples(wildcards)["sample_id"])
+
+
+def cnv_patient_types(wildcards):
+    return list(cnv_patient_samples(wildcards)["sample_type"])
+
+
+rule cnv_hmm:
+    input:
+        cnrs=cnv_patient_cnrs,
+        infos=cnv_patient_infos,
+    output:
+        fits="results/cnv/{patient}/patient.hmm_fits.tsv",
+        states="results/cnv/{patient}/patient.hmm_states.tsv",
+    params:
+        sample_ids=cnv_patient_ids,
+        sample_types=cnv_patient_types,
+        hmm=CNV["hmm"],
+        mode=CNV["hmm_mode"],
+        design="panel" if PANEL_BED else "wgs",
+    log:
+        "logs/cnv/{patient}/hmm.log",
+    benchmark:
+        "benchmarks/cnv/{patient}/hmm.tsv"
+    threads: CNV["threads"]
+    resources:
+        mem_mb=CNV["mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_hmm.py"
+
+
+rule cnv_hmm_sample:
+    input:
+        fits="results/cnv/{patient}/patient.hmm_fits.tsv",
+        states="results/cnv/{patient}/patient.hmm_states.tsv",
+    output:
+        fit=f"{CNV_SAMPLE}.tf.tsv",
+        states=f"{CNV_SAMPLE}.hmm_states.tsv",
+    log:
+        "logs/cnv/{patient}/{sample}.hmm_split.log",
+    localrule: True
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_hmm_sample.py"
 
 
 rule cnv_summary:

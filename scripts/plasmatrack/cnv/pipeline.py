@@ -21,7 +21,8 @@ from ..errors import InputError
 from ..io import read_tsv, write_tsv
 from .coverage import read_bed
 from .genes import GENE_COLUMNS, GeneSettings, bin_class, call_genes, gene_stats, gene_tau
-from .tumour_fraction import DetectionThresholds, HmmSettings, calibrate, fit_tumour_fraction
+from .tumour_fraction import (DetectionThresholds, HmmSettings, calibrate, fit_joint,
+                              fit_tumour_fraction)
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +68,17 @@ SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
 
 
 def analyse_sample(cnr: pd.DataFrame, sample_id: str, out_cns: str | os.PathLike,
-                   out_seg: str | os.PathLike, out_states: str | os.PathLike,
-                   out_fit: str | os.PathLike, out_gene_stats: str | os.PathLike,
-                   genes_bed: str | os.PathLike | None, hmm: HmmSettings | None = None,
+                   out_seg: str | os.PathLike, out_gene_stats: str | os.PathLike,
+                   out_info: str | os.PathLike, genes_bed: str | os.PathLike | None,
                    segment_method: str = "auto", segment_threshold: float | None = None,
-                   reference_label: str = "", warning: str = "", method: str = "hmm") -> dict:
-    """Segments, SEG, the HMM fit and gene statistics of one sample's bins (``cnr``: CNVkit .cnr
-    columns). Returns the fit summary row that ``out_fit`` holds."""
+                   reference_label: str = "", warning: str = "") -> dict:
+    """Segments, SEG and gene statistics of one sample's bins (``cnr``: CNVkit .cnr columns), and
+    a one-row info table (segmentation method, reference, warning) for the later steps."""
     from .segment import segment_bins, write_seg
 
     segments = segment_bins(cnr, sample_id, segment_method, segment_threshold)
     write_tsv(segments, out_cns)
     write_seg(segments, sample_id, out_seg)
-    fit = fit_tumour_fraction(hmm_bins(cnr, SEX_CHROMOSOMES), hmm or HmmSettings())
-    write_tsv(fit.states[STATE_COLUMNS], out_states)
-    row = {"sample_id": sample_id, **fit.summary(),
-           "segment_method": segments.attrs.get("method", segment_method),
-           "reference": reference_label, "warning": warning, "method": method}
-    write_tsv(pd.DataFrame([row]), out_fit)
     genes = read_bed(genes_bed, 4) if genes_bed else pd.DataFrame(
         columns=["chromosome", "start", "end", "name"])
     bins = cnr[["chromosome", "start", "end", "log2", "weight"]].copy()
@@ -92,16 +86,73 @@ def analyse_sample(cnr: pd.DataFrame, sample_id: str, out_cns: str | os.PathLike
     stats = gene_stats(bins, genes)
     stats.insert(0, "sample_id", sample_id)
     write_tsv(stats, out_gene_stats)
-    return row
+    info = {"sample_id": sample_id, "segment_method": segments.attrs.get("method", segment_method),
+            "reference": reference_label, "warning": warning}
+    write_tsv(pd.DataFrame([info]), out_info)
+    return info
+
+
+def fit_samples(cnrs: dict[str, pd.DataFrame], infos: dict[str, dict], joint: list[str],
+                conditional: list[str], hmm: HmmSettings | None, method: str,
+                out_fits: str | os.PathLike, out_states: str | os.PathLike) -> pd.DataFrame:
+    """Fit the HMM to a patient's samples: ``joint`` ones share one state path (serial draws of
+    one tumour), each of the ``conditional`` ones (the patient's normal) is fitted on that path;
+    with an empty ``joint`` list each sample is fitted alone. Writes the fits (one row per
+    sample) and the states (long, with sample_id) and returns the fits."""
+    hmm = hmm or HmmSettings()
+    bins = {s: hmm_bins(cnrs[s], SEX_CHROMOSOMES) for s in cnrs}
+    results: dict[str, tuple[object, str]] = {}
+    if joint:
+        mode = "joint" if len(joint) > 1 else "single"
+        fits = fit_joint([bins[s] for s in joint], hmm, [bins[s] for s in conditional])
+        for sid, fit in zip(list(joint) + list(conditional), fits):
+            results[sid] = (fit, mode if sid in joint else "conditional")
+    else:
+        for sid in conditional:
+            results[sid] = (fit_tumour_fraction(bins[sid], hmm), "single")
+    rows, states = [], []
+    for sid, (fit, mode) in results.items():
+        rows.append({"sample_id": sid, **fit.summary(), **{k: v for k, v in infos[sid].items()
+                                                            if k != "sample_id"},
+                     "method": method, "fit_mode": mode,
+                     "joint_samples": ",".join(joint) if mode == "joint" else ""})
+        states.append(fit.states[STATE_COLUMNS].assign(sample_id=sid))
+    table = pd.DataFrame(rows)
+    write_tsv(table, out_fits)
+    write_tsv(pd.concat(states, ignore_index=True)[["sample_id", *STATE_COLUMNS]], out_states)
+    return table
+
+
+def fit_patient(sample_ids: list[str], sample_types: list[str], cnr_paths: list[str],
+                info_paths: list[str], out_fits: str, out_states: str,
+                hmm: HmmSettings | None = None, mode: str = "joint", method: str = "hmm"
+                ) -> pd.DataFrame:
+    """Rule ``cnv_hmm``: one patient's HMM fits. ``mode`` joint: the plasma draws share the state
+    path and the normals are fitted on it; ``sample``: every sample alone."""
+    cnrs = {s: read_cnr(p) for s, p in zip(sample_ids, cnr_paths)}
+    infos = {s: read_tsv(p).iloc[0].to_dict() for s, p in zip(sample_ids, info_paths)}
+    if mode not in ("joint", "sample"):
+        raise InputError(f"config cnv.hmm_mode: {mode!r} is not joint or sample")
+    plasma = [s for s, t in zip(sample_ids, sample_types) if t != "normal"]
+    normals = [s for s, t in zip(sample_ids, sample_types) if t == "normal"]
+    if mode == "sample":
+        return fit_samples(cnrs, infos, [], list(sample_ids), hmm, method, out_fits, out_states)
+    return fit_samples(cnrs, infos, plasma, normals, hmm, method, out_fits, out_states)
+
+
+def split_patient(fits: str, states: str, sample_id: str, out_fit: str, out_states: str) -> None:
+    """Rule ``cnv_hmm_sample``: one sample's rows of its patient's fit tables."""
+    table = read_tsv(fits)
+    write_tsv(table[table["sample_id"] == sample_id], out_fit)
+    st = read_tsv(states, dtype={"sample_id": str, "chromosome": str})
+    write_tsv(st[st["sample_id"] == sample_id].drop(columns="sample_id"), out_states)
 
 
 def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     reference_cnn: str | None, pool: list[tuple[str, str, str]], fasta: str,
                     targets_bed: str, antitargets_bed: str, out_cnr: str, out_cns: str,
-                    out_seg: str, out_states: str, out_fit: str, out_gene_stats: str,
-                    genes_bed: str | None, hmm: HmmSettings | None = None,
-                    segment_method: str = "auto", segment_threshold: float | None = None,
-                    method: str = "hmm") -> dict:
+                    out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
+                    segment_method: str = "auto", segment_threshold: float | None = None) -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
 
     ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals.
@@ -126,10 +177,8 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
         label = "flat" if warning else f"panel of normals (n={len(pool)})"
     cnarr = fix_sample(target_cnn, antitarget_cnn, refarr)
     write_cnn(cnarr, out_cnr, sample_id)
-    cnr = read_cnr(out_cnr)
-    return analyse_sample(cnr, sample_id, out_cns, out_seg, out_states, out_fit, out_gene_stats,
-                          genes_bed, hmm, segment_method, segment_threshold, label, warning,
-                          method)
+    return analyse_sample(read_cnr(out_cnr), sample_id, out_cns, out_seg, out_gene_stats,
+                          out_info, genes_bed, segment_method, segment_threshold, label, warning)
 
 
 def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: str,
@@ -306,10 +355,14 @@ def run_wig(reads_wig: str, gc_wig: str, map_wig: str, out_dir: str | os.PathLik
     label = "ichorCNA-style panel of normals" if panel is not None else "none (sample median)"
     warning = "" if panel is not None else "no panel of normals: ratios to the sample's median"
     paths = {k: out / f"{sid}.{k}" for k in ("cns", "seg", "hmm_states.tsv", "tf.tsv",
-                                              "gene_stats.tsv")}
-    analyse_sample(cnr, sid, paths["cns"], paths["seg"], paths["hmm_states.tsv"], paths["tf.tsv"],
-                   paths["gene_stats.tsv"], genes_bed, hmm, segment_method, None, label, warning,
-                   method="hmm:wig")
+                                              "gene_stats.tsv", "info.tsv")}
+    info = analyse_sample(cnr, sid, paths["cns"], paths["seg"], paths["gene_stats.tsv"],
+                          paths["info.tsv"], genes_bed, segment_method, None, label, warning)
+    fit_samples({sid: cnr}, {sid: info}, [sid], [], hmm, "hmm:wig", paths["tf.tsv"],
+                out / f"{sid}.hmm_states_long.tsv")
+    split_patient(paths["tf.tsv"], out / f"{sid}.hmm_states_long.tsv", sid, paths["tf.tsv"],
+                  paths["hmm_states.tsv"])
+    (out / f"{sid}.hmm_states_long.tsv").unlink()
     rows = [{"sample_id": sid, "patient_id": pid, "sample_type": "plasma",
              "timepoint_days": None}]
     fit_paths = {sid: str(paths["tf.tsv"])}

@@ -17,10 +17,12 @@ al. 2017, with ``t = 1 - n``)::
 because the copy ratios are centred on the sample's average copy number ``2 (1 - t) + phi t``.
 Emissions are Student-t (``df`` degrees of freedom, robust to outlier bins) with one scale per bin
 class (capture targets and off-target bins are far from equally noisy), optionally divided by the
-square root of each bin's relative weight. The amplification state has a free mean (at least
-``mu_max_copy``) so that a focal high-level amplification (ERBB2 at 20 copies) is explained without
-dragging ``t`` upwards: ``c = 5`` at ``t = 0.12`` and ``c = 20`` at ``t = 0.02`` give the same ratio,
-so such bins carry no information on ``t``.
+square root of each bin's relative weight. The amplification state has a free tumour copy number
+``C_A > max_copy`` (one per tumour, shared by all its samples) fitted separately from ``t``, so
+that a focal high-level amplification (ERBB2 at 20 copies) is explained without dragging ``t``
+upwards: ``c = 5`` at ``t = 0.12`` and ``c = 20`` at ``t = 0.02`` give the same ratio, so such bins
+carry no information on ``t``. (A free mean per sample instead of a shared ``C_A`` fails in joint
+fits: a low-TF draw's flat amplicon and a high-TF draw's peak cannot share a state.)
 
 Transitions are fixed: each bin keeps its state with probability ``1 - switch_prob`` and otherwise
 jumps to state ``j`` with probability ``rho_j``, where ``rho_c`` is proportional to
@@ -116,6 +118,7 @@ class TumourFractionFit:
     inflation: float
     scales: dict[str, float]
     amp_log2: float | None
+    amp_copy: float | None
     n_bins: int
     iterations: int
     states: pd.DataFrame
@@ -141,76 +144,84 @@ class TumourFractionFit:
 
 
 # ----------------------------------------------------------------------------------------------
-# Data layout: bins padded into a (chromosomes x longest chromosome) grid so that every chromosome
-# is run through the forward-backward recursions at once (a Python loop over the longest
-# chromosome instead of over every bin).
+# Data layout: the bins shared by every sample, padded into a (chromosomes x longest chromosome)
+# grid so that all chromosomes go through the forward-backward recursions at once (a Python loop
+# over the longest chromosome instead of over every bin).
 
 
 @dataclass
 class _Grid:
-    y: np.ndarray  # (M, L) log2 ratios, 0 where padded
+    y: np.ndarray  # (S, M, L) log2 ratios per sample, 0 where padded
     valid: np.ndarray  # (M, L) bool
     cls: np.ndarray  # (M, L) bin-class index
-    rel_scale: np.ndarray  # (M, L) per-bin scale multiplier (1 where unweighted)
-    span: np.ndarray  # (M, L) bin length in bp
-    order: np.ndarray  # flat positions (into M*L) of the input rows, in input order
+    rel_scale: np.ndarray  # (S, M, L) per-bin scale multiplier (1 where unweighted)
+    order: np.ndarray  # flat positions (into M*L) of the rows of ``table``
+    table: pd.DataFrame  # the shared bins, in genomic order: chromosome, start, end, bin_class
     class_names: list[str]
 
 
-def _prepare(bins: pd.DataFrame, use_weights: bool) -> tuple[pd.DataFrame, _Grid]:
+def _usable(bins: pd.DataFrame, name: str) -> pd.DataFrame:
     required = {"chromosome", "start", "end", "log2"}
     missing = required - set(bins.columns)
     if missing:
-        raise InputError(f"bin table: missing columns {sorted(missing)}")
+        raise InputError(f"{name}: missing columns {sorted(missing)}")
     table = bins.copy()
+    table["chromosome"] = table["chromosome"].astype(str)
     table["log2"] = pd.to_numeric(table["log2"], errors="coerce")
     keep = np.isfinite(table["log2"].to_numpy(float))
     if "weight" in table:
         weight = pd.to_numeric(table["weight"], errors="coerce").to_numpy(float)
         keep &= np.isfinite(weight) & (weight > 0)
-    table = table.loc[keep].reset_index(drop=True)
-    if len(table) < 10:
-        raise InputError(f"bin table: only {len(table)} usable bins; need at least 10")
+    else:
+        table["weight"] = 1.0
     if "bin_class" not in table:
         table["bin_class"] = "bin"
     table["bin_class"] = table["bin_class"].astype(str)
-    class_names = sorted(table["bin_class"].unique())
-    cls = table["bin_class"].map({c: i for i, c in enumerate(class_names)}).to_numpy()
-    rel = np.ones(len(table))
-    if use_weights and "weight" in table:
-        w = table["weight"].to_numpy(float)
-        for i in range(len(class_names)):
-            sel = cls == i
-            w_rel = w[sel] / np.median(w[sel])
-            # Weights only modulate the class scale; the clip stops a few near-zero weights from
-            # turning their bins into no-information bins or vice versa.
-            rel[sel] = 1.0 / np.sqrt(np.clip(w_rel, 0.2, 5.0))
-    chroms = pd.unique(table["chromosome"].astype(str))
-    chrom_idx = table["chromosome"].astype(str).map({c: i for i, c in enumerate(chroms)}).to_numpy()
-    # Keep genomic order within a chromosome, whatever order the rows came in.
-    sort = np.lexsort((table["start"].to_numpy(), chrom_idx))
-    table = table.iloc[sort].reset_index(drop=True)
-    chrom_idx, cls, rel = chrom_idx[sort], cls[sort], rel[sort]
+    return table.loc[keep].drop_duplicates(["chromosome", "start", "end"])
+
+
+def _prepare(samples: list[pd.DataFrame], use_weights: bool) -> _Grid:
+    tables = [_usable(b, f"bin table {i + 1}") for i, b in enumerate(samples)]
+    key = ["chromosome", "start", "end"]
+    shared = tables[0][key + ["bin_class"]]
+    for t in tables[1:]:
+        shared = shared.merge(t[key], on=key)
+    if len(shared) < 10:
+        raise InputError(f"bin tables: only {len(shared)} usable bins shared; need at least 10")
+    chroms = pd.unique(tables[0]["chromosome"])
+    chrom_idx = shared["chromosome"].map({c: i for i, c in enumerate(chroms)}).to_numpy()
+    # Genomic order within a chromosome, whatever order the rows came in.
+    sort = np.lexsort((shared["start"].to_numpy(), chrom_idx))
+    shared = shared.iloc[sort].reset_index(drop=True)
+    chrom_idx = chrom_idx[sort]
+    class_names = sorted(shared["bin_class"].unique())
+    cls = shared["bin_class"].map({c: i for i, c in enumerate(class_names)}).to_numpy()
     counts = np.bincount(chrom_idx, minlength=len(chroms))
     n_chrom, length = len(chroms), int(counts.max())
-    pos_in_chrom = np.arange(len(table)) - np.repeat(np.cumsum(counts) - counts, counts)
-    flat = chrom_idx * length + pos_in_chrom
+    starts = np.cumsum(counts) - counts
+    flat = chrom_idx * length + (np.arange(len(shared)) - starts[chrom_idx])
 
     def grid(values, fill):
         out = np.full(n_chrom * length, fill, dtype=np.asarray(values).dtype)
         out[flat] = values
         return out.reshape(n_chrom, length)
 
-    span = (table["end"].to_numpy(float) - table["start"].to_numpy(float)).clip(min=1.0)
-    return table, _Grid(
-        y=grid(table["log2"].to_numpy(float), 0.0),
-        valid=grid(np.ones(len(table), bool), False),
-        cls=grid(cls, 0),
-        rel_scale=grid(rel, 1.0),
-        span=grid(span, 0.0),
-        order=flat,
-        class_names=class_names,
-    )
+    ys, rels = [], []
+    for t in tables:
+        t = shared[key].merge(t, on=key, how="left")
+        rel = np.ones(len(t))
+        if use_weights:
+            w = t["weight"].to_numpy(float)
+            for i in range(len(class_names)):
+                sel = cls == i
+                # Weights only modulate the class scale; the clip stops a few near-zero weights
+                # from turning their bins into no-information bins or vice versa.
+                rel[sel] = 1.0 / np.sqrt(np.clip(w[sel] / np.median(w[sel]), 0.2, 5.0))
+        ys.append(grid(t["log2"].to_numpy(float), 0.0))
+        rels.append(grid(rel, 1.0))
+    return _Grid(y=np.stack(ys), valid=grid(np.ones(len(shared), bool), False),
+                 cls=grid(cls, 0), rel_scale=np.stack(rels), order=flat, table=shared,
+                 class_names=class_names)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,6 +240,13 @@ def expected_log2(tf: np.ndarray | float, ploidy: np.ndarray | float, copies: np
     return np.log2(np.maximum(num, 1e-3) / den)
 
 
+def _amp_log2(tf, ploidy, amp_copy) -> np.ndarray:
+    tf = np.asarray(tf, float)
+    ploidy = np.asarray(ploidy, float)
+    num = 2.0 * (1.0 - tf) + np.asarray(amp_copy, float) * tf
+    return np.log2(num / (2.0 * (1.0 - tf) + ploidy * tf))
+
+
 def _t_logpdf(resid: np.ndarray, scale: np.ndarray, df: float) -> np.ndarray:
     const = special.gammaln((df + 1) / 2) - special.gammaln(df / 2) - 0.5 * math.log(df * math.pi)
     z2 = (resid / scale) ** 2
@@ -236,12 +254,15 @@ def _t_logpdf(resid: np.ndarray, scale: np.ndarray, df: float) -> np.ndarray:
 
 
 class _Model:
-    """Fixed parts of the model for one data grid and settings."""
+    """Fixed parts of the model for one data grid and settings. Parameter arrays carry a leading
+    axis G (parameter sets, e.g. EM starts) and a sample axis S."""
 
     def __init__(self, grid: _Grid, settings: HmmSettings):
         self.grid = grid
         self.s = settings
         self.copies = np.arange(settings.min_copy, settings.max_copy + 1, dtype=float)
+        if NEUTRAL_COPY not in self.copies:
+            raise InputError("cnv.hmm: the copy-number states must include 2")
         self.k_cn = len(self.copies)
         self.k = self.k_cn + (1 if settings.amp_state else 0)
         # Target distribution of a switch (and of a chromosome's first bin): copy numbers further
@@ -252,30 +273,40 @@ class _Model:
         if settings.amp_state:
             rho = np.append(rho, settings.amp_prior)
         self.rho = rho
-        self.pi = rho
         self.log_pi = np.log(rho)
         self.stay = 1.0 - settings.switch_prob
-        # The amplification state sits at least this far above c = max_copy (set from the noise
-        # scale in fit_tumour_fraction) so that it never competes for ordinary noisy bins.
-        self.amp_gap = 0.0
+        self.state_copy = (np.append(self.copies, settings.max_copy + 1) if settings.amp_state
+                           else self.copies).astype(int)
 
-    def means(self, tf: np.ndarray, ploidy: np.ndarray, amp: np.ndarray) -> np.ndarray:
-        """(G, K) state means for G parameter sets."""
+    def means(self, tf: np.ndarray, ploidy: np.ndarray, amp_copy: np.ndarray | float,
+              amp_level: np.ndarray | None = None) -> np.ndarray:
+        """State means (..., K) for parameters of shape (...). The amplification state's mean is
+        that of ``amp_copy`` tumour copies (shared by every sample of a tumour), or, when
+        ``amp_level`` is given, that log2 level whatever ``tf``."""
         mu = expected_log2(tf, ploidy, self.copies)
         if self.s.amp_state:
-            floor = mu[:, -1] + self.amp_gap
-            mu = np.concatenate([mu, np.maximum(amp, floor)[:, None]], axis=1)
+            if amp_level is None:
+                amp_mu = np.broadcast_to(_amp_log2(tf, ploidy, amp_copy), mu.shape[:-1])
+            else:
+                amp_mu = np.broadcast_to(np.asarray(amp_level, float), mu.shape[:-1])
+            mu = np.concatenate([mu, amp_mu[..., None]], axis=-1)
         return mu
 
-    def bin_scales(self, scales: np.ndarray) -> np.ndarray:
-        """(G, M, L) per-bin scales from (G, n_classes) class scales."""
-        return scales[:, self.grid.cls] * self.grid.rel_scale[None]
+    def log_emission_sample(self, s: int, mu: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """(G, M, L, K) log densities of sample ``s`` for G parameter sets (mu: (G, K),
+        scales: (G, C)); 0 at padded positions."""
+        g = self.grid
+        bin_scale = scales[:, g.cls] * g.rel_scale[s][None]  # (G, M, L)
+        resid = g.y[s][None, :, :, None] - mu[:, None, None, :]
+        out = _t_logpdf(resid, bin_scale[..., None], self.s.df)
+        out[:, ~g.valid, :] = 0.0
+        return out
 
     def log_emissions(self, mu: np.ndarray, scales: np.ndarray) -> np.ndarray:
-        """(G, M, L, K) log emission densities; 0 at padded positions."""
-        resid = self.grid.y[None, :, :, None] - mu[:, None, None, :]
-        out = _t_logpdf(resid, self.bin_scales(scales)[..., None], self.s.df)
-        out[:, ~self.grid.valid, :] = 0.0
+        """(G, M, L, K) joint log densities of all samples (mu: (G, S, K), scales: (G, S, C))."""
+        out = self.log_emission_sample(0, mu[:, 0], scales[:, 0])
+        for s in range(1, self.grid.y.shape[0]):
+            out += self.log_emission_sample(s, mu[:, s], scales[:, s])
         return out
 
     def forward_backward(self, log_e: np.ndarray, posteriors: bool = True):
@@ -288,7 +319,7 @@ class _Model:
         g, m, length, k = emis.shape
         alpha = np.empty_like(emis)
         scale = np.empty((g, m, length))
-        a = emis[:, :, 0, :] * self.pi
+        a = emis[:, :, 0, :] * self.rho
         c = a.sum(-1)
         alpha[:, :, 0, :] = a / c[..., None]
         scale[:, :, 0] = c
@@ -338,14 +369,15 @@ class _Model:
 # Fitting
 
 
-def _initial_scales(grid: _Grid) -> np.ndarray:
-    """Starting noise scale per bin class, from within-chromosome first differences."""
+def _initial_scales(grid: _Grid, s: int) -> np.ndarray:
+    """Starting noise scale per bin class of sample ``s``, from within-chromosome first
+    differences (insensitive to copy-number steps), MAD-based."""
     scales = []
     for i in range(len(grid.class_names)):
         diffs = []
-        for row in range(grid.y.shape[0]):
+        for row in range(grid.y.shape[1]):
             sel = grid.valid[row] & (grid.cls[row] == i)
-            diffs.append(np.diff(grid.y[row, sel] / grid.rel_scale[row, sel]))
+            diffs.append(np.diff(grid.y[s, row, sel] / grid.rel_scale[s, row, sel]))
         d = np.concatenate(diffs) if diffs else np.array([])
         if len(d) < 3:
             scales.append(0.1)
@@ -355,22 +387,21 @@ def _initial_scales(grid: _Grid) -> np.ndarray:
     return np.array(scales)
 
 
-def _m_step(model: _Model, gamma: np.ndarray, tf: float, ploidy: float, amp: float,
-            scales: np.ndarray) -> tuple[float, float, float, np.ndarray]:
-    """One ECM update for a single parameter set (gamma: (M, L, K))."""
-    grid, s = model.grid, model.s
+def _m_step(model: _Model, gamma: np.ndarray, s: int, tf: float, ploidy: float,
+            amp_copy: float, scales: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """One ECM update of sample ``s``'s TF, ploidy and scales given the state posteriors
+    (M, L, K). The amplification state's bins do not inform TF (its copy number is free)."""
+    grid, st = model.grid, model.s
     valid = grid.valid
-    y = grid.y[valid]  # (N,)
+    y = grid.y[s][valid]  # (N,)
     gam = gamma[valid]  # (N, K)
     cls = grid.cls[valid]
-    rel = grid.rel_scale[valid]
-    mu = model.means(np.array([tf]), np.array([ploidy]), np.array([amp]))[0]
+    rel = grid.rel_scale[s][valid]
+    mu = model.means(np.array(tf), np.array(ploidy), amp_copy)
     bin_scale = scales[cls] * rel
     resid = y[:, None] - mu[None, :]
-    z2 = (resid / bin_scale[:, None]) ** 2
-    u = (s.df + 1.0) / (s.df + z2)  # Student-t latent precision weights
+    u = (st.df + 1.0) / (st.df + (resid / bin_scale[:, None]) ** 2)  # Student-t weights
     w = gam * u
-    # Scales: weighted residual variance per class, relative to each bin's multiplier.
     new_scales = scales.copy()
     for i in range(len(scales)):
         sel = cls == i
@@ -379,15 +410,11 @@ def _m_step(model: _Model, gamma: np.ndarray, tf: float, ploidy: float, amp: flo
             new_scales[i] = max(math.sqrt(num / sel.sum()), 1e-4)
     bin_scale = new_scales[cls] * rel
     wk = w / bin_scale[:, None] ** 2
-    # The amplification state's mean: weighted mean of its bins (floored at mu_max in means()).
-    new_amp = amp
-    if s.amp_state and wk[:, -1].sum() > 1e-9:
-        new_amp = float((wk[:, -1] * y).sum() / wk[:, -1].sum())
     # The weighted sum of squares in (t, phi) only needs three sums per state.
     wk_cn = wk[:, : model.k_cn]
     s0, s1, s2 = wk_cn.sum(0), (wk_cn * y[:, None]).sum(0), (wk_cn * y[:, None] ** 2).sum(0)
-    lo_t, hi_t = max(s.tf_bounds[0], 1e-4), s.tf_bounds[1]
-    lo_p, hi_p = s.ploidy_bounds
+    lo_t, hi_t = max(st.tf_bounds[0], 1e-4), st.tf_bounds[1]
+    lo_p, hi_p = st.ploidy_bounds
 
     def objective(params):
         t = min(max(params[0], lo_t), hi_t)
@@ -402,38 +429,73 @@ def _m_step(model: _Model, gamma: np.ndarray, tf: float, ploidy: float, amp: flo
     )
     new_tf = float(min(max(result.x[0], lo_t), hi_t))
     new_ploidy = float(min(max(result.x[1], lo_p), hi_p))
-    return new_tf, new_ploidy, new_amp, new_scales
+    return new_tf, new_ploidy, new_scales
+
+
+def _amp_step(model: _Model, gamma: np.ndarray, tf: np.ndarray, ploidy: np.ndarray,
+              scales: np.ndarray, amp_copy: float, samples: range) -> float:
+    """Update the amplification state's tumour copy number (shared by the samples) by weighted
+    least squares over the bins it holds, TF and ploidy fixed."""
+    grid, st = model.grid, model.s
+    if not st.amp_state:
+        return amp_copy
+    g_amp = gamma[grid.valid][:, -1]
+    sel = g_amp > 1e-6
+    if not sel.any():
+        return amp_copy
+    cls = grid.cls[grid.valid][sel]
+    terms = []
+    for s in samples:
+        y = grid.y[s][grid.valid][sel]
+        sc = scales[s][cls] * grid.rel_scale[s][grid.valid][sel]
+        terms.append((s, y, sc))
+
+    def objective(c):
+        total = 0.0
+        for s, y, sc in terms:
+            r = (y - _amp_log2(tf[s], ploidy[s], c)) / sc
+            total += float((g_amp[sel] * np.log1p(r * r / st.df)).sum())
+        return total
+
+    lo = float(st.max_copy + 1)
+    res = optimize.minimize_scalar(objective, bounds=(lo, 200.0), method="bounded",
+                                   options={"xatol": 1e-3})
+    return float(res.x)
 
 
 def _em(model: _Model, starts: np.ndarray, scales0: np.ndarray, amp0: float):
-    """Run ECM from every start at once (E-steps batched). Returns per-start parameters,
-    log-likelihoods and iteration counts."""
-    s = model.s
-    g = len(starts)
-    tf = starts[:, 0].copy()
-    ploidy = starts[:, 1].copy()
-    amp = np.full(g, amp0)
-    scales = np.tile(scales0, (g, 1))
+    """ECM from every start at once (E-steps batched over starts). ``starts``: (G, 2) tf and
+    ploidy given to every sample; ``scales0``: (S, C); ``amp0``: starting copy number of the
+    amplification state. Returns per-start parameters (G, S[, C]; amplification copy number
+    (G,)), log-likelihoods (G,) and iteration counts."""
+    st = model.s
+    g, n_s = len(starts), model.grid.y.shape[0]
+    tf = np.repeat(starts[:, :1], n_s, axis=1)
+    ploidy = np.repeat(starts[:, 1:2], n_s, axis=1)
+    amp = np.full(g, float(amp0))
+    scales = np.tile(scales0, (g, 1, 1))
     loglik = np.full(g, -np.inf)
     active = np.ones(g, bool)
     iterations = np.zeros(g, int)
-    for _ in range(s.max_iter):
+    for _ in range(st.max_iter):
         idx = np.flatnonzero(active)
         if not len(idx):
             break
-        mu = model.means(tf[idx], ploidy[idx], amp[idx])
+        mu = model.means(tf[idx], ploidy[idx], amp[idx, None])
         ll, gamma = model.forward_backward(model.log_emissions(mu, scales[idx]))
         for j, gi in enumerate(idx):
             iterations[gi] += 1
-            if np.isfinite(loglik[gi]) and abs(ll[j] - loglik[gi]) <= s.tol * abs(ll[j]):
+            if np.isfinite(loglik[gi]) and abs(ll[j] - loglik[gi]) <= st.tol * abs(ll[j]):
                 active[gi] = False
                 loglik[gi] = ll[j]
                 continue
             loglik[gi] = ll[j]
-            tf[gi], ploidy[gi], amp[gi], scales[gi] = _m_step(
-                model, gamma[j], tf[gi], ploidy[gi], amp[gi], scales[gi])
-    # Final likelihood at the final parameters (the loop may end right after an M-step).
-    mu = model.means(tf, ploidy, amp)
+            for s in range(n_s):
+                tf[gi, s], ploidy[gi, s], scales[gi, s] = _m_step(
+                    model, gamma[j], s, tf[gi, s], ploidy[gi, s], amp[gi], scales[gi, s])
+            amp[gi] = _amp_step(model, gamma[j], tf[gi], ploidy[gi], scales[gi], amp[gi],
+                                range(n_s))
+    mu = model.means(tf, ploidy, amp[:, None])
     loglik, _ = model.forward_backward(model.log_emissions(mu, scales), posteriors=False)
     return tf, ploidy, amp, scales, loglik, iterations
 
@@ -458,37 +520,89 @@ def fit_tumour_fraction(bins: pd.DataFrame, settings: HmmSettings | None = None
     the sample's average); optional weight (> 0; larger = less noisy) and bin_class (bins of one
     class share a noise scale, e.g. "target"/"antitarget"). Non-finite log2 and zero weights are
     left out."""
-    s = settings or HmmSettings()
-    table, grid = _prepare(bins, s.use_weights)
-    model = _Model(grid, s)
-    scales0 = _initial_scales(grid)
-    starts = np.array([(t, p) for t in s.tf_starts for p in s.ploidy_starts], float)
-    model.amp_gap = 4.0 * float(scales0.min())
-    # Start the amplification state at the bins that stand far out (a focal amplification), or
-    # out of reach when there are none.
-    y_valid = grid.y[grid.valid]
-    far = y_valid[y_valid > np.median(y_valid) + 6.0 * float(scales0.max())]
-    amp0 = float(np.median(far)) if len(far) else float(y_valid.max() + model.amp_gap)
-    tf, ploidy, amp, scales, loglik, iterations = _em(model, starts, scales0, amp0)
+    return fit_joint([bins], settings)[0]
+
+
+def fit_joint(samples: list[pd.DataFrame], settings: HmmSettings | None = None,
+              conditional: list[pd.DataFrame] = ()) -> list[TumourFractionFit]:
+    """Fit several samples of one tumour (e.g. a patient's serial draws) with one shared
+    copy-number state path and a tumour fraction, ploidy and noise scale per sample.
+
+    Serial draws of a patient share the tumour's clonal copy-number profile while their TF
+    differs, so a high-TF draw tells the model where the altered regions are, and a low-TF draw's
+    TF then only has to be read off those regions (a tumour-informed estimate). The EM and the
+    state path use the ``samples``; each of the ``conditional`` samples (e.g. the patient's
+    normal, kept out of the path) is fitted on the path the ``samples`` define. Every sample's
+    interval and LLR come from its own profile likelihood with the other samples' parameters held
+    at their estimates. Only bins present (finite, weight > 0) in every sample are used.
+    Returns one fit per sample, ``samples`` first then ``conditional``."""
+    st = settings or HmmSettings()
+    if not samples:
+        raise InputError("fit_joint: no samples")
+    all_bins = list(samples) + list(conditional)
+    grid = _prepare(all_bins, st.use_weights)
+    n_joint, n_all = len(samples), len(all_bins)
+    joint_grid = _Grid(y=grid.y[:n_joint], valid=grid.valid, cls=grid.cls,
+                       rel_scale=grid.rel_scale[:n_joint], order=grid.order, table=grid.table,
+                       class_names=grid.class_names)
+    model = _Model(joint_grid, st)
+    scales0 = np.stack([_initial_scales(grid, s) for s in range(n_all)])
+    starts = np.array([(t, p) for t in st.tf_starts for p in st.ploidy_starts], float)
+    # A typical focal amplification (ERBB2 8-25 copies); the EM moves it.
+    amp0 = 3.0 * st.max_copy
+    tf, ploidy, amp, scales, loglik, iterations = _em(model, starts, scales0[:n_joint], amp0)
     best = int(np.argmax(loglik))
     starts_table = pd.DataFrame({
-        "tf_start": starts[:, 0], "ploidy_start": starts[:, 1], "tumour_fraction": tf,
-        "ploidy": ploidy, "loglik": loglik, "iterations": iterations,
+        "tf_start": starts[:, 0], "ploidy_start": starts[:, 1], "loglik": loglik,
+        "iterations": iterations,
+        **{f"tumour_fraction_{s + 1}": tf[:, s] for s in range(n_joint)},
+        **{f"ploidy_{s + 1}": ploidy[:, s] for s in range(n_joint)},
     })
-    t_hat, phi_hat, amp_hat, sc_hat = tf[best], ploidy[best], amp[best], scales[best]
+    t_hat, phi_hat = tf[best].copy(), ploidy[best].copy()
+    amp_hat, sc_hat = float(amp[best]), scales[best].copy()
+    mu_hat = model.means(t_hat[None], phi_hat[None], amp_hat)  # (1, S, K)
+    log_e_joint = model.log_emissions(mu_hat, sc_hat[None])  # (1, M, L, K)
+    ll_joint, gamma = model.forward_backward(log_e_joint)
+    path = model.viterbi(log_e_joint[0])
 
-    mu_hat = model.means(np.array([t_hat]), np.array([phi_hat]), np.array([amp_hat]))
-    log_e = model.log_emissions(mu_hat, sc_hat[None])
-    ll_hat, gamma = model.forward_backward(log_e)
-    path = model.viterbi(log_e[0])
-    post = np.take_along_axis(gamma[0], path[..., None], axis=-1)[..., 0]
+    # Conditional samples: parameters fitted on the joint posteriors (a few ECM rounds).
+    full = _Model(grid, st)
+    params = [(t_hat[s], phi_hat[s], amp_hat, sc_hat[s]) for s in range(n_joint)]
+    for s in range(n_joint, n_all):
+        t_c, p_c, sc_c = 0.05, 2.0, scales0[s]
+        for _ in range(10):
+            t_c, p_c, sc_c = _m_step(full, gamma[0], s, t_c, p_c, amp_hat, sc_c)
+        params.append((t_c, p_c, amp_hat, sc_c))
 
-    # Residual autocorrelation -> variance inflation for the interval and the LLR.
-    fitted = mu_hat[0][path]
-    resid = np.where(grid.valid, (grid.y - fitted) / model.bin_scales(sc_hat[None])[0], 0.0)
+    fits = []
+    for s in range(n_all):
+        fits.append(_sample_result(full, grid, s, params, log_e_joint[0], ll_joint[0], path,
+                                   gamma[0], starts_table, int(iterations[best]), s < n_joint))
+    return fits
+
+
+def _sample_result(model: _Model, grid: _Grid, s: int, params: list, log_e_joint: np.ndarray,
+                   ll_joint: float, path: np.ndarray, gamma: np.ndarray,
+                   starts_table: pd.DataFrame, iterations: int, in_joint: bool
+                   ) -> TumourFractionFit:
+    """Interval, LLR, states and summary of sample ``s`` given every sample's parameters."""
+    st = model.s
+    t_s, phi_s, amp_s, sc_s = params[s]
+    mu_s = model.means(np.array(t_s), np.array(phi_s), amp_s)  # (K,)
+    # In the profile the amplification state keeps this sample's fitted level: a focal
+    # amplification says nothing about the genome-wide TF (see the module docstring).
+    amp_level = float(mu_s[-1]) if st.amp_state else None
+    own = model.log_emission_sample(s, mu_s[None], np.asarray(sc_s)[None])[0]
+    # Everything but this sample: the joint emissions of the path samples, minus its own share.
+    other = log_e_joint - own if in_joint else log_e_joint
+    ll_hat = ll_joint if in_joint else float(
+        model.forward_backward((other + own)[None], posteriors=False)[0][0])
+    bin_scale = (np.asarray(sc_s)[grid.cls] * grid.rel_scale[s])
+    fitted = mu_s[path]
+    resid = np.where(grid.valid, (grid.y[s] - fitted) / bin_scale, 0.0)
     rho = _lag1_autocorrelation(resid, grid.valid)
     inflation = 1.0
-    if s.inflate_for_autocorrelation:
+    if st.inflate_for_autocorrelation:
         rho = min(max(rho, 0.0), 0.9)
         inflation = (1.0 + rho) / (1.0 - rho)
 
@@ -499,42 +613,43 @@ def fit_tumour_fraction(bins: pd.DataFrame, settings: HmmSettings | None = None
     modal_idx = (int(np.bincount(cn_only, minlength=model.k_cn).argmax()) if len(cn_only)
                  else neutral_idx)
     modal = int(model.copies[modal_idx])
-    level = float(mu_hat[0][modal_idx])
-    lo_t, hi_t = s.tf_bounds
-    t_grid = np.unique(np.concatenate([
-        np.arange(0.0, hi_t + 1e-9, s.profile_step), [t_hat]]))
+    level = float(mu_s[modal_idx])
+    lo_t, hi_t = st.tf_bounds
+    t_grid = np.unique(np.concatenate([np.arange(0.0, hi_t + 1e-9, st.profile_step), [t_s]]))
     t_grid = t_grid[(t_grid >= lo_t) & (t_grid <= hi_t)]
-    phi_grid = _ploidy_keeping_level(t_grid, modal, level, phi_hat, s.ploidy_bounds)
+    phi_grid = _ploidy_keeping_level(t_grid, modal, level, phi_s, st.ploidy_bounds)
     prof_ll = np.empty(len(t_grid))
-    chunk = max(1, int(4e6 // max(1, grid.y.size * model.k)))
+    chunk = max(1, int(4e6 // max(1, grid.valid.size * model.k)))
     for i in range(0, len(t_grid), chunk):
         sl = slice(i, i + chunk)
         n = len(t_grid[sl])
-        mu = model.means(t_grid[sl], phi_grid[sl], np.full(n, amp_hat))
-        prof_ll[sl], _ = model.forward_backward(
-            model.log_emissions(mu, np.tile(sc_hat, (n, 1))), posteriors=False)
-    ll_max = max(float(ll_hat[0]), float(prof_ll.max()))
+        mu = model.means(t_grid[sl], phi_grid[sl], amp_s,
+                         None if amp_level is None else np.full(n, amp_level))
+        e = model.log_emission_sample(s, mu, np.tile(sc_s, (n, 1))) + other[None]
+        prof_ll[sl], _ = model.forward_backward(e, posteriors=False)
+    ll_max = max(float(ll_hat), float(prof_ll.max()))
+    if not in_joint:
+        # A conditional sample's estimate is the profile maximum (it took no part in the EM).
+        t_s = float(t_grid[int(np.argmax(prof_ll))])
     dev = 2.0 * (ll_max - prof_ll) / inflation
-    crit = float(special.chdtri(1, 1.0 - s.ci_level))  # chi-square(1) quantile; 3.84 for 95%
+    crit = float(special.chdtri(1, 1.0 - st.ci_level))  # chi-square(1) quantile; 3.84 for 95%
     inside = t_grid[dev <= crit]
-    tf_lower = float(inside.min()) if len(inside) else t_hat
-    tf_upper = float(inside.max()) if len(inside) else t_hat
-    tf_lower, tf_upper = min(tf_lower, t_hat), max(tf_upper, t_hat)
+    tf_lower = float(inside.min()) if len(inside) else t_s
+    tf_upper = float(inside.max()) if len(inside) else t_s
+    tf_lower, tf_upper = min(tf_lower, t_s), max(tf_upper, t_s)
     ll_zero = float(prof_ll[np.argmin(np.abs(t_grid))])
     llr = max(0.0, (ll_max - ll_zero) / inflation)
 
-    # Outputs per bin, in genomic order.
     flat_path = path.reshape(-1)[grid.order]
-    flat_post = post.reshape(-1)[grid.order]
-    amp_code = s.max_copy + 1
-    states = table[["chromosome", "start", "end", "log2"]].copy()
-    states["bin_class"] = table["bin_class"].to_numpy()
-    state_copy = np.append(model.copies, amp_code).astype(int) if s.amp_state else \
-        model.copies.astype(int)
-    states["state"] = state_copy[flat_path]
+    post = np.take_along_axis(gamma, path[..., None], axis=-1)[..., 0]
+    states = grid.table[["chromosome", "start", "end", "bin_class"]].copy()
+    states["log2"] = grid.y[s].reshape(-1)[grid.order]
+    states["state"] = model.state_copy[flat_path]
     states["amp"] = flat_path >= model.k_cn
-    states["expected_log2"] = mu_hat[0][flat_path]
-    states["posterior"] = flat_post
+    states["expected_log2"] = mu_s[flat_path]
+    states["posterior"] = post.reshape(-1)[grid.order]
+    states = states[["chromosome", "start", "end", "log2", "bin_class", "state", "amp",
+                     "expected_log2", "posterior"]]
     span = (states["end"] - states["start"]).to_numpy(float).clip(min=1.0)
     cn_bins = ~states["amp"].to_numpy()
     altered = cn_bins & (states["state"].to_numpy() != NEUTRAL_COPY)
@@ -542,23 +657,24 @@ def fit_tumour_fraction(bins: pd.DataFrame, settings: HmmSettings | None = None
     ploidy_path = float((states["state"].to_numpy()[cn_bins] * span[cn_bins]).sum()
                         / span[cn_bins].sum()) if cn_bins.any() else float(NEUTRAL_COPY)
     return TumourFractionFit(
-        tumour_fraction=float(t_hat),
+        tumour_fraction=float(t_s),
         tf_lower=tf_lower,
         tf_upper=tf_upper,
         ploidy=ploidy_path,
-        ploidy_fit=float(phi_hat),
+        ploidy_fit=float(phi_s),
         loglik=ll_max,
         llr=float(llr),
         altered_fraction=altered_fraction,
         inflation=float(inflation),
-        scales=dict(zip(grid.class_names, (float(v) for v in sc_hat))),
-        amp_log2=float(mu_hat[0][-1]) if s.amp_state else None,
+        scales=dict(zip(grid.class_names, (float(v) for v in sc_s))),
+        amp_log2=amp_level,
+        amp_copy=float(amp_s) if st.amp_state else None,
         n_bins=int(grid.valid.sum()),
-        iterations=int(iterations[best]),
+        iterations=iterations,
         states=states,
         profile=pd.DataFrame({"tumour_fraction": t_grid, "ploidy": phi_grid, "loglik": prof_ll}),
         starts=starts_table,
-        settings=s,
+        settings=st,
     )
 
 

@@ -1,0 +1,67 @@
+"""``plasmatrack cnv``: copy number, tumour fraction and gene calls for one sample, outside the
+pipeline, from a BAM or from a CNVkit ``.cnr``.
+
+    plasmatrack cnv --cnr SAMPLE.cnr [--genes GENES.bed] --out DIR
+    plasmatrack cnv --bam SAMPLE.bam --fasta REF.fa [--panel PANEL.bed] --genes GENES.bed \\
+        (--normal-bam N1.bam N2.bam ... | --reference REF.cnn) [--size-selection 90 150] --out DIR
+
+From a BAM, the bins, coverage, panel of normals (pooled from the normal BAMs, or a CNVkit
+reference .cnn made elsewhere, or flat with a warning when neither is given) and fix are the
+pipeline's. Normal BAMs are also normalised leave-one-out and calibrate detection, as in the
+pipeline; without them the configured default threshold applies. Writes into DIR:
+<sample>.cnr, .cns, .seg, .hmm_states.tsv, tumour_fraction.tsv, genes.tsv, erbb2.tsv,
+detection.tsv."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--bam", help="sorted, indexed BAM of the sample")
+    src.add_argument("--cnr", help="CNVkit .cnr of the sample (bins already normalised)")
+    parser.add_argument("--fasta", help="reference FASTA (with --bam)")
+    parser.add_argument("--panel", help="capture targets BED (with --bam; omit for whole-genome)")
+    parser.add_argument("--genes", help="BED of genes (chrom, start, end, name) to call")
+    parser.add_argument("--her2-gene", default="ERBB2", help="gene written to erbb2.tsv")
+    parser.add_argument("--normal-bam", nargs="+", default=[],
+                        help="normal / healthy-plasma BAMs for the panel of normals")
+    parser.add_argument("--reference", help="a CNVkit reference .cnn built elsewhere")
+    parser.add_argument("--sample-id", help="sample ID (default: file name before the first dot)")
+    parser.add_argument("--patient-id", help="patient ID (default: the sample ID)")
+    parser.add_argument("--bin-size", type=int, default=100_000,
+                        help="whole-genome bin size / antitarget bin size (bp, default 100000)")
+    parser.add_argument("--min-mapq", type=int, default=20, help="minimum mapping quality (20)")
+    parser.add_argument("--size-selection", type=int, nargs=2, metavar=("MIN", "MAX"),
+                        help="count only fragments of MIN-MAX bp (e.g. 90 150)")
+    parser.add_argument("--segment-method", default="auto",
+                        help="auto (cbs with R/DNAcopy, else haar), cbs, haar, hmm, none")
+    parser.add_argument("--min-llr", type=float, help="detection LLR threshold floor (14)")
+    parser.add_argument("--plot", action="store_true", help="also write <sample>.cnv.png")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cnv.standalone import run_standalone
+    from ..errors import InputError
+
+    if args.bam and not args.fasta:
+        raise InputError("--bam needs --fasta (GC content and the accessible genome)")
+    source = args.bam or args.cnr
+    table = run_standalone(
+        bam=args.bam, cnr=args.cnr, out_dir=Path(args.out), fasta=args.fasta, panel=args.panel,
+        genes=args.genes, her2_gene=args.her2_gene, normal_bams=args.normal_bam,
+        reference_cnn=args.reference, sample_id=args.sample_id or Path(source).name.split(".")[0],
+        patient_id=args.patient_id, bin_size=args.bin_size, min_mapq=args.min_mapq,
+        size_selection=tuple(args.size_selection) if args.size_selection else None,
+        segment_method=args.segment_method, min_llr=args.min_llr, plot=args.plot,
+    )
+    row = table[table["sample_type"] != "normal"].iloc[0]
+    state = "detected" if row["tf_detected"] else "not detected"
+    print(f"{row['sample_id']}: tumour fraction {row['tumour_fraction_fit']:.3f} "
+          f"(95% {row['tf_lower']:.3f}-{row['tf_upper']:.3f}), {state} "
+          f"(LLR {row['llr']:.1f}, threshold {row['min_llr']:.1f}); reference: {row['reference']}"
+          + (f"; WARNING: {row['warning']}" if row["warning"] else ""))
+    return 0
