@@ -80,8 +80,10 @@ def cohort_state(out: Path, params: Params) -> str:
 _GENOME: Genome | None = None
 
 
-def _sample_input(genome: Genome, patient: PatientDesign, sample: SampleDesign,
-                  seed: int) -> reads.SampleInput:
+def sample_input(genome: Genome, patient: PatientDesign, sample: SampleDesign,
+                 seed: int) -> reads.SampleInput:
+    """The plain-array input of ``reads.simulate_sample`` for one sample of a designed patient
+    (global coordinates; allele probabilities from the sample's clone prevalences)."""
     seg = patient.segments
     seg_start = genome.global_pos(seg["chrom"], seg["start"].to_numpy())
     seg_end = genome.global_pos(seg["chrom"], seg["end"].to_numpy())
@@ -99,7 +101,8 @@ def _sample_input(genome: Genome, patient: PatientDesign, sample: SampleDesign,
     )
 
 
-def _noisy_arrays(genome: Genome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def noisy_arrays(genome: Genome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The noisy sites as (global 0-based positions, alt bases as ASCII codes, error rates)."""
     n = genome.noisy
     return (genome.global_pos(n["chrom"], n["pos"].to_numpy() - 1),
             np.frombuffer("".join(n["alt"]).encode(), dtype=np.uint8).copy(),
@@ -109,7 +112,7 @@ def _noisy_arrays(genome: Genome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _run_sample(job: tuple[reads.SampleInput, str, str]) -> tuple[str, dict]:
     inp, r1, r2 = job
     assert _GENOME is not None
-    stats = reads.simulate_sample(_GENOME, inp, _noisy_arrays(_GENOME), r1, r2)
+    stats = reads.simulate_sample(_GENOME, inp, noisy_arrays(_GENOME), r1, r2)
     return inp.sample_id, stats
 
 
@@ -220,7 +223,7 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
         jobs = []
         for p in patients:
             for s in p.samples:
-                jobs.append((_sample_input(genome, p, s, seed),
+                jobs.append((sample_input(genome, p, s, seed),
                              str(tmp / "fastq" / f"{s.sample_id}_R1.fastq.gz"),
                              str(tmp / "fastq" / f"{s.sample_id}_R2.fastq.gz")))
         # biggest first keeps both workers busy to the end
