@@ -115,7 +115,9 @@ def _variants():
     spec = [("TP53", "somatic", [0.1, 0.0, 0.15], ["detected", "not_detected", "detected"]),
             ("ESR1", "somatic", [0.0, 0.0, 0.02], ["not_detected", "undetermined", "detected"]),
             ("DNMT3A", "chip", [0.03, 0.03, 0.03], ["detected"] * 3),
-            ("BRCA2", "germline", [0.5, 0.5, 0.5], ["detected"] * 3)]
+            ("BRCA2", "germline", [0.5, 0.5, 0.5], ["detected"] * 3),
+            ("AKT1", "somatic", [0.0, 0.001, 0.0], ["not_detected", "undetermined",
+                                                     "not_detected"])]
     for k, (gene, cat, vafs, statuses) in enumerate(spec):
         for (sid, day), vaf, status in zip((("A_D1", 0), ("A_D2", 40), ("A_D3", 200)), vafs,
                                            statuses):
@@ -131,8 +133,11 @@ def _variants():
 def test_vaf_trajectories_hide_germline_and_chip_and_switch_scale():
     fig = F.vaf_trajectories(_variants(), _tf_rows())
     by_name = {t.name: t for t in fig.data}
-    assert len(fig.data) == 5  # 4 variants + TF/2
-    somatic = [t for t in fig.data if t.legendgroup == "somatic"]
+    assert len(fig.data) == 6  # 5 variants + TF/2
+    never = [t for t in fig.data if t.name.endswith("(never detected)")]
+    assert len(never) == 1 and never[0].visible == "legendonly"
+    assert never[0].name.startswith("AKT1")
+    somatic = [t for t in fig.data if t.legendgroup == "somatic" and t not in never]
     hidden = [t for t in fig.data if t.legendgroup in ("germline", "chip")]
     assert len(somatic) == 2 and all(t.visible is True for t in somatic)
     assert len(hidden) == 2 and all(t.visible == "legendonly" for t in hidden)
@@ -143,8 +148,8 @@ def test_vaf_trajectories_hide_germline_and_chip_and_switch_scale():
     assert list(esr1.text) == ["", "", esr1.name]  # gene label at the last draw
     scale, show = fig.layout.updatemenus
     assert [b.args[0]["yaxis.type"] for b in scale.buttons] == ["linear", "log"]
-    assert show.buttons[1].args[0]["visible"] == [True] * 5
-    assert show.buttons[0].args[0]["visible"].count("legendonly") == 2
+    assert show.buttons[1].args[0]["visible"] == [True] * 6
+    assert show.buttons[0].args[0]["visible"].count("legendonly") == 3
     tf_half = by_name["TF/2 (copy number)"]
     assert np.allclose(tf_half.y, [0.1, 0.0, 0.15])
 

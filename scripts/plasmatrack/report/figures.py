@@ -263,8 +263,8 @@ def vaf_trajectories(variants: pd.DataFrame, tf_cn: pd.DataFrame | None = None,
 
     One line per variant with its 95% interval; marker by status (filled = detected, open circle
     = not detected, open diamond = undetermined); gene label at the last draw; germline, CHIP and
-    artifact variants drawn but hidden until switched on (legend click or the buttons); a
-    linear/log y-axis switch. TF/2 from copy number is drawn for reference (the VAF of a clonal
+    artifact variants, and variants never detected in any draw, drawn but hidden until switched
+    on (legend click or the buttons); a linear/log y-axis switch. TF/2 from copy number is drawn for reference (the VAF of a clonal
     heterozygous copy-neutral SNV). variants: one patient's rows of tracked_variants.tsv."""
     if variants is None or variants.empty:
         return None
@@ -285,7 +285,12 @@ def vaf_trajectories(variants: pd.DataFrame, tf_cn: pd.DataFrame | None = None,
         first = g.iloc[0]
         category = first["category"]
         label = esc(variant_label(first))
-        hidden = category in hidden_categories
+        # force-tracked sites (hotspots, known variants) never seen in plasma would bury the
+        # story in zeros: drawn but hidden like germline/CHIP
+        never = not (g["status"].astype(str) == "detected").any()
+        hidden = category in hidden_categories or never
+        if never and category not in hidden_categories:
+            label += " (never detected)"
         colour = "#9e9e9e" if hidden else PALETTE[colour_i % len(PALETTE)]
         colour_i += 0 if hidden else 1
         status = g["status"].fillna("undetermined").astype(str)
@@ -323,7 +328,7 @@ def vaf_trajectories(variants: pd.DataFrame, tf_cn: pd.DataFrame | None = None,
                  dict(label="tumour variants", method="restyle",
                       args=[{"visible": [True if v else "legendonly" for v in visible_somatic]
                              + extra}]),
-                 dict(label="all incl. germline/CHIP", method="restyle",
+                 dict(label="all incl. germline/CHIP/undetected", method="restyle",
                       args=[{"visible": [True] * n_variant_traces + extra}])]),
     ])
     _ttf_line(fig, ttf_days, ttf_event)

@@ -272,8 +272,9 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                                            settings.hidden_variant_categories),
                 "VAF with 95% interval of every tracked variant in every plasma draw. Marker: "
                 "filled = detected, open circle = not detected, open diamond = undetermined "
-                "(too few informative fragments). Germline, CHIP and artifact variants are "
-                "hidden: switch them on with the buttons or the legend. Log scale: zero VAFs "
+                "(too few informative fragments). Germline, CHIP and artifact variants and variants "
+                "never detected in any draw are hidden: switch them on with the buttons or the "
+                "legend. Log scale: zero VAFs "
                 "are not drawn. Dashed: TF/2 from copy number.",
                 "tracked_variants", variants,
                 missing=_why_missing(data, ["tracked_variants"], patient))
