@@ -14,6 +14,9 @@ process) much less, so both are printed.
 
 Usage: .venv/bin/python benchmarks/bench_dag.py [--patients 1000] [--draws 6] [--keep DIR]
          [--profiles local,slurm] [--snakefile PATH]   (PATH: e.g. a patched copy, for an A/B)
+       .venv/bin/python benchmarks/bench_dag.py --resources RUN_DIR
+         (per-job figures from the `benchmark:` files of a finished run, per rule: the numbers
+         behind the rules' threads/mem_mb/runtime requests)
 """
 
 from __future__ import annotations
@@ -102,6 +105,29 @@ def _baseline_snakefile(folder: Path, samples: pd.DataFrame, total_jobs: int) ->
     return path
 
 
+def summarize_resources(run: Path) -> pd.DataFrame:
+    """Per rule, over the jobs of a finished run: count, median and max wall time (s), CPU time (s)
+    and peak resident memory (max_rss, MB) from Snakemake's benchmark files
+    (benchmarks/<stage>/<patient>/<sample>.<what>.tsv and cohort-level ones)."""
+    rows = []
+    for path in sorted((run / "benchmarks").rglob("*.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        what = path.name.split(".")[-2] if path.name.count(".") >= 2 else path.stem
+        stage = path.relative_to(run / "benchmarks").parts[0]
+        for _, rec in table.iterrows():
+            rows.append({"step": f"{stage}/{what}", "s": rec["s"], "cpu_time": rec["cpu_time"],
+                         "max_rss": rec["max_rss"]})
+    if not rows:
+        raise SystemExit(f"no benchmark files under {run / 'benchmarks'}")
+    data = pd.DataFrame(rows)
+    for column in ("s", "cpu_time", "max_rss"):
+        data[column] = pd.to_numeric(data[column], errors="coerce")
+    return (data.groupby("step")
+            .agg(jobs=("s", "size"), wall_s_median=("s", "median"), wall_s_max=("s", "max"),
+                 cpu_s_median=("cpu_time", "median"), max_rss_mb_max=("max_rss", "max"))
+            .round(1))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1000)
@@ -112,7 +138,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated profiles/ to dry-run with (default local,slurm)")
     parser.add_argument("--snakefile", type=Path, default=REPO / "Snakefile",
                         help="workflow to plan (default: this repository's)")
+    parser.add_argument("--resources", type=Path, metavar="RUN_DIR",
+                        help="only summarise the benchmark files of a finished run")
     args = parser.parse_args(argv)
+    if args.resources:
+        print(summarize_resources(args.resources).to_string())
+        return
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-dag-"))
     work.mkdir(parents=True, exist_ok=True)
