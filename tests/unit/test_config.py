@@ -28,3 +28,24 @@ def test_every_schema_key_is_described():
                 assert "default" in sub or path + name in (
                     "samples", "clinical", "reference.fasta", "genes"), path + name
     walk(load_schema(), "")
+
+
+def test_atomic_write_permissions_and_no_partial_file(tmp_path):
+    import os
+
+    import pytest
+
+    from plasmatrack.io import atomic_open
+
+    target = tmp_path / "out.tsv"
+    with atomic_open(target) as handle:
+        handle.write("a\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as handle:
+            handle.write("partial")
+            raise RuntimeError("crash mid-write")
+    assert target.read_text() == "a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.tsv"]
