@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from dataclasses import dataclass, field, fields
@@ -65,6 +66,7 @@ class ClonalSettings:
     # interval tests keep an uncertain draw from making an event, and a baseline where a clone
     # is not seen at low TF is still the reference an emerging clone is measured against.
     estimable_max_width: float = 0.5
+    normalise_to_trunk: bool = True
 
     @classmethod
     def from_config(cls, section: dict | None) -> "ClonalSettings":
@@ -85,6 +87,8 @@ class ClonalSettings:
                        pick(EventSettings, ev))
         if "tree_tolerance" in section:
             settings.tree_tolerance = float(section["tree_tolerance"])
+        if "normalise_to_trunk" in section:
+            settings.normalise_to_trunk = bool(section["normalise_to_trunk"])
         if "estimable_max_width" in section:
             settings.estimable_max_width = float(section["estimable_max_width"])
         return settings
@@ -124,6 +128,10 @@ def analyse_patient(pin: PatientInput, settings: ClonalSettings,
         return empty
     data = pin.data
     result = fit_clusters(data, settings.cluster)
+    if settings.normalise_to_trunk:
+        data, result, note = _normalise_to_trunk(pin, data, result, settings)
+        if note:
+            pin.notes.append(note)
     ann = data.annotations
     label, genes = cluster_markers(ann, result.labels, result.k)
     variants = pd.DataFrame({
@@ -160,6 +168,32 @@ def analyse_patient(pin: PatientInput, settings: ClonalSettings,
     return {"variants": variants, "prevalence": prevalence, "tree": tree_rows[TREE_COLUMNS],
             "events": events[EVENT_COLUMNS], "ccf": ccf[CCF_COLUMNS],
             "selection": selection[SELECTION_COLUMNS]}
+
+
+def _normalise_to_trunk(pin: PatientInput, data, result: ClusterResult,
+                        settings: ClonalSettings):
+    """Rescale each draw's tumour content so that the trunk reads CCF 1, and refit.
+
+    The tumour fraction of a draw comes from another estimator (SNV or copy number) and is off
+    by 10-30% at panel depths; every CCF of the draw inherits that error. The trunk (cluster 0,
+    the highest mean prevalence, holding at least two variants) is present in every tumour cell
+    by definition, so where its most likely prevalence (posterior mode; the mean of a cluster at
+    the top of the grid is pulled below 1) is below 1 the draw's tumour content is multiplied by
+    it and the clusters are refitted.
+    A tumour fraction that is too low cannot be seen this way (CCFs are capped at 1) and is left
+    as it is."""
+    if result.k == 0 or result.sizes[0] < 2:
+        return data, result, ""
+    scale = np.ones(len(data.sample_ids))
+    low = result.informative & (result.prevalence_mode[0] < 0.995)
+    if not low.any():
+        return data, result, ""
+    scale[low] = np.clip(result.prevalence_mode[0, low], 0.05, 1.0)
+    data = copy.copy(data)
+    data.tumour_content = data.tumour_content * scale[None, :]
+    refit = fit_clusters(data, settings.cluster)
+    changed = ", ".join(f"{s} x{f:.2f}" for s, f, lo in zip(data.sample_ids, scale, low) if lo)
+    return data, refit, f"tumour content rescaled so that the trunk reads CCF 1 ({changed})"
 
 
 def _excluded_rows(pin: PatientInput) -> pd.DataFrame:
