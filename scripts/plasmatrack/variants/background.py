@@ -9,10 +9,12 @@ For a site, an observation in sample j is a control observation when
   - its VAF is below ``exclude_control_vaf`` (a real variant of that person, e.g. a germline SNP
     shared by two patients, is not an error; such observations are counted as "high VAF").
 A patient carries a site when the site is among its candidates (discovered or known) *and* its
-pooled plasma VAF stands out from the other patients' (binomial p < 1e-3 against the median VAF of
-the other patients plus the class error rate). A systematic artifact is "discovered" in every
-patient at the same level; so no patient carries it, every plasma sample is a control for it, and
-it is blacklisted. A real variant shared by some patients (a hotspot) stands out in each of them.
+pooled plasma counts stand out from the site's level in the quiet samples, i.e. the normals and
+the plasma of patients that are not candidates for it (beta-binomial p < 1e-3; see
+``confirm_carriers``). A systematic artifact is "discovered" in every patient at the level it has
+in the normals too; so no patient carries it, every plasma sample is a control for it, and it is
+blacklisted. A real variant shared by several patients (a hotspot) is absent from the normals and
+stands out in each of them.
 When a patient is tested, its own samples are always taken out of the site's background, and
 the blacklist is decided without them too (so a patient's own CHIP clone, seen in its normal, does
 not blacklist the site for that patient).
@@ -36,7 +38,7 @@ leave-one-patient-out) test negative.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,8 @@ NOISY_MAX_P = 1e-6
 # A candidate patient carries the site when its plasma VAF exceeds the other patients' median
 # VAF at this significance.
 CARRIER_MAX_P = 1e-3
+# Weak prior of the quiet-sample level in the carrier test (the data should speak).
+CARRIER_PRIOR_STRENGTH = 200.0
 
 BACKGROUND_COLUMNS = [
     "chrom", "pos", "ref", "alt", "substitution", "control_alt", "control_depth", "n_controls",
@@ -135,39 +139,50 @@ def control_roles(obs: pd.DataFrame, carriers: pd.Series, controls: set[str],
 
 
 def confirm_carriers(candidates: pd.Series, obs: pd.DataFrame, controls: set[str],
-                     rate: pd.Series) -> pd.Series:
-    """Carriers of each site: candidate patients whose pooled plasma VAF (over their control
-    plasma samples) is significantly above the median VAF of the other patients plus the
-    site's class error rate ``rate``. Candidates without counted plasma stay carriers.
+                     rate: pd.Series, params: "BackgroundParams") -> pd.Series:
+    """Carriers of each site: candidate patients whose pooled plasma counts are improbable
+    (beta-binomial p < CARRIER_MAX_P) under the level of the site in the *quiet* samples: the
+    normals and the plasma of patients that are not candidates for the site (other patients
+    only, control samples only, observations below ``exclude_control_vaf``). The level is the
+    site's background posterior from those counts with a weak prior (CARRIER_PRIOR_STRENGTH
+    pseudo-fragments at the class rate ``rate``). A systematic artifact sits at the same level
+    in the quiet samples and is carried by nobody; a real variant shared by several patients
+    (a hotspot) is absent from the normals and stands out in each of them. Candidates without
+    counted plasma stay carriers.
 
     candidates: site_id -> frozenset of candidate patients; obs: site_id, sample_id,
     patient_id, sample_type, alt_count, depth."""
-    plasma = obs[(obs["sample_type"] != "normal") & obs["sample_id"].isin(controls)]
+    weak = replace(params, prior_strength=CARRIER_PRIOR_STRENGTH)
+    depth = obs["depth"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vaf = np.where(depth > 0, obs["alt_count"].to_numpy(dtype=float) / depth, 0.0)
+    usable = (obs["sample_id"].isin(controls).to_numpy() & (depth > 0)
+              & (vaf < params.exclude_control_vaf))
+    quiet_pool = obs[usable]
+    plasma = obs[obs["sample_type"] != "normal"]
     pooled = plasma.groupby(["site_id", "patient_id"])[["alt_count", "depth"]].sum()
+    quiet_by_site = dict(tuple(quiet_pool.groupby("site_id")))
     out = {}
     for site, cands in candidates.items():
         if not cands:
             out[site] = frozenset()
             continue
-        try:
-            per_patient = pooled.loc[site]
-        except KeyError:
-            out[site] = frozenset(cands)
-            continue
-        per_patient = per_patient[per_patient["depth"] > 0]
-        vaf = per_patient["alt_count"] / per_patient["depth"]
+        quiet_all = quiet_by_site.get(site, quiet_pool.iloc[:0])
+        normal_or_other = ((quiet_all["sample_type"] == "normal")
+                           | ~quiet_all["patient_id"].isin(cands))
         kept = set()
         for patient in cands:
-            if patient not in per_patient.index:
+            if (site, patient) not in pooled.index:
                 kept.add(patient)
                 continue
-            others = vaf.drop(index=patient)
-            if others.empty:
-                kept.add(patient)
+            alt, dep = pooled.loc[(site, patient), ["alt_count", "depth"]]
+            if alt == 0 or dep == 0:
                 continue
-            level = min(float(np.median(others)) + float(rate.get(site, RATE_FLOOR)), 1.0)
-            alt, depth = per_patient.loc[patient, ["alt_count", "depth"]]
-            if alt > 0 and stats.binom.sf(alt - 1, depth, level) < CARRIER_MAX_P:
+            quiet = quiet_all[normal_or_other & (quiet_all["patient_id"] != patient)]
+            a, b = posterior(np.array([quiet["alt_count"].sum()]),
+                             np.array([quiet["depth"].sum()]),
+                             np.array([float(rate.get(site, RATE_FLOOR))]), weak)
+            if presence_p_value(np.array([alt]), np.array([dep]), a, b)[0] < CARRIER_MAX_P:
                 kept.add(patient)
         out[site] = frozenset(kept)
     return pd.Series(out, dtype=object)
@@ -285,7 +300,7 @@ def build_background(sites: pd.DataFrame, obs: pd.DataFrame, controls: list[str]
     rates = _clean_class_rates(first, params)
     site_rate = first["substitution"].map(rates).fillna(rates.attrs["overall"])
     # Second pass: only candidates whose plasma stands out from the other patients carry it.
-    carriers = confirm_carriers(candidates, obs, set(controls), site_rate)
+    carriers = confirm_carriers(candidates, obs, set(controls), site_rate, params)
     obs["role"] = control_roles(obs, carriers, set(controls), params.exclude_control_vaf)
     ctrl = obs[obs["role"] != ""].copy()
     ctrl["positive"] = False

@@ -2,14 +2,14 @@
 SNVs (for copy number 2 and one mutant copy, VAF = TF / 2 exactly).
 
 Which SNVs: per patient, the somatic SNVs (category somatic, not blacklisted or strand-biased)
-detected in at least one plasma draw. Their pooled plasma VAF (all draws, background-subtracted)
-is compared with the median of the upper half of those VAFs; SNVs within ``cluster_ratio`` (0.6)
-and its inverse of it form the clonal set, which is then refined: the level is re-estimated as the
-set's pooled VAF and the set becomes the SNVs within the ratio window of it or consistent with it
-(two-sided binomial p >= 0.01 on their pooled counts), until it no longer changes. The upper
-cluster is the truncal clone: subclones and emerging clones sit below it, and variants on gained
-or amplified alleles (or LOH) above it, so the window keeps the copy-neutral heterozygous truncal
-SNVs without needing copy-number input.
+detected in at least one plasma draw, ranked by pooled plasma VAF (all draws,
+background-subtracted). From each of the three highest a group is grown downwards: the next SNV
+joins while its pooled counts are consistent with the group's pooled VAF (two-sided binomial
+p >= 0.01) and it is within ``cluster_ratio`` (0.6) of it; the first group of at least two SNVs
+(else the top SNV alone) is the clonal set. The top group is the truncal clone: subclones and
+emerging clones sit below it; an SNV on a gained or amplified allele sits above it, usually alone,
+and is skipped. No copy-number input is used, so a patient whose only detected clonal SNV is on
+an amplified allele gets an overestimate (seen once in the simulated cohorts).
 The same set is used in every sample of the patient so that estimates are comparable over time.
 
 Per sample: the clonal set's fragments are pooled (observations with depth >= ``min_depth``):
@@ -30,6 +30,8 @@ from .stats import wilson_interval
 
 # Two-sided binomial p below which an SNV's pooled VAF is inconsistent with the clonal level.
 CONSISTENCY_P = 0.01
+# How many of the highest-VAF SNVs are tried as the seed of the clonal group.
+SEED_CANDIDATES = 3
 
 TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction_snv", "tf_snv_lower",
               "tf_snv_upper", "n_variants", "sample_type", "alt_fragments", "depth_fragments",
@@ -49,30 +51,32 @@ def clonal_set(tracked: pd.DataFrame, cluster_ratio: float = 0.6, min_depth: int
         "site_id")[["alt_count", "depth", "bg_alt"]].sum()
     vaf = ((grouped["alt_count"] - grouped["bg_alt"]).clip(lower=0) / grouped["depth"]).sort_values(
         ascending=False)
-    top = vaf.iloc[: math.ceil(len(vaf) / 2)]
-    centre = float(np.median(top))
-    if centre <= 0:
-        return []
-    chosen = vaf.index[(vaf / centre >= cluster_ratio) & (vaf / centre <= 1 / cluster_ratio)]
-    # Refine: re-centre on the chosen set's pooled VAF and keep the SNVs whose pooled counts are
-    # consistent with it (or within the ratio window), so that the sampling noise of the top
-    # half does not bias the level upwards.
-    for _ in range(10):
-        sub = grouped.loc[chosen]
-        centre = float((sub["alt_count"].sum() - sub["bg_alt"].sum()) / sub["depth"].sum())
-        if centre <= 0:
-            return []
-        rate = np.clip(centre + grouped["bg_alt"] / grouped["depth"], 1e-9, 1 - 1e-9)
-        p_low = stats.binom.cdf(grouped["alt_count"], grouped["depth"], rate)
-        p_high = stats.binom.sf(grouped["alt_count"] - 1, grouped["depth"], rate)
-        consistent = np.minimum(p_low, p_high) * 2 >= CONSISTENCY_P
-        ratio = vaf.reindex(grouped.index) / centre
-        in_window = (ratio >= cluster_ratio) & (ratio <= 1 / cluster_ratio)
-        new = grouped.index[consistent | in_window.to_numpy()]
-        if set(new) == set(chosen) or len(new) == 0:
-            break
-        chosen = new
-    return sorted(chosen)
+    vaf = vaf[vaf > 0]
+    best: list[str] = []
+    # Grow a group downwards from each of the top SEED_CANDIDATES SNVs in turn; the first group
+    # of at least two SNVs wins, so one SNV on an amplified allele at the top does not seed it.
+    for seed in range(min(SEED_CANDIDATES, len(vaf))):
+        group = [vaf.index[seed]]
+        for site in vaf.index[seed + 1:]:
+            sub = grouped.loc[group]
+            level = float((sub["alt_count"].sum() - sub["bg_alt"].sum()) / sub["depth"].sum())
+            if level <= 0 or vaf[site] / level < cluster_ratio:
+                break
+            if not _consistent(grouped.loc[site], level):
+                break
+            group.append(site)
+        if len(group) >= 2:
+            return sorted(group)
+        best = best or group
+    return sorted(best)
+
+
+def _consistent(row: pd.Series, level: float) -> bool:
+    """Two-sided binomial test of an SNV's pooled counts against a VAF level (+ background)."""
+    rate = float(np.clip(level + row["bg_alt"] / row["depth"], 1e-9, 1 - 1e-9))
+    p_low = stats.binom.cdf(row["alt_count"], row["depth"], rate)
+    p_high = stats.binom.sf(row["alt_count"] - 1, row["depth"], rate)
+    return bool(2 * min(p_low, p_high) >= CONSISTENCY_P)
 
 
 def snv_tumour_fraction(tracked: pd.DataFrame, cluster_ratio: float = 0.6,
