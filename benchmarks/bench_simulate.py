@@ -136,7 +136,8 @@ def validate(cohort: Path, n_samples: int, threads: int, workdir: Path) -> None:
         print(f"{sid}: TF {t['tumour_fraction']:.4f}; mapped {mapped / total:.4f}; properly "
               f"paired {proper / total:.4f}; fragment mode "
               f"{int(np.bincount(tlen).argmax())} (truth {t['fragment_mode']}); markdup "
-              f"{_markdup_fraction(md.stderr):.4f} (truth position {t['position_duplicate_rate']:.4f},"
+              f"{_markdup_fraction(md.stderr):.4f} (truth position "
+              f"{t['position_duplicate_rate']:.4f},"
               f" PCR {t['duplicate_rate']:.4f}); median on-target depth truth "
               f"{t['median_on_target_depth']:.0f}; off-target fragments per 100 kb: median "
               f"{np.median(bins):.0f}, 5th percentile {np.percentile(bins, 5):.0f}")

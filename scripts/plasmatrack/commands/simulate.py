@@ -1,4 +1,5 @@
-"""``plasmatrack simulate --out DIR``: write a demo cohort with known truth (see docs/simulator.md)."""
+"""``plasmatrack simulate --out DIR``: write a demo cohort with known truth
+(see docs/simulator.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="read pairs per plasma sample incl. duplicates, +/-15%%; normals get "
                              f"70%% of it (default {DEFAULT_READ_PAIRS})")
     parser.add_argument("--dilution", action="store_true",
-                        help="a dilution series for copy-number accuracy instead of a serial cohort")
+                        help="a dilution series for copy-number accuracy instead of a serial "
+                             "cohort")
     parser.add_argument("--no-reads", action="store_true",
                         help="write reference, BEDs, sheets and truth but no FASTQ")
     parser.add_argument("--force", action="store_true",

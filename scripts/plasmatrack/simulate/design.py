@@ -143,7 +143,8 @@ class _Profile:
         return sum(e - s for segs in self.segs.values() for s, e, cn, _, _ in segs if cn != 2)
 
     def frame(self) -> pd.DataFrame:
-        rows = [(c, s, e, cn, ma, mi) for c in self.genome.names for s, e, cn, ma, mi in self.segs[c]]
+        rows = [(c, s, e, cn, ma, mi) for c in self.genome.names
+                for s, e, cn, ma, mi in self.segs[c]]
         return pd.DataFrame(rows, columns=["chrom", "start", "end", "tumour_copy_number",
                                            "major_cn", "minor_cn"])
 
@@ -347,8 +348,9 @@ def design_variants(genome: Genome, rng: np.random.Generator, her2_status: str,
         if not clone.label:
             mine = [r for r in rows if r["clone_id"] == clone.clone_id]
             r = mine[0]
+            where = f"{r['chrom']}:{r['pos']}{r['ref']}>{r['alt']}"
             clone.label = (f"{r['gene']} {r['protein_change']}" if r["protein_change"]
-                           else f"{r['gene'] or r['chrom']} {r['chrom']}:{r['pos']}{r['ref']}>{r['alt']}")
+                           else f"{r['gene'] or r['chrom']} {where}")
 
     # germline SNPs from the population pool: heterozygous (0.5) or homozygous (1.0)
     n_germ = int(rng.integers(20, 41))
@@ -394,7 +396,9 @@ def _response(ttf_months: float, event: int, rng: np.random.Generator) -> str:
     return "CR"
 
 
-NADIR = {"CR": (0.02, 0.08), "PR": (0.08, 0.35), "SD": (0.4, 0.9), "PD": (1.0, 1.5), "NE": (0.5, 1.0)}
+# on-treatment tumour fraction as a multiple of baseline, by best response
+NADIR = {"CR": (0.02, 0.08), "PR": (0.08, 0.35), "SD": (0.4, 0.9), "PD": (1.0, 1.5),
+         "NE": (0.5, 1.0)}
 
 
 def _draw_days(rng: np.random.Generator, draws: int, end_days: int) -> list[int]:
