@@ -40,7 +40,7 @@ def test_published_columns(clonal):
 # tests/unit/test_clonal_io.py runs at 800x, where the targets hold): with 5-15 mutant
 # fragments per subclonal variant, subclones whose trajectories differ by < 0.3 merge. The
 # thresholds below are the measured end-to-end figures with a margin (docs/clonal.md, seed 11:
-# mean ARI 0.55, median prevalence error 0.076, trunk within 0.10 of 1, resistance 2 of 3).
+# mean ARI 0.55, median prevalence error 0.076, trunk within 0.10 of 1, resistance 3 of 3).
 
 
 def test_clusters_match_true_clones(clonal):

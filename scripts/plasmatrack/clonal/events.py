@@ -9,10 +9,11 @@ never called either way; a prevalence that is not present and whose most likely 
 ``absent_max`` is *low* (not seen, though a low-TF draw cannot prove absence). Walking forward
 from the first informative draw (the reference):
 
-* emerging  - absent or low at the reference, present now with its lower bound above the
-  reference's upper bound (a resistance clone at progression);
-* cleared   - present at the reference, absent or low now with its upper bound below the
-  reference's lower bound;
+* emerging  - absent or low at the reference, present now (a resistance clone at progression;
+  "present" already demands a lower bound above ``present_min``, so noise around zero does not
+  qualify, while a baseline with no mutant fragment at modest depth, whose upper bound is wide,
+  still counts as not seen);
+* cleared   - present at the reference, absent or low now;
 * expanding - present at both, risen by >= ``min_change`` with the two intervals apart;
 * declining - present at both, fallen by >= ``min_change`` with the two intervals apart.
 
@@ -79,11 +80,9 @@ def clone_events(prevalence: pd.DataFrame, labels: dict[int, str], genes: dict[i
             a, b = grp.iloc[ref], grp.iloc[j]
             sa, sb = state[ref], state[j]
             event = None
-            if sa in ("absent", "low") and sb == "present" and \
-                    b.prevalence_lower > a.prevalence_upper:
+            if sa in ("absent", "low") and sb == "present":
                 event = "emerging"
-            elif sa == "present" and sb in ("absent", "low") and \
-                    b.prevalence_upper < a.prevalence_lower:
+            elif sa == "present" and sb in ("absent", "low"):
                 event = "cleared"
             elif sa == "present" and sb == "present":
                 if (b.prevalence - a.prevalence >= settings.min_change
