@@ -10,7 +10,8 @@ over the variant's multiplicity) with three differences, each chosen for serial 
 * the fit is EM with a point CCF per cluster and sample on the grid (maximum likelihood), and the
   number of clusters K is chosen explicitly, by the Bayesian information criterion
   BIC = -2 log L + p log N, p = K x D_informative + (K - 1) [+ 1 for a fitted precision],
-  N = number of variants; the smallest K within 1e-9 of the best BIC wins ties;
+  N = number of variants, the penalty optionally scaled (``penalty``) or AIC's 2 per parameter
+  (``criterion="aic"``); the smallest K within 1e-9 of the best criterion wins ties;
 * the beta-binomial precision is estimated by maximum likelihood from a fixed ladder
   (``PRECISION_LADDER``; ``inf`` = binomial) unless the user fixes it.
 
@@ -24,7 +25,9 @@ Cluster prevalence intervals come from the grid posterior of each cluster's CCF 
 their counts reject their cluster (deviance vs their own best trajectory, chi-square with one
 degree of freedom per informative sample, p < ``outlier_p``), ``small_cluster`` when their
 cluster has fewer than ``min_cluster_size`` variants (in a small panel a resistance clone is
-often one hotspot, so such clusters are kept and labelled rather than merged away)."""
+often one hotspot, so such clusters are kept and labelled rather than merged away), and
+``outlier`` when their cluster held fewer than ``ceil(min_cluster_fraction x N)`` variants in a
+large input and was dissolved (its variants reassigned to the nearest remaining cluster)."""
 
 from __future__ import annotations
 
