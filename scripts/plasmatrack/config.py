@@ -18,7 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 # Config keys that hold file paths (dotted), resolved against the config file's folder.
-PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth")
+PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth",
+             "variants.exons", "variants.known_variants")
 
 
 def load_schema() -> dict:
