@@ -51,6 +51,10 @@ RESPONSE_ORDER = ("CR", "PR", "SD", "PD")
 # Fewer events than this per model term (or per compared group) and a result is flagged as
 # coming from a small cohort (the usual 10 events-per-variable rule for Cox models).
 DEFAULT_MIN_EVENTS_PER_TERM = 10
+# A fitted log hazard ratio beyond this (HR > 22,000 or < 1/22,000), or a standard error beyond
+# MAX_SE_LOG_HR, means the partial likelihood has no finite maximum.
+MAX_ABS_LOG_HR = 10.0
+MAX_SE_LOG_HR = 20.0
 # A compared group smaller than this makes a log-rank / KM comparison "small" as well.
 DEFAULT_MIN_GROUP_SIZE = 5
 
@@ -307,6 +311,14 @@ def fit_cox(time: pd.Series, event: pd.Series, design: pd.DataFrame, alpha: floa
         if "convergence" in text.lower() or "separation" in text.lower():
             notes.append(f"Cox fit warning: {text}")
     summary = cph.summary
+    diverged = summary.index[(summary["coef"].abs() > MAX_ABS_LOG_HR)
+                             | ~np.isfinite(summary["se(coef)"])
+                             | (summary["se(coef)"] > MAX_SE_LOG_HR)]
+    if len(diverged):
+        # Monotone partial likelihood (complete or quasi-complete separation, typical of tiny
+        # cohorts): the maximum is at infinity and any finite number lifelines returns is noise.
+        raise ValueError(f"monotone likelihood for {', '.join(map(str, diverged))} (complete or "
+                         "quasi-complete separation): the hazard ratio is not finite")
     level = int(round((1 - alpha) * 100))
     terms = pd.DataFrame({
         "term": summary.index.astype(str),

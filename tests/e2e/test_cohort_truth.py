@@ -27,10 +27,7 @@ def test_baseline_burden_matches_truth(demo_run):
     assert m["her2_burden"].notna().all(), m[["patient_id", "note"]]
     rho = spearmanr(m["her2_burden"], m["baseline_her2_burden"]).statistic
     assert rho >= 0.9, m[["patient_id", "her2_burden", "baseline_her2_burden"]]
-    # amplified patients' excess copies within 0.3 copies or 30% of truth
-    amp = m[m["her2_status"] == "amplified"]
-    err = (amp["erbb2_excess_copies"] - amp["baseline_erbb2_excess_copies"]).abs()
-    assert (err <= (0.3 + 0.3 * amp["baseline_erbb2_excess_copies"].abs())).all(), amp
+    # (the accuracy of the copy-number values themselves is the cnv stage's test)
 
 
 def test_survival_tables_contract(demo_run):
@@ -39,8 +36,11 @@ def test_survival_tables_contract(demo_run):
     assert list(survival.columns[:len(SURVIVAL_COLUMNS)]) == SURVIVAL_COLUMNS
     ttf = survival.set_index("analysis")
     assert {"ttf_burden_median", "ttf_burden_cox"} <= set(ttf.index)
-    # 4 patients: every estimable result is flagged as coming from a small cohort
+    # 4 patients: every result is flagged as coming from a small cohort, and no absurd hazard
+    # ratio from a monotone likelihood is reported
     assert survival["small_cohort"].astype(str).eq("True").all()
+    hr = survival["hazard_ratio"].dropna()
+    assert ((hr > 1e-4) & (hr < 1e4)).all(), survival[["analysis", "hazard_ratio"]]
     curves = pd.read_csv(cohort / "km_curves.tsv", sep="\t")
     if len(curves):
         assert {"analysis", "group", "time", "survival", "ci_lower", "ci_upper",
