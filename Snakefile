@@ -9,6 +9,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    sample=ID_PATTERN,
+    patient=ID_PATTERN,
+
+
 include: "workflow/rules/align.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/variants.smk"

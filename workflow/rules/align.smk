@@ -10,11 +10,6 @@ BAM_SAMPLE_RE = "|".join(re.escape(s) for s in _BAM_IDS) or _NONE
 
 
 
-def read_group(wildcards):
-    """bwa -R value; bwa expands the literal \\t escapes. IDs are validated, so safe to quote."""
-    return f"@RG\\tID:{wildcards.sample}\\tSM:{wildcards.sample}\\tPL:ILLUMINA"
-
-
 ALL_TARGETS.extend(sample_paths("results/align/{patient}/{sample}.bam.bai"))
 ALL_TARGETS.extend([GENES_BED] + ([PANEL_BED] if PANEL_BED else []))
 
@@ -27,6 +22,8 @@ rule reference_fasta:
     log:
         "logs/reference/fasta.log",
     localrule: True
+    conda:
+        "../../envs/python.yaml"
     script:
         "../../scripts/rules/reference_fasta.py"
 
@@ -78,6 +75,8 @@ rule reference_beds:
     log:
         "logs/reference/beds.log",
     localrule: True
+    conda:
+        "../../envs/python.yaml"
     script:
         "../../scripts/rules/reference_beds.py"
 
@@ -146,6 +145,8 @@ rule import_bam:
     log:
         "logs/align/{patient}/{sample}.import.log",
     localrule: True
+    conda:
+        "../../envs/python.yaml"
     script:
         "../../scripts/rules/align_import_bam.py"
 

@@ -1,5 +1,5 @@
-# Shared set-up for every rule file: config and sheet validation, wildcard constraints, named
-# input functions. All logic lives in the plasmatrack package (scripts/plasmatrack).
+# Shared set-up for all stages (config and sheet validation, wildcard constraints, named
+# input functions). All logic lives in the plasmatrack package (scripts/plasmatrack).
 import sys
 from pathlib import Path
 
@@ -42,11 +42,6 @@ PANEL_BED = "results/reference/panel.bed" if config["panel"] else None
 HOTSPOTS = config["hotspots"]
 ALL_TARGETS = []
 
-wildcard_constraints:
-    sample=ID_PATTERN,
-    patient=ID_PATTERN,
-
-
 def bam(patient, sample):
     return f"results/align/{patient}/{sample}.bam"
 
@@ -76,6 +71,11 @@ def fastq_pair(wildcards):
 
 def input_bam(wildcards):
     return sample_row(wildcards)["bam"]
+
+
+def read_group(wildcards):
+    """bwa -R value; bwa expands the literal \\t escapes. IDs are validated, so safe to quote."""
+    return f"@RG\\tID:{wildcards.sample}\\tSM:{wildcards.sample}\\tPL:ILLUMINA"
 
 
 def all_targets(wildcards):
