@@ -25,29 +25,6 @@ ALL_TARGETS.extend(
 )
 
 
-def _clonal_producible(path):
-    """True when a rule of another stage writes ``path`` (a run without the copy-number stage
-    clusters with the SNV tumour fraction and copy number 2; the log and the tree notes say so)."""
-    return any(
-        r.is_producer(path) for r in workflow.rules if not r.name.startswith("clonal_")
-    )
-
-
-def clonal_inputs(wildcards):
-    inputs = {
-        "tracked": "results/variants/tracked_variants.tsv",
-        "snv_tf": "results/variants/snv_tumour_fraction.tsv",
-        "clinical": config["clinical"],
-    }
-    if _clonal_producible(CLONAL_TF):
-        inputs["tumour_fraction"] = CLONAL_TF
-    if CLONAL_USES_SEGMENTS and CLONAL_CNS and _clonal_producible(CLONAL_CNS[0]):
-        inputs["cns"] = CLONAL_CNS
-    if CLONAL_CN_TABLE:
-        inputs["copy_number_table"] = CLONAL_CN_TABLE
-    return inputs
-
-
 rule clonal_clones:
     input:
         unpack(clonal_inputs),

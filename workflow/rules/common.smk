@@ -78,5 +78,66 @@ def read_group(wildcards):
     return f"@RG\\tID:{wildcards.sample}\\tSM:{wildcards.sample}\\tPL:ILLUMINA"
 
 
+def producible(own_prefix, path):
+    """True when another stage (a rule whose name does not start with ``own_prefix``) writes
+    ``path``. Stages that read optional upstream tables take them only when the workflow makes them."""
+    return any(
+        r.is_producer(path) for r in workflow.rules if not r.name.startswith(own_prefix)
+    )
+
+
+# Input functions of the clonal stage (clonal.smk).
+def clonal_inputs(wildcards):
+    """Clonal stage inputs. A run without the copy-number stage clusters with the SNV tumour
+    fraction and copy number 2; the log and the tree notes say so."""
+    inputs = {
+        "tracked": "results/variants/tracked_variants.tsv",
+        "snv_tf": "results/variants/snv_tumour_fraction.tsv",
+        "clinical": config["clinical"],
+    }
+    if producible("clonal_", CLONAL_TF):
+        inputs["tumour_fraction"] = CLONAL_TF
+    if CLONAL_USES_SEGMENTS and CLONAL_CNS and producible("clonal_", CLONAL_CNS[0]):
+        inputs["cns"] = CLONAL_CNS
+    if CLONAL_CN_TABLE:
+        inputs["copy_number_table"] = CLONAL_CN_TABLE
+    return inputs
+
+
+# Input functions of the report stage (report.smk).
+def _report_common_inputs():
+    """Every stage table the workflow has; the pages say which stages are not part of the run."""
+    inputs = {
+        name: f"results/{rel}"
+        for name, rel in REPORT_TABLES.items()
+        if producible("report_", f"results/{rel}")
+    }
+    inputs["samples"] = config["samples"]
+    inputs["clinical"] = config["clinical"]
+    inputs["genes_bed"] = GENES_BED
+    return inputs
+
+
+def _report_sample_files(kind, rows):
+    paths = sample_paths(f"results/{REPORT_PER_SAMPLE[kind]}", rows)
+    return paths if paths and producible("report_", paths[0]) else []
+
+
+def report_patient_inputs(wildcards):
+    rows = PLASMA[PLASMA["patient_id"] == wildcards.patient]
+    if rows.empty:
+        raise WorkflowError(f"no plasma samples of patient {wildcards.patient!r}")
+    inputs = _report_common_inputs()
+    for kind in ("cnr", "cns"):
+        inputs[kind] = _report_sample_files(kind, rows)
+    return inputs
+
+
+def report_cohort_inputs(wildcards):
+    inputs = _report_common_inputs()
+    inputs["fragment_lengths"] = _report_sample_files("fragment_lengths", SAMPLES)
+    return inputs
+
+
 def all_targets(wildcards):
     return ALL_TARGETS

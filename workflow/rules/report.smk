@@ -10,47 +10,6 @@ ALL_TARGETS.append(REPORT_COHORT)
 ALL_TARGETS.extend(REPORT_PATIENT.format(patient=p) for p in PATIENTS)
 
 
-def _report_producible(path):
-    """True when some rule of this workflow writes ``path``. The reports take every stage table
-    the workflow has, and say on the page which stages are not part of the run."""
-    return any(
-        r.is_producer(path) for r in workflow.rules if not r.name.startswith("report_")
-    )
-
-
-def _report_common_inputs():
-    inputs = {
-        name: f"results/{rel}"
-        for name, rel in REPORT_TABLES.items()
-        if _report_producible(f"results/{rel}")
-    }
-    inputs["samples"] = config["samples"]
-    inputs["clinical"] = config["clinical"]
-    inputs["genes_bed"] = GENES_BED
-    return inputs
-
-
-def _report_sample_files(kind, rows):
-    paths = sample_paths(f"results/{REPORT_PER_SAMPLE[kind]}", rows)
-    return paths if paths and _report_producible(paths[0]) else []
-
-
-def report_patient_inputs(wildcards):
-    rows = PLASMA[PLASMA["patient_id"] == wildcards.patient]
-    if rows.empty:
-        raise WorkflowError(f"no plasma samples of patient {wildcards.patient!r}")
-    inputs = _report_common_inputs()
-    for kind in ("cnr", "cns"):
-        inputs[kind] = _report_sample_files(kind, rows)
-    return inputs
-
-
-def report_cohort_inputs(wildcards):
-    inputs = _report_common_inputs()
-    inputs["fragment_lengths"] = _report_sample_files("fragment_lengths", SAMPLES)
-    return inputs
-
-
 rule report_patient:
     input:
         unpack(report_patient_inputs),
