@@ -65,3 +65,19 @@ def test_bad_sheet_stops_before_any_job(mini_cohort, tmp_path):
     assert proc.returncode != 0
     assert f"{sheet}, row 4, column 'timepoint_days': 'x' is not a whole number of days" in proc.stderr
     assert not (tmp_path / "run" / "results").exists()
+
+
+def test_snakemake_lint_is_clean(mini_cohort, tmp_path):
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(mini_cohort / "config.yaml"), "--lint"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_dry_run_builds_the_whole_dag(mini_cohort, tmp_path):
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(mini_cohort / "config.yaml"), "--dry-run", "--quiet", "rules"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rule in ("align", "qc_summary", "variants_tables", "clonal_clones", "report_cohort"):
+        assert rule in proc.stdout, f"rule {rule} missing from the DAG:\n{proc.stdout}"
