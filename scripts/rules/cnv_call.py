@@ -12,5 +12,6 @@ info = fix_and_analyse(
     sm.input.fasta, sm.input.target_bins, sm.input.antitarget_bins, sm.output.cnr,
     sm.output.cns, sm.output.seg, sm.output.gene_stats, sm.output.info, sm.input.genes,
     segment_method=sm.params.segment_method, segment_threshold=sm.params.segment_threshold,
+    bias=sm.params.bias,
 )
 logging.info("%s", info)

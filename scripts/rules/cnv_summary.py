@@ -18,4 +18,7 @@ summarise(
                         source="config cnv.detection"),
     detection["margin"], GeneSettings.from_config(dict(sm.params.genes)), sm.params.her2_gene,
     sm.output.tumour_fraction, sm.output.genes, sm.output.erbb2, sm.output.detection,
+    floor_joint=DetectionThresholds(min_llr=detection["min_llr_joint"],
+                                    min_altered_fraction=detection["min_altered_fraction"],
+                                    source="config cnv.detection (joint)"),
 )

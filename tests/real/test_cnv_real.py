@@ -51,7 +51,7 @@ def regression(tmp_path_factory):
                                     [cnn[s, "antitargetcoverage"] for s in NORMALS], None,
                                     haploid_x=True)
     fixed = reference.fix_sample(cnn[TUMOUR, "targetcoverage"], cnn[TUMOUR, "antitargetcoverage"],
-                                 ref)
+                                 ref, bias="cnvkit")
     coverage.write_cnn(fixed, tmp / f"{TUMOUR}.cnr", TUMOUR)
     cnr = read_cnr(tmp / f"{TUMOUR}.cnr")
     segments = segment.segment_bins(cnr, TUMOUR, "haar")

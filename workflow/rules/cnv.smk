@@ -132,6 +132,7 @@ rule cnv_call:
         info=f"{CNV_SAMPLE}.info.tsv",
     params:
         pool_ids=list(CNV_POOL["sample_id"]),
+        bias=CNV["bias_correction"],
         segment_method=CNV["segment_method"],
         segment_threshold=CNV["segment_threshold"],
     log:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction", "tf_lower",
               "tf_upper", "ploidy", "tf_detected", "method"]
 TF_EXTRA = ["sample_type", "tumour_fraction_fit", "ploidy_fit", "llr", "min_llr",
-            "altered_fraction", "n_bins", "segment_method", "reference", "warning"]
+            "altered_fraction", "n_bins", "fit_mode", "segment_method", "reference", "warning"]
 STATE_COLUMNS = ["chromosome", "start", "end", "bin_class", "log2", "state", "amp",
                  "expected_log2", "posterior"]
 
@@ -152,7 +152,8 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     reference_cnn: str | None, pool: list[tuple[str, str, str]], fasta: str,
                     targets_bed: str, antitargets_bed: str, out_cnr: str, out_cns: str,
                     out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
-                    segment_method: str = "auto", segment_threshold: float | None = None) -> dict:
+                    segment_method: str = "auto", segment_threshold: float | None = None,
+                    bias: str = "robust") -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
 
     ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals.
@@ -175,7 +176,7 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
             raise InputError(f"{sample_id}: no reference given and not in the pool")
         refarr, warning = read_reference(reference_cnn)
         label = "flat" if warning else f"panel of normals (n={len(pool)})"
-    cnarr = fix_sample(target_cnn, antitarget_cnn, refarr)
+    cnarr = fix_sample(target_cnn, antitarget_cnn, refarr, bias=bias)
     write_cnn(cnarr, out_cnr, sample_id)
     return analyse_sample(read_cnr(out_cnr), sample_id, out_cns, out_seg, out_gene_stats,
                           out_info, genes_bed, segment_method, segment_threshold, label, warning)
@@ -202,27 +203,46 @@ def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: 
 # Cohort
 
 
+PATH_GIVEN_MODES = ("joint", "conditional")
+
+
 def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths: dict[str, str],
               tumour_free: list[str], floor: DetectionThresholds, margin: float,
               gene_settings: GeneSettings, her2_gene: str, out_tf: str | os.PathLike,
               out_genes: str | os.PathLike, out_erbb2: str | os.PathLike,
-              out_detection: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+              out_detection: str | os.PathLike | None = None,
+              floor_joint: DetectionThresholds | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rule ``cnv_summary``: calibrate detection on the tumour-free samples' (leave-one-out)
     fits, then write the cohort's TF and gene tables.
 
     ``samples``: sample_id, patient_id, sample_type, timepoint_days (one row per sample with a
     fit). ``tumour_free``: sample IDs that are known to carry no tumour DNA (normals, healthy
-    plasma)."""
+    plasma). Fits whose state path was free (``single``) and fits on a path other draws defined
+    (``joint``, ``conditional``) have different null distributions of the LLR (a free path can
+    chase noise), so each group gets its own floor (``floor``, ``floor_joint``) and is calibrated
+    on the tumour-free samples fitted the same way."""
     fits = pd.concat([read_tsv(fit_paths[s]) for s in samples["sample_id"]], ignore_index=True)
-    calib = fits[fits["sample_id"].isin(tumour_free)]
-    thresholds = calibrate(calib["llr"].to_numpy(float), floor, margin) if len(calib) else \
-        floor
+    if "fit_mode" not in fits:
+        fits["fit_mode"] = "single"
+    fits["fit_mode"] = fits["fit_mode"].fillna("single")
+    groups = {"path-free": floor, "path-given": floor_joint or floor}
+    thresholds, detection_rows = {}, []
+    for group, group_floor in groups.items():
+        in_group = fits["fit_mode"].isin(PATH_GIVEN_MODES) == (group == "path-given")
+        calib = fits[in_group & fits["sample_id"].isin(tumour_free)]
+        thresholds[group] = (calibrate(calib["llr"].to_numpy(float), group_floor, margin)
+                             if len(calib) else group_floor)
+        detection_rows.append({"fit_group": group, **thresholds[group].as_dict(),
+                               "margin": margin, "n_samples": int(in_group.sum()),
+                               "tumour_free_samples": ",".join(sorted(calib["sample_id"]))})
     rows = []
     meta = samples.set_index("sample_id")
     for _, fit in fits.iterrows():
         sid = fit["sample_id"]
         info = meta.loc[sid]
-        detected = thresholds.detected(float(fit["llr"]), float(fit["altered_fraction"]))
+        th = thresholds["path-given" if fit["fit_mode"] in PATH_GIVEN_MODES else "path-free"]
+        detected = th.detected(float(fit["llr"]), float(fit["altered_fraction"]))
         rows.append({
             "sample_id": sid, "patient_id": info["patient_id"],
             "timepoint_days": info.get("timepoint_days"),
@@ -234,17 +254,16 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
             "sample_type": info.get("sample_type", ""),
             "tumour_fraction_fit": float(fit["tumour_fraction_fit"]),
             "ploidy_fit": float(fit["ploidy_fit"]), "llr": float(fit["llr"]),
-            "min_llr": thresholds.min_llr, "altered_fraction": float(fit["altered_fraction"]),
-            "n_bins": int(fit["n_bins"]), "segment_method": fit.get("segment_method", ""),
+            "min_llr": th.min_llr, "altered_fraction": float(fit["altered_fraction"]),
+            "n_bins": int(fit["n_bins"]), "fit_mode": fit["fit_mode"],
+            "segment_method": fit.get("segment_method", ""),
             "reference": fit.get("reference", ""),
             "warning": "" if pd.isna(fit.get("warning")) else fit.get("warning", ""),
         })
     tf_table = pd.DataFrame(rows, columns=TF_COLUMNS + TF_EXTRA)
     write_tsv(tf_table, out_tf)
     if out_detection:
-        write_tsv(pd.DataFrame([{**thresholds.as_dict(), "margin": margin,
-                                 "tumour_free_samples": ",".join(sorted(calib["sample_id"]))}]),
-                  out_detection)
+        write_tsv(pd.DataFrame(detection_rows), out_detection)
 
     stats = {s: read_tsv(gene_stat_paths[s]) for s in samples["sample_id"]}
     normal_stats = [stats[s] for s in tumour_free if s in stats]

@@ -84,11 +84,11 @@ def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: s
                              "timepoint_days": None})
                 fits[nid], stats[nid] = str(out / "normals" / f"{nid}.tf.tsv"), q["gene_stats.tsv"]
                 tumour_free.append(nid)
-    # The normals are fitted on the sample's state path, so their LLRs calibrate detection in
-    # the same terms as the sample's.
+    # Sample and normals are each fitted alone (free state path), so the normals' LLRs calibrate
+    # detection in the same terms as the sample's.
     all_fits = str(out / "fits.tsv")
     all_states = str(out / "hmm_states_long.tsv")
-    fit_samples(cnrs, infos, [sid], normal_ids, hmm, method, all_fits, all_states)
+    fit_samples(cnrs, infos, [], [sid, *normal_ids], hmm, method, all_fits, all_states)
     for nid in [sid, *normal_ids]:
         target = p if nid == sid else {k: str(out / "normals" / f"{nid}.{k}") for k in p}
         split_patient(all_fits, all_states, nid, target["tf.tsv"], target["hmm_states.tsv"])
