@@ -18,6 +18,7 @@ wildcard_constraints:
 
 include: "workflow/rules/align.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/cnv.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/clonal.smk"
 include: "workflow/rules/report.smk"

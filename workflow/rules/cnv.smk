@@ -34,6 +34,7 @@ CNV_TABLES = {
     "detection": "results/cnv/detection.tsv",
 }
 CNV_SAMPLE = "results/cnv/{patient}/{sample}"
+CNV_SAMPLE_ITEM = "results/cnv/{item.patient_id}/{item.sample_id}"
 
 ALL_TARGETS.extend(list(CNV_TABLES.values()))
 for _ext in ("cnr", "cns", "seg", "hmm_states.tsv"):
@@ -149,37 +150,24 @@ rule cnv_call:
         "../../scripts/rules/cnv_call.py"
 
 
-def cnv_patient_samples(wildcards):
-    """The patient's rows of the sample sheet (every draw and the normal)."""
-    return SAMPLES[SAMPLES["patient_id"] == wildcards.patient]
-
-
-def cnv_patient_cnrs(wildcards):
-    return sample_paths(f"{CNV_SAMPLE}.cnr", cnv_patient_samples(wildcards))
-
-
-def cnv_patient_infos(wildcards):
-    return sample_paths(f"{CNV_SAMPLE}.info.tsv", cnv_patient_samples(wildcards))
-
-
-def cnv_patient_ids(wildcards):
-    return list(cnv_patient_samples(wildcards)["sample_id"])
-
-
-def cnv_patient_types(wildcards):
-    return list(cnv_patient_samples(wildcards)["sample_type"])
-
-
 rule cnv_hmm:
     input:
-        cnrs=cnv_patient_cnrs,
-        infos=cnv_patient_infos,
+        cnrs=collect(
+            f"{CNV_SAMPLE_ITEM}.cnr",
+            item=lookup(query="patient_id == '{patient}'", within=SAMPLES),
+        ),
+        infos=collect(
+            f"{CNV_SAMPLE_ITEM}.info.tsv",
+            item=lookup(query="patient_id == '{patient}'", within=SAMPLES),
+        ),
     output:
         fits="results/cnv/{patient}/patient.hmm_fits.tsv",
         states="results/cnv/{patient}/patient.hmm_states.tsv",
     params:
-        sample_ids=cnv_patient_ids,
-        sample_types=cnv_patient_types,
+        sample_ids=lookup(query="patient_id == '{patient}'", within=SAMPLES, cols="sample_id"),
+        sample_types=lookup(
+            query="patient_id == '{patient}'", within=SAMPLES, cols="sample_type"
+        ),
         hmm=CNV["hmm"],
         mode=CNV["hmm_mode"],
         design="panel" if PANEL_BED else "wgs",
