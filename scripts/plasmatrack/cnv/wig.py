@@ -138,7 +138,10 @@ def correct_readcounts(table: pd.DataFrame, min_mappability: float = 0.9,
     chosen = np.flatnonzero(ideal)
     if len(chosen) > sample_size:
         chosen = np.sort(rng.choice(chosen, sample_size, replace=False))
-    grid = np.linspace(0.0, 1.0, 1001)
+    # HMMcopy predicts the rough fit on a 0.001 grid; outside the ideal bins' GC range loess has
+    # no prediction, so the second fit only sees the range the data cover.
+    lo_i, hi_i = gc[chosen].min(), gc[chosen].max()
+    grid = np.arange(np.ceil(lo_i * 1000), np.floor(hi_i * 1000) + 1) / 1000.0
     rough = _lowess(gc[chosen], reads[chosen], 0.03, grid)
     smooth = _lowess(grid, rough, 0.3, gc)
     with np.errstate(divide="ignore", invalid="ignore"):
