@@ -144,7 +144,9 @@ def test_panel_bins(bins, design):
     assert bins["counts"]["targets"] == len(targets) == len(panel)
     in_gene = (targets["chromosome"] == "chrA") & targets["start"].between(250_000, 279_800)
     assert set(targets.loc[in_gene, "name"]) == {"AMP1"}
-    assert set(targets.loc[~in_gene, "name"]) == {"-"}
+    in_flat = (targets["chromosome"] == "chrC") & targets["start"].between(100_000, 129_800)
+    assert set(targets.loc[in_flat, "name"]) == {"FLAT1"}
+    assert set(targets.loc[~in_gene & ~in_flat, "name"]) == {"-"}
     assert (anti["name"] == "Antitarget").all() and len(anti) > 40
     # antitargets never overlap a target
     for chrom, sub in anti.groupby("chromosome"):
