@@ -251,6 +251,8 @@ def test_km_plot_numbers_at_risk_censoring_and_title():
     fig = F.km_plot(curves, "TTF", {"p_value": 0.0074, "hazard_ratio": 0.57, "hr_lower": 0.38,
                                     "hr_upper": 0.87})
     assert fig.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.0074, HR 0.57 (0.38-0.87))"
+    maxstat = F.km_plot(curves, "TTF", {"p_value": 0.001, "p_value_adjusted": 0.034})
+    assert maxstat.layout.title.text == "TTF: Kaplan-Meier (cut-point-adjusted log-rank p = 0.034)"
     censor = [tr for tr in fig.data if tr.mode == "markers"][0]
     assert sorted(censor.x) == [2.0, 4.0, 7.5]
     at_risk = [tr for tr in fig.data if tr.mode == "text"][0]

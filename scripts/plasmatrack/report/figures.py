@@ -893,8 +893,12 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
             row=2, col=1)
     title = f"{esc(analysis)}: Kaplan-Meier"
     if stats:
-        p = _fmt_p(stats.get("p_value"))
-        title += f" (log-rank p = {p}"
+        # An optimised cut-point's own p is over-optimistic: quote the adjusted one where given.
+        adjusted = _num(stats.get("p_value_adjusted"))
+        if adjusted is not None:
+            title += f" (cut-point-adjusted log-rank p = {_fmt_p(adjusted)}"
+        else:
+            title += f" (log-rank p = {_fmt_p(stats.get('p_value'))}"
         hr = _num(stats.get("hazard_ratio"))
         if hr is not None:
             lo, hi = _num(stats.get("hr_lower")), _num(stats.get("hr_upper"))
