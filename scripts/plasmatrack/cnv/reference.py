@@ -141,7 +141,7 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
     amplicon above all, get weight 0 and do not bend the curve. GC bias of cfDNA against a
     buffy-coat reference is unimodal and steep on capture targets (the simulated cohort: -0.55 at
     GC 0.33, +0.3 at 0.5, -0.25 at 0.6), which a cubic follows and a wide local-linear smoother
-    does not."""
+    does not. Targets named after a gene are weighted 1 / (the gene's number of targets)."""
     import numpy as np
 
     data = cnarr.data
@@ -149,7 +149,14 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
     merged = data[["chromosome", "start", "end"]].merge(ref, on=["chromosome", "start", "end"],
                                                        how="left")
     log2 = data["log2"].to_numpy(float).copy()
-    off_target = data["gene"].astype(str).isin(["Antitarget", "Background"]).to_numpy()
+    genes = data["gene"].astype(str)
+    off_target = genes.isin(["Antitarget", "Background"]).to_numpy()
+    # Each gene counts as one observation in the fits: a gene's targets share a copy number (and,
+    # in real and simulated genomes alike, often a GC block), so an amplicon's dozen targets
+    # would otherwise pull the curve towards themselves.
+    named = (~off_target) & (genes != "-").to_numpy()
+    per_gene = genes.map(genes[named].value_counts()).fillna(1.0).to_numpy(float)
+    prior = np.where(named, 1.0 / per_gene, 1.0)
     covariates = []
     if do_gc and "gc" in merged:
         covariates.append(("gc", merged["gc"].to_numpy(float), (True, True)))
@@ -161,7 +168,7 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
             sel = cls_mask & np.isfinite(x) & np.isfinite(log2)
             if not use or sel.sum() < 20 or np.ptp(x[sel]) <= 0:
                 continue
-            fit = robust_polynomial(x[sel], log2[sel], degree)
+            fit = robust_polynomial(x[sel], log2[sel], degree, prior=prior[sel])
             log2[sel] -= fit
             log.info("robust %s correction on %d bins: range %.3f", name, sel.sum(),
                      float(np.ptp(fit)))
@@ -169,13 +176,16 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
     cnarr.center_all(skip_low=True)
 
 
-def robust_polynomial(x, y, degree: int = 3, iterations: int = 20, c: float = 4.685):
-    """Fitted values of a polynomial of y on x by bisquare-weighted least squares."""
+def robust_polynomial(x, y, degree: int = 3, iterations: int = 20, c: float = 4.685,
+                      prior=None):
+    """Fitted values of a polynomial of y on x by bisquare-weighted least squares (``prior``:
+    fixed weights multiplied into the bisquare weights)."""
     import numpy as np
 
     centre, scale = np.median(x), np.ptp(x) or 1.0
     design = np.vander((x - centre) / scale, degree + 1)
-    w = np.ones(len(y))
+    prior = np.ones(len(y)) if prior is None else np.asarray(prior, float)
+    w = prior.copy()
     fit = np.zeros(len(y))
     for _ in range(iterations):
         sw = np.sqrt(w)
@@ -184,7 +194,7 @@ def robust_polynomial(x, y, degree: int = 3, iterations: int = 20, c: float = 4.
         resid = y - new_fit
         mad = np.median(np.abs(resid - np.median(resid))) * 1.4826 or 1e-6
         u = resid / (c * mad)
-        w = np.where(np.abs(u) < 1, (1 - u ** 2) ** 2, 0.0)
+        w = prior * np.where(np.abs(u) < 1, (1 - u ** 2) ** 2, 0.0)
         if np.allclose(new_fit, fit, atol=1e-6):
             fit = new_fit
             break

@@ -463,16 +463,16 @@ def _amp_step(model: _Model, gamma: np.ndarray, tf: np.ndarray, ploidy: np.ndarr
     return float(res.x)
 
 
-def _em(model: _Model, starts: np.ndarray, scales0: np.ndarray, amp0: float):
+def _em(model: _Model, starts: np.ndarray, scales0: np.ndarray, amp0: np.ndarray):
     """ECM from every start at once (E-steps batched over starts). ``starts``: (G, 2) tf and
-    ploidy given to every sample; ``scales0``: (S, C); ``amp0``: starting copy number of the
-    amplification state. Returns per-start parameters (G, S[, C]; amplification copy number
+    ploidy given to every sample; ``scales0``: (S, C); ``amp0``: (G,) starting copy number of
+    the amplification state. Returns per-start parameters (G, S[, C]; amplification copy number
     (G,)), log-likelihoods (G,) and iteration counts."""
     st = model.s
     g, n_s = len(starts), model.grid.y.shape[0]
     tf = np.repeat(starts[:, :1], n_s, axis=1)
     ploidy = np.repeat(starts[:, 1:2], n_s, axis=1)
-    amp = np.full(g, float(amp0))
+    amp = np.asarray(amp0, float).copy()
     scales = np.tile(scales0, (g, 1, 1))
     loglik = np.full(g, -np.inf)
     active = np.ones(g, bool)
@@ -548,12 +548,18 @@ def fit_joint(samples: list[pd.DataFrame], settings: HmmSettings | None = None,
     model = _Model(joint_grid, st)
     scales0 = np.stack([_initial_scales(grid, s) for s in range(n_all)])
     starts = np.array([(t, p) for t in st.tf_starts for p in st.ploidy_starts], float)
-    # A typical focal amplification (ERBB2 8-25 copies); the EM moves it.
-    amp0 = 3.0 * st.max_copy
+    amp0 = _amp_starts(grid, scales0, starts, n_joint, st)
+    typical = np.full(len(starts), 3.0 * st.max_copy)
+    if not np.allclose(amp0, typical):
+        # Both the data-derived and the typical amplicon copy number start the EM: the
+        # likelihood has a mode near each.
+        starts = np.concatenate([starts, starts])
+        amp0 = np.concatenate([amp0, typical])
     tf, ploidy, amp, scales, loglik, iterations = _em(model, starts, scales0[:n_joint], amp0)
     best = int(np.argmax(loglik))
     starts_table = pd.DataFrame({
-        "tf_start": starts[:, 0], "ploidy_start": starts[:, 1], "loglik": loglik,
+        "tf_start": starts[:, 0], "ploidy_start": starts[:, 1], "amp_copy_start": amp0,
+        "amp_copy": amp, "loglik": loglik,
         "iterations": iterations,
         **{f"tumour_fraction_{s + 1}": tf[:, s] for s in range(n_joint)},
         **{f"ploidy_{s + 1}": ploidy[:, s] for s in range(n_joint)},
@@ -579,6 +585,39 @@ def fit_joint(samples: list[pd.DataFrame], settings: HmmSettings | None = None,
         fits.append(_sample_result(full, grid, s, params, log_e_joint[0], ll_joint[0], path,
                                    gamma[0], starts_table, int(iterations[best]), s < n_joint))
     return fits
+
+
+def _amp_starts(grid: _Grid, scales0: np.ndarray, starts: np.ndarray, n_joint: int,
+                st: HmmSettings) -> np.ndarray:
+    """Starting copy number of the amplification state for each start: the copy number that puts
+    the most raised run of >= 3 consecutive bins more than 3 noise SDs above the median (a focal
+    amplicon) at its level given the start's TF; a typical focal amplification (3 x max_copy)
+    when no sample has such a run. Without this, a low-TF start begins with an amplification
+    state far below the amplicon, the amplicon goes to c = 3 and TF runs off to explain it."""
+    best = None
+    for s in range(n_joint):
+        y = np.where(grid.valid, grid.y[s], -np.inf)
+        cut = np.median(grid.y[s][grid.valid]) + 3.0 * float(scales0[s].min())
+        high = y > cut
+        for row in range(high.shape[0]):
+            run = 0
+            for i in range(high.shape[1] + 1):
+                if i < high.shape[1] and high[row, i]:
+                    run += 1
+                    continue
+                if run >= 3:
+                    level = float(np.median(y[row, i - run:i]))
+                    if best is None or level > best:
+                        best = level
+                run = 0
+    out = np.full(len(starts), 3.0 * st.max_copy)
+    if best is None:
+        return out
+    for i, (t0, p0) in enumerate(starts):
+        # 2(1-t) + C t = 2**level * (2(1-t) + p t)
+        c = (2.0 ** best * (2.0 * (1.0 - t0) + p0 * t0) - 2.0 * (1.0 - t0)) / t0
+        out[i] = float(np.clip(c, st.max_copy + 1, 200.0))
+    return out
 
 
 def _sample_result(model: _Model, grid: _Grid, s: int, params: list, log_e_joint: np.ndarray,
