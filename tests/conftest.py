@@ -27,6 +27,26 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """A launched headless Chromium (playwright Browser), one per test session: playwright's
+    sync API cannot be started twice in one process while the first is open."""
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    from chromium import CHROMIUM, browser_executable, launch
+
+    if browser_executable() is None:
+        pytest.skip(f"no headless browser: {CHROMIUM} (Debian package chromium) or the Python "
+                    "playwright package is missing; `make test` installs both")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture
 def mini_cohort(tmp_path) -> Path:
     """A tiny valid cohort (reference, BEDs, sheets, config, small real FASTQs) in tmp_path/cohort."""

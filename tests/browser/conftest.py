@@ -13,23 +13,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chromium import CHROMIUM, browser_executable, launch  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """A launched headless Chromium (playwright Browser)."""
-    if browser_executable() is None:
-        pytest.skip(f"no headless browser: {CHROMIUM} (Debian package chromium) or the Python "
-                    "playwright package is missing; `make test` installs both")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="session")

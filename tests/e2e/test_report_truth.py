@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
-from chromium import browser_executable, launch, render_page  # noqa: E402
+from chromium import render_page  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -32,26 +32,16 @@ def _pages(run) -> list[Path]:
     return pages
 
 
-def test_demo_pages_render_in_chromium(demo_run, tmp_path):
-    if browser_executable() is None:
-        pytest.skip("no headless browser (/usr/bin/chromium or playwright missing); "
-                    "`make test` installs them")
-    from playwright.sync_api import sync_playwright
-
+def test_demo_pages_render_in_chromium(demo_run, chromium, tmp_path):
     shots = Path(os.environ.get("PLASMATRACK_SCREENSHOTS") or tmp_path)
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            for page in _pages(demo_run):
-                r = render_page(browser, page, shots / f"demo_{page.stem}.png",
-                                full_page=page.stem == "cohort")
-                assert r.console_errors == [] and r.page_errors == [], (page, r.console_errors,
-                                                                        r.page_errors)
-                assert r.failed_requests == [] and r.dialogs == []
-                assert r.n_plots > 0 and r.undrawn == [], (page, r.undrawn)
-                assert page.stat().st_size < 10 * 1024 * 1024
-        finally:
-            browser.close()
+    for page in _pages(demo_run):
+        r = render_page(chromium, page, shots / f"demo_{page.stem}.png",
+                        full_page=page.stem == "cohort")
+        assert r.console_errors == [] and r.page_errors == [], (page, r.console_errors,
+                                                                r.page_errors)
+        assert r.failed_requests == [] and r.dialogs == []
+        assert r.n_plots > 0 and r.undrawn == [], (page, r.undrawn)
+        assert page.stat().st_size < 10 * 1024 * 1024
 
 
 def test_demo_tables_beside_pages_equal_stage_tables(demo_run):
