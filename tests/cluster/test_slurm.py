@@ -330,7 +330,9 @@ def test_jobs_went_through_slurm(slurm_run, slurm):
 def _normalised_table(path: Path, root: Path) -> pd.DataFrame:
     table = pd.read_csv(path, sep="\t", dtype={"sample_id": str, "patient_id": str})
     for column in table.columns[table.dtypes == object]:
-        table[column] = table[column].str.replace(str(root), "<RUN>", regex=False)
+        # Object columns can mix strings with booleans or numbers: replace in strings only.
+        table[column] = table[column].map(
+            lambda v: v.replace(str(root), "<RUN>") if isinstance(v, str) else v)
     return table
 
 
