@@ -22,6 +22,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CNVKIT = DATA / "cnvkit_regression"
 ICHOR = DATA / "ichorcna_mbc315"
 NORMALS = ["p2-5_5", "p2-9_5", "p2-20_5"]
+PON = "HD_ULP_PoN_1Mb_median_normAutosome_mapScoreFiltered_median.rds"
 TUMOUR = "p2-9_2"
 
 
@@ -85,9 +86,10 @@ def _segment_mean_per_bin(segments: pd.DataFrame, bins: pd.DataFrame) -> np.ndar
 def test_cnvkit_regression_segments_structural_agreement(regression):
     """Written tolerance (CNVkit 0.9.14's haar vs the frozen, newer segmenter): segment count
     within 5%; >= 85% of the frozen segments with identical coordinates (after our repair of
-    haar's overlapping starts; 91% measured) and >= 90% of the frozen breakpoints exactly; per-bin segment means within
-    0.01 for >= 75% of bins and within 0.1 for >= 90%; CDKN2A and ERBB2 (single-copy losses in
-    the frozen calls) at the frozen segment level within 0.05 and below -0.25 in both."""
+    haar's overlapping starts; 91% measured) and >= 90% of the frozen breakpoints exactly;
+    per-bin segment means within 0.01 for >= 75% of bins and within 0.1 for >= 90%; CDKN2A and
+    ERBB2 (single-copy losses in the frozen calls) at the frozen segment level within 0.05 and
+    below -0.25 in both."""
     cnr, segments = regression
     frozen = pd.read_csv(CNVKIT / "regression" / f"{TUMOUR}.cns", sep="\t",
                          dtype={"chromosome": str})
@@ -124,7 +126,7 @@ def mbc315(tmp_path_factory):
         tables[sample] = (out, run_wig(
             str(ICHOR / f"{sample}.ctDNA.reads.wig"), str(ICHOR / "gc_hg19_1000kb.wig"),
             str(ICHOR / "map_hg19_1000kb.wig"), out, sample_id=sample,
-            normal_panel=str(ICHOR / "HD_ULP_PoN_1Mb_median_normAutosome_mapScoreFiltered_median.rds"),
+            normal_panel=str(ICHOR / PON),
             centromere=str(ICHOR / "GRCh37.p13_centromere_UCSC-gapTable.txt"), plot=False,
             segment_method="haar",
         ))
@@ -158,8 +160,7 @@ def test_wig_path_healthy_donors_not_detected(mbc315):
     from plasmatrack.cnv.pipeline import _panel_normals
     from plasmatrack.cnv.tumour_fraction import DetectionThresholds, HmmSettings
 
-    panel = wig.read_normal_panel(
-        ICHOR / "HD_ULP_PoN_1Mb_median_normAutosome_mapScoreFiltered_median.rds")
+    panel = wig.read_normal_panel(ICHOR / PON)
     worst = ["HD1", "HD6", "HD26", "HD12"]
     cols = [c for c in panel.columns if c.startswith("normal:")]
     picked = [c for c in cols if c.split(":")[1].split(".")[0] in worst]

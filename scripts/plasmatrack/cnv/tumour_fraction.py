@@ -6,8 +6,8 @@ optionally weight and bin_class) so that the pipeline's ``.cnr`` and the WIG pat
 Model (per sample)
 ------------------
 Hidden states are tumour copy numbers ``c = min_copy .. max_copy`` (1-5 by default: like
-ichorCNA's default, no homozygous-deletion state, which would otherwise explain arm-level single-copy
-losses at half the TF as whole-arm nullisomy) plus, optionally, one "high-level amplification"
+ichorCNA's default, no homozygous-deletion state, which would otherwise explain arm-level
+single-copy losses at half the TF as whole-arm nullisomy) plus, optionally, one "high-level amplification"
 state ``A``. In plasma with tumour fraction ``t`` and tumour ploidy ``phi`` the
 expected log2 copy ratio of a bin whose tumour copy number is ``c`` is (ichorCNA, Adalsteinsson et
 al. 2017, with ``t = 1 - n``)::

@@ -60,7 +60,8 @@ def read_wig(path: str | os.PathLike, value_name: str = "value") -> pd.DataFrame
                     raise InputError(f"{path}, line {lineno}: bad WIG header {line!r}") from None
                 continue
             if mode is None:
-                raise InputError(f"{path}, line {lineno}: data before a fixedStep/variableStep line")
+                raise InputError(f"{path}, line {lineno}: data before a fixedStep/variableStep "
+                                 "line")
             parts = line.split()
             try:
                 if mode == "fixedStep":
@@ -231,11 +232,14 @@ def build_panel(profiles: dict[str, pd.DataFrame]) -> pd.DataFrame:
     base = profiles[names[0]][["chromosome", "start", "end"]].copy()
     for name in names:
         prof = profiles[name]
-        if len(prof) != len(base) or not (prof["start"].to_numpy() == base["start"].to_numpy()).all():
+        same = len(prof) == len(base) and (prof["start"].to_numpy()
+                                           == base["start"].to_numpy()).all()
+        if not same:
             raise InputError(f"healthy profile {name}: bins differ from {names[0]}")
         base[f"normal:{name}"] = prof["log2"].to_numpy()
     cols = [f"normal:{n}" for n in names]
-    base["log2"] = np.nanmedian(base[cols].to_numpy(float), axis=1) if len(cols) > 1 else base[cols[0]]
+    values = base[cols].to_numpy(float)
+    base["log2"] = np.nanmedian(values, axis=1) if len(cols) > 1 else values[:, 0]
     return base[["chromosome", "start", "end", "log2", *cols]]
 
 

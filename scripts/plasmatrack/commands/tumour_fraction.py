@@ -31,7 +31,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="leave out bins below this mappability (default 0.9, as ichorCNA)")
     parser.add_argument("--genes", help="BED of genes (chrom, start, end, name) to call")
     parser.add_argument("--her2-gene", default="ERBB2", help="gene written to erbb2.tsv")
-    parser.add_argument("--sample-id", help="sample ID (default: WIG file name up to the first dot)")
+    parser.add_argument("--sample-id",
+                        help="sample ID (default: WIG file name up to the first dot)")
     parser.add_argument("--patient-id", help="patient ID (default: the sample ID)")
     parser.add_argument("--calibrate", action="store_true",
                         help="calibrate detection on the panel's healthy profiles (leave-one-out "
