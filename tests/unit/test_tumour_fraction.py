@@ -125,10 +125,12 @@ def test_settings_from_config_rejects_unknown_keys():
 
 def test_calibration_puts_every_normal_below_threshold():
     floor = DetectionThresholds(min_llr=5.0, min_altered_fraction=0.01)
-    th = calibrate([2.0, 8.0, 3.5], [0.0, 0.02, 0.01], floor, margin=1.5)
+    normals = [(2.0, 0.0), (8.0, 0.12), (3.5, 0.01)]
+    th = calibrate([llr for llr, _ in normals], floor, margin=1.5)
     assert th.min_llr == pytest.approx(12.0)
-    assert th.min_altered_fraction == pytest.approx(0.03)
-    assert not any(th.detected(llr, alt) for llr, alt in [(2.0, 0.0), (8.0, 0.02), (3.5, 0.01)])
+    assert th.min_altered_fraction == pytest.approx(0.01)
+    assert not any(th.detected(llr, alt) for llr, alt in normals)
+    assert th.detected(12.5, 0.05) and not th.detected(12.5, 0.005)
     # without normals the floor stays and says so
-    assert calibrate([], [], floor).min_llr == 5.0
-    assert "no tumour-free" in calibrate([], [], floor).source
+    assert calibrate([], floor).min_llr == 5.0
+    assert "no tumour-free" in calibrate([], floor).source
