@@ -1,8 +1,8 @@
 """A real single-node SLURM cluster for the cluster tests.
 
-The `slurm` fixture (session scope) starts munged, slurmctld and slurmd in the foreground as child
+The `slurm` fixture (module scope) starts munged, slurmctld and slurmd in the foreground as child
 processes of the test, with all state, spool and log files in a temporary folder, and stops exactly
-those processes (by PID) when the session ends, also after a failure. The only file written outside
+those processes (by PID) when the module's tests end, also after a failure. The only file written outside
 that folder is /etc/slurm/slurm.conf: the Snakemake SLURM plugin clears SLURM_CONF before its
 inner `srun`, so a config anywhere else makes every job fail. The config carries a marker line and
 is removed again at teardown; a slurm.conf without the marker (a real cluster's) is never touched.
@@ -37,11 +37,13 @@ MARKER = "# written by plasmatrack tests/cluster/conftest.py; removed when the t
 # Serialises concurrent test sessions on one machine (several developers share it): the cluster,
 # its ports and /etc/slurm/slurm.conf exist once per machine.
 LOCK_FILE = Path("/run/lock/plasmatrack-slurm-test.lock")
-LOCK_TIMEOUT_S = 900
+LOCK_TIMEOUT_S = 2400
 # PIDs of the daemons of the running session, so a session that was killed (no teardown) can have
 # its leftover daemons stopped by the next one.
 PID_FILE = Path("/run/lock/plasmatrack-slurm-test.pids.json")
 PARTITION = "debug"
+# CPUs declared per real CPU (see _node_line).
+OVERSUBSCRIBE = 4
 NEEDED = ("munged", "munge", "unmunge", "slurmctld", "slurmd", "sbatch", "srun", "squeue",
           "scontrol", "sinfo", "scancel")
 MAKE_HINT = "install them with `make apt-test` (Debian packages slurm-wlm and munge)"
@@ -153,18 +155,19 @@ def _controller_answers() -> bool:
 
 
 def _node_line() -> tuple[str, int, int]:
-    """`slurmd -C`'s node definition for this machine, with NodeAddr, and its CPUs and memory.
-    RealMemory is declared 5% below what slurmd measures, so a small fluctuation does not drain
-    the node for 'Low RealMemory'."""
+    """The node definition for this machine: `slurmd -C`'s memory (declared 5% lower, so a small
+    fluctuation does not drain the node for 'Low RealMemory') and OVERSUBSCRIBE times its CPUs.
+    Test jobs spend most of their time waiting for Snakemake's status polls and starting Python, so
+    letting more of them run side by side shortens the test without changing what is tested (each
+    job still gets the CPUs it asks for, and slurm.conf says config_overrides)."""
     out = subprocess.run([_tool("slurmd"), "-C"], capture_output=True, text=True, check=True,
                          timeout=30).stdout
     line = next(item for item in out.splitlines() if item.startswith("NodeName="))
     fields = dict(part.split("=", 1) for part in line.split())
     memory = int(int(fields["RealMemory"]) * 0.95)
-    fields["RealMemory"] = str(memory)
-    node = fields.pop("NodeName")
-    spec = " ".join(f"{k}={v}" for k, v in fields.items())
-    return f"NodeName={node} NodeAddr=127.0.0.1 {spec} State=UNKNOWN", int(fields["CPUs"]), memory
+    cpus = int(fields["CPUs"]) * OVERSUBSCRIBE
+    return (f"NodeName={fields['NodeName']} NodeAddr=127.0.0.1 CPUs={cpus} "
+            f"RealMemory={memory} State=UNKNOWN", cpus, memory)
 
 
 def _slurm_conf(node: str, node_line: str, state: Path) -> str:
@@ -183,6 +186,8 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MailProg=/bin/true
 ReturnToService=2
+# The node's CPUs come from this file, not from the hardware (see OVERSUBSCRIBE).
+SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -242,9 +247,10 @@ def _node_state(node: str) -> str:
     return proc.stdout.strip()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
-    """A running single-node SLURM cluster (see the module docstring)."""
+    """A running single-node SLURM cluster (see the module docstring). Module scope: the cluster
+    (and the machine-wide lock) lives only while the module that uses it runs."""
     missing = _missing_tools()
     if missing:
         pytest.skip(f"SLURM cannot run here: {', '.join(missing)} not installed; {MAKE_HINT}")
