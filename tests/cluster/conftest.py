@@ -1,10 +1,10 @@
 """A real single-node SLURM cluster for the cluster tests.
 
 The `slurm` fixture (module scope) starts munged, slurmctld and slurmd in the foreground as child
-processes of the test, with all state, spool and log files in a temporary folder, and stops exactly
-those processes (by PID) when the module's tests end, also after a failure. The only file written outside
-that folder is /etc/slurm/slurm.conf: the Snakemake SLURM plugin clears SLURM_CONF before its
-inner `srun`, so a config anywhere else makes every job fail. The config carries a marker line and
+processes of the test, with all state, spool and log files in a temporary folder, and stops
+exactly those processes (by PID) when the module's tests end, also after a failure. The only file
+written outside that folder is /etc/slurm/slurm.conf: the Snakemake SLURM plugin clears SLURM_CONF
+before its inner `srun`, so a config anywhere else makes every job fail. The config carries a marker line and
 is removed again at teardown; a slurm.conf without the marker (a real cluster's) is never touched.
 
 There is no accounting database: `sacct` does not work, so Snakemake must run with
