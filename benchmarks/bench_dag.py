@@ -72,8 +72,8 @@ def _placeholder_fastqs(cohort: Path) -> int:
 
 
 def _baseline_snakefile(folder: Path, samples: pd.DataFrame, total_jobs: int) -> Path:
-    """A bare workflow with ``total_jobs`` jobs: per sample a chain of `chain` trivial rules from its
-    FASTQ, per patient one rule over its samples, the remainder as independent one-job steps."""
+    """A bare workflow with ``total_jobs`` jobs: per sample a chain of trivial rules from its FASTQ,
+    per patient one rule over its samples, the remainder as independent one-job steps."""
     n_samples, patients = len(samples), sorted(samples["patient_id"].unique())
     per_patient_rules = 1
     chain = max(1, (total_jobs - 1 - per_patient_rules * len(patients)) // n_samples)

@@ -4,8 +4,9 @@ The `slurm` fixture (module scope) starts munged, slurmctld and slurmd in the fo
 processes of the test, with all state, spool and log files in a temporary folder, and stops
 exactly those processes (by PID) when the module's tests end, also after a failure. The only file
 written outside that folder is /etc/slurm/slurm.conf: the Snakemake SLURM plugin clears SLURM_CONF
-before its inner `srun`, so a config anywhere else makes every job fail. The config carries a marker line and
-is removed again at teardown; a slurm.conf without the marker (a real cluster's) is never touched.
+before its inner `srun`, so a config anywhere else makes every job fail. The config carries a
+marker line and is removed again at teardown; a slurm.conf without the marker (a real cluster's)
+is never touched.
 
 There is no accounting database: `sacct` does not work, so Snakemake must run with
 `--slurm-status-command squeue`, and slurmctld keeps finished jobs visible to `squeue` for
@@ -237,8 +238,8 @@ def _wait_for(what: str, check, timeout_s: float, procs: dict[str, subprocess.Po
         time.sleep(0.5)
     tails = "\n".join(f"--- {log}:\n{log.read_text(errors='replace')[-3000:]}"
                       for log in logs if log.exists())
-    raise RuntimeError(f"SLURM test cluster: {what} did not come up "
-                       f"(exited: {[n for n, p in procs.items() if p.poll() is not None]})\n{tails}")
+    exited = [n for n, p in procs.items() if p.poll() is not None]
+    raise RuntimeError(f"SLURM test cluster: {what} did not come up (exited: {exited})\n{tails}")
 
 
 def _node_state(node: str) -> str:
