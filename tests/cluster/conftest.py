@@ -155,7 +155,7 @@ def _controller_answers() -> bool:
     return "is UP" in proc.stdout
 
 
-def _node_line() -> tuple[str, int, int]:
+def _node_line() -> tuple[str, str, int, int]:
     """The node definition for this machine: `slurmd -C`'s memory (declared 5% lower, so a small
     fluctuation does not drain the node for 'Low RealMemory') and OVERSUBSCRIBE times its CPUs.
     Test jobs spend most of their time waiting for Snakemake's status polls and starting Python, so
@@ -167,8 +167,10 @@ def _node_line() -> tuple[str, int, int]:
     fields = dict(part.split("=", 1) for part in line.split())
     memory = int(int(fields["RealMemory"]) * 0.95)
     cpus = int(fields["CPUs"]) * OVERSUBSCRIBE
-    return (f"NodeName={fields['NodeName']} NodeAddr=127.0.0.1 CPUs={cpus} "
-            f"RealMemory={memory} State=UNKNOWN", cpus, memory)
+    # slurmd finds its node by this name (the short host name), whatever `hostname` prints.
+    node = fields["NodeName"]
+    return (node, f"NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} "
+            "State=UNKNOWN", cpus, memory)
 
 
 def _slurm_conf(node: str, node_line: str, state: Path) -> str:
@@ -295,8 +297,7 @@ def slurm(tmp_path_factory):
                                      state / "munged.log", user="munge", group="munge")
             _wait_for("munged", _munge_works, 30, procs, [state / "munged.log"])
 
-        node = socket.gethostname()
-        node_line, cpus, memory = _node_line()
+        node, node_line, cpus, memory = _node_line()
         for sub in ("slurmctld", "slurmd"):
             (state / sub).mkdir()
         SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
@@ -319,7 +320,7 @@ def slurm(tmp_path_factory):
                   procs, logs)
         probe = subprocess.run([_tool("srun"), "--ntasks=1", "--time=1", "hostname"],
                                capture_output=True, text=True, timeout=120)
-        if probe.returncode != 0 or probe.stdout.strip() != node:
+        if probe.returncode != 0 or probe.stdout.strip() != socket.gethostname():
             raise RuntimeError(f"SLURM test cluster: `srun hostname` failed:\n{probe.stderr}")
         yield cluster
     finally:

@@ -8,8 +8,8 @@ profiles/slurm, on a small cohort:
 - the result tables and BAMs equal those of a local run (profiles/local) of the same cohort;
 - a job that fails is resubmitted and its memory request grows with the attempt.
 
-The whole file takes about 2-3 minutes: the plugin polls squeue, so each wave of jobs costs a few
-seconds of latency on top of the work.
+The module takes about 5-7 minutes on 2 cores (docs/cluster.md has the breakdown): every SLURM job
+starts Snakemake, and the plugin polls squeue, which adds up to 12 s per wave of jobs.
 """
 
 from __future__ import annotations
