@@ -53,9 +53,12 @@ def test_dilution_tumour_fraction_accuracy(dilution_run):
     high = plasma[plasma["truth_tf"] >= 0.05]
     assert len(high) == 8
     mae = (high["tumour_fraction_fit"] - high["truth_tf"]).abs().mean()
-    # Issue 3's goal is 0.02: met on earlier runs (0.017) but a fresh CI run of the current code
-    # measured 0.041 (issue 3 left open). This guards against regression beyond that.
-    assert mae <= 0.05, f"MAE {mae:.4f}"
+    # Issue 3's goal is 0.02; this seed measures 0.0200 (docs/benchmarks.md). Before the joint
+    # fit's starts followed each draw's relative signal it measured 0.041: tumour D01 sat in a
+    # mode at 0.7x its TF with every gain one copy too high.
+    assert mae <= 0.025, f"MAE {mae:.4f}"
+    d01_top = high[high["sample_id"] == "D01_TF400"]["tumour_fraction_fit"].item()
+    assert abs(d01_top - 0.4) <= 0.05, d01_top
     # TF >= 0.1 is always detected, and a detected TF is reported as the estimate
     assert high.loc[high["truth_tf"] >= 0.1, "tf_detected"].all()
     detected = high[high["tf_detected"]]

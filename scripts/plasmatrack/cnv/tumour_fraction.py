@@ -463,15 +463,16 @@ def _amp_step(model: _Model, gamma: np.ndarray, tf: np.ndarray, ploidy: np.ndarr
     return float(res.x)
 
 
-def _em(model: _Model, starts: np.ndarray, scales0: np.ndarray, amp0: np.ndarray):
-    """ECM from every start at once (E-steps batched over starts). ``starts``: (G, 2) tf and
-    ploidy given to every sample; ``scales0``: (S, C); ``amp0``: (G,) starting copy number of
-    the amplification state. Returns per-start parameters (G, S[, C]; amplification copy number
-    (G,)), log-likelihoods (G,) and iteration counts."""
+def _em(model: _Model, tf0: np.ndarray, ploidy0: np.ndarray, scales0: np.ndarray,
+        amp0: np.ndarray):
+    """ECM from every start at once (E-steps batched over starts). ``tf0``, ``ploidy0``: (G, S)
+    starting TF and ploidy of every sample; ``scales0``: (S, C); ``amp0``: (G,) starting copy
+    number of the amplification state. Returns per-start parameters (G, S[, C]; amplification
+    copy number (G,)), log-likelihoods (G,) and iteration counts."""
     st = model.s
-    g, n_s = len(starts), model.grid.y.shape[0]
-    tf = np.repeat(starts[:, :1], n_s, axis=1)
-    ploidy = np.repeat(starts[:, 1:2], n_s, axis=1)
+    g, n_s = np.shape(tf0)
+    tf = np.asarray(tf0, float).copy()
+    ploidy = np.asarray(ploidy0, float).copy()
     amp = np.asarray(amp0, float).copy()
     scales = np.tile(scales0, (g, 1, 1))
     loglik = np.full(g, -np.inf)
@@ -548,6 +549,9 @@ def fit_joint(samples: list[pd.DataFrame], settings: HmmSettings | None = None,
     model = _Model(joint_grid, st)
     scales0 = np.stack([_initial_scales(grid, s) for s in range(n_all)])
     starts = np.array([(t, p) for t in st.tf_starts for p in st.ploidy_starts], float)
+    # Each start gives the draw with the strongest signal its TF and the other draws theirs in
+    # proportion to their signal (see _relative_signal); with one draw this is the grid itself.
+    rel = _relative_signal(joint_grid, scales0[:n_joint])
     amp0 = _amp_starts(grid, scales0, starts, n_joint, st)
     typical = np.full(len(starts), 3.0 * st.max_copy)
     if not np.allclose(amp0, typical):
@@ -555,10 +559,14 @@ def fit_joint(samples: list[pd.DataFrame], settings: HmmSettings | None = None,
         # likelihood has a mode near each.
         starts = np.concatenate([starts, starts])
         amp0 = np.concatenate([amp0, typical])
-    tf, ploidy, amp, scales, loglik, iterations = _em(model, starts, scales0[:n_joint], amp0)
+    tf0 = np.clip(starts[:, :1] * rel[None, :], max(st.tf_bounds[0], 1e-3), st.tf_bounds[1])
+    ploidy0 = np.repeat(starts[:, 1:2], n_joint, axis=1)
+    tf, ploidy, amp, scales, loglik, iterations = _em(model, tf0, ploidy0, scales0[:n_joint],
+                                                      amp0)
     best = int(np.argmax(loglik))
     starts_table = pd.DataFrame({
         "tf_start": starts[:, 0], "ploidy_start": starts[:, 1], "amp_copy_start": amp0,
+        **{f"tf_start_{s + 1}": tf0[:, s] for s in range(n_joint)},
         "amp_copy": amp, "loglik": loglik,
         "iterations": iterations,
         **{f"tumour_fraction_{s + 1}": tf[:, s] for s in range(n_joint)},
@@ -585,6 +593,42 @@ def fit_joint(samples: list[pd.DataFrame], settings: HmmSettings | None = None,
         fits.append(_sample_result(full, grid, s, params, log_e_joint[0], ll_joint[0], path,
                                    gamma[0], starts_table, int(iterations[best]), s < n_joint))
     return fits
+
+
+def _relative_signal(grid: _Grid, scales0: np.ndarray, window: int = 5) -> np.ndarray:
+    """Each draw's copy-number signal relative to the strongest draw's (1 for that draw), as
+    starting TF ratios for the joint fit.
+
+    Serial draws of a tumour share its copy-number profile, and at moderate TF a draw's log2
+    deviations scale with its TF, so the ratio of a draw's smoothed deviations to the strongest
+    draw's, over the bins where the strongest deviates by more than 2 noise SDs, estimates the
+    TF ratio (median over those bins: focal amplicons, whose log2 grows less than linearly, do
+    not dominate). Starting every draw at the same TF instead leaves the EM in a mode where the
+    shared state path mislabels gains by one copy (measured: a 0.05-0.4 dilution series fitted
+    at 0.7x its TF). Draws without a shared signal (fewer than 10 such bins) start at ratio 1."""
+    n_s = grid.y.shape[0]
+    if n_s == 1:
+        return np.ones(1)
+    smooth = np.zeros_like(grid.y)
+    for s in range(n_s):
+        for row in range(grid.y.shape[1]):
+            sel = grid.valid[row]
+            y = grid.y[s, row, sel]
+            if len(y):
+                # Running median within the chromosome (edges use the bins available).
+                pad = np.pad(y, window // 2, mode="edge")
+                view = np.lib.stride_tricks.sliding_window_view(pad, window)
+                smooth[s, row, sel] = np.median(view, axis=-1)
+    dev = smooth[:, grid.valid] - np.median(smooth[:, grid.valid], axis=1, keepdims=True)
+    noise = scales0.min(axis=1) / math.sqrt(window)  # SD of a smoothed bin, roughly
+    # The strongest draw: the largest 90th percentile of absolute deviation, in noise SDs.
+    strength = np.sort(np.abs(dev), axis=1)[:, int(0.9 * dev.shape[1])] / noise
+    ref = int(np.argmax(strength))
+    informative = np.abs(dev[ref]) > 2.0 * noise[ref]
+    if informative.sum() < 10:
+        return np.ones(n_s)
+    ratios = np.median(dev[:, informative] / dev[ref, informative], axis=1)
+    return np.clip(ratios, 0.02, 1.0)
 
 
 def _amp_starts(grid: _Grid, scales0: np.ndarray, starts: np.ndarray, n_joint: int,
