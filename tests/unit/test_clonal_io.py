@@ -14,6 +14,7 @@ import pytest
 from plasmatrack.clonal.inputs import (
     choose_tumour_content,
     lookup_segments,
+    read_tumour_fraction,
     tumour_cn_from_log2,
 )
 from plasmatrack.clonal.pipeline import ClonalSettings, read_clinical_table, run_pipeline
@@ -172,3 +173,21 @@ def test_stage_without_copy_number_stage_and_with_awkward_patients(small_cohort,
     assert set(prev.loc[prev["sample_id"] != first, "tumour_content_source"]) == {"snv"}
     for path in outputs.values():
         assert path.is_file()
+
+
+def test_copy_number_uses_the_hmm_centre_not_the_path_ploidy(tmp_path):
+    # The .cns ratios are centred where the HMM put log2 0 (tumour_fraction_fit, ploidy_fit);
+    # the path ploidy ('ploidy', 2.6 here) describes the tumour, not the centre.
+    path = tmp_path / "tf.tsv"
+    pd.DataFrame({"sample_id": ["S1", "S2"], "tumour_fraction": [0.4, 0.0],
+                  "tf_detected": [True, False], "ploidy": [2.6, 2.0],
+                  "tumour_fraction_fit": [0.4, 0.01], "ploidy_fit": [2.1, 5.0]}).to_csv(
+        path, sep="\t", index=False)
+    tf = read_tumour_fraction(path)
+    centre = tf.set_index("sample_id")["centre_copy_number"]
+    assert centre["S1"] == pytest.approx(2 * 0.6 + 2.1 * 0.4)
+    assert centre["S2"] == pytest.approx(2 * 0.99 + 5.0 * 0.01)
+    # A CN-4 segment at TF 0.4 read against that centre comes back as 4 (2.6 would give 4.7).
+    log2 = np.log2((2 * 0.6 + 4 * 0.4) / centre["S1"])
+    assert tumour_cn_from_log2(log2, 0.4, centre=centre["S1"]) == pytest.approx(4.0)
+    assert tumour_cn_from_log2(log2, 0.4, 2.6) == pytest.approx(4.69, abs=0.01)

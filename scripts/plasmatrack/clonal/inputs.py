@@ -11,9 +11,11 @@
   reported as not estimable.
 * Local tumour copy number per variant (``copy_number``): ``segments`` (default) converts the
   log2 ratio of the CNVkit segment holding the variant in each draw, whose ratios are centred on
-  the sample's mean copy number 2 (1 - t) + psi t (psi = tumour ploidy from tumour_fraction.tsv,
-  2 when absent), into tumour copy number  CN = (2^log2 (2 (1 - t) + psi t) - 2 (1 - t)) / t
-  (with psi = 2 this is the textbook 2 + (2 x 2^log2 - 2) / t). Copy number is clonal and shared
+  the sample's median bin, into tumour copy number  CN = (2^log2 m - 2 (1 - t)) / t, where m is
+  the plasma copy number of the centre: m = 2 (1 - t') + psi' t' from the copy-number HMM's fit
+  (tumour_fraction_fit t', ploidy_fit psi' in tumour_fraction.tsv; the HMM fits the centre's
+  level), else 2 (1 - t) + psi t from the reported TF and ploidy, 2 when absent (then this is the
+  textbook 2 + (2 x 2^log2 - 2) / t). t is the draw's tumour content. Copy number is clonal and shared
   by the draws, but its estimate is only as good as the draw's TF, so the variant's CN is the
   t^2-weighted mean over draws with t >= ``min_tf_for_copy_number`` (the CN's standard error
   scales as 1/t), rounded and clamped to [1, ``max_copy_number``]; 2 when no draw qualifies.
@@ -102,6 +104,17 @@ def read_tumour_fraction(path: str | os.PathLike) -> pd.DataFrame:
     if "ploidy" not in df:
         df["ploidy"] = 2.0
     df["ploidy"] = pd.to_numeric(df["ploidy"], errors="coerce").fillna(2.0)
+    # The plasma copy number at log2 0 (what the sample's ratios are centred on): from the HMM's
+    # own fit (tumour_fraction_fit, ploidy_fit: the level it fitted the centre to, whatever the
+    # detection call) where the table has them, else from the reported TF and ploidy.
+    tf_rep = df["tumour_fraction"].fillna(0.0)
+    centre = 2.0 * (1.0 - tf_rep) + df["ploidy"] * tf_rep
+    if {"tumour_fraction_fit", "ploidy_fit"} <= set(df.columns):
+        t_fit = pd.to_numeric(df["tumour_fraction_fit"], errors="coerce")
+        p_fit = pd.to_numeric(df["ploidy_fit"], errors="coerce")
+        fitted = 2.0 * (1.0 - t_fit) + p_fit * t_fit
+        centre = fitted.where(np.isfinite(fitted), centre)
+    df["centre_copy_number"] = centre
     return df
 
 
@@ -146,11 +159,12 @@ def lookup_segments(segments: pd.DataFrame, chrom: pd.Series, pos1: pd.Series,
     return out
 
 
-def tumour_cn_from_log2(log2, t, ploidy=2.0):
-    """Tumour copy number from a plasma log2 ratio centred on the sample's mean copy number."""
+def tumour_cn_from_log2(log2, t, ploidy=2.0, centre=None):
+    """Tumour copy number from a plasma log2 ratio centred on the sample's mean copy number:
+    ``centre`` (the plasma copy number at log2 0) when given, else 2 (1 - t) + ploidy t."""
     t = np.asarray(t, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_cn = 2.0 * (1.0 - t) + ploidy * t
+        mean_cn = 2.0 * (1.0 - t) + ploidy * t if centre is None else centre
         return (np.power(2.0, log2) * mean_cn - 2.0 * (1.0 - t)) / t
 
 
@@ -254,7 +268,7 @@ def _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, no
             mj = lookup_segments(seg, ann["chrom"].astype(str), ann["pos"], "major_cn")
             major = np.where(np.isfinite(mj), mj, np.nan)
     elif settings.copy_number == "segments":
-        ploidy = {} if tf is None else dict(zip(tf["sample_id"], tf["ploidy"]))
+        centre = {} if tf is None else dict(zip(tf["sample_id"], tf["centre_copy_number"]))
         num = np.zeros(n)
         den = np.zeros(n)
         for j, s in enumerate(samples):
@@ -264,7 +278,7 @@ def _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, no
             if "log2" not in seg:
                 continue
             log2 = lookup_segments(seg, ann["chrom"].astype(str), ann["pos"], "log2")
-            est = tumour_cn_from_log2(log2, t[j], float(ploidy.get(s, 2.0)))
+            est = tumour_cn_from_log2(log2, t[j], centre=centre.get(s, 2.0))
             ok = np.isfinite(est)
             num[ok] += t[j] ** 2 * est[ok]
             den[ok] += t[j] ** 2
