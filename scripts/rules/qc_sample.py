@@ -7,9 +7,9 @@ from plasmatrack.qc import run_sample_qc
 
 sm = snakemake  # noqa: F821
 logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-# lookup() in the rule gives one-item lists; timepoint_days is a pandas NA for normals.
-(sample_type,) = sm.params.sample_type
-(days,) = sm.params.timepoint_days
+# Values of the sheet row; timepoint_days is missing (NaN/NA) for normals.
+sample_type = sm.params.sample_type
+days = sm.params.timepoint_days
 row = run_sample_qc(
     sm.input.bam,
     sm.output.qc,

@@ -171,12 +171,17 @@ def test_classification_rules():
     assert "chip_gene_unconfirmed" in classes.loc["dnmt3a", "variant_filters"]
     assert classes.loc["tet2_absent", "category"] == "somatic"
     assert classes.loc["pik3ca", "category"] == "somatic"
-    # Without a normal: plasma VAFs near 0.5 in every draw -> germline; CHIP is not callable.
+    # Without a normal: plasma VAFs near 0.5 in every draw -> germline; CHIP outside the CHIP
+    # genes is not callable, in a CHIP gene present at every draw it is (conservatively) chip.
     no_normal = calls[calls["sample_type"] != "normal"]
     classes = classify_variants(no_normal, pd.Series(dtype=bool), 1e-3, CallParams()).set_index(
         "site_id")
     assert classes.loc["germ", "category"] == "germline"
     assert classes.loc["chip", "category"] == "somatic"
+    assert classes.loc["dnmt3a", "category"] == "chip"
+    assert "chip_gene_unconfirmed" in classes.loc["dnmt3a", "variant_filters"]
+    assert classes.loc["tet2_absent", "category"] == "somatic"
+    assert classes.loc["pik3ca", "category"] == "somatic"
     assert "no_matched_normal" in classes.loc["som", "variant_filters"]
 
 

@@ -34,7 +34,6 @@ CNV_TABLES = {
     "detection": "results/cnv/detection.tsv",
 }
 CNV_SAMPLE = "results/cnv/{patient}/{sample}"
-CNV_SAMPLE_ITEM = "results/cnv/{item.patient_id}/{item.sample_id}"
 
 ALL_TARGETS.extend(list(CNV_TABLES.values()))
 for _ext in ("cnr", "cns", "seg", "hmm_states.tsv"):
@@ -152,22 +151,14 @@ rule cnv_call:
 
 rule cnv_hmm:
     input:
-        cnrs=collect(
-            f"{CNV_SAMPLE_ITEM}.cnr",
-            item=lookup(query="patient_id == '{patient}'", within=SAMPLES),
-        ),
-        infos=collect(
-            f"{CNV_SAMPLE_ITEM}.info.tsv",
-            item=lookup(query="patient_id == '{patient}'", within=SAMPLES),
-        ),
+        cnrs=patient_sample_files(f"{CNV_SAMPLE}.cnr"),
+        infos=patient_sample_files(f"{CNV_SAMPLE}.info.tsv"),
     output:
         fits="results/cnv/{patient}/patient.hmm_fits.tsv",
         states="results/cnv/{patient}/patient.hmm_states.tsv",
     params:
-        sample_ids=lookup(query="patient_id == '{patient}'", within=SAMPLES, cols="sample_id"),
-        sample_types=lookup(
-            query="patient_id == '{patient}'", within=SAMPLES, cols="sample_type"
-        ),
+        sample_ids=patient_sample_field("sample_id"),
+        sample_types=patient_sample_field("sample_type"),
         hmm=CNV["hmm"],
         mode=CNV["hmm_mode"],
         design="panel" if PANEL_BED else "wgs",

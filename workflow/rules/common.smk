@@ -55,13 +55,72 @@ def sample_paths(pattern, samples=None):
     ]
 
 
+# Sheet rows and per-patient sample lists as dictionaries, built once: input functions run for
+# every job, and a DataFrame filter or `lookup(query=...)` per job makes planning a
+# 1,000-patient cohort minutes slower (docs/cluster.md, "Dry-run scale").
+SAMPLE_ROWS = {row["sample_id"]: row for row in SAMPLES.to_dict("records")}
+PATIENT_SAMPLES = {
+    patient: list(rows["sample_id"]) for patient, rows in SAMPLES.groupby("patient_id", sort=True)
+}
+
+
 def sample_row(wildcards):
-    row = SAMPLES[SAMPLES["sample_id"] == wildcards.sample]
-    if row.empty or row.iloc[0]["patient_id"] != wildcards.patient:
+    row = SAMPLE_ROWS.get(wildcards.sample)
+    if row is None or row["patient_id"] != wildcards.patient:
         raise WorkflowError(
             f"no sample {wildcards.sample!r} of patient {wildcards.patient!r} in the sample sheet"
         )
-    return row.iloc[0]
+    return row
+
+
+def sample_field(column):
+    """Input/params function: the sheet's ``column`` of the job's {sample}."""
+
+    def field(wildcards):
+        return SAMPLE_ROWS[wildcards.sample][column]
+
+    return field
+
+
+def patient_sample_field(column):
+    """Params function: the sheet's ``column`` of every sample of the job's {patient}."""
+
+    def field(wildcards):
+        return [SAMPLE_ROWS[s][column] for s in PATIENT_SAMPLES[wildcards.patient]]
+
+    return field
+
+
+def patient_sample_files(pattern):
+    """Input function: ``pattern`` ({patient}, {sample}) for every sample of the job's
+    {patient}."""
+
+    def files(wildcards):
+        return [
+            pattern.format(patient=wildcards.patient, sample=s)
+            for s in PATIENT_SAMPLES[wildcards.patient]
+        ]
+
+    return files
+
+
+def sample_item(table):
+    """Params function: ``table[{sample}]``."""
+
+    def item(wildcards):
+        return table[wildcards.sample]
+
+    return item
+
+
+def patient_item(table, key):
+    """Input/params function: ``table[{patient}][key]`` (a dictionary look-up; Snakemake's
+    ``lookup(dpath=...)`` walks the whole dictionary on every call)."""
+
+    def item(wildcards):
+        return table[wildcards.patient][key]
+
+    return item
 
 
 def fastq_pair(wildcards):

@@ -19,10 +19,8 @@ rule qc_sample:
         qc="results/qc/{patient}/{sample}.qc.tsv",
         fragments="results/qc/{patient}/{sample}.fragment_lengths.tsv",
     params:
-        sample_type=lookup(query="sample_id == '{sample}'", within=SAMPLES, cols="sample_type"),
-        timepoint_days=lookup(
-            query="sample_id == '{sample}'", within=SAMPLES, cols="timepoint_days"
-        ),
+        sample_type=sample_field("sample_type"),
+        timepoint_days=sample_field("timepoint_days"),
         thresholds=config["qc"],
     log:
         "logs/qc/{patient}/{sample}.qc.log",

@@ -63,6 +63,8 @@ VARIANTS_BY_PATIENT = {
     for patient, rows in SAMPLES.groupby("patient_id", sort=True)
 }
 
+
+
 ALL_TARGETS.extend(
     [VARIANTS_TRACKED, VARIANTS_SNV_TF]
     + [f"results/variants/{p}.vcf.gz" for p in PATIENTS]
@@ -72,8 +74,8 @@ ALL_TARGETS.extend(
 
 rule variants_discover:
     input:
-        bams=lookup(dpath="{patient}/plasma_bams", within=VARIANTS_BY_PATIENT),
-        bais=lookup(dpath="{patient}/plasma_bais", within=VARIANTS_BY_PATIENT),
+        bams=patient_item(VARIANTS_BY_PATIENT, "plasma_bams"),
+        bais=patient_item(VARIANTS_BY_PATIENT, "plasma_bais"),
         fasta=REF,
         fai=f"{REF}.fai",
         regions=VARIANTS_REGIONS,
@@ -82,7 +84,7 @@ rule variants_discover:
     output:
         candidates="results/variants/{patient}/candidates.tsv",
     params:
-        plasma_ids=lookup(dpath="{patient}/plasma_ids", within=VARIANTS_BY_PATIENT),
+        plasma_ids=patient_item(VARIANTS_BY_PATIENT, "plasma_ids"),
         known=VARIANTS_KNOWN,
         settings=VARIANTS_CONFIG,
     log:
@@ -133,7 +135,7 @@ rule variants_count:
     output:
         counts="results/variants/{patient}/{sample}.counts.tsv",
     params:
-        scope=lookup(dpath="{sample}", within=VARIANTS_COUNT_SCOPE),
+        scope=sample_item(VARIANTS_COUNT_SCOPE),
         settings=VARIANTS_CONFIG,
     log:
         "logs/variants/{patient}/{sample}.count.log",
@@ -175,7 +177,7 @@ rule variants_background:
 rule variants_call:
     input:
         sites=VARIANTS_SITES,
-        counts=lookup(dpath="{patient}/counts", within=VARIANTS_BY_PATIENT),
+        counts=patient_item(VARIANTS_BY_PATIENT, "counts"),
         background=VARIANTS_BACKGROUND["background"],
         threshold=VARIANTS_BACKGROUND["threshold"],
         controls=VARIANTS_BACKGROUND["controls"],
@@ -187,7 +189,7 @@ rule variants_call:
         vcf="results/variants/{patient}.vcf.gz",
         tbi="results/variants/{patient}.vcf.gz.tbi",
     params:
-        samples=lookup(dpath="{patient}/sample_ids", within=VARIANTS_BY_PATIENT),
+        samples=patient_item(VARIANTS_BY_PATIENT, "sample_ids"),
         meta=VARIANTS_SAMPLE_META,
         settings=VARIANTS_CONFIG,
     log:

@@ -19,7 +19,8 @@ Category of a variant (per patient, the same in every sample), first rule that a
 4. chip (filter ``chip_gene_unconfirmed``): a variant in a clonal-haematopoiesis gene
    (``chip_genes``: DNMT3A, TET2, ASXL1, ...) detected in plasma, never confidently absent from
    any plasma draw (a white-cell clone is present at every draw), and whose matched normal is too
-   shallow to confirm or exclude it (power < ``min_power`` at the variant's plasma VAF). Keeping
+   shallow to confirm or exclude it (power < ``min_power`` at the variant's plasma VAF) or
+   absent (a patient without a normal sample). Keeping
    such variants out of the tumour is the conservative choice that plasma-only assays make.
 5. artifact: strand bias in the pooled plasma counts (Fisher p < ``strand_bias_max_p`` and the
    minority strand carries < ``min_strand_fraction`` of the alt fragments).
@@ -131,8 +132,9 @@ def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: fl
                        and minority < params.min_strand_fraction)
         genes = set(str(group["gene"].iloc[0]).split(",")) if "gene" in group else set()
         chip_unconfirmed = (
-            bool(genes & chip_genes) and len(normal) > 0
-            and bool((normal["power"] < params.min_power).all())
+            bool(genes & chip_genes)
+            # No matched normal at all cannot exclude a white-cell clone either.
+            and (not len(normal) or bool((normal["power"] < params.min_power).all()))
             and bool((plasma["status"] == DETECTED).any())
             and not bool((plasma["status"] == NOT_DETECTED).any()))
         if germline:
