@@ -15,8 +15,8 @@
   the plasma copy number of the centre: m = 2 (1 - t') + psi' t' from the copy-number HMM's fit
   (tumour_fraction_fit t', ploidy_fit psi' in tumour_fraction.tsv; the HMM fits the centre's
   level), else 2 (1 - t) + psi t from the reported TF and ploidy, 2 when absent (then this is the
-  textbook 2 + (2 x 2^log2 - 2) / t). t is the draw's tumour content. Copy number is clonal and shared
-  by the draws, but its estimate is only as good as the draw's TF, so the variant's CN is the
+  textbook 2 + (2 x 2^log2 - 2) / t). t is the draw's tumour content. Copy number is clonal and
+  shared by the draws, but its estimate is only as good as the draw's TF, so the variant's CN is the
   t^2-weighted mean over draws with t >= ``min_tf_for_copy_number`` (the CN's standard error
   scales as 1/t), rounded and clamped to [1, ``max_copy_number``]; 2 when no draw qualifies.
   ``table`` reads a segments table (chrom, start, end, tumour_copy_number, optional major_cn,
