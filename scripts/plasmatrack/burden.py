@@ -101,7 +101,7 @@ class CohortSettings:
     cutpoint: str | float = "median"
     min_prop: float = 0.1
     permutations: int = 2000
-    maxstat_p: str = "lausen94"
+    maxstat_p: str = "gauss"
     seed: int = 1
     log_offset: float = 0.01
     tf_log_offset: float = 0.001
@@ -146,8 +146,9 @@ class CohortSettings:
             if endpoint not in ENDPOINTS:
                 problems.append(f"config 'cohort.endpoints': unknown endpoint {endpoint!r} "
                                 f"(one of: {', '.join(ENDPOINTS)})")
-        if self.maxstat_p not in ("lausen94", "lausen92", "permutation"):
-            problems.append("config 'cohort.maxstat_p': use lausen94, lausen92 or permutation")
+        if self.maxstat_p not in ("gauss", "lausen94", "lausen92", "permutation"):
+            problems.append(
+                "config 'cohort.maxstat_p': use gauss, lausen94, lausen92 or permutation")
         if self.maxstat_p == "permutation" and self.permutations < 1:
             problems.append("config 'cohort': maxstat_p = permutation needs permutations >= 1")
         if not 0 < self.min_prop < 0.5:

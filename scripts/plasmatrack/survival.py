@@ -34,6 +34,7 @@ SURVIVAL_COLUMNS = [
 ]
 EXTRA_COLUMNS = [
     "test", "adjustment", "p_value_lausen94", "p_value_lausen92", "p_value_permutation",
+    "p_value_gauss",
     "permutations", "ph_test_p", "groups", "median_survival", "small_cohort", "note",
 ]
 CURVE_COLUMNS = [
@@ -410,7 +411,8 @@ class AnalysisOptions:
     min_prop: float = 0.1
     permutations: int = 2000
     seed: int = 1
-    maxstat_p: str = "lausen94"  # which p fills p_value_adjusted: lausen94, lausen92, permutation
+    # which p fills p_value_adjusted: gauss, lausen94, lausen92, permutation
+    maxstat_p: str = "gauss"
     min_events_per_term: int = DEFAULT_MIN_EVENTS_PER_TERM
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     alpha: float = 0.05
@@ -528,13 +530,15 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
         terms["term"] = terms["term"].str.replace(f"{grouping}=", f"{label} ", regex=False)
     if split.maxstat is not None:
         ms = split.maxstat
-        adjusted = {"lausen94": ms.p_lausen94, "lausen92": ms.p_lausen92,
+        adjusted = {"gauss": ms.p_gauss, "lausen94": ms.p_lausen94, "lausen92": ms.p_lausen92,
                     "permutation": ms.p_permutation}[options.maxstat_p]
         row.update(test="maximally selected log-rank statistic",
                    statistic=ms.statistic,
                    p_value_adjusted=adjusted,
                    p_value_lausen94=ms.p_lausen94, p_value_lausen92=ms.p_lausen92,
-                   p_value_permutation=ms.p_permutation, permutations=ms.permutations)
+                   p_value_gauss=ms.p_gauss,
+                   p_value_permutation=ms.p_permutation, permutations=ms.permutations,
+                   adjustment=f"maxstat p_value_adjusted = {options.maxstat_p}")
         row["note"] = "; ".join(filter(None, [
             "cut-point chosen from the data: quote p_value_adjusted, not p_value", row["note"]]))
         out.cuts.append(pd.DataFrame({

@@ -38,8 +38,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="maxstat: smallest fraction of patients in either group (default 0.1)")
     parser.add_argument("--permutations", type=int, default=2000,
                         help="maxstat permutations for the Monte Carlo p-value (0 = none)")
-    parser.add_argument("--maxstat-p", default="lausen94",
-                        choices=["lausen94", "lausen92", "permutation"],
+    parser.add_argument("--maxstat-p", default="gauss",
+                        choices=["gauss", "lausen94", "lausen92", "permutation"],
                         help="which adjusted p-value of a maxstat cut fills p_value_adjusted")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the permutations")
     parser.add_argument("--endpoint", default=None, help="endpoint name in the output "
