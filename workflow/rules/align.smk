@@ -8,9 +8,9 @@ _NONE = "(?!x)x"
 FASTQ_SAMPLE_RE = "|".join(re.escape(s) for s in _FASTQ_IDS) or _NONE
 BAM_SAMPLE_RE = "|".join(re.escape(s) for s in _BAM_IDS) or _NONE
 
-
-
-ALL_TARGETS.extend(sample_paths("results/align/{patient}/{sample}.bam.bai"))
+# Per-sample files are not listed as targets of `all`: the QC and copy-number jobs that every
+# sample needs already require them (and their jobs' other outputs), and each extra target makes
+# Snakemake walk its part of the DAG again (7,000 samples: see docs/cluster.md, dry-run scale).
 ALL_TARGETS.extend([GENES_BED] + ([PANEL_BED] if PANEL_BED else []))
 
 

@@ -35,9 +35,9 @@ CNV_TABLES = {
 }
 CNV_SAMPLE = "results/cnv/{patient}/{sample}"
 
+# The per-sample .cnr/.cns/.seg and .hmm_states.tsv are outputs of the cnv_call and
+# cnv_hmm_sample jobs that cnv_summary needs for every sample: no need to list them in `all`.
 ALL_TARGETS.extend(list(CNV_TABLES.values()))
-for _ext in ("cnr", "cns", "seg", "hmm_states.tsv"):
-    ALL_TARGETS.extend(sample_paths(f"{CNV_SAMPLE}.{_ext}"))
 
 
 rule cnv_bins:
