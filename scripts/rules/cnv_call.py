@@ -1,5 +1,6 @@
 """Rule cnv_call: fix against the panel of normals (leave-one-out for its members), segment and
-compute gene statistics for one sample."""
+compute gene statistics for one sample. The pool inputs are given only to a panel member that is
+normalised leave-one-out."""
 import logging
 
 from plasmatrack.cnv.pipeline import fix_and_analyse
@@ -12,6 +13,6 @@ info = fix_and_analyse(
     sm.input.fasta, sm.input.target_bins, sm.input.antitarget_bins, sm.output.cnr,
     sm.output.cns, sm.output.seg, sm.output.gene_stats, sm.output.info, sm.input.genes,
     segment_method=sm.params.segment_method, segment_threshold=sm.params.segment_threshold,
-    bias=sm.params.bias,
+    bias=sm.params.bias, pool_size=sm.params.pool_size,
 )
 logging.info("%s", info)

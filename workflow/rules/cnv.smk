@@ -14,6 +14,9 @@ else:
     CNV_POOL = SAMPLES[
         (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY)
     ]
+CNV_POOL_IDS = set(CNV_POOL["sample_id"])
+# Members of a small panel are normalised leave-one-out (their cnv_call job reads the others).
+CNV_LEAVE_ONE_OUT = 0 < len(CNV_POOL) <= CNV["leave_one_out_max_pool"]
 # Known to carry no tumour DNA: detection is calibrated on their leave-one-out fits.
 CNV_TUMOUR_FREE = sorted(
     SAMPLES.loc[
@@ -118,8 +121,8 @@ rule cnv_call:
         target=f"{CNV_SAMPLE}.targetcoverage.cnn",
         antitarget=f"{CNV_SAMPLE}.antitargetcoverage.cnn",
         reference="results/cnv/reference.cnn",
-        pool_targets=sample_paths(f"{CNV_SAMPLE}.targetcoverage.cnn", CNV_POOL),
-        pool_antitargets=sample_paths(f"{CNV_SAMPLE}.antitargetcoverage.cnn", CNV_POOL),
+        pool_targets=cnv_leave_one_out_files(f"{CNV_SAMPLE}.targetcoverage.cnn"),
+        pool_antitargets=cnv_leave_one_out_files(f"{CNV_SAMPLE}.antitargetcoverage.cnn"),
         fasta=REF,
         target_bins=CNV_BINS["targets"],
         antitarget_bins=CNV_BINS["antitargets"],
@@ -131,7 +134,8 @@ rule cnv_call:
         gene_stats=f"{CNV_SAMPLE}.gene_stats.tsv",
         info=f"{CNV_SAMPLE}.info.tsv",
     params:
-        pool_ids=list(CNV_POOL["sample_id"]),
+        pool_ids=cnv_leave_one_out_ids,
+        pool_size=len(CNV_POOL),
         bias=CNV["bias_correction"],
         segment_method=CNV["segment_method"],
         segment_threshold=CNV["segment_threshold"],

@@ -104,6 +104,25 @@ def patient_sample_files(pattern):
     return files
 
 
+def cnv_leave_one_out_ids(wildcards):
+    """Params function of cnv_call: the panel's sample IDs for a member of a panel that is
+    normalised leave-one-out (cnv.leave_one_out_max_pool), else none (the pooled reference)."""
+    if CNV_LEAVE_ONE_OUT and wildcards.sample in CNV_POOL_IDS:
+        return list(CNV_POOL["sample_id"])
+    return []
+
+
+def cnv_leave_one_out_files(pattern):
+    """Input function of cnv_call: ``pattern`` for every panel member, for a member normalised
+    leave-one-out; nothing for every other sample (n x n inputs would make planning a large
+    cohort quadratic)."""
+
+    def files(wildcards):
+        return sample_paths(pattern, CNV_POOL) if cnv_leave_one_out_ids(wildcards) else []
+
+    return files
+
+
 def sample_item(table):
     """Params function: ``table[{sample}]``."""
 

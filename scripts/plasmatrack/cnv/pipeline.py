@@ -153,12 +153,14 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     targets_bed: str, antitargets_bed: str, out_cnr: str, out_cns: str,
                     out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
                     segment_method: str = "auto", segment_threshold: float | None = None,
-                    bias: str = "robust") -> dict:
+                    bias: str = "robust", pool_size: int | None = None) -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
 
-    ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals.
-    A sample that is itself in the pool is normalised against a reference built from the others
-    (leave-one-out; flat when it is the only one), every other sample against ``reference_cnn``."""
+    ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals,
+    or empty when no leave-one-out is wanted. A sample that is itself in the pool is normalised
+    against a reference built from the others (leave-one-out; flat when it is the only one),
+    every other sample against ``reference_cnn``. ``pool_size``: members of the panel behind
+    ``reference_cnn`` (for the label; default ``len(pool)``)."""
     from .coverage import write_cnn
     from .reference import (LOO_FLAT_WARNING, build_reference, fix_sample, flat_reference,
                             read_reference)
@@ -175,7 +177,8 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
         if not reference_cnn:
             raise InputError(f"{sample_id}: no reference given and not in the pool")
         refarr, warning = read_reference(reference_cnn)
-        label = "flat" if warning else f"panel of normals (n={len(pool)})"
+        n_pool = len(pool) if pool_size is None else pool_size
+        label = "flat" if warning else f"panel of normals (n={n_pool})"
     cnarr = fix_sample(target_cnn, antitarget_cnn, refarr, bias=bias)
     write_cnn(cnarr, out_cnr, sample_id)
     return analyse_sample(read_cnr(out_cnr), sample_id, out_cns, out_seg, out_gene_stats,
