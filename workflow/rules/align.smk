@@ -10,7 +10,7 @@ BAM_SAMPLE_RE = "|".join(re.escape(s) for s in _BAM_IDS) or _NONE
 
 # Per-sample files are not listed as targets of `all`: the QC and copy-number jobs that every
 # sample needs already require them (and their jobs' other outputs), and each extra target makes
-# Snakemake walk its part of the DAG again (7,000 samples: see docs/cluster.md, dry-run scale).
+# Snakemake walk its part of the DAG again (docs/cluster.md, "Scale: planning ...").
 ALL_TARGETS.extend([GENES_BED] + ([PANEL_BED] if PANEL_BED else []))
 
 

@@ -57,7 +57,7 @@ def sample_paths(pattern, samples=None):
 
 # Sheet rows and per-patient sample lists as dictionaries, built once: input functions run for
 # every job, and a DataFrame filter or `lookup(query=...)` per job makes planning a
-# 1,000-patient cohort minutes slower (docs/cluster.md, "Dry-run scale").
+# 1,000-patient cohort minutes slower (docs/cluster.md, "Scale: planning ...").
 SAMPLE_ROWS = {row["sample_id"]: row for row in SAMPLES.to_dict("records")}
 PATIENT_SAMPLES = {
     patient: list(rows["sample_id"]) for patient, rows in SAMPLES.groupby("patient_id", sort=True)
