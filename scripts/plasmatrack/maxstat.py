@@ -137,27 +137,26 @@ def p_gauss(b: float, n: int, m: np.ndarray, grid: int | None = None) -> float:
     weights = np.ones(grid)
     weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
     x = np.linspace(-1.0, 1.0, grid)  # the interval of each cut, in units of b sqrt(s)
-    w = x * b * np.sqrt(s[0])
-    density = norm.pdf(w, scale=np.sqrt(s[0]))  # W(s_1), restricted to the interval
-    step = w[1] - w[0]
-    mass = density * weights * step / 3.0
-    log_total = 0.0
-    for i in range(1, len(s)):
+    log_inside = 0.0  # log P(inside at every cut so far)
+    mass = w = None
+    for i in range(len(s)):
         w_new = x * b * np.sqrt(s[i])
-        sd = np.sqrt(s[i] - s[i - 1])
-        kernel = np.exp(-0.5 * ((w_new[:, None] - w[None, :]) / sd) ** 2) / (_SQRT_2PI * sd)
-        density = kernel @ mass
-        step = w_new[1] - w_new[0]
-        mass = density * weights * step / 3.0
-        # Renormalise to stay in floating-point range; the log of the scale is kept.
+        if i == 0:
+            density = norm.pdf(w_new, scale=np.sqrt(s[0]))  # W(s_1)
+        else:
+            sd = np.sqrt(s[i] - s[i - 1])
+            kernel = np.exp(-0.5 * ((w_new[:, None] - w[None, :]) / sd) ** 2) / (_SQRT_2PI * sd)
+            density = kernel @ mass
+        mass = density * weights * (w_new[1] - w_new[0]) / 3.0
+        # Conditional probability of staying inside at this cut; the mass is renormalised to
+        # stay in floating-point range.
         total = mass.sum()
         if total <= 0:
             return 1.0
-        log_total += np.log(total)
+        log_inside += np.log(total)
         mass /= total
         w = w_new
-    inside = np.exp(log_total) * (mass.sum() if len(s) == 1 else 1.0)
-    return float(min(max(1.0 - inside, 0.0), 1.0))
+    return float(min(max(1.0 - np.exp(log_inside), 0.0), 1.0))
 
 
 def permutation_maxima(scores_sorted: np.ndarray, m: np.ndarray, permutations: int,

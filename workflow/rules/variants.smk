@@ -57,7 +57,6 @@ VARIANTS_BY_PATIENT = {
         "plasma_bais": sample_paths(
             "results/align/{patient}/{sample}.bam.bai", rows[rows["sample_type"] == "plasma"]
         ),
-        "sample_ids": list(rows["sample_id"]),
         "counts": sample_paths("results/variants/{patient}/{sample}.counts.tsv", rows),
     }
     for patient, rows in SAMPLES.groupby("patient_id", sort=True)
@@ -189,7 +188,7 @@ rule variants_call:
         vcf="results/variants/{patient}.vcf.gz",
         tbi="results/variants/{patient}.vcf.gz.tbi",
     params:
-        samples=patient_item(VARIANTS_BY_PATIENT, "sample_ids"),
+        samples=patient_sample_field("sample_id"),
         meta=VARIANTS_SAMPLE_META,
         settings=VARIANTS_CONFIG,
     log:
