@@ -99,6 +99,18 @@ def test_tumour_content_auto_prefers_snv_then_cnv():
     assert sources == {"A": "snv", "B": "cnv", "C": "cnv"}
 
 
+def test_tumour_content_max_takes_the_larger_estimate():
+    tf = pd.DataFrame({"sample_id": ["A", "B", "C", "D"], "tumour_fraction": [0.3, 0.1, 0.0, None]})
+    snv = pd.DataFrame({"sample_id": ["A", "B", "E"], "tumour_fraction_snv": [0.15, 0.2, 0.05],
+                        "n_variants": [2, 2, 1]})
+    values, sources = choose_tumour_content(["A", "B", "C", "D", "E", "F"], tf, snv, "max")
+    assert values == {"A": 0.3, "B": 0.2, "C": 0.0, "D": 0.0, "E": 0.05, "F": 0.0}
+    assert sources == {"A": "cnv", "B": "snv", "C": "cnv", "D": "none", "E": "snv", "F": "none"}
+    # without a copy-number table: the SNV estimate alone
+    values, sources = choose_tumour_content(["A", "B"], None, snv, "max")
+    assert values == {"A": 0.15, "B": 0.2} and set(sources.values()) == {"snv"}
+
+
 @pytest.fixture(scope="module")
 def small_cohort(tmp_path_factory):
     out = tmp_path_factory.mktemp("clonal_sim") / "cohort"

@@ -6,7 +6,12 @@
 * Tumour content per draw (``tumour_content``): ``snv`` = the variants stage's
   ``tumour_fraction_snv`` (2 x VAF of the clonal copy-neutral SNVs: the truncal clone's own
   scale), ``cnv`` = the copy-number HMM's ``tumour_fraction`` (0 when ``tf_detected`` is false),
-  ``auto`` (default) = snv where it rests on at least one variant and is > 0, else cnv. A draw
+  ``max`` (default) = the larger of the two (each where available), ``auto`` = snv where it rests
+  on at least one variant and is > 0, else cnv. ``max`` because the error that the stage can
+  repair is the one that reads too high: the trunk normalisation lowers a draw's tumour content
+  until the trunk reads CCF 1, but nothing can raise one that is too low (CCFs are capped at 1,
+  and a subclone then reads as the trunk). The SNV estimate reads low when its clonal set is
+  really a subclone, or when one clonal SNV has a poor draw. A draw
   whose tumour content is ~0 carries no information on clone composition: its prevalences are
   reported as not estimable.
 * Local tumour copy number per variant (``copy_number``): ``segments`` (default) converts the
@@ -46,7 +51,7 @@ DEFAULT_ERROR_RATE = 1e-4
 
 @dataclass
 class InputSettings:
-    tumour_content: str = "auto"  # auto | snv | cnv
+    tumour_content: str = "max"  # max | auto | snv | cnv
     copy_number: str = "segments"  # segments | table | neutral
     copy_number_table: str | None = None
     min_tf_for_copy_number: float = 0.05
@@ -179,9 +184,15 @@ def choose_tumour_content(samples: list[str], tf: pd.DataFrame | None, snv: pd.D
     values, sources = {}, {}
     for s in samples:
         value, source = np.nan, "none"
-        if mode in ("auto", "snv") and s in snv_tf:
+        has_cnv = s in cnv_tf and not pd.isna(cnv_tf[s])
+        if mode == "max" and (s in snv_tf or has_cnv):
+            # available estimates only; on a tie the SNV estimate (the trunk's own scale)
+            found = [(snv_tf[s], "snv")] if s in snv_tf else []
+            found += [(cnv_tf[s], "cnv")] if has_cnv else []
+            value, source = max(found, key=lambda pair: pair[0])
+        elif mode in ("auto", "snv") and s in snv_tf:
             value, source = snv_tf[s], "snv"
-        elif mode in ("auto", "cnv") and s in cnv_tf and not pd.isna(cnv_tf[s]):
+        elif mode in ("auto", "cnv") and has_cnv:
             value, source = cnv_tf[s], "cnv"
         values[s] = 0.0 if pd.isna(value) else float(min(max(value, 0.0), 1.0))
         sources[s] = source

@@ -34,7 +34,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     pipe.add_argument("--snv-tf", help="results/variants/snv_tumour_fraction.tsv")
     pipe.add_argument("--cns-dir", help="folder with <patient>/<sample>.cns (results/cnv)")
     pipe.add_argument("--clinical", help="clinical sheet (names the progression draw)")
-    pipe.add_argument("--tumour-content", choices=["auto", "snv", "cnv"], default="auto")
+    pipe.add_argument("--tumour-content", choices=["max", "auto", "snv", "cnv"], default="max",
+                      help="tumour fraction per draw: the larger of the SNV and copy-number "
+                           "estimates (default), auto (SNV, else copy number), snv or cnv")
     pipe.add_argument("--copy-number", choices=["segments", "table", "neutral"], default=None,
                       help="local copy number source (default: segments with --cns-dir, "
                            "else neutral)")
