@@ -151,6 +151,52 @@ def test_stage_on_simulated_truth_counts(small_cohort, tmp_path):
     assert tables["tree"]["sum_rule_ok"].all()
 
 
+def test_max_tumour_content_repairs_a_low_snv_estimate(small_cohort, tmp_path):
+    """Seed 2's P01 has one truncal SNV; the variants stage's clonal set is then a subclone, and
+    its SNV TF reads 0.08-0.12 for a truth of 0.34-0.48. With that estimate alone (auto) the trunk
+    and the subclones all read CCF 1 and merge (ARI 0); the larger of it and a copy-number TF
+    (truth x 15% log-normal error here) lets the trunk normalisation bring it back."""
+    from plasmatrack.clonal.synthetic import evaluate, tracked_from_truth
+    from plasmatrack.io import write_tsv
+    from plasmatrack.variants.snv_tf import snv_tumour_fraction
+
+    truth = small_cohort / "truth"
+    tracked = tracked_from_truth(truth, seed=3, depth=800)
+    tv = pd.read_csv(truth / "variants.tsv", sep="\t")
+    tracked = tracked.merge(tv.drop_duplicates(["chrom", "pos"])[["chrom", "pos", "variant_type"]],
+                            on=["chrom", "pos"], how="left")
+    tracked["site_id"] = (tracked["chrom"].astype(str) + ":" + tracked["pos"].astype(str) + ":"
+                          + tracked["ref"] + ">" + tracked["alt"])
+    snv = snv_tumour_fraction(tracked[tracked["category"] == "somatic"])
+    samples = pd.read_csv(truth / "samples.tsv", sep="\t")
+    samples = samples[samples["sample_type"] == "plasma"]
+    low = snv.merge(samples[["sample_id", "tumour_fraction"]], on="sample_id")
+    low = low[low["patient_id"] == "P01"]
+    assert (low["tumour_fraction_snv"] < 0.5 * low["tumour_fraction"]).all()
+    tf = samples["tumour_fraction"].to_numpy() * np.exp(
+        np.random.default_rng(3).normal(0, 0.15, len(samples)))
+    cnv = pd.DataFrame({"sample_id": samples["sample_id"], "patient_id": samples["patient_id"],
+                        "timepoint_days": samples["timepoint_days"],
+                        "tumour_fraction": np.where(tf >= 0.04, tf, 0.0),
+                        "ploidy": samples["ploidy"], "tf_detected": tf >= 0.04})
+    for name, table in (("tracked", tracked), ("snv", snv), ("cnv", cnv)):
+        write_tsv(table, tmp_path / f"{name}.tsv")
+    result = {}
+    for mode in ("auto", "max"):
+        settings = ClonalSettings.from_config({"copy_number": "table",
+                                               "copy_number_table": str(truth / "segments.tsv"),
+                                               "tumour_content": mode})
+        outputs = {k: tmp_path / f"{k}_{mode}.tsv" for k in ("variants", "prevalence", "tree",
+                                                             "events")}
+        tables = run_pipeline(tmp_path / "tracked.tsv", tmp_path / "cnv.tsv", outputs,
+                              snv_tf=tmp_path / "snv.tsv", settings=settings,
+                              clinical=read_clinical_table(small_cohort / "clinical.tsv"))
+        result[mode] = evaluate(truth, tables["variants"], tables["prevalence"], tables["events"])
+    assert result["auto"]["ari"]["P01"] < 0.5 and result["max"]["ari"]["P01"] >= 0.85
+    share = {m: (r["prevalence_errors"]["abs_error"] <= 0.1).mean() for m, r in result.items()}
+    assert share["max"] >= share["auto"] + 0.2, share
+
+
 def test_bad_precision_in_config_is_named():
     with pytest.raises(InputError, match="clonal.precision"):
         ClonalSettings.from_config({"precision": "high"})
