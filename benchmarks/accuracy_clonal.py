@@ -33,19 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 BIN = Path(sys.executable).parent
 
+from accuracy_cnv import seed_list  # noqa: E402  (benchmarks/ is the script's folder)
 from plasmatrack.clonal.pipeline import ClonalSettings, read_clinical_table, run_pipeline  # noqa: E402
 from plasmatrack.clonal.synthetic import (evaluate, tracked_from_truth,  # noqa: E402
                                           tumour_fraction_from_truth)
 from plasmatrack.io import write_tsv  # noqa: E402
 from plasmatrack.variants.snv_tf import snv_tumour_fraction  # noqa: E402
-
-
-def seed_list(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def stage_inputs(cohort: Path, out: Path, depth: float, mode: str, cn_error: float,

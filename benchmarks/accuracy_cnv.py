@@ -30,6 +30,7 @@ TARGETS = ["results/cnv/tumour_fraction.tsv"]
 
 
 def seed_list(text: str) -> list[int]:
+    """``"5-9"`` or ``"2,5"`` (or a mix) as a list of seeds; also used by accuracy_clonal.py."""
     out = []
     for part in text.split(","):
         lo, _, hi = part.partition("-")

@@ -62,8 +62,6 @@ VARIANTS_BY_PATIENT = {
     for patient, rows in SAMPLES.groupby("patient_id", sort=True)
 }
 
-
-
 ALL_TARGETS.extend(
     [VARIANTS_TRACKED, VARIANTS_SNV_TF]
     + [f"results/variants/{p}.vcf.gz" for p in PATIENTS]

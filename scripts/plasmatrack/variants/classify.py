@@ -133,8 +133,9 @@ def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: fl
         genes = set(str(group["gene"].iloc[0]).split(",")) if "gene" in group else set()
         chip_unconfirmed = (
             bool(genes & chip_genes)
-            # No matched normal at all cannot exclude a white-cell clone either.
-            and (not len(normal) or bool((normal["power"] < params.min_power).all()))
+            # every normal underpowered; no matched normal at all (.all() of nothing is True)
+            # cannot exclude a white-cell clone either
+            and bool((normal["power"] < params.min_power).all())
             and bool((plasma["status"] == DETECTED).any())
             and not bool((plasma["status"] == NOT_DETECTED).any()))
         if germline:
