@@ -16,6 +16,7 @@ prevalence error, and resistance clones found emerging in their own cluster.
 
     .venv/bin/python benchmarks/accuracy_clonal.py --seeds 1-10 [--depth 800]
         [--tumour-content truth|max|auto|snv|cnv] [--cn-error 0.15] [--workdir DIR]
+        [--explain-single]
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ BIN = Path(sys.executable).parent
 
 from accuracy_cnv import seed_list  # noqa: E402  (benchmarks/ is the script's folder)
 from plasmatrack.clonal.pipeline import ClonalSettings, read_clinical_table, run_pipeline  # noqa: E402
+from plasmatrack.clonal.inputs import (patient_inputs, read_segments,  # noqa: E402
+                                       read_snv_tf, read_tracked, read_tumour_fraction)
 from plasmatrack.clonal.synthetic import (evaluate, tracked_from_truth,  # noqa: E402
-                                          tumour_fraction_from_truth)
+                                          truth_partition_gain, tumour_fraction_from_truth)
 from plasmatrack.io import write_tsv  # noqa: E402
 from plasmatrack.variants.snv_tf import snv_tumour_fraction  # noqa: E402
 
@@ -87,6 +90,24 @@ def run_seed(seed: int, work: Path, args) -> dict:
     tables = run_pipeline(tracked, tf, outputs, snv_tf=snv, settings=settings,
                           clinical=read_clinical_table(cohort / "clinical.tsv"))
     ev = evaluate(cohort / "truth", tables["variants"], tables["prevalence"], tables["events"])
+    single = []
+    if args.explain_single:
+        v = tables["variants"].dropna(subset=["cluster_id"])
+        one = sorted(p for p, g in v.groupby("patient_id") if g["cluster_id"].nunique() == 1)
+        tv = pd.read_csv(cohort / "truth" / "variants.tsv", sep="\t", dtype={"chrom": str})
+        tv["mutation_id"] = (tv["chrom"] + ":" + tv["pos"].astype(str) + ":" + tv["ref"] + ">"
+                             + tv["alt"])
+        pins = patient_inputs(read_tracked(tracked), read_tumour_fraction(tf),
+                              read_snv_tf(snv) if snv else None, {}, settings.inputs,
+                              read_segments(cohort / "truth" / "segments.tsv"))
+        for pin in pins:
+            if pin.patient_id in one and pin.data is not None:
+                t = tv[tv["patient_id"] == pin.patient_id]
+                labels = pin.data.annotations["mutation_id"].map(
+                    dict(zip(t["mutation_id"], t["clone_id"]))).to_numpy()
+                if len(set(labels)) > 1:
+                    single.append({"seed": seed, "patient_id": pin.patient_id,
+                                   **truth_partition_gain(pin.data, labels, settings.cluster)})
     samples = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t")
     max_tf = samples[samples["sample_type"] == "plasma"].groupby("patient_id")["tumour_fraction"].max()
     informative = [p for p in ev["ari"] if max_tf[p] >= 0.05]
@@ -101,7 +122,7 @@ def run_seed(seed: int, work: Path, args) -> dict:
             "median_error": float(err["abs_error"].median()),
             "resistance": f"{sum(found)}/{len(found)}", "errors": err, "found": found,
             "all": list(ev["ari"].values()), "inf": [ev["ari"][p] for p in informative],
-            "ident": [ev["ari_identifiable"][p] for p in informative]}
+            "ident": [ev["ari_identifiable"][p] for p in informative], "single": single}
 
 
 def main() -> int:
@@ -117,6 +138,10 @@ def main() -> int:
                     help="copy-number TF below this reads as not detected (default 0.04)")
     ap.add_argument("--count-seed", type=int, default=3, help="seed of the drawn counts (3)")
     ap.add_argument("--workdir", help="keep cohorts and tables here (default: a temporary folder)")
+    ap.add_argument("--explain-single", action="store_true",
+                    help="for each patient left as one cluster although its truth has several "
+                         "clones: the log-likelihood gain of the true split over one cluster "
+                         "against BIC's price for the second cluster (nats)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="plasmatrack-clonal-acc-") as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
@@ -138,6 +163,12 @@ def main() -> int:
           f"{np.mean(sum((r['ident'] for r in rows), [])):.3f} | "
           f"{100 * (errors['abs_error'] <= 0.1).mean():.1f}% | "
           f"{errors['abs_error'].median():.3f} | {sum(found)}/{len(found)} |")
+    single = pd.DataFrame(sum((r["single"] for r in rows), []))
+    if args.explain_single and len(single):
+        print("\none-cluster patients: gain of the true split vs BIC's price (nats)")
+        print(single.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        print(f"true split pays for itself in {int((single['gain'] > single['price']).sum())} "
+              f"of {len(single)}")
     return 0
 
 

@@ -11,6 +11,7 @@ are detected, how many tumour-free samples (TF 0 draws and normals) are detected
 95% interval holds the truth, and the estimates of D01 / D02 at TF 0.05, 0.1, 0.2 and 0.4.
 
     .venv/bin/python benchmarks/accuracy_cnv.py --seeds 5-9 --workdir DIR [--cores 2]
+        [--read-pairs N]
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ def seed_list(text: str) -> list[int]:
     return out
 
 
-def run_seed(seed: int, work: Path, cores: int) -> pd.DataFrame:
-    root = work / f"dil{seed}"
+def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None) -> pd.DataFrame:
+    root = work / (f"dil{seed}" if read_pairs is None else f"dil{seed}_rp{read_pairs}")
     cohort = root / "cohort"
     if not (cohort / "truth" / "samples.tsv").is_file():
+        depth = [] if read_pairs is None else ["--read-pairs", str(read_pairs)]
         subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--dilution",
-                        "--seed", str(seed), "--force"], check=True, capture_output=True)
+                        "--seed", str(seed), "--force", *depth], check=True, capture_output=True)
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(root),
            "--configfile", str(cohort / "config.yaml"), "--cores", str(cores),
            "--rerun-incomplete", "--quiet", "rules", "--", *TARGETS]
@@ -74,10 +76,13 @@ def main() -> int:
     ap.add_argument("--seeds", default="5-9", help="e.g. 5-9 or 5,7 (default 5-9)")
     ap.add_argument("--workdir", required=True, help="one run folder per seed (dilSEED) here")
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--read-pairs", type=int, default=None,
+                    help="read pairs per plasma sample (default: the simulator's, 120000); "
+                         "runs go to dilSEED_rpN")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    runs = [run_seed(s, work, args.cores) for s in seed_list(args.seeds)]
+    runs = [run_seed(s, work, args.cores, args.read_pairs) for s in seed_list(args.seeds)]
     print("| seed | MAE, estimate | MAE, reported | detected (TF >= 0.05) | TF 0 / normals "
           "detected | interval holds truth | D01 / D02 at 0.05, 0.1, 0.2, 0.4 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -122,3 +122,22 @@ def test_aberrant_variant_is_flagged_poor_fit():
     res = fit_clusters(data, ClusterSettings(seed=1, max_clusters=2))
     assert "poor_fit" in res.flags[0]
     assert sum("poor_fit" in f for f in res.flags) == 1
+
+
+def test_truth_partition_gain_tells_a_data_limit_from_a_search_failure():
+    from plasmatrack.clonal.synthetic import truth_partition_gain
+
+    # plenty of reads: the true split of trunk and subclone pays BIC's price many times over,
+    # and the fit finds it
+    data, labels = draw(sizes=(6, 5), depth=1000)
+    deep = truth_partition_gain(data, labels)
+    assert deep["n_variants"] == 11 and deep["n_clones"] == 2
+    assert deep["gain"] > 10 * deep["price"]
+    assert fit_clusters(data, ClusterSettings(seed=1)).k == 2
+    # a handful of reads per variant: the true split gains less than its price (4 parameters x
+    # log 11 / 2 = 4.80 nats), so one cluster is BIC's right answer, not a search failure
+    data, labels = draw(sizes=(6, 5), depth=8)
+    shallow = truth_partition_gain(data, labels)
+    assert shallow["price"] == pytest.approx(2 * np.log(11), abs=1e-9)
+    assert shallow["gain"] < shallow["price"]
+    assert fit_clusters(data, ClusterSettings(seed=1)).k == 1

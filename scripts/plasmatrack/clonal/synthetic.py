@@ -146,3 +146,28 @@ def _identifiable_clones(clones: pd.DataFrame) -> dict[str, str]:
             if (traj.loc[a] - traj.loc[b]).abs().max() < IDENTICAL:
                 parent[root(b)] = root(a)
     return {c: root(c) for c in ids}
+
+
+def truth_partition_gain(data, labels: np.ndarray, settings=None,
+                         precision: float = 1000.0) -> dict:
+    """Is a one-cluster answer the data's or the search's fault? EM is started from the two
+    largest truth clones (``labels``: one clone id per variant of ``data``) on the stage's own
+    likelihood table, and its log-likelihood gain over one cluster is set against BIC's price
+    for the second cluster (half the BIC penalty difference, in nats). A gain below the price
+    means even the true split does not pay for itself on these counts."""
+    from .cluster import ClusterSettings, _Model
+
+    model = _Model(data, settings or ClusterSettings())
+    L = model.table(precision)
+    pooled = L.sum(axis=1)
+    best = model.mult.segment_argmax(pooled.max(axis=-1) + model.mult.log_prior)
+    labels = np.asarray(labels)
+    clones = pd.Series(labels).value_counts().index
+    fits = {}
+    for k in (1, 2):
+        start = np.array([L[best[labels == c]].sum(axis=0).argmax(axis=-1) for c in clones[:k]])
+        fits[k] = model.em(L, start, precision)
+    gain = fits[2].loglik - fits[1].loglik
+    bic_gap = model.bic(fits[2], False) - model.bic(fits[1], False)
+    return {"n_variants": len(labels), "n_clones": len(clones), "gain": gain,
+            "price": (bic_gap + 2 * gain) / 2}
