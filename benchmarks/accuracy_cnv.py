@@ -1,9 +1,10 @@
 """Tumour-fraction accuracy on the simulated dilution series, per seed (docs/cnv.md "Accuracy").
 
 For each seed: ``plasmatrack simulate --dilution --seed S`` (two tumours, each at TF 0, 0.01,
-0.02, 0.05, 0.1, 0.2, 0.4, plus their buffy-coat normals), then the pipeline up to
-``results/cnv/tumour_fraction.tsv`` (alignment, coverage, reference, HMM). A seed folder that
-already holds a run is reused (Snakemake redoes only what is out of date).
+0.02, 0.05, 0.1, 0.2, 0.4, plus their buffy-coat normals; ``--healthy-donors N`` adds N
+healthy-donor plasma draws that replace the normals as the panel of normals), then the
+pipeline up to ``results/cnv/tumour_fraction.tsv`` (alignment, coverage, reference, HMM). A seed
+folder that already holds a run is reused (Snakemake redoes only what is out of date).
 
 Prints one row per seed and the pooled figures: MAE of the estimate (``tumour_fraction_fit``) and
 of the reported column (0 when not detected) over the draws at TF >= 0.05, how many of those
@@ -11,7 +12,7 @@ are detected, how many tumour-free samples (TF 0 draws and normals) are detected
 95% interval holds the truth, and the estimates of D01 / D02 at TF 0.05, 0.1, 0.2 and 0.4.
 
     .venv/bin/python benchmarks/accuracy_cnv.py --seeds 5-9 --workdir DIR [--cores 2]
-        [--read-pairs N]
+        [--read-pairs N] [--healthy-donors N]
 """
 
 from __future__ import annotations
@@ -39,13 +40,17 @@ def seed_list(text: str) -> list[int]:
     return out
 
 
-def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None) -> pd.DataFrame:
-    root = work / (f"dil{seed}" if read_pairs is None else f"dil{seed}_rp{read_pairs}")
+def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None,
+             healthy_donors: int = 0) -> pd.DataFrame:
+    name = f"dil{seed}" + (f"_rp{read_pairs}" if read_pairs else "") + (
+        f"_hd{healthy_donors}" if healthy_donors else "")
+    root = work / name
     cohort = root / "cohort"
     if not (cohort / "truth" / "samples.tsv").is_file():
-        depth = [] if read_pairs is None else ["--read-pairs", str(read_pairs)]
+        extra = ([] if read_pairs is None else ["--read-pairs", str(read_pairs)]) + (
+            ["--healthy-donors", str(healthy_donors)] if healthy_donors else [])
         subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--dilution",
-                        "--seed", str(seed), "--force", *depth], check=True, capture_output=True)
+                        "--seed", str(seed), "--force", *extra], check=True, capture_output=True)
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(root),
            "--configfile", str(cohort / "config.yaml"), "--cores", str(cores),
            "--rerun-incomplete", "--quiet", "rules", "--", *TARGETS]
@@ -79,10 +84,15 @@ def main() -> int:
     ap.add_argument("--read-pairs", type=int, default=None,
                     help="read pairs per plasma sample (default: the simulator's, 120000); "
                          "runs go to dilSEED_rpN")
+    ap.add_argument("--healthy-donors", type=int, default=0,
+                    help="add N healthy-donor plasma draws as the panel of normals instead of "
+                         "the buffy-coat normals (simulate --healthy-donors); runs go to "
+                         "dilSEED_hdN")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    runs = [run_seed(s, work, args.cores, args.read_pairs) for s in seed_list(args.seeds)]
+    runs = [run_seed(s, work, args.cores, args.read_pairs, args.healthy_donors)
+            for s in seed_list(args.seeds)]
     print("| seed | MAE, estimate | MAE, reported | detected (TF >= 0.05) | TF 0 / normals "
           "detected | interval holds truth | D01 / D02 at 0.05, 0.1, 0.2, 0.4 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

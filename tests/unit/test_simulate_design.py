@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from plasmatrack.config import load_config
 from plasmatrack.io import read_tsv
@@ -225,11 +226,29 @@ def test_segments_cover_genome(demo, genome):
 def test_dilution(tmp_path):
     out = tmp_path / "dil"
     simulate_cohort(out, Params(seed=5, dilution=True, no_reads=True), log=lambda *_: None)
-    s = read_tsv(out / "truth" / "samples.tsv")
-    for _pid, part in s[s["sample_type"] == "plasma"].groupby("patient_id"):
+    assert "reference_pool" not in (out / "config.yaml").read_text()  # buffy-coat normals
+    healthy_out = tmp_path / "dil_healthy"
+    simulate_cohort(healthy_out, Params(seed=5, dilution=True, healthy_donors=3, no_reads=True),
+                    log=lambda *_: None)
+    same = read_tsv(out / "truth" / "samples.tsv")
+    s = read_tsv(healthy_out / "truth" / "samples.tsv")
+    # the donors are added; the two tumours and their draws do not change
+    pd.testing.assert_frame_equal(s[s["patient_id"].isin(["D01", "D02"])].reset_index(drop=True),
+                                  same)
+    out = healthy_out
+    tumours = s[s["patient_id"].isin(["D01", "D02"])]
+    for _pid, part in tumours[tumours["sample_type"] == "plasma"].groupby("patient_id"):
         assert sorted(part["tumour_fraction"]) == list(DILUTION_TFS)
         assert list(part["timepoint_days"]) == list(range(len(DILUTION_TFS)))
-    assert (s["sample_type"] == "normal").sum() >= 1
+    assert (tumours["sample_type"] == "normal").sum() == 2
+    # healthy donors: one tumour-free plasma draw each, no clinical row, the panel of normals
+    healthy = s[~s["patient_id"].isin(["D01", "D02"])]
+    assert len(healthy) == 3
+    assert (healthy["sample_type"] == "plasma").all() and (healthy["tumour_fraction"] == 0).all()
+    assert set(read_tsv(out / "clinical.tsv")["patient_id"]) == {"D01", "D02"}
+    assert set(read_tsv(out / "truth" / "patients.tsv")["patient_id"]) == {"D01", "D02"}
+    cnv = yaml.safe_load((out / "config.yaml").read_text())["cnv"]
+    assert cnv == {"healthy_plasma": sorted(healthy["sample_id"]), "reference_pool": "healthy"}
     load_samples(out / "samples.tsv", check_files=False)
 
 

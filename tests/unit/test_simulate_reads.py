@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -284,6 +285,14 @@ def test_idempotent_and_refusals(cohort, tmp_path):
 
     with pytest.raises(InputError, match="other parameters.*seed"):
         simulate_cohort(cohort, Params(seed=9, patients=1, read_pairs=30_000), log=_quiet)
+    # a marker written before a parameter existed (healthy_donors) still matches its default
+    del marker["healthy_donors"]
+    from plasmatrack.simulate.cohort import cohort_state
+    marked = tmp_path / "old"
+    marked.mkdir()
+    (marked / ".complete").write_text(json.dumps(marker))
+    assert cohort_state(marked, PARAMS) == "same"
+    shutil.rmtree(marked)
     # an unfinished folder (no .complete) is refused too
     half = tmp_path / "half"
     half.mkdir()

@@ -10,6 +10,12 @@ if _cnv_unknown:
     raise WorkflowError(f"config cnv.healthy_plasma: not in the sample sheet: {_cnv_unknown}")
 if CNV["reference_pool"] == "plasma":
     CNV_POOL = SAMPLES[SAMPLES["sample_type"] == "plasma"]
+elif CNV["reference_pool"] == "healthy":
+    if not CNV_HEALTHY:
+        raise WorkflowError(
+            "config cnv.reference_pool is 'healthy' but cnv.healthy_plasma lists no sample"
+        )
+    CNV_POOL = SAMPLES[SAMPLES["sample_id"].isin(CNV_HEALTHY)]
 else:
     CNV_POOL = SAMPLES[
         (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY)

@@ -22,6 +22,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dilution", action="store_true",
                         help="a dilution series for copy-number accuracy instead of a serial "
                              "cohort")
+    parser.add_argument("--healthy-donors", type=int, default=0,
+                        help="with --dilution: add N healthy donors (one tumour-free plasma draw "
+                             "each) and make them the panel of normals (cnv.reference_pool: "
+                             "healthy) instead of the buffy-coat normals (default 0)")
     parser.add_argument("--no-reads", action="store_true",
                         help="write reference, BEDs, sheets and truth but no FASTQ")
     parser.add_argument("--force", action="store_true",
@@ -35,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..simulate import Params, simulate_cohort
 
     params = Params(seed=args.seed, patients=args.patients, draws=args.draws,
-                    read_pairs=args.read_pairs, dilution=args.dilution, no_reads=args.no_reads)
+                    read_pairs=args.read_pairs, dilution=args.dilution,
+                    healthy_donors=args.healthy_donors, no_reads=args.no_reads)
     simulate_cohort(args.out, params, force=args.force, threads=max(1, args.threads))
     return 0

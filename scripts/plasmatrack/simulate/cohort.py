@@ -36,6 +36,7 @@ class Params:
     draws: int = 3
     read_pairs: int = DEFAULT_READ_PAIRS
     dilution: bool = False
+    healthy_donors: int = 0
     no_reads: bool = False
 
 
@@ -49,6 +50,10 @@ def _check_params(p: Params) -> None:
         problems.append(f"--draws must be between 1 and 50 (got {p.draws})")
     if p.read_pairs < 100:
         problems.append(f"--read-pairs must be at least 100 (got {p.read_pairs})")
+    if p.healthy_donors < 0 or p.healthy_donors > 99:
+        problems.append(f"--healthy-donors must be between 0 and 99 (got {p.healthy_donors})")
+    if p.healthy_donors and not p.dilution:
+        problems.append("--healthy-donors is for the dilution series (--dilution) only")
     if p.seed < 0:
         problems.append(f"--seed must be a non-negative integer (got {p.seed})")
     if problems:
@@ -69,6 +74,8 @@ def cohort_state(out: Path, params: Params) -> str:
     except (OSError, json.JSONDecodeError) as exc:
         return f"{marker}: unreadable ({exc})"
     wanted = asdict(params)
+    # a parameter added later is absent from older markers; they were made with its default
+    recorded = {**asdict(Params()), **recorded}
     if {k: recorded.get(k) for k in wanted} == wanted:
         return "same"
     diff = ", ".join(f"{k}={recorded.get(k)!r} (asked {v!r})" for k, v in wanted.items()
@@ -152,7 +159,14 @@ def expected_library(genome: Genome, patient: PatientDesign, sample: SampleDesig
                 median_on_target_depth=float(np.median(depth)))
 
 
-def _config_text() -> str:
+def _config_text(healthy: list[str] | None = None) -> str:
+    """The cohort's config.yaml; ``healthy``: healthy-donor plasma draws (the dilution series),
+    which then make its panel of normals on their own."""
+    cnv = "" if not healthy else (
+        "cnv:\n"
+        "  # healthy-donor plasma: the panel of normals (plasma against plasma; docs/cnv.md)\n"
+        f"  healthy_plasma: [{', '.join(healthy)}]\n"
+        "  reference_pool: healthy\n")
     return (
         "# plasmatrack config of a simulated cohort (plasmatrack simulate); paths are relative\n"
         "# to this file. Truth tables for the accuracy checks are in truth/.\n"
@@ -165,6 +179,7 @@ def _config_text() -> str:
         "hotspots: hotspots.tsv\n"
         "her2_gene: ERBB2\n"
         "truth: truth\n"
+        + cnv
     )
 
 
@@ -213,7 +228,8 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     write_table(sheet_df, tmp / "samples.tsv")
     write_table(truth.clinical_table(patients), tmp / "clinical.tsv")
     with atomic_open(tmp / "config.yaml") as handle:
-        handle.write(_config_text())
+        handle.write(_config_text([s.sample_id for p in patients if p.her2_status == "healthy"
+                                   for s in p.samples]))
 
     library: dict[str, dict] = {}
     if not no_reads:
@@ -274,7 +290,8 @@ def simulate_cohort(out: str | os.PathLike, params: Params, force: bool = False,
         t0 = time.time()
         genome = build_genome(params.seed)
         if params.dilution:
-            patients = design_dilution(genome, params.seed, params.read_pairs)
+            patients = design_dilution(genome, params.seed, params.read_pairs,
+                                       params.healthy_donors)
         else:
             patients = design_cohort(genome, params.seed, params.patients, params.draws,
                                      params.read_pairs)

@@ -230,6 +230,7 @@ def ploidy_of(segments: pd.DataFrame) -> float:
 VARIANT_COLUMNS = ["chrom", "pos", "ref", "alt", "kind", "gene", "protein_change", "category",
                    "clone_id", "tumour_copy_number", "major_cn", "minor_cn", "multiplicity",
                    "normal_alt_copies"]
+_TEXT_COLUMNS = {"chrom", "ref", "alt", "kind", "gene", "protein_change", "category", "clone_id"}
 
 
 def _hotspot(genome: Genome, gene: str, change: str) -> tuple[str, int, str, str]:
@@ -563,7 +564,8 @@ def design_cohort(genome: Genome, seed: int, n_patients: int, draws: int,
             for i in range(n_patients)]
 
 
-def design_dilution(genome: Genome, seed: int, read_pairs: int) -> list[PatientDesign]:
+def design_dilution(genome: Genome, seed: int, read_pairs: int,
+                    healthy_donors: int = 0) -> list[PatientDesign]:
     """Two tumours (one HER2-amplified, one HER2-mutant), each diluted into its patient's normal
     plasma DNA at the tumour fractions in DILUTION_TFS (one plasma sample each, timepoints 0, 1,
     ...), plus each patient's buffy-coat normal. Clone prevalences are the same in every sample,
@@ -607,4 +609,22 @@ def design_dilution(genome: Genome, seed: int, read_pairs: int) -> list[PatientD
                         her2_status=status, cancer_type="breast", age=int(rng.integers(32, 81)))
         patients.append(PatientDesign(pid, index, status, segments, variants, clones, samples,
                                       clinical, ploidy_of(segments), erbb2_cn))
+    for j in range(healthy_donors):
+        patients.append(design_healthy_donor(genome, seed, j, read_pairs))
     return patients
+
+
+def design_healthy_donor(genome: Genome, seed: int, index: int, read_pairs: int) -> PatientDesign:
+    """A healthy donor ``H<nn>``: one plasma draw ``H<nn>_P`` of normal cfDNA (TF 0, no somatic
+    or germline variants, diploid), no buffy-coat normal and no clinical row. The dilution
+    series lists these draws as its panel of normals (``cnv.healthy_plasma``), as ichorCNA
+    builds its panel from healthy-donor plasma."""
+    rng = np.random.default_rng([seed, 0x4EA, index])
+    pid = f"H{index + 1:02d}"
+    sample = SampleDesign(f"{pid}_P", pid, "plasma", 0, 0.0, 1)
+    _library(rng, sample, read_pairs)
+    segments = _Profile(genome).frame()
+    variants = pd.DataFrame({c: pd.Series(dtype=object if c in _TEXT_COLUMNS else float)
+                             for c in VARIANT_COLUMNS})
+    return PatientDesign(pid, 100 + index, "healthy", segments, variants, [], [sample], {},
+                         2.0, 2)

@@ -155,6 +155,8 @@ def segments_table(patients: list[PatientDesign]) -> pd.DataFrame:
 def patients_table(patients: list[PatientDesign]) -> pd.DataFrame:
     rows = []
     for p in patients:
+        if not p.clinical:  # a healthy donor of the dilution series
+            continue
         b = p.baseline
         pcn = erbb2_plasma_cn(p, b.tumour_fraction)
         mut = erbb2_mutation_vaf(p, b)
@@ -171,7 +173,7 @@ def patients_table(patients: list[PatientDesign]) -> pd.DataFrame:
 
 
 def clinical_table(patients: list[PatientDesign]) -> pd.DataFrame:
-    return pd.DataFrame([p.clinical for p in patients], columns=CLINICAL_COLUMNS)
+    return pd.DataFrame([p.clinical for p in patients if p.clinical], columns=CLINICAL_COLUMNS)
 
 
 def noisy_table(genome: Genome) -> pd.DataFrame:
