@@ -81,3 +81,21 @@ def test_dry_run_builds_the_whole_dag(mini_cohort, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for rule in ("align", "qc_summary", "variants_tables", "clonal_clones", "report_cohort"):
         assert rule in proc.stdout, f"rule {rule} missing from the DAG:\n{proc.stdout}"
+
+
+def test_healthy_plasma_alone_can_be_the_panel_of_normals(mini_cohort, tmp_path):
+    config = mini_cohort / "config_healthy.yaml"  # beside the original: same relative paths
+    base = (mini_cohort / "config.yaml").read_text()
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(config), "--dry-run", "results/cnv/reference.cnn"]
+    config.write_text(base + "cnv:\n  healthy_plasma: [PT1_D1]\n  reference_pool: healthy\n")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    job = proc.stdout[proc.stdout.index("rule cnv_reference"):]
+    job = job[:job.index("\n\n")]
+    assert "PT1_D1.targetcoverage.cnn" in job and "PT1_N." not in job, job
+    config.write_text(base + "cnv:\n  reference_pool: healthy\n")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+    assert proc.returncode != 0
+    assert ("reference_pool is 'healthy' but cnv.healthy_plasma lists no sample"
+            in proc.stdout + proc.stderr)
