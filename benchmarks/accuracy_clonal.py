@@ -16,7 +16,7 @@ prevalence error, and resistance clones found emerging in their own cluster.
 
     .venv/bin/python benchmarks/accuracy_clonal.py --seeds 1-10 [--depth 800]
         [--tumour-content truth|max|auto|snv|cnv] [--cn-error 0.15] [--workdir DIR]
-        [--explain-single]
+        [--explain-single] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def run_seed(seed: int, work: Path, args) -> dict:
                                     args.cn_floor, args.count_seed)
     mode = "cnv" if args.tumour_content == "truth" else args.tumour_content
     settings = ClonalSettings.from_config({
-        "copy_number": "table", "copy_number_table": str(cohort / "truth" / "segments.tsv"),
-        "tumour_content": mode})
+        **args.set, "copy_number": "table",
+        "copy_number_table": str(cohort / "truth" / "segments.tsv"), "tumour_content": mode})
     outputs = {k: out / f"{k}.tsv" for k in ("variants", "prevalence", "tree", "events")}
     tables = run_pipeline(tracked, tf, outputs, snv_tf=snv, settings=settings,
                           clinical=read_clinical_table(cohort / "clinical.tsv"))
@@ -125,6 +125,16 @@ def run_seed(seed: int, work: Path, args) -> dict:
             "ident": [ev["ari_identifiable"][p] for p in informative], "single": single}
 
 
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--set {text!r}: expected KEY=VALUE")
+    try:
+        return key, float(value)
+    except ValueError:
+        return key, value
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1-10", help="e.g. 1-10 or 2,5 (default 1-10)")
@@ -138,11 +148,15 @@ def main() -> int:
                     help="copy-number TF below this reads as not detected (default 0.04)")
     ap.add_argument("--count-seed", type=int, default=3, help="seed of the drawn counts (3)")
     ap.add_argument("--workdir", help="keep cohorts and tables here (default: a temporary folder)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a clonal config key for the stage (repeatable), e.g. penalty=0.5, "
+                         "criterion=aic, precision=1000")
     ap.add_argument("--explain-single", action="store_true",
                     help="for each patient left as one cluster although its truth has several "
                          "clones: the log-likelihood gain of the true split over one cluster "
                          "against BIC's price for the second cluster (nats)")
     args = ap.parse_args()
+    args.set = dict(_setting(text) for text in args.set)
     with tempfile.TemporaryDirectory(prefix="plasmatrack-clonal-acc-") as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         rows = [run_seed(s, work, args) for s in seed_list(args.seeds)]
