@@ -569,7 +569,8 @@ def design_dilution(genome: Genome, seed: int, read_pairs: int,
     """Two tumours (one HER2-amplified, one HER2-mutant), each diluted into its patient's normal
     plasma DNA at the tumour fractions in DILUTION_TFS (one plasma sample each, timepoints 0, 1,
     ...), plus each patient's buffy-coat normal. Clone prevalences are the same in every sample,
-    so VAFs and copy-number signals scale with TF alone."""
+    so VAFs and copy-number signals scale with TF alone. ``healthy_donors``: that many healthy
+    donors after the tumours (``design_healthy_donor``); the tumours do not depend on it."""
     patients = []
     for index, status in enumerate(("amplified", "mutant")):
         rng = np.random.default_rng([seed, 0xD11, index])
