@@ -90,24 +90,8 @@ def run_seed(seed: int, work: Path, args) -> dict:
     tables = run_pipeline(tracked, tf, outputs, snv_tf=snv, settings=settings,
                           clinical=read_clinical_table(cohort / "clinical.tsv"))
     ev = evaluate(cohort / "truth", tables["variants"], tables["prevalence"], tables["events"])
-    single = []
-    if args.explain_single:
-        v = tables["variants"].dropna(subset=["cluster_id"])
-        one = sorted(p for p, g in v.groupby("patient_id") if g["cluster_id"].nunique() == 1)
-        tv = pd.read_csv(cohort / "truth" / "variants.tsv", sep="\t", dtype={"chrom": str})
-        tv["mutation_id"] = (tv["chrom"] + ":" + tv["pos"].astype(str) + ":" + tv["ref"] + ">"
-                             + tv["alt"])
-        pins = patient_inputs(read_tracked(tracked), read_tumour_fraction(tf),
-                              read_snv_tf(snv) if snv else None, {}, settings.inputs,
-                              read_segments(cohort / "truth" / "segments.tsv"))
-        for pin in pins:
-            if pin.patient_id in one and pin.data is not None:
-                t = tv[tv["patient_id"] == pin.patient_id]
-                labels = pin.data.annotations["mutation_id"].map(
-                    dict(zip(t["mutation_id"], t["clone_id"]))).to_numpy()
-                if len(set(labels)) > 1:
-                    single.append({"seed": seed, "patient_id": pin.patient_id,
-                                   **truth_partition_gain(pin.data, labels, settings.cluster)})
+    single = explain_single(seed, cohort, tables["variants"], (tracked, tf, snv), settings) \
+        if args.explain_single else []
     samples = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t")
     max_tf = samples[samples["sample_type"] == "plasma"].groupby("patient_id")["tumour_fraction"].max()
     informative = [p for p in ev["ari"] if max_tf[p] >= 0.05]
@@ -123,6 +107,30 @@ def run_seed(seed: int, work: Path, args) -> dict:
             "resistance": f"{sum(found)}/{len(found)}", "errors": err, "found": found,
             "all": list(ev["ari"].values()), "inf": [ev["ari"][p] for p in informative],
             "ident": [ev["ari_identifiable"][p] for p in informative], "single": single}
+
+
+def explain_single(seed: int, cohort: Path, variants: pd.DataFrame, inputs: tuple,
+                   settings: ClonalSettings) -> list[dict]:
+    """truth_partition_gain for each patient the stage left as one cluster although its truth
+    has several clones."""
+    v = variants.dropna(subset=["cluster_id"])
+    one = {p for p, g in v.groupby("patient_id") if g["cluster_id"].nunique() == 1}
+    truth = pd.read_csv(cohort / "truth" / "variants.tsv", sep="\t", dtype={"chrom": str})
+    key = ["chrom", "pos", "ref", "alt"]
+    tracked, tf, snv = inputs
+    rows = []
+    for pin in patient_inputs(read_tracked(tracked), read_tumour_fraction(tf),
+                              read_snv_tf(snv) if snv else None, {}, settings.inputs,
+                              read_segments(cohort / "truth" / "segments.tsv")):
+        if pin.patient_id not in one or pin.data is None:
+            continue
+        t = truth[truth["patient_id"] == pin.patient_id].drop_duplicates(key)
+        labels = pin.data.annotations[key].merge(t[key + ["clone_id"]], on=key, how="left")
+        labels = labels["clone_id"].to_numpy()
+        if len(set(labels)) > 1:
+            rows.append({"seed": seed, "patient_id": pin.patient_id,
+                         **truth_partition_gain(pin.data, labels, settings.cluster)})
+    return rows
 
 
 def _setting(text: str) -> tuple[str, object]:

@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_accuracy_clonal_script_prints_the_documented_table(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "accuracy_clonal.py"),
                            "--seeds", "2", "--patients", "3", "--tumour-content", "max",
-                           "--workdir", str(tmp_path)], capture_output=True, text=True, check=True)
+                           "--workdir", str(tmp_path), "--explain-single"],
+                          capture_output=True, text=True, check=True)
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("tumour content max, depth 800x")
     mean = [c.strip() for c in lines[-1].strip("|").split("|")]
