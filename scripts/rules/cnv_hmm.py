@@ -10,6 +10,6 @@ fits = fit_patient(
     list(sm.params.sample_ids), list(sm.params.sample_types), list(sm.input.cnrs),
     list(sm.input.infos), sm.output.fits, sm.output.states,
     hmm=HmmSettings.from_config(dict(sm.params.hmm)), mode=sm.params.mode,
-    method=f"hmm:{sm.params.design}",
+    method=f"hmm:{sm.params.design}", length_paths=list(sm.input.lengths) or None,
 )
 logging.info("fits:\n%s", fits.to_string())

@@ -21,6 +21,9 @@ else:
         (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY)
     ]
 CNV_POOL_IDS = set(CNV_POOL["sample_id"])
+# TF in genome copies from the fragment lengths (not with size selection: the counted fragments
+# are then a length-biased subset).
+CNV_LENGTH_CORRECTION = bool(CNV["fragment_length_correction"]) and not CNV["size_selection"]
 # Members of a small panel are normalised leave-one-out (their cnv_call job reads the others).
 CNV_LEAVE_ONE_OUT = 0 < len(CNV_POOL) <= CNV["leave_one_out_max_pool"]
 # Known to carry no tumour DNA: detection is calibrated on their leave-one-out fits.
@@ -83,6 +86,7 @@ rule cnv_coverage:
     output:
         target=f"{CNV_SAMPLE}.targetcoverage.cnn",
         antitarget=f"{CNV_SAMPLE}.antitargetcoverage.cnn",
+        lengths=f"{CNV_SAMPLE}.fragment_lengths.tsv",
     params:
         min_mapq=CNV["min_mapq"],
         size_selection=CNV["size_selection"],
@@ -163,6 +167,9 @@ rule cnv_hmm:
     input:
         cnrs=patient_sample_files(f"{CNV_SAMPLE}.cnr"),
         infos=patient_sample_files(f"{CNV_SAMPLE}.info.tsv"),
+        lengths=patient_sample_files(f"{CNV_SAMPLE}.fragment_lengths.tsv")
+        if CNV_LENGTH_CORRECTION
+        else [],
     output:
         fits="results/cnv/{patient}/patient.hmm_fits.tsv",
         states="results/cnv/{patient}/patient.hmm_states.tsv",

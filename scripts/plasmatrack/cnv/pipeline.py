@@ -20,6 +20,7 @@ import pandas as pd
 from ..errors import InputError
 from ..io import read_tsv, write_tsv
 from .coverage import read_bed
+from .fragments import NO_SHIFT, estimate_shift, genome_copy_columns, read_fragment_lengths
 from .genes import GENE_COLUMNS, GeneSettings, bin_class, call_genes, gene_stats, gene_tau
 from .tumour_fraction import (DetectionThresholds, HmmSettings, calibrate, fit_joint,
                               fit_tumour_fraction)
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction", "tf_lower",
               "tf_upper", "ploidy", "tf_detected", "method"]
 TF_EXTRA = ["sample_type", "tumour_fraction_fit", "ploidy_fit", "llr", "min_llr",
-            "altered_fraction", "n_bins", "fit_mode", "segment_method", "reference", "warning"]
+            "altered_fraction", "n_bins", "fit_mode", "segment_method", "reference", "warning",
+            "fragment_length_ratio", "fragment_length_shift", "fragment_length_shift_se",
+            "fragment_length_note"]
 STATE_COLUMNS = ["chromosome", "start", "end", "bin_class", "log2", "state", "amp",
                  "expected_log2", "posterior"]
 
@@ -94,11 +97,17 @@ def analyse_sample(cnr: pd.DataFrame, sample_id: str, out_cns: str | os.PathLike
 
 def fit_samples(cnrs: dict[str, pd.DataFrame], infos: dict[str, dict], joint: list[str],
                 conditional: list[str], hmm: HmmSettings | None, method: str,
-                out_fits: str | os.PathLike, out_states: str | os.PathLike) -> pd.DataFrame:
+                out_fits: str | os.PathLike, out_states: str | os.PathLike,
+                lengths: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Fit the HMM to a patient's samples: ``joint`` ones share one state path (serial draws of
     one tumour), each of the ``conditional`` ones (the patient's normal) is fitted on that path;
     with an empty ``joint`` list each sample is fitted alone. Writes the fits (one row per
-    sample) and the states (long, with sample_id) and returns the fits."""
+    sample) and the states (long, with sample_id) and returns the fits.
+
+    ``lengths`` (sample -> per-bin fragment-length table, :mod:`.fragments`): the fragment-scale
+    TF is converted to genome copies with the length ratio fitted on the joint draws together
+    (or on each sample alone), columns ``tumour_fraction_genome``, ``tf_lower_genome``,
+    ``tf_upper_genome`` and ``fragment_length_*``; without it the ratio is 1."""
     hmm = hmm or HmmSettings()
     bins = {s: hmm_bins(cnrs[s], SEX_CHROMOSOMES) for s in cnrs}
     results: dict[str, tuple[object, str]] = {}
@@ -110,10 +119,13 @@ def fit_samples(cnrs: dict[str, pd.DataFrame], infos: dict[str, dict], joint: li
     else:
         for sid in conditional:
             results[sid] = (fit_tumour_fraction(bins[sid], hmm), "single")
+    shifts = _length_shifts(results, joint, lengths)
     rows, states = [], []
     for sid, (fit, mode) in results.items():
-        rows.append({"sample_id": sid, **fit.summary(), **{k: v for k, v in infos[sid].items()
-                                                            if k != "sample_id"},
+        summary = fit.summary()
+        rows.append({"sample_id": sid, **summary,
+                     **genome_copy_columns(summary, shifts.get(sid, NO_SHIFT)),
+                     **{k: v for k, v in infos[sid].items() if k != "sample_id"},
                      "method": method, "fit_mode": mode,
                      "joint_samples": ",".join(joint) if mode == "joint" else ""})
         states.append(fit.states[STATE_COLUMNS].assign(sample_id=sid))
@@ -123,21 +135,43 @@ def fit_samples(cnrs: dict[str, pd.DataFrame], infos: dict[str, dict], joint: li
     return table
 
 
+def _length_shifts(results: dict, joint: list[str], lengths: dict[str, pd.DataFrame] | None
+                   ) -> dict:
+    """Sample -> its :class:`~.fragments.LengthShift`: one fitted on the joint draws together
+    (applied to the conditional normals as well), or one per sample fitted alone."""
+    if not lengths:
+        return {}
+
+    def draw(sid):
+        fit = results[sid][0]
+        return lengths[sid], fit.states, fit.tumour_fraction
+
+    if joint:
+        shift = estimate_shift([draw(s) for s in joint if s in lengths])
+        log.info("fragment lengths of %s: %s", ",".join(joint), shift)
+        return {sid: shift for sid in results}
+    return {sid: estimate_shift([draw(sid)]) for sid in results if sid in lengths}
+
+
 def fit_patient(sample_ids: list[str], sample_types: list[str], cnr_paths: list[str],
                 info_paths: list[str], out_fits: str, out_states: str,
-                hmm: HmmSettings | None = None, mode: str = "joint", method: str = "hmm"
-                ) -> pd.DataFrame:
+                hmm: HmmSettings | None = None, mode: str = "joint", method: str = "hmm",
+                length_paths: list[str] | None = None) -> pd.DataFrame:
     """Rule ``cnv_hmm``: one patient's HMM fits. ``mode`` joint: the plasma draws share the state
-    path and the normals are fitted on it; ``sample``: every sample alone."""
+    path and the normals are fitted on it; ``sample``: every sample alone. ``length_paths``
+    (per sample, fragment-length tables): report TF in genome copies (:mod:`.fragments`)."""
     cnrs = {s: read_cnr(p) for s, p in zip(sample_ids, cnr_paths)}
+    lengths = ({s: read_fragment_lengths(p) for s, p in zip(sample_ids, length_paths)}
+               if length_paths else None)
     infos = {s: read_tsv(p).iloc[0].to_dict() for s, p in zip(sample_ids, info_paths)}
     if mode not in ("joint", "sample"):
         raise InputError(f"config cnv.hmm_mode: {mode!r} is not joint or sample")
     plasma = [s for s, t in zip(sample_ids, sample_types) if t != "normal"]
     normals = [s for s, t in zip(sample_ids, sample_types) if t == "normal"]
     if mode == "sample":
-        return fit_samples(cnrs, infos, [], list(sample_ids), hmm, method, out_fits, out_states)
-    return fit_samples(cnrs, infos, plasma, normals, hmm, method, out_fits, out_states)
+        return fit_samples(cnrs, infos, [], list(sample_ids), hmm, method, out_fits, out_states,
+                           lengths)
+    return fit_samples(cnrs, infos, plasma, normals, hmm, method, out_fits, out_states, lengths)
 
 
 def split_patient(fits: str, states: str, sample_id: str, out_fit: str, out_states: str) -> None:
@@ -239,19 +273,27 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
         detection_rows.append({"fit_group": group, **thresholds[group].as_dict(),
                                "margin": margin, "n_samples": int(in_group.sum()),
                                "tumour_free_samples": ",".join(sorted(calib["sample_id"]))})
-    rows = []
+    rows, fragment_scale = [], {}
     meta = samples.set_index("sample_id")
     for _, fit in fits.iterrows():
         sid = fit["sample_id"]
         info = meta.loc[sid]
         th = thresholds["path-given" if fit["fit_mode"] in PATH_GIVEN_MODES else "path-free"]
         detected = th.detected(float(fit["llr"]), float(fit["altered_fraction"]))
+        genome = {k: float(fit.get(f"{k}_genome", fit.get(k if k != "tumour_fraction"
+                                                            else "tumour_fraction_fit")))
+                  for k in ("tumour_fraction", "tf_lower", "tf_upper")}
+        length = {k: fit.get(k, default) for k, default in (
+            ("fragment_length_ratio", 1.0), ("fragment_length_shift", np.nan),
+            ("fragment_length_shift_se", np.nan), ("fragment_length_note", ""))}
+        if pd.isna(length["fragment_length_note"]):
+            length["fragment_length_note"] = ""
         rows.append({
             "sample_id": sid, "patient_id": info["patient_id"],
             "timepoint_days": info.get("timepoint_days"),
-            "tumour_fraction": float(fit["tumour_fraction_fit"]) if detected else 0.0,
-            "tf_lower": float(fit["tf_lower"]) if detected else 0.0,
-            "tf_upper": float(fit["tf_upper"]),
+            "tumour_fraction": genome["tumour_fraction"] if detected else 0.0,
+            "tf_lower": genome["tf_lower"] if detected else 0.0,
+            "tf_upper": genome["tf_upper"],
             "ploidy": float(fit["ploidy"]) if detected else 2.0,
             "tf_detected": detected, "method": fit.get("method", "hmm"),
             "sample_type": info.get("sample_type", ""),
@@ -262,7 +304,12 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
             "segment_method": fit.get("segment_method", ""),
             "reference": fit.get("reference", ""),
             "warning": "" if pd.isna(fit.get("warning")) else fit.get("warning", ""),
+            **length,
         })
+        # Gene copy numbers come from read-depth ratios, i.e. on the fragment scale.
+        fragment_scale[sid] = {"tumour_fraction": float(fit["tumour_fraction_fit"]) if detected
+                               else 0.0, "tf_lower": float(fit["tf_lower"]) if detected else 0.0,
+                               "tf_upper": float(fit["tf_upper"])}
     tf_table = pd.DataFrame(rows, columns=TF_COLUMNS + TF_EXTRA)
     write_tsv(tf_table, out_tf)
     if out_detection:
@@ -273,7 +320,9 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
     tau = gene_tau(pd.concat(normal_stats)) if normal_stats else pd.Series(dtype=float)
     gene_rows = []
     for _, tf_row in tf_table.iterrows():
-        calls = call_genes(stats[tf_row["sample_id"]], tau, tf_row.to_dict(), gene_settings)
+        calls = call_genes(stats[tf_row["sample_id"]], tau,
+                           {**tf_row.to_dict(), **fragment_scale[tf_row["sample_id"]]},
+                           gene_settings)
         calls["patient_id"] = tf_row["patient_id"]
         calls["timepoint_days"] = tf_row["timepoint_days"]
         calls["sample_type"] = tf_row["sample_type"]

@@ -26,6 +26,7 @@ def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: s
                    hmm: HmmSettings | None = None) -> pd.DataFrame:
     """Run and write everything for ``sample_id``; return the tumour-fraction table."""
     from .coverage import make_bins, sample_coverage
+    from .fragments import sample_fragment_lengths
 
     sid = checked_id(sample_id, "sample ID")
     pid = checked_id(patient_id or sid, "patient ID")
@@ -39,7 +40,7 @@ def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: s
     rows = [{"sample_id": sid, "patient_id": pid, "sample_type": "plasma",
              "timepoint_days": None}]
     fits, stats, tumour_free = {sid: p["tf.tsv"]}, {sid: p["gene_stats.tsv"]}, []
-    cnrs, infos, normal_ids = {}, {}, []
+    cnrs, infos, normal_ids, lengths = {}, {}, [], {}
     if cnr:
         table = read_cnr(cnr)
         write_tsv(table, p["cnr"])
@@ -65,6 +66,10 @@ def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: s
                         str(out / "coverage" / f"{nid}.antitargetcoverage.cnn"))
             sample_coverage(path, bins["targets"], bins["antitargets"], *cov[nid], sample_id=nid,
                             min_mapq=min_mapq, size_range=size_selection)
+            if not size_selection:
+                lengths[nid] = sample_fragment_lengths(
+                    path, bins["targets"], bins["antitargets"],
+                    out / "coverage" / f"{nid}.fragment_lengths.tsv", min_mapq)
         pool = [(n, *cov[n]) for n in normal_ids]
         ref_path = reference_cnn or str(out / "reference.cnn")
         if not reference_cnn:
@@ -88,7 +93,8 @@ def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: s
     # detection in the same terms as the sample's.
     all_fits = str(out / "fits.tsv")
     all_states = str(out / "hmm_states_long.tsv")
-    fit_samples(cnrs, infos, [], [sid, *normal_ids], hmm, method, all_fits, all_states)
+    fit_samples(cnrs, infos, [], [sid, *normal_ids], hmm, method, all_fits, all_states,
+                lengths or None)
     for nid in [sid, *normal_ids]:
         target = p if nid == sid else {k: str(out / "normals" / f"{nid}.{k}") for k in p}
         split_patient(all_fits, all_states, nid, target["tf.tsv"], target["hmm_states.tsv"])
