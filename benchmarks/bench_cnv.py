@@ -52,6 +52,7 @@ def measure(fn):
 
 def stage(run: Path, n_samples: int, workdir: Path) -> dict:
     from plasmatrack.cnv import coverage
+    from plasmatrack.cnv.fragments import sample_fragment_lengths
     from plasmatrack.cnv.pipeline import fit_patient, fix_and_analyse, make_reference
     from plasmatrack.cnv.segment import resolve_method
     from plasmatrack.config import load_config
@@ -78,6 +79,9 @@ def stage(run: Path, n_samples: int, workdir: Path) -> dict:
             cov[sid] = (str(ours / f"{sid}.t.cnn"), str(ours / f"{sid}.a.cnn"))
             coverage.sample_coverage(bam[sid], bins["targets"], bins["antitargets"], *cov[sid],
                                      sid)
+        for sid in plasma:
+            sample_fragment_lengths(bam[sid], bins["targets"], bins["antitargets"],
+                                    str(ours / f"{sid}.lengths.tsv"))
         pool = [(n, *cov[n]) for n in normals]
         make_reference([p[1] for p in pool], [p[2] for p in pool], fasta, bins["targets"],
                        bins["antitargets"], str(ours / "ref.cnn"))
@@ -88,7 +92,8 @@ def stage(run: Path, n_samples: int, workdir: Path) -> dict:
                             o["info"], genes, method)
         fit_patient(plasma, ["plasma"] * len(plasma), [str(ours / f"{s}.cnr") for s in plasma],
                     [str(ours / f"{s}.info") for s in plasma], str(ours / "fits.tsv"),
-                    str(ours / "states.tsv"))
+                    str(ours / "states.tsv"),
+                    length_paths=[str(ours / f"{s}.lengths.tsv") for s in plasma])
         return bins["access"]
 
     wall_o, cpu_o, access = measure(run_ours)

@@ -175,7 +175,7 @@ def estimate_shift(draws: list[tuple[pd.DataFrame, pd.DataFrame, float]],
         weights.append(n.sum())
     if sum_n == 0:
         return NO_SHIFT
-    if den <= 0:
+    if den <= 1e-8 * sum_n:  # every bin at one tumour share (all copy number 2, or TF 0)
         return LengthShift(np.nan, np.nan, sum_len / sum_n, 1.0, 1.0, 1.0, False,
                            "no tumour copy-number contrast")
     shift = -num / den
