@@ -60,14 +60,16 @@ def test_bin_fragment_lengths_counts_each_usable_fragment_once(tmp_path: Path):
         fragments.bin_fragment_lengths(tmp_path / "missing.bam", bins)
 
 
-def simulated_draws(tfs, l_normal=167.0, l_tumour=150.0, n_bins=300, depth=300, seed=0):
+def simulated_draws(tfs, l_normal=167.0, l_tumour=150.0, n_bins=300, depth=300, seed=0,
+                    copies=None):
     """Draws of one tumour as the pipeline sees them: per bin, fragments in proportion to
     fragment counts (a genome copy of tumour DNA gives k = l_normal / l_tumour times more),
     lengths drawn per source; states from a fixed copy-number profile; the HMM's TF on the
     fragment scale."""
     rng = np.random.default_rng(seed)
     k = l_normal / l_tumour
-    copies = np.repeat([2, 1, 2, 3, 4, 2], n_bins // 6)
+    if copies is None:
+        copies = np.repeat([2, 1, 2, 3, 4, 2], n_bins // 6)
     draws, truth = [], []
     for t in tfs:
         t_frag = fragments.fragment_fraction(t, k)
@@ -133,3 +135,72 @@ def test_genome_and_fragment_scales_invert_and_the_interval_takes_k_in():
     assert cols["tf_lower_genome"] == pytest.approx(0.36 / (0.36 + 1.12 * 0.64))
     assert cols["tf_upper_genome"] == pytest.approx(0.44 / (0.44 + 1.08 * 0.56))
     assert cols["tf_lower_genome"] < cols["tumour_fraction_genome"] < cols["tf_upper_genome"]
+
+
+def test_fit_and_summary_report_genome_copies_and_keep_genes_on_the_fragment_scale(tmp_path):
+    """Two draws of one tumour as read depth sees them (fragment scale, k = 167 / 150): the
+    cohort table reports TF in genome copies, while a 4-copy gene's tumour copy number, read
+    off depth ratios, stays at 4."""
+    from plasmatrack.cnv.genes import GeneSettings, gene_stats
+    from plasmatrack.cnv.pipeline import (fit_samples, samples_frame, split_patient,
+                                          summarise)
+    from plasmatrack.cnv.tumour_fraction import DetectionThresholds
+    from plasmatrack.io import write_tsv
+
+    rng = np.random.default_rng(4)
+    truth = {"A": 0.2, "B": 0.4}
+    copies = np.repeat([2, 1, 2, 3, 2, 2], 100)
+    copies[300:340] = 4  # the gene G4 lies here
+    draws, _, k = simulated_draws(list(truth.values()), depth=400, seed=2, copies=copies)
+    cnrs, lengths, infos = {}, {}, {}
+    for sid, (table, states, _) in zip(truth, draws):
+        t = fragments.fragment_fraction(truth[sid], k)
+        phi_ploidy = copies.mean()
+        mu = np.log2((2 * (1 - t) + copies * t) / (2 * (1 - t) + phi_ploidy * t))
+        y = mu + rng.normal(0, 0.03, len(copies))
+        cnrs[sid] = pd.DataFrame({"chromosome": "chr1", "start": table["start"],
+                                  "end": table["end"], "gene": "Antitarget",
+                                  "log2": y - np.median(y), "weight": 1.0})
+        lengths[sid] = table
+        infos[sid] = {"sample_id": sid}
+    fits = fit_samples(cnrs, infos, ["A", "B"], [], None, "hmm:test", tmp_path / "fits.tsv",
+                       tmp_path / "states.tsv", lengths)
+    fits = fits.set_index("sample_id")
+    assert fits["fragment_length_ratio"].iloc[0] == pytest.approx(k, abs=0.03)
+    for sid, t in truth.items():
+        assert fits.loc[sid, "tumour_fraction_genome"] == pytest.approx(t, abs=0.015)
+        assert fits.loc[sid, "tumour_fraction_fit"] == pytest.approx(
+            fragments.fragment_fraction(t, k), abs=0.015)
+    genes_bed = tmp_path / "genes.bed"
+    genes_bed.write_text("chr1\t30000000\t34000000\tG4\n")
+    paths = {}
+    for sid in truth:
+        paths[sid] = (tmp_path / f"{sid}.tf.tsv", tmp_path / f"{sid}.gs.tsv")
+        split_patient(tmp_path / "fits.tsv", tmp_path / "states.tsv", sid, paths[sid][0],
+                      tmp_path / f"{sid}.states.tsv")
+        bins = cnrs[sid][["chromosome", "start", "end", "log2", "weight"]].assign(
+            bin_class="antitarget")
+        stats = gene_stats(bins, pd.DataFrame({"chromosome": ["chr1"], "start": [30_000_000],
+                                               "end": [34_000_000], "name": ["G4"]}))
+        write_tsv(stats.assign(sample_id=sid), paths[sid][1])
+    rows = [{"sample_id": s, "patient_id": "P1", "sample_type": "plasma",
+             "timepoint_days": i * 30} for i, s in enumerate(truth)]
+    tf, genes = summarise(samples_frame(rows), {s: str(p[0]) for s, p in paths.items()},
+                          {s: str(p[1]) for s, p in paths.items()}, [],
+                          DetectionThresholds(min_llr=5.0), 1.5, GeneSettings(), "G4",
+                          tmp_path / "tf.tsv", tmp_path / "genes.tsv", tmp_path / "g4.tsv")
+    tf = tf.set_index("sample_id")
+    genes = genes.set_index("sample_id")
+    for sid, t in truth.items():
+        assert tf.loc[sid, "tf_detected"]
+        assert tf.loc[sid, "tumour_fraction"] == pytest.approx(
+            fits.loc[sid, "tumour_fraction_genome"], abs=1e-5)
+        assert tf.loc[sid, "tumour_fraction"] == pytest.approx(t, abs=0.015)
+        # the interval is the fit's, converted with k's 95% interval, so it is wider
+        assert (tf.loc[sid, "tf_upper"] - tf.loc[sid, "tf_lower"]
+                > fragments.genome_fraction(fits.loc[sid, "tf_upper"], k)
+                - fragments.genome_fraction(fits.loc[sid, "tf_lower"], k))
+        assert tf.loc[sid, "tf_lower"] < tf.loc[sid, "tumour_fraction"] < tf.loc[sid, "tf_upper"]
+        assert tf.loc[sid, "fragment_length_ratio"] == pytest.approx(
+            fits.loc[sid, "fragment_length_ratio"], abs=1e-5)
+        assert genes.loc[sid, "tumour_copy_number"] == pytest.approx(4.0, abs=0.15)
