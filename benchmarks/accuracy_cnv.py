@@ -16,7 +16,7 @@ copies TF x (CN - 2) >= 0.3, and among those with no excess or normals), the fra
 ratio k of D01 / D02, and their estimates at TF 0.05, 0.1, 0.2 and 0.4.
 
     .venv/bin/python benchmarks/accuracy_cnv.py --seeds 5-9 --workdir DIR [--cores 2]
-        [--read-pairs N] [--healthy-donors N]
+        [--read-pairs N] [--healthy-donors N] [--reference-correction none]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def seed_list(text: str) -> list[int]:
 
 
 def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None,
-             healthy_donors: int = 0) -> pd.DataFrame:
+             healthy_donors: int = 0, reference_correction: str | None = None) -> pd.DataFrame:
     name = f"dil{seed}" + (f"_rp{read_pairs}" if read_pairs else "") + (
         f"_hd{healthy_donors}" if healthy_donors else "")
     root = work / name
@@ -58,8 +58,15 @@ def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None,
             ["--healthy-donors", str(healthy_donors)] if healthy_donors else [])
         subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--dilution",
                         "--seed", str(seed), "--force", *extra], check=True, capture_output=True)
+    configs = [str(cohort / "config.yaml")]
+    if reference_correction:
+        # a second config file overrides cnv.reference_correction (Snakemake merges them); the
+        # copy-number steps of the folder rerun in place
+        override = cohort / "reference_correction.yaml"  # relative paths resolve from here
+        override.write_text(f"cnv:\n  reference_correction: {reference_correction}\n")
+        configs.append(str(override))
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(root),
-           "--configfile", str(cohort / "config.yaml"), "--cores", str(cores),
+           "--configfile", *configs, "--cores", str(cores),
            "--rerun-incomplete", "--quiet", "rules", "--", *TARGETS]
     proc = subprocess.run(cmd, capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
@@ -112,11 +119,14 @@ def main() -> int:
                     help="add N healthy-donor plasma draws as the panel of normals instead of "
                          "the buffy-coat normals (simulate --healthy-donors); runs go to "
                          "dilSEED_hdN")
+    ap.add_argument("--reference-correction", choices=["cnvkit", "none"], default=None,
+                    help="config cnv.reference_correction for these runs (default: the "
+                         "pipeline's, cnvkit); reruns the copy-number steps in the same folders")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    runs = [run_seed(s, work, args.cores, args.read_pairs, args.healthy_donors)
-            for s in seed_list(args.seeds)]
+    runs = [run_seed(s, work, args.cores, args.read_pairs, args.healthy_donors,
+                     args.reference_correction) for s in seed_list(args.seeds)]
     print("| seed | MAE, estimate | MAE, reported | MAE, fragment scale | detected (TF >= 0.05) "
           "| TF 0 / normals detected | interval holds truth | ERBB2 amplified: excess >= 0.3, "
           "no excess or normal | length ratio k, D01 / D02 | D01 / D02 at 0.05, 0.1, 0.2, 0.4 |")

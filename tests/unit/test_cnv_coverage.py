@@ -186,7 +186,7 @@ def test_coverage_sees_copy_number_and_size_selection(bams, bins, tmp_path):
 
 
 def test_flat_reference_warns_and_pooled_reference_normalises(bams, bins, design, tmp_path):
-    from plasmatrack.cnv.pipeline import make_reference, read_cnr
+    from plasmatrack.cnv.pipeline import make_reference
 
     cov = {}
     for name in ("N0", "N1", "N2", "T"):
@@ -197,18 +197,35 @@ def test_flat_reference_warns_and_pooled_reference_normalises(bams, bins, design
                              tmp_path / "flat.cnn")
     assert "flat reference" in warning
     assert reference.read_reference(tmp_path / "flat.cnn")[1] == warning
+    # both ways of pooling (config cnv.reference_correction cnvkit / none) keep GC content for
+    # the robust correction and give the same copy-number levels
+    for pool_corrections in (True, False):
+        check_pooled_reference(cov, bins, design, tmp_path, pool_corrections)
+
+
+def check_pooled_reference(cov, bins, design, tmp_path, pool_corrections):
+    from plasmatrack.cnv.pipeline import make_reference, read_cnr
+
     assert make_reference([str(cov[n][0]) for n in ("N0", "N1", "N2")],
                           [str(cov[n][1]) for n in ("N0", "N1", "N2")], design["fasta"],
-                          bins["targets"], bins["antitargets"], tmp_path / "pon.cnn") == ""
+                          bins["targets"], bins["antitargets"], tmp_path / "pon.cnn",
+                          pool_corrections=pool_corrections) == ""
     ref, _ = reference.read_reference(tmp_path / "pon.cnn")
+    assert {"gc", "rmask", "spread"} <= set(ref.data.columns)
+    assert ref.data["gc"].between(0.3, 0.65).all()
     fixed = reference.fix_sample(str(cov["T"][0]), str(cov["T"][1]), ref)
     coverage.write_cnn(fixed, tmp_path / "T.cnr", "T")
     cnr = read_cnr(tmp_path / "T.cnr")
     amp = cnr[cnr["gene"] == "AMP1"]
-    # CN 10 at TF 0.4 against a sample average of 2 * 0.6 + 0.4 * ploidy
-    assert amp["log2"].mean() == pytest.approx(np.log2(5.2 / 2.1), abs=0.3)
+    # Levels relative to copy-number-neutral bins (where log2 0 falls depends on CNVkit's
+    # centring and on how much of this 1.4 Mb genome is gained): at TF 0.4, CN 10 reads
+    # log2(5.2 / 2) and the CN 3 half of chrB log2(2.4 / 2) above neutral.
+    neutral = cnr.loc[(cnr["chromosome"] == "chrA") & (cnr["end"] <= 200_000), "log2"].median()
+    gain = cnr.loc[(cnr["chromosome"] == "chrB") & (cnr["start"] >= 200_000), "log2"].median()
     flat = cnr[cnr["chromosome"] == "chrC"]
-    assert abs(flat["log2"].median()) < 0.15
+    assert amp["log2"].mean() - neutral == pytest.approx(np.log2(5.2 / 2), abs=0.2)
+    assert gain - neutral == pytest.approx(np.log2(2.4 / 2), abs=0.1)
+    assert flat["log2"].median() == pytest.approx(neutral, abs=0.1)
 
 
 def test_standalone_command_from_bams(bams, design, tmp_path, capsys):
@@ -253,3 +270,4 @@ def test_repair_overlapping_segments():
     fixed = repair_overlaps(segs, bins)
     assert list(fixed["start"]) == [0, 20, 40]
     assert list(fixed["end"]) == [20, 40, 60]
+

@@ -115,6 +115,8 @@ rule cnv_reference:
     output:
         reference="results/cnv/reference.cnn",
         warning="results/cnv/reference.cnn.warning",
+    params:
+        correction=CNV["reference_correction"],
     log:
         "logs/cnv/reference.log",
     resources:
@@ -147,6 +149,7 @@ rule cnv_call:
         pool_ids=cnv_leave_one_out_ids,
         pool_size=len(CNV_POOL),
         bias=CNV["bias_correction"],
+        reference_correction=CNV["reference_correction"],
         segment_method=CNV["segment_method"],
         segment_threshold=CNV["segment_threshold"],
     log:

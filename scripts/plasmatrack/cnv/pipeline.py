@@ -187,14 +187,16 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     targets_bed: str, antitargets_bed: str, out_cnr: str, out_cns: str,
                     out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
                     segment_method: str = "auto", segment_threshold: float | None = None,
-                    bias: str = "robust", pool_size: int | None = None) -> dict:
+                    bias: str = "robust", pool_size: int | None = None,
+                    pool_corrections: bool = True) -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
 
     ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals,
     or empty when no leave-one-out is wanted. A sample that is itself in the pool is normalised
     against a reference built from the others (leave-one-out; flat when it is the only one),
     every other sample against ``reference_cnn``. ``pool_size``: members of the panel behind
-    ``reference_cnn`` (for the label; default ``len(pool)``)."""
+    ``reference_cnn`` (for the label; default ``len(pool)``). ``pool_corrections``: how a
+    leave-one-out reference pools its members (:func:`.reference.build_reference`)."""
     from .coverage import write_cnn
     from .reference import (LOO_FLAT_WARNING, build_reference, fix_sample, flat_reference,
                             read_reference)
@@ -202,7 +204,8 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
     others = [p for p in pool if p[0] != sample_id]
     if len(others) < len(pool):
         if others:
-            refarr = build_reference([p[1] for p in others], [p[2] for p in others], fasta)
+            refarr = build_reference([p[1] for p in others], [p[2] for p in others], fasta,
+                                     pool_corrections=pool_corrections)
             label, warning = f"leave-one-out panel of normals (n={len(others)})", ""
         else:
             refarr = flat_reference(targets_bed, antitargets_bed, fasta)
@@ -220,13 +223,16 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
 
 
 def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: str,
-                   targets_bed: str, antitargets_bed: str, out_reference: str) -> str:
+                   targets_bed: str, antitargets_bed: str, out_reference: str,
+                   pool_corrections: bool = True) -> str:
     """Rule ``cnv_reference``: the pooled panel of normals, or a flat reference with a warning
-    when the pool is empty. Returns the warning ('' when none)."""
+    when the pool is empty. Returns the warning ('' when none). ``pool_corrections``: config
+    ``cnv.reference_correction`` (:func:`.reference.build_reference`)."""
     from .reference import FLAT_WARNING, build_reference, flat_reference, write_reference
 
     if pool_targets:
-        refarr = build_reference(pool_targets, pool_antitargets, fasta)
+        refarr = build_reference(pool_targets, pool_antitargets, fasta,
+                                 pool_corrections=pool_corrections)
         warning = ""
     else:
         refarr = flat_reference(targets_bed, antitargets_bed, fasta)

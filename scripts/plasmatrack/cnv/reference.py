@@ -33,9 +33,21 @@ LOO_FLAT_WARNING = ("flat reference for this normal: no other normal sample to l
 def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[str | os.PathLike],
                     fasta: str | os.PathLike | None, haploid_x: bool = False,
                     female: bool | None = None, do_gc: bool = True, do_edge: bool = True,
-                    do_rmask: bool = True):
+                    do_rmask: bool = True, pool_corrections: bool = True):
     """Pooled CNVkit reference (``cnvlib.reference.do_reference``) from coverage files of the
-    pool samples (same order in both lists). ``female`` None: CNVkit infers each sample's sex."""
+    pool samples (same order in both lists). ``female`` None: CNVkit infers each sample's sex.
+
+    ``pool_corrections`` (config ``cnv.reference_correction``): True (``cnvkit``, default)
+    corrects each pool member's coverage for GC, target edges and repeats before pooling, as
+    CNVkit does. False (``none``) pools the coverage as it is and still stores GC and
+    RepeatMasker content: the reference then matches samples fixed with ``bias="robust"``, which
+    corrects the ratio after subtraction. With corrected pool members under a robust-fixed
+    sample, the members' per-target correction factors (rolling medians over ~10-target windows,
+    edge factors of dense targets) stay in every sample's target ratios as a shared pattern:
+    on the dilution series r = 0.87 between two tumour-free draws and log2 SD 0.25 per target,
+    against r = 0.53 and 0.13 with ``none``; ERBB2 at TF 0.02 is then missed. ``none`` fixes
+    the gene calls but costs the TF fit (docs/cnv.md, "Reference correction"), so it is not the
+    default."""
     from cnvlib import reference
 
     if len(target_cnns) != len(antitarget_cnns):
@@ -47,11 +59,17 @@ def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[
     anti_arg = [str(p) for p in antitarget_cnns] if len(antis) == len(antitarget_cnns) else None
     if anti_arg is not None and not _has_rows(anti_arg[0]):
         anti_arg = None
-    return reference.do_reference(
+    corrected = bool(pool_corrections)
+    refarr = reference.do_reference(
         [str(p) for p in target_cnns], anti_arg, str(fasta) if fasta else None,
-        is_haploid_x_reference=haploid_x, female_samples=female, do_gc=do_gc, do_edge=do_edge,
-        do_rmask=do_rmask,
+        is_haploid_x_reference=haploid_x, female_samples=female, do_gc=do_gc and corrected,
+        do_edge=do_edge and corrected, do_rmask=do_rmask and corrected,
     )
+    if not corrected and fasta and len(refarr):
+        gc, rmask = reference.get_fasta_stats(refarr, str(fasta))
+        refarr["gc"] = gc
+        refarr["rmask"] = rmask
+    return refarr
 
 
 def _has_rows(path: str) -> bool:
