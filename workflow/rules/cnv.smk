@@ -21,6 +21,10 @@ else:
         (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY)
     ]
 CNV_POOL_IDS = set(CNV_POOL["sample_id"])
+# The reference pools CNVkit-corrected coverage when the samples get CNVkit's corrections too.
+CNV_POOL_CORRECTIONS = (
+    CNV["reference_correction"] == "cnvkit" or CNV["bias_correction"] == "cnvkit"
+)
 # TF in genome copies from the fragment lengths (not with size selection: the counted fragments
 # are then a length-biased subset).
 CNV_LENGTH_CORRECTION = bool(CNV["fragment_length_correction"]) and not CNV["size_selection"]
@@ -116,7 +120,7 @@ rule cnv_reference:
         reference="results/cnv/reference.cnn",
         warning="results/cnv/reference.cnn.warning",
     params:
-        correction=CNV["reference_correction"],
+        pool_corrections=CNV_POOL_CORRECTIONS,
     log:
         "logs/cnv/reference.log",
     resources:
@@ -149,7 +153,7 @@ rule cnv_call:
         pool_ids=cnv_leave_one_out_ids,
         pool_size=len(CNV_POOL),
         bias=CNV["bias_correction"],
-        reference_correction=CNV["reference_correction"],
+        pool_corrections=CNV_POOL_CORRECTIONS,
         segment_method=CNV["segment_method"],
         segment_threshold=CNV["segment_threshold"],
     log:

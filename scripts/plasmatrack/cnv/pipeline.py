@@ -68,6 +68,16 @@ def hmm_bins(cnr: pd.DataFrame, exclude_chromosomes: tuple[str, ...] = ()) -> pd
 
 
 SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
+MIN_OFF_TARGET_BINS = 50
+
+
+def _off_target(bins: pd.DataFrame) -> pd.DataFrame:
+    """The off-target bins of a panel's HMM input (all bins when there are fewer than
+    ``MIN_OFF_TARGET_BINS``, e.g. whole-genome bins, which are all of one class)."""
+    off = bins["bin_class"] == "antitarget"
+    if off.sum() < MIN_OFF_TARGET_BINS:
+        return bins
+    return bins[off].reset_index(drop=True)
 
 
 def analyse_sample(cnr: pd.DataFrame, sample_id: str, out_cns: str | os.PathLike,
@@ -110,6 +120,8 @@ def fit_samples(cnrs: dict[str, pd.DataFrame], infos: dict[str, dict], joint: li
     ``tf_upper_genome`` and ``fragment_length_*``; without it the ratio is 1."""
     hmm = hmm or HmmSettings()
     bins = {s: hmm_bins(cnrs[s], SEX_CHROMOSOMES) for s in cnrs}
+    if hmm.bin_classes == "off_target":
+        bins = {s: _off_target(b) for s, b in bins.items()}
     results: dict[str, tuple[object, str]] = {}
     if joint:
         mode = "joint" if len(joint) > 1 else "single"
@@ -188,7 +200,7 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
                     segment_method: str = "auto", segment_threshold: float | None = None,
                     bias: str = "robust", pool_size: int | None = None,
-                    pool_corrections: bool = True) -> dict:
+                    pool_corrections: bool = False) -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
 
     ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals,
@@ -224,7 +236,7 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
 
 def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: str,
                    targets_bed: str, antitargets_bed: str, out_reference: str,
-                   pool_corrections: bool = True) -> str:
+                   pool_corrections: bool = False) -> str:
     """Rule ``cnv_reference``: the pooled panel of normals, or a flat reference with a warning
     when the pool is empty. Returns the warning ('' when none). ``pool_corrections``: config
     ``cnv.reference_correction`` (:func:`.reference.build_reference`)."""

@@ -83,6 +83,10 @@ class HmmSettings:
     profile_step: float = 0.005
     ci_level: float = 0.95
     inflate_for_autocorrelation: bool = True
+    # Which bins of a capture panel the TF is fitted on: "off_target" (the genome-wide
+    # antitarget bins, default) or "all" (targets too). Designs without off-target bins (whole
+    # genome, WIG) always use every bin. See docs/cnv.md, "Reference correction".
+    bin_classes: str = "off_target"
 
     @classmethod
     def from_config(cls, section: dict | None) -> "HmmSettings":
@@ -94,6 +98,9 @@ class HmmSettings:
         unknown = set(section) - set(cls.__dataclass_fields__)
         if unknown:
             raise InputError(f"config cnv.hmm: unknown keys {sorted(unknown)}")
+        if section.get("bin_classes", "off_target") not in ("off_target", "all"):
+            raise InputError(f"config cnv.hmm.bin_classes: {section['bin_classes']!r} is not "
+                             "off_target or all")
         return cls(**section)
 
 
