@@ -28,7 +28,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--her2-gene", default="ERBB2", help="gene written to erbb2.tsv")
     parser.add_argument("--normal-bam", nargs="+", default=[],
                         help="normal / healthy-plasma BAMs for the panel of normals")
-    parser.add_argument("--reference", help="a CNVkit reference .cnn built elsewhere")
+    parser.add_argument("--reference", help="a panel-of-normals .cnn written by plasmatrack "
+                        "(results/cnv/reference.cnn of a run); one from cnvkit.py reference "
+                        "pools GC-corrected coverage, which the robust correction does not "
+                        "expect (docs/cnv.md, 'Reference correction')")
     parser.add_argument("--sample-id", help="sample ID (default: file name before the first dot)")
     parser.add_argument("--patient-id", help="patient ID (default: the sample ID)")
     parser.add_argument("--bin-size", type=int, default=100_000,
