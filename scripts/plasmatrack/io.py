@@ -6,6 +6,7 @@ crash never leaves a half-written table that a rerun would mistake for a finishe
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import os
 import tempfile
@@ -26,7 +27,10 @@ _UMASK = _current_umask()
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+    Once it has, temporary files of the same output that a killed earlier writer left behind
+    (``.NAME.XXXXXXXX.tmp``; SIGKILL runs no cleanup) are removed, so a rerun after a crash
+    leaves the folder as a clean run does. Snakemake never runs two jobs on one output."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -38,6 +42,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # are often served to other users).
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

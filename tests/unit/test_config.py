@@ -49,3 +49,11 @@ def test_atomic_write_permissions_and_no_partial_file(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.tsv"]
+    # a writer killed by SIGKILL leaves its temporary file; the next successful write of the
+    # same output removes it (and leaves other outputs' temporaries alone)
+    (tmp_path / ".out.tsv.k1ll3d_x.tmp").write_text("partial")
+    (tmp_path / ".other.tsv.abcdefgh.tmp").write_text("someone else's")
+    with atomic_open(target) as handle:
+        handle.write("b\n")
+    assert target.read_text() == "b\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tsv.abcdefgh.tmp", "out.tsv"]
