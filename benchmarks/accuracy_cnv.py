@@ -74,14 +74,12 @@ def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None,
         raise SystemExit(f"seed {seed}: pipeline failed:\n{proc.stderr[-3000:]}")
     tf = pd.read_csv(root / "results" / "cnv" / "tumour_fraction.tsv", sep="\t")
     truth = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t")
-    truth = truth[["sample_id", "tumour_fraction"]].rename(columns={"tumour_fraction": "truth"})
+    truth = truth[["sample_id", "tumour_fraction", "erbb2_excess_copies"]].rename(
+        columns={"tumour_fraction": "truth", "erbb2_excess_copies": "erbb2_excess_truth"})
     erbb2 = pd.read_csv(root / "results" / "cnv" / "erbb2.tsv", sep="\t")
-    excess = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t").set_index("sample_id")[
-        "erbb2_excess_copies"]
     out = tf.merge(truth, on="sample_id").assign(seed=seed)
     out["erbb2_amplified"] = out["sample_id"].map(
         erbb2.set_index("sample_id")["amplified"].astype(str).str.lower() == "true")
-    out["erbb2_excess_truth"] = out["sample_id"].map(excess)
     # The HMM's estimate whatever the detection call, in genome copies (tumour_fraction_fit is
     # the fragment scale; fragment_length_ratio converts it, 1 where no correction was made).
     ratio = out["fragment_length_ratio"] if "fragment_length_ratio" in out else 1.0

@@ -41,12 +41,15 @@ def bin_fragment_lengths(bam: str | os.PathLike, bins: pd.DataFrame, min_mapq: i
                          max_length: int = MAX_FRAGMENT) -> pd.DataFrame:
     """Per bin (chromosome, start, end: 0-based half-open, sorted, non-overlapping): the number
     of fragments whose leftmost base lies in it and the sum and sum of squares of their lengths.
-    A fragment is the leftmost read (template length > 0) of a pair whose mates map to one
-    chromosome, not a duplicate, secondary, supplementary or QC-failed read, with mapping quality
-    >= ``min_mapq`` and a template length <= ``max_length``. Pairs outside the aligner's
-    "proper" insert range count too: they are mostly dinucleosomal fragments (~8% of a
-    simulated draw, median ~310 bp), which read depth counts and which the mean length needs."""
+    Fragments are the QC stage's unique fragments (:mod:`plasmatrack.qc.bampass`): read 1 of a
+    pair whose mates map to one chromosome, not a duplicate, secondary, supplementary or
+    QC-failed record, starting at the leftmost mate, with length |TLEN|; here also with mapping
+    quality >= ``min_mapq`` and length <= ``max_length``. Pairs outside the aligner's "proper"
+    insert range count: they are mostly dinucleosomal fragments (~8% of a simulated draw,
+    median ~310 bp), which read depth counts and which the mean length needs."""
     import pysam
+
+    from ..qc.bampass import MATE_MAPPED_PAIR, NOT_UNIQUE, PAIRED, READ1
 
     out = bins[["chromosome", "start", "end"]].reset_index(drop=True).copy()
     n = np.zeros(len(out))
@@ -66,12 +69,13 @@ def bin_fragment_lengths(bam: str | os.PathLike, bins: pd.DataFrame, min_mapq: i
             idx = rows.index.to_numpy()
             pos, length = [], []
             for read in handle.fetch(chrom):
-                if (read.flag & 0xF08 or not read.is_paired or read.template_length <= 0
-                        or read.next_reference_id != read.reference_id
-                        or read.mapping_quality < min_mapq):
+                flag = read.flag
+                if (flag & NOT_UNIQUE or (flag & MATE_MAPPED_PAIR) != PAIRED
+                        or not flag & READ1 or read.next_reference_id != read.reference_id
+                        or not read.template_length or read.mapping_quality < min_mapq):
                     continue
-                pos.append(read.reference_start)
-                length.append(read.template_length)
+                pos.append(min(read.reference_start, read.next_reference_start))
+                length.append(abs(read.template_length))
             if not pos:
                 continue
             p = np.asarray(pos, np.int64)

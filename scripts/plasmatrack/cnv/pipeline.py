@@ -298,20 +298,17 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
         info = meta.loc[sid]
         th = thresholds["path-given" if fit["fit_mode"] in PATH_GIVEN_MODES else "path-free"]
         detected = th.detected(float(fit["llr"]), float(fit["altered_fraction"]))
-        genome = {k: float(fit.get(f"{k}_genome", fit.get(k if k != "tumour_fraction"
-                                                            else "tumour_fraction_fit")))
-                  for k in ("tumour_fraction", "tf_lower", "tf_upper")}
-        length = {k: fit.get(k, default) for k, default in (
-            ("fragment_length_ratio", 1.0), ("fragment_length_shift", np.nan),
-            ("fragment_length_shift_se", np.nan), ("fragment_length_note", ""))}
-        if pd.isna(length["fragment_length_note"]):
-            length["fragment_length_note"] = ""
+        # TF in genome copies (fit tables written before the length correction lack it)
+        t_genome = float(fit.get("tumour_fraction_genome", fit["tumour_fraction_fit"]))
+        lower_genome = float(fit.get("tf_lower_genome", fit["tf_lower"]))
+        upper_genome = float(fit.get("tf_upper_genome", fit["tf_upper"]))
+        note = fit.get("fragment_length_note", "")
         rows.append({
             "sample_id": sid, "patient_id": info["patient_id"],
             "timepoint_days": info.get("timepoint_days"),
-            "tumour_fraction": genome["tumour_fraction"] if detected else 0.0,
-            "tf_lower": genome["tf_lower"] if detected else 0.0,
-            "tf_upper": genome["tf_upper"],
+            "tumour_fraction": t_genome if detected else 0.0,
+            "tf_lower": lower_genome if detected else 0.0,
+            "tf_upper": upper_genome,
             "ploidy": float(fit["ploidy"]) if detected else 2.0,
             "tf_detected": detected, "method": fit.get("method", "hmm"),
             "sample_type": info.get("sample_type", ""),
@@ -322,7 +319,10 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
             "segment_method": fit.get("segment_method", ""),
             "reference": fit.get("reference", ""),
             "warning": "" if pd.isna(fit.get("warning")) else fit.get("warning", ""),
-            **length,
+            "fragment_length_ratio": fit.get("fragment_length_ratio", 1.0),
+            "fragment_length_shift": fit.get("fragment_length_shift", np.nan),
+            "fragment_length_shift_se": fit.get("fragment_length_shift_se", np.nan),
+            "fragment_length_note": "" if pd.isna(note) else note,
         })
         # Gene copy numbers come from read-depth ratios, i.e. on the fragment scale.
         fragment_scale[sid] = {"tumour_fraction": float(fit["tumour_fraction_fit"]) if detected

@@ -37,17 +37,16 @@ def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[
     """Pooled CNVkit reference (``cnvlib.reference.do_reference``) from coverage files of the
     pool samples (same order in both lists). ``female`` None: CNVkit infers each sample's sex.
 
-    ``pool_corrections`` (config ``cnv.reference_correction``): True (``cnvkit``, default)
-    corrects each pool member's coverage for GC, target edges and repeats before pooling, as
-    CNVkit does. False (``none``) pools the coverage as it is and still stores GC and
-    RepeatMasker content: the reference then matches samples fixed with ``bias="robust"``, which
-    corrects the ratio after subtraction. With corrected pool members under a robust-fixed
+    ``pool_corrections`` (config ``cnv.reference_correction``): True (``cnvkit``; CNVkit's own
+    behaviour, this function's default) corrects each pool member's coverage for GC, target
+    edges and repeats before pooling. False (``none``, the pipeline's default) pools the coverage
+    as it is and still stores GC and RepeatMasker content: the reference then matches samples
+    fixed with ``bias="robust"``, which corrects the ratio after subtraction. With corrected pool members under a robust-fixed
     sample, the members' per-target correction factors (rolling medians over ~10-target windows,
     edge factors of dense targets) stay in every sample's target ratios as a shared pattern:
     on the dilution series r = 0.87 between two tumour-free draws and log2 SD 0.25 per target,
-    against r = 0.53 and 0.13 with ``none``; ERBB2 at TF 0.02 is then missed. ``none`` fixes
-    the gene calls but costs the TF fit (docs/cnv.md, "Reference correction"), so it is not the
-    default."""
+    against r = 0.53 and 0.13 with ``none``, and ERBB2 at TF 0.02 was missed (docs/cnv.md,
+    "Reference correction")."""
     from cnvlib import reference
 
     if len(target_cnns) != len(antitarget_cnns):
