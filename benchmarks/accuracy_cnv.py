@@ -48,7 +48,8 @@ def seed_list(text: str) -> list[int]:
 
 
 def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None,
-             healthy_donors: int = 0, reference_correction: str | None = None) -> pd.DataFrame:
+             healthy_donors: int = 0, reference_correction: str | None = None,
+             reference_shrinkage: bool | None = None) -> pd.DataFrame:
     name = f"dil{seed}" + (f"_rp{read_pairs}" if read_pairs else "") + (
         f"_hd{healthy_donors}" if healthy_donors else "")
     root = work / name
@@ -59,11 +60,16 @@ def run_seed(seed: int, work: Path, cores: int, read_pairs: int | None = None,
         subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--dilution",
                         "--seed", str(seed), "--force", *extra], check=True, capture_output=True)
     configs = [str(cohort / "config.yaml")]
+    overrides = {}
     if reference_correction:
-        # a second config file overrides cnv.reference_correction (Snakemake merges them); the
+        overrides["reference_correction"] = reference_correction
+    if reference_shrinkage is not None:
+        overrides["reference_shrinkage"] = str(reference_shrinkage).lower()
+    if overrides:
+        # a second config file overrides these cnv keys (Snakemake merges them); the
         # copy-number steps of the folder rerun in place
-        override = cohort / "reference_correction.yaml"  # relative paths resolve from here
-        override.write_text(f"cnv:\n  reference_correction: {reference_correction}\n")
+        override = cohort / "cnv_override.yaml"  # relative paths resolve from here
+        override.write_text("cnv:\n" + "".join(f"  {k}: {v}\n" for k, v in overrides.items()))
         configs.append(str(override))
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(root),
            "--configfile", *configs, "--cores", str(cores),
@@ -119,12 +125,17 @@ def main() -> int:
                          "dilSEED_hdN")
     ap.add_argument("--reference-correction", choices=["cnvkit", "none"], default=None,
                     help="config cnv.reference_correction for these runs (default: the "
-                         "pipeline's, cnvkit); reruns the copy-number steps in the same folders")
+                         "pipeline's, none); reruns the copy-number steps in the same folders")
+    ap.add_argument("--no-reference-shrinkage", action="store_true",
+                    help="config cnv.reference_shrinkage: false for these runs (the panel's bin "
+                         "deviations kept whole); reruns the copy-number steps in the same folders")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     runs = [run_seed(s, work, args.cores, args.read_pairs, args.healthy_donors,
-                     args.reference_correction) for s in seed_list(args.seeds)]
+                     args.reference_correction,
+                     False if args.no_reference_shrinkage else None)
+            for s in seed_list(args.seeds)]
     print("| seed | MAE, estimate | MAE, reported | MAE, fragment scale | detected (TF >= 0.05) "
           "| TF 0 / normals detected | interval holds truth | ERBB2 amplified: excess >= 0.3, "
           "no excess or normal | length ratio k, D01 / D02 | D01 / D02 at 0.05, 0.1, 0.2, 0.4 |")

@@ -14,6 +14,6 @@ info = fix_and_analyse(
     sm.output.cns, sm.output.seg, sm.output.gene_stats, sm.output.info, sm.input.genes,
     segment_method=sm.params.segment_method, segment_threshold=sm.params.segment_threshold,
     bias=sm.params.bias, pool_size=sm.params.pool_size,
-    pool_corrections=bool(sm.params.pool_corrections),
+    pool_corrections=bool(sm.params.pool_corrections), shrink=bool(sm.params.shrink),
 )
 logging.info("%s", info)

@@ -8,5 +8,5 @@ logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s 
 make_reference(
     list(sm.input.targets), list(sm.input.antitargets), sm.input.fasta,
     sm.input.target_bins, sm.input.antitarget_bins, sm.output.reference,
-    pool_corrections=bool(sm.params.pool_corrections),
+    pool_corrections=bool(sm.params.pool_corrections), shrink=bool(sm.params.shrink),
 )

@@ -120,11 +120,14 @@ def test_demo_erbb2_and_normals(demo_run):
     assert not tf.loc[tf["sample_type"] == "normal", "tf_detected"].any()
     detected = tf[tf["tf_detected"]]
     assert len(detected) >= 4
-    # At the default depth a draw's error is mostly its tumour's shared reference offset, which
-    # the joint fit turns into an error proportional to TF (docs/cnv.md, "Accuracy"): bound
-    # 0.03 + 0.15 TF per draw. Measured (session 5 defaults, genome copies): P01 0.343 / 0.367
-    # / 0.302 -> 0.266 / 0.346 / 0.292, P04 0.208 / 0.234 / 0.255 -> 0.187 / 0.229 / 0.278,
-    # P03_D1 0.098 -> 0.131; MAE 0.027.
+    # P02's draws (TF 0.003-0.03) define no path of their own: one draw's chromosome-wide wave
+    # read as a loss at TF 0.15 until the path's evidence was required (docs/cnv.md, "Detection").
+    assert (detected["truth_tf"] >= 0.05).all(), detected[["sample_id", "truth_tf"]]
+    # At the default depth a draw's error is mostly its tumour's shared offset, which the joint
+    # fit turns into an error proportional to TF (docs/cnv.md, "Accuracy"): bound 0.03 + 0.15 TF
+    # per draw. Measured (session 6 defaults, genome copies): P01 0.343 / 0.367 / 0.302 -> 0.297
+    # / 0.352 / 0.302, P04 0.208 / 0.234 / 0.255 -> 0.178 / 0.216 / 0.248; MAE 0.019 (session
+    # 5: 0.027, with P03_D1 0.098 -> 0.131, which is now below the path-free threshold).
     error = (detected["tumour_fraction"] - detected["truth_tf"]).abs()
     assert (error <= 0.03 + 0.15 * detected["truth_tf"]).all(), error
-    assert error.mean() <= 0.04
+    assert error.mean() <= 0.03

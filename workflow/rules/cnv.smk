@@ -25,6 +25,8 @@ CNV_POOL_IDS = set(CNV_POOL["sample_id"])
 CNV_POOL_CORRECTIONS = (
     CNV["reference_correction"] == "cnvkit" or CNV["bias_correction"] == "cnvkit"
 )
+# Empirical-Bayes shrinkage of a raw pool's bin deviations (not with CNVkit's corrected pooling).
+CNV_SHRINK = bool(CNV["reference_shrinkage"]) and not CNV_POOL_CORRECTIONS
 # TF in genome copies from the fragment lengths (not with size selection: the counted fragments
 # are then a length-biased subset).
 CNV_LENGTH_CORRECTION = bool(CNV["fragment_length_correction"]) and not CNV["size_selection"]
@@ -121,6 +123,7 @@ rule cnv_reference:
         warning="results/cnv/reference.cnn.warning",
     params:
         pool_corrections=CNV_POOL_CORRECTIONS,
+        shrink=CNV_SHRINK,
     log:
         "logs/cnv/reference.log",
     resources:
@@ -154,6 +157,7 @@ rule cnv_call:
         pool_size=len(CNV_POOL),
         bias=CNV["bias_correction"],
         pool_corrections=CNV_POOL_CORRECTIONS,
+        shrink=CNV_SHRINK,
         segment_method=CNV["segment_method"],
         segment_threshold=CNV["segment_threshold"],
     log:

@@ -32,7 +32,7 @@ TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction", "t
 TF_EXTRA = ["sample_type", "tumour_fraction_fit", "ploidy_fit", "llr", "min_llr",
             "altered_fraction", "n_bins", "fit_mode", "segment_method", "reference", "warning",
             "fragment_length_ratio", "fragment_length_shift", "fragment_length_shift_se",
-            "fragment_length_note"]
+            "fragment_length_note", "path_llr"]
 STATE_COLUMNS = ["chromosome", "start", "end", "bin_class", "log2", "state", "amp",
                  "expected_log2", "posterior"]
 
@@ -200,7 +200,7 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
                     segment_method: str = "auto", segment_threshold: float | None = None,
                     bias: str = "robust", pool_size: int | None = None,
-                    pool_corrections: bool = False) -> dict:
+                    pool_corrections: bool = False, shrink: bool = True) -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
 
     ``pool``: (sample_id, target .cnn, antitarget .cnn) of every sample in the panel of normals,
@@ -208,7 +208,8 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
     against a reference built from the others (leave-one-out; flat when it is the only one),
     every other sample against ``reference_cnn``. ``pool_size``: members of the panel behind
     ``reference_cnn`` (for the label; default ``len(pool)``). ``pool_corrections``: how a
-    leave-one-out reference pools its members (:func:`.reference.build_reference`)."""
+    leave-one-out reference pools its members, ``shrink``: whether it is shrunk, with the noise
+    measured on the whole pool (:func:`.reference.build_reference`)."""
     from .coverage import write_cnn
     from .reference import (LOO_FLAT_WARNING, build_reference, fix_sample, flat_reference,
                             read_reference)
@@ -217,7 +218,8 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
     if len(others) < len(pool):
         if others:
             refarr = build_reference([p[1] for p in others], [p[2] for p in others], fasta,
-                                     pool_corrections=pool_corrections)
+                                     pool_corrections=pool_corrections, shrink=shrink,
+                                     noise_members=([p[1] for p in pool], [p[2] for p in pool]))
             label, warning = f"leave-one-out panel of normals (n={len(others)})", ""
         else:
             refarr = flat_reference(targets_bed, antitargets_bed, fasta)
@@ -236,15 +238,16 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
 
 def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: str,
                    targets_bed: str, antitargets_bed: str, out_reference: str,
-                   pool_corrections: bool = False) -> str:
+                   pool_corrections: bool = False, shrink: bool = True) -> str:
     """Rule ``cnv_reference``: the pooled panel of normals, or a flat reference with a warning
     when the pool is empty. Returns the warning ('' when none). ``pool_corrections``: config
-    ``cnv.reference_correction`` (:func:`.reference.build_reference`)."""
+    ``cnv.reference_correction``; ``shrink``: ``cnv.reference_shrinkage``
+    (:func:`.reference.build_reference`)."""
     from .reference import FLAT_WARNING, build_reference, flat_reference, write_reference
 
     if pool_targets:
         refarr = build_reference(pool_targets, pool_antitargets, fasta,
-                                 pool_corrections=pool_corrections)
+                                 pool_corrections=pool_corrections, shrink=shrink)
         warning = ""
     else:
         refarr = flat_reference(targets_bed, antitargets_bed, fasta)
@@ -293,10 +296,20 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
                                "tumour_free_samples": ",".join(sorted(calib["sample_id"]))})
     rows, fragment_scale = [], {}
     meta = samples.set_index("sample_id")
-    for _, fit in fits.iterrows():
+    # A shared state path is only as good as the evidence of the draws that define it. Where a
+    # patient's jointly fitted draws together stay below the path-free threshold, the path may
+    # be noise that they chased (demo P02: one draw's chromosome-wide wave of -0.13 became a
+    # "loss" at TF 0.15, truth 0.03), so its samples are judged as if fitted alone.
+    patient_of = fits["sample_id"].map(meta["patient_id"])
+    defining = fits["fit_mode"].isin(["joint", "single"])  # the draws a path comes from
+    path_llr = fits.loc[defining, "llr"].astype(float).groupby(patient_of[defining]).sum()
+    for i, fit in fits.iterrows():
         sid = fit["sample_id"]
         info = meta.loc[sid]
-        th = thresholds["path-given" if fit["fit_mode"] in PATH_GIVEN_MODES else "path-free"]
+        evidence = float(path_llr.get(patient_of[i], np.nan))
+        path_given = fit["fit_mode"] in PATH_GIVEN_MODES and not (
+            evidence < thresholds["path-free"].min_llr)
+        th = thresholds["path-given" if path_given else "path-free"]
         detected = th.detected(float(fit["llr"]), float(fit["altered_fraction"]))
         # TF in genome copies (fit tables written before the length correction lack it)
         t_genome = float(fit.get("tumour_fraction_genome", fit["tumour_fraction_fit"]))
@@ -323,6 +336,7 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
             "fragment_length_shift": fit.get("fragment_length_shift", np.nan),
             "fragment_length_shift_se": fit.get("fragment_length_shift_se", np.nan),
             "fragment_length_note": "" if pd.isna(note) else note,
+            "path_llr": evidence if fit["fit_mode"] in PATH_GIVEN_MODES else np.nan,
         })
         # Gene copy numbers come from read-depth ratios, i.e. on the fragment scale.
         fragment_scale[sid] = {"tumour_fraction": float(fit["tumour_fraction_fit"]) if detected

@@ -33,7 +33,9 @@ LOO_FLAT_WARNING = ("flat reference for this normal: no other normal sample to l
 def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[str | os.PathLike],
                     fasta: str | os.PathLike | None, haploid_x: bool = False,
                     female: bool | None = None, do_gc: bool = True, do_edge: bool = True,
-                    do_rmask: bool = True, pool_corrections: bool = True):
+                    do_rmask: bool = True, pool_corrections: bool = True,
+                    shrink: bool = False,
+                    noise_members: tuple[list, list] | None = None):
     """Pooled CNVkit reference (``cnvlib.reference.do_reference``) from coverage files of the
     pool samples (same order in both lists). ``female`` None: CNVkit infers each sample's sex.
 
@@ -46,7 +48,14 @@ def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[
     edge factors of dense targets) stay in every sample's target ratios as a shared pattern:
     on the dilution series r = 0.87 between two tumour-free draws and log2 SD 0.25 per target,
     against r = 0.53 and 0.13 with ``none``, and ERBB2 at TF 0.02 was missed (docs/cnv.md,
-    "Reference correction")."""
+    "Reference correction").
+
+    ``shrink`` (config ``cnv.reference_shrinkage``; only with ``pool_corrections`` False): the
+    pooled bins' deviations from the reference's GC / length curves are shrunk towards those
+    curves by how much of them the members' sampling noise explains
+    (:func:`shrink_reference`). ``noise_members``: (target, antitarget) coverage files whose
+    spread gives that noise (default: the pool itself; a leave-one-out panel passes the whole
+    panel so that a one-member pool can be shrunk too)."""
     from cnvlib import reference
 
     if len(target_cnns) != len(antitarget_cnns):
@@ -68,7 +77,100 @@ def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[
         gc, rmask = reference.get_fasta_stats(refarr, str(fasta))
         refarr["gc"] = gc
         refarr["rmask"] = rmask
+    if shrink and not corrected and len(refarr):
+        members = noise_members or ([str(p) for p in target_cnns],
+                                    [str(p) for p in antitarget_cnns])
+        shrink_reference(refarr, members[0], members[1], n_pooled=len(target_cnns),
+                         do_gc=do_gc, do_size=do_edge)
     return refarr
+
+
+def _member_log2(refarr, target_cnn, antitarget_cnn):
+    """A pool member's raw coverage log2 on the reference's rows (NaN where it has none)."""
+    import numpy as np
+    import pandas as pd
+    from cnvlib.cmdutil import read_cna
+
+    keys = ["chromosome", "start", "end"]
+    parts = [read_cna(str(target_cnn)).data]
+    if Path(antitarget_cnn).stat().st_size and _has_rows(str(antitarget_cnn)):
+        parts.append(read_cna(str(antitarget_cnn)).data)
+    cov = pd.concat(parts)[keys + ["log2"]].drop_duplicates(keys)
+    x = refarr.data[keys].merge(cov, on=keys, how="left")["log2"].to_numpy(float)
+    # CNVkit writes log2 of an empty bin as -20
+    x[~np.isfinite(x) | (x < -15)] = np.nan
+    return x
+
+
+def shrink_reference(refarr, member_targets: list, member_antitargets: list,
+                     n_pooled: int | None = None, do_gc: bool = True, do_size: bool = True
+                     ) -> list[dict]:
+    """Empirical-Bayes shrinkage of a raw-pooled reference, in place; returns one row per bin
+    class (n_members, n_pooled, member noise variance, between-bin variance, shrinkage factor).
+
+    A pooled bin's deviation ``d`` from the reference's smooth GC (and, for targets, length)
+    curves is the bin's true bias (capture efficiency, mappability: shared by every sample)
+    plus the members' sampling noise, which every sample normalised against the reference
+    inherits as a shared error. Per bin class, the noise variance of one member, ``v``, comes
+    from the spread between the members (each with its own bias curves removed; median of the
+    per-bin variances over the chi-square median, so germline variants of one member do not
+    inflate it), the pool's noise is ``v / n_pooled``, the true bias variance is
+    ``tau2 = max(0, Var(d) - v / n_pooled)`` (robust variance), and ``d`` is multiplied by
+    ``tau2 / (tau2 + v / n_pooled)``: kept whole when the pool is large or the bins' biases
+    large, removed when the deviations are noise (a small panel and off-target bins that read
+    uniformly). With fewer than two members the noise is unknown and nothing changes."""
+    import numpy as np
+    from scipy import stats
+
+    data = refarr.data
+    n_members = len(member_targets)
+    n_pooled = n_members if n_pooled is None else int(n_pooled)
+    if n_members < 2 or n_pooled < 1:
+        log.info("reference shrinkage: %d member(s) to measure noise on; not applied", n_members)
+        return []
+    gc = data["gc"].to_numpy(float) if do_gc and "gc" in data else None
+    off = data["gene"].astype(str).isin(["Antitarget", "Background"]).to_numpy()
+    classes = [("antitarget", off), ("target", ~off)]
+
+    def residual(x):
+        x = np.asarray(x, float).copy()
+        for _, mask in classes:
+            sel = mask & np.isfinite(x)
+            if sel.any():
+                x[sel] -= np.median(x[sel])
+        ok = np.isfinite(x)
+        out = np.full(len(x), np.nan)
+        out[ok] = remove_bias_curves(data[ok], x[ok], None if gc is None else gc[ok],
+                                     do_size=do_size, quiet=True)
+        return out
+
+    members = np.column_stack([residual(_member_log2(refarr, t, a))
+                               for t, a in zip(member_targets, member_antitargets)])
+    log2 = data["log2"].to_numpy(float).copy()
+    dev = residual(log2)
+    chi2_median = stats.chi2.median(n_members - 1) / (n_members - 1)
+    rows = []
+    for name, mask in classes:
+        ok = mask & np.isfinite(dev) & np.isfinite(members).all(axis=1)
+        if ok.sum() < 20:
+            continue
+        v_member = float(np.median(np.var(members[ok], axis=1, ddof=1)) / chi2_median)
+        v_pool = v_member / n_pooled
+        d = dev[ok]
+        total = float((1.4826 * np.median(np.abs(d - np.median(d)))) ** 2)
+        tau2 = max(0.0, total - v_pool)
+        factor = tau2 / (tau2 + v_pool) if tau2 + v_pool > 0 else 1.0
+        apply = mask & np.isfinite(dev)
+        log2[apply] -= (1.0 - factor) * dev[apply]
+        rows.append({"bin_class": name, "bins": int(ok.sum()), "n_members": n_members,
+                     "n_pooled": n_pooled, "member_noise_var": v_member,
+                     "deviation_var": total, "bias_var": tau2, "factor": factor})
+        log.info("reference shrinkage, %s bins (%d): member noise SD %.3f, pooled %d -> "
+                 "noise SD %.3f, deviation SD %.3f, bias SD %.3f; deviations x %.2f", name,
+                 ok.sum(), v_member ** 0.5, n_pooled, v_pool ** 0.5, total ** 0.5,
+                 tau2 ** 0.5, factor)
+    data["log2"] = log2
+    return rows
 
 
 def _has_rows(path: str) -> bool:
@@ -159,14 +261,26 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
     buffy-coat reference is unimodal and steep on capture targets (the simulated cohort: -0.55 at
     GC 0.33, +0.3 at 0.5, -0.25 at 0.6), which a cubic follows and a wide local-linear smoother
     does not. Targets named after a gene are weighted 1 / (the gene's number of targets)."""
-    import numpy as np
-
     data = cnarr.data
     ref = refarr.data[["chromosome", "start", "end"] + (["gc"] if "gc" in refarr else [])]
     merged = data[["chromosome", "start", "end"]].merge(ref, on=["chromosome", "start", "end"],
                                                        how="left")
-    log2 = data["log2"].to_numpy(float).copy()
-    genes = data["gene"].astype(str)
+    gc = merged["gc"].to_numpy(float) if do_gc and "gc" in merged else None
+    cnarr.data["log2"] = remove_bias_curves(data, data["log2"].to_numpy(float), gc,
+                                            do_size=do_size, degree=degree)
+    cnarr.center_all(skip_low=True)
+
+
+def remove_bias_curves(bins, log2, gc=None, do_size: bool = True, degree: int = 3,
+                       quiet: bool = False):
+    """``log2`` minus its robust cubic dependences on ``gc`` (both bin classes) and, for
+    targets, on log bin length, fitted per bin class in that order (the steps of
+    :func:`robust_bias_correction`, which also re-centres). ``bins``: chromosome, start, end,
+    gene of the same rows."""
+    import numpy as np
+
+    log2 = np.asarray(log2, float).copy()
+    genes = bins["gene"].astype(str)
     off_target = genes.isin(["Antitarget", "Background"]).to_numpy()
     # Each gene counts as one observation in the fits: a gene's targets share a copy number (and,
     # in real and simulated genomes alike, often a GC block), so an amplicon's dozen targets
@@ -175,10 +289,10 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
     per_gene = genes.map(genes[named].value_counts()).fillna(1.0).to_numpy(float)
     prior = np.where(named, 1.0 / per_gene, 1.0)
     covariates = []
-    if do_gc and "gc" in merged:
-        covariates.append(("gc", merged["gc"].to_numpy(float), (True, True)))
+    if gc is not None:
+        covariates.append(("gc", np.asarray(gc, float), (True, True)))
     if do_size:
-        length = np.log((data["end"] - data["start"]).to_numpy(float).clip(min=1.0))
+        length = np.log((bins["end"] - bins["start"]).to_numpy(float).clip(min=1.0))
         covariates.append(("length", length, (True, False)))
     for name, x, (on_targets, on_antitargets) in covariates:
         for cls_mask, use in ((~off_target, on_targets), (off_target, on_antitargets)):
@@ -187,10 +301,10 @@ def robust_bias_correction(cnarr, refarr, do_gc: bool = True, do_size: bool = Tr
                 continue
             fit = robust_polynomial(x[sel], log2[sel], degree, prior=prior[sel])
             log2[sel] -= fit
-            log.info("robust %s correction on %d bins: range %.3f", name, sel.sum(),
-                     float(np.ptp(fit)))
-    cnarr.data["log2"] = log2
-    cnarr.center_all(skip_low=True)
+            if not quiet:
+                log.info("robust %s correction on %d bins: range %.3f", name, sel.sum(),
+                         float(np.ptp(fit)))
+    return log2
 
 
 def robust_polynomial(x, y, degree: int = 3, iterations: int = 20, c: float = 4.685,
