@@ -98,3 +98,17 @@ def test_one_member_or_a_leave_one_out_panel(tmp_path):
     rows = {r["bin_class"]: r for r in shrink_reference(one, files_t, files_a, n_pooled=1)}
     assert rows["antitarget"]["n_pooled"] == 1
     assert rows["antitarget"]["factor"] < 0.2
+
+
+def test_sex_chromosomes_are_left_as_pooled(tmp_path):
+    ref, files_t, files_a, bias, on = _panel(tmp_path, 3, seed=7)
+    chrx = np.zeros(len(ref), bool)
+    chrx[-100:] = True  # the last 100 off-target bins: chrX of a male panel, one copy
+    ref.data.loc[chrx, "chromosome"] = "chrX"
+    ref.data.loc[chrx, "log2"] -= 1.0
+    before = ref.data["log2"].to_numpy(float).copy()
+    rows = {r["bin_class"]: r for r in shrink_reference(ref, files_t, files_a)}
+    after = ref.data["log2"].to_numpy(float)
+    assert np.array_equal(after[chrx], before[chrx])
+    assert rows["antitarget"]["bins"] == N_ANTI - 100
+    assert not np.allclose(after[~on & ~chrx], before[~on & ~chrx])

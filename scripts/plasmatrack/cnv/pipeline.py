@@ -22,6 +22,7 @@ from ..io import read_tsv, write_tsv
 from .coverage import read_bed
 from .fragments import NO_SHIFT, estimate_shift, genome_copy_columns, read_fragment_lengths
 from .genes import GENE_COLUMNS, GeneSettings, bin_class, call_genes, gene_stats, gene_tau
+from .reference import SEX_CHROMOSOMES
 from .tumour_fraction import (DetectionThresholds, HmmSettings, calibrate, fit_joint,
                               fit_tumour_fraction)
 
@@ -67,7 +68,6 @@ def hmm_bins(cnr: pd.DataFrame, exclude_chromosomes: tuple[str, ...] = ()) -> pd
     return table[keep].reset_index(drop=True)
 
 
-SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
 MIN_OFF_TARGET_BINS = 50
 
 

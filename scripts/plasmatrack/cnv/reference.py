@@ -24,6 +24,7 @@ from ..io import atomic_path
 
 log = logging.getLogger(__name__)
 
+SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
 FLAT_WARNING = ("flat reference: no normal samples to build a panel of normals; copy ratios "
                 "carry capture and GC biases, treat calls with caution")
 LOO_FLAT_WARNING = ("flat reference for this normal: no other normal sample to leave it out "
@@ -118,7 +119,9 @@ def shrink_reference(refarr, member_targets: list, member_antitargets: list,
     ``tau2 = max(0, Var(d) - v / n_pooled)`` (robust variance), and ``d`` is multiplied by
     ``tau2 / (tau2 + v / n_pooled)``: kept whole when the pool is large or the bins' biases
     large, removed when the deviations are noise (a small panel and off-target bins that read
-    uniformly). With fewer than two members the noise is unknown and nothing changes."""
+    uniformly). With fewer than two members the noise is unknown and nothing changes. Sex
+    chromosomes are left as pooled: their level depends on the members' sexes, which CNVkit's
+    pooling accounts for and a between-member spread would not."""
     import numpy as np
     from scipy import stats
 
@@ -130,7 +133,8 @@ def shrink_reference(refarr, member_targets: list, member_antitargets: list,
         return []
     gc = data["gc"].to_numpy(float) if do_gc and "gc" in data else None
     off = data["gene"].astype(str).isin(["Antitarget", "Background"]).to_numpy()
-    classes = [("antitarget", off), ("target", ~off)]
+    autosome = ~data["chromosome"].astype(str).isin(SEX_CHROMOSOMES).to_numpy()
+    classes = [("antitarget", off & autosome), ("target", ~off & autosome)]
 
     def residual(x):
         x = np.asarray(x, float).copy()
