@@ -142,7 +142,7 @@ def shrink_reference(refarr, member_targets: list, member_antitargets: list,
             sel = mask & np.isfinite(x)
             if sel.any():
                 x[sel] -= np.median(x[sel])
-        ok = np.isfinite(x)
+        ok = np.isfinite(x) & autosome
         out = np.full(len(x), np.nan)
         out[ok] = remove_bias_curves(data[ok], x[ok], None if gc is None else gc[ok],
                                      do_size=do_size, quiet=True)
