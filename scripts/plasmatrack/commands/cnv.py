@@ -27,7 +27,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--genes", help="BED of genes (chrom, start, end, name) to call")
     parser.add_argument("--her2-gene", default="ERBB2", help="gene written to erbb2.tsv")
     parser.add_argument("--normal-bam", nargs="+", default=[],
-                        help="normal / healthy-plasma BAMs for the panel of normals")
+                        help="normal / healthy-plasma BAMs for the panel of normals (pooled "
+                        "and shrunk as with the pipeline's defaults; docs/cnv.md, 'Reference "
+                        "shrinkage')")
     parser.add_argument("--reference", help="a panel-of-normals .cnn written by plasmatrack "
                         "(results/cnv/reference.cnn of a run); one from cnvkit.py reference "
                         "pools GC-corrected coverage, which the robust correction does not "
