@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ANTITARGET = "Antitarget"
 # CNVkit names off-target bins "Antitarget" (its own files) or "Background" (Picard imports).
 OFF_TARGET_NAMES = {"Antitarget", "Background"}
+SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
 
 
 def read_bed(path: str | os.PathLike, min_columns: int = 3) -> pd.DataFrame:

@@ -19,10 +19,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import read_tsv, write_tsv
-from .coverage import read_bed
+from .coverage import SEX_CHROMOSOMES, read_bed
 from .fragments import NO_SHIFT, estimate_shift, genome_copy_columns, read_fragment_lengths
 from .genes import GENE_COLUMNS, GeneSettings, bin_class, call_genes, gene_stats, gene_tau
-from .reference import SEX_CHROMOSOMES
 from .tumour_fraction import (DetectionThresholds, HmmSettings, calibrate, fit_joint,
                               fit_tumour_fraction)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io import atomic_path
+from .coverage import OFF_TARGET_NAMES, SEX_CHROMOSOMES
 
 log = logging.getLogger(__name__)
 
-SEX_CHROMOSOMES = ("chrX", "chrY", "X", "Y")
 FLAT_WARNING = ("flat reference: no normal samples to build a panel of normals; copy ratios "
                 "carry capture and GC biases, treat calls with caution")
 LOO_FLAT_WARNING = ("flat reference for this normal: no other normal sample to leave it out "
@@ -86,16 +86,26 @@ def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[
     return refarr
 
 
+def _load_cnn(item):
+    """A CopyNumArray as given, or read from a .cnn path (an empty file, e.g. a whole-genome
+    design's antitarget coverage, gives an empty array)."""
+    from cnvlib.cmdutil import read_cna
+    from cnvlib.cnary import CopyNumArray
+
+    if isinstance(item, (str, os.PathLike)):
+        if not Path(item).stat().st_size:
+            return CopyNumArray.from_rows([], meta_dict={"sample_id": Path(item).stem})
+        return read_cna(str(item))
+    return item
+
+
 def _member_log2(refarr, target_cnn, antitarget_cnn):
     """A pool member's raw coverage log2 on the reference's rows (NaN where it has none)."""
     import numpy as np
     import pandas as pd
-    from cnvlib.cmdutil import read_cna
 
     keys = ["chromosome", "start", "end"]
-    parts = [read_cna(str(target_cnn)).data]
-    if Path(antitarget_cnn).stat().st_size and _has_rows(str(antitarget_cnn)):
-        parts.append(read_cna(str(antitarget_cnn)).data)
+    parts = [_load_cnn(p).data for p in (target_cnn, antitarget_cnn)]
     cov = pd.concat(parts)[keys + ["log2"]].drop_duplicates(keys)
     x = refarr.data[keys].merge(cov, on=keys, how="left")["log2"].to_numpy(float)
     # CNVkit writes log2 of an empty bin as -20
@@ -132,7 +142,7 @@ def shrink_reference(refarr, member_targets: list, member_antitargets: list,
         log.info("reference shrinkage: %d member(s) to measure noise on; not applied", n_members)
         return []
     gc = data["gc"].to_numpy(float) if do_gc and "gc" in data else None
-    off = data["gene"].astype(str).isin(["Antitarget", "Background"]).to_numpy()
+    off = data["gene"].astype(str).isin(OFF_TARGET_NAMES).to_numpy()
     autosome = ~data["chromosome"].astype(str).isin(SEX_CHROMOSOMES).to_numpy()
     classes = [("antitarget", off & autosome), ("target", ~off & autosome)]
 
@@ -231,18 +241,9 @@ def fix_sample(target_cnn, antitarget_cnn, refarr, bias: str = "robust", do_gc: 
     subtracts most of the amplification (ERBB2 at 15 copies, TF 0.4: targets read log2 0.2-0.9
     instead of 1.85); the robust fit gives such outliers zero weight."""
     from cnvlib import fix
-    from cnvlib.cmdutil import read_cna
-    from cnvlib.cnary import CopyNumArray
 
-    def load(item):
-        if isinstance(item, (str, os.PathLike)):
-            if not Path(item).stat().st_size:
-                return CopyNumArray.from_rows([], meta_dict={"sample_id": Path(item).stem})
-            return read_cna(str(item))
-        return item
-
-    tgt = load(target_cnn)
-    anti = load(antitarget_cnn)
+    tgt = _load_cnn(target_cnn)
+    anti = _load_cnn(antitarget_cnn)
     if not len(anti):
         anti = tgt[:0]
     if bias == "cnvkit":
@@ -285,7 +286,7 @@ def remove_bias_curves(bins, log2, gc=None, do_size: bool = True, degree: int = 
 
     log2 = np.asarray(log2, float).copy()
     genes = bins["gene"].astype(str)
-    off_target = genes.isin(["Antitarget", "Background"]).to_numpy()
+    off_target = genes.isin(OFF_TARGET_NAMES).to_numpy()
     # Each gene counts as one observation in the fits: a gene's targets share a copy number (and,
     # in real and simulated genomes alike, often a GC block), so an amplicon's dozen targets
     # would otherwise pull the curve towards themselves.
