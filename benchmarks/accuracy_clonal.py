@@ -10,7 +10,9 @@ content chosen by ``--tumour-content``:
   variants stage's ``snv_tumour_fraction`` on the same counts and a copy-number TF = truth x a
   log-normal error (``--cn-error``), reported as not detected (0) below ``--cn-floor``.
 
-Prints one row per seed and the mean over patients: ARI over all patients, over the informative patients (a
+Prints one row per seed and the mean over patients: ARI over all patients, over the patients the
+stage itself reports as resolved (``clonal_resolution`` in tree.tsv: resolvable CCF difference
+<= ``resolution_limit``; no truth used), over the informative patients (a
 draw at TF >= 0.05) and against identifiable clones, prevalences within 0.1 of truth, median
 prevalence error, and resistance clones found emerging in their own cluster.
 
@@ -95,12 +97,18 @@ def run_seed(seed: int, work: Path, args) -> dict:
     samples = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t")
     max_tf = samples[samples["sample_type"] == "plasma"].groupby("patient_id")["tumour_fraction"].max()
     informative = [p for p in ev["ari"] if max_tf[p] >= 0.05]
+    tree = tables["tree"].drop_duplicates("patient_id").set_index("patient_id")
+    resolved = [p for p in ev["ari"]
+                if p in tree.index and tree.at[p, "clonal_resolution"] == "resolved"]
     err = ev["prevalence_errors"]
     err = err[err["patient_id"].isin(informative)] if len(err) else err
     found = [f for (p, _), f in ev["resistance_found"].items() if p in informative]
     return {"seed": seed, "ari_all": np.mean(list(ev["ari"].values())),
             "informative": len(informative),
             "ari_informative": np.mean([ev["ari"][p] for p in informative]),
+            "resolved": len(resolved),
+            "ari_resolved": np.mean([ev["ari"][p] for p in resolved]) if resolved else np.nan,
+            "res": [ev["ari"][p] for p in resolved],
             "ari_identifiable": np.mean([ev["ari_identifiable"][p] for p in informative]),
             "within_0.1": float((err["abs_error"] <= 0.1).mean()),
             "median_error": float(err["abs_error"].median()),
@@ -170,17 +178,21 @@ def main() -> int:
         rows = [run_seed(s, work, args) for s in seed_list(args.seeds)]
     print(f"tumour content {args.tumour_content}, depth {args.depth:g}x"
           + ("" if args.tumour_content == "truth" else f", copy-number TF error {args.cn_error:g}"))
-    print("| seed | ARI, all | informative | ARI, informative | ARI, identifiable | "
-          "within 0.1 | median error | resistance |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| seed | ARI, all | resolved | ARI, resolved | informative | ARI, informative | "
+          "ARI, identifiable | within 0.1 | median error | resistance |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['seed']} | {r['ari_all']:.3f} | {r['informative']} | "
+        print(f"| {r['seed']} | {r['ari_all']:.3f} | {r['resolved']} | {r['ari_resolved']:.3f} | "
+              f"{r['informative']} | "
               f"{r['ari_informative']:.3f} | {r['ari_identifiable']:.3f} | "
               f"{100 * r['within_0.1']:.0f}% | {r['median_error']:.3f} | {r['resistance']} |")
     errors = pd.concat([r["errors"] for r in rows])
     found = sum((r["found"] for r in rows), [])
     # means over patients (the "averaged over patients"), not over seeds
-    print(f"| mean | {np.mean(sum((r['all'] for r in rows), [])):.3f} | | "
+    res = sum((r["res"] for r in rows), [])
+    print(f"| mean | {np.mean(sum((r['all'] for r in rows), [])):.3f} | {len(res)} | "
+          f"{np.mean(res) if res else float('nan'):.3f} | "
+          f"{sum(r['informative'] for r in rows)} | "
           f"{np.mean(sum((r['inf'] for r in rows), [])):.3f} | "
           f"{np.mean(sum((r['ident'] for r in rows), [])):.3f} | "
           f"{100 * (errors['abs_error'] <= 0.1).mean():.1f}% | "

@@ -30,6 +30,7 @@ from .inputs import (
     read_tumour_fraction,
 )
 from .pyclone_io import read_pyclone_tables, results_table, to_mutation_data, write_results
+from .resolution import LIMITED_ABOVE, resolution_label, resolvable_ccf_difference
 from .tree import build_tree
 
 VARIANT_COLUMNS = ["patient_id", "chrom", "pos", "ref", "alt", "gene", "cluster_id",
@@ -43,7 +44,8 @@ PREVALENCE_COLUMNS = ["patient_id", "cluster_id", "sample_id", "timepoint_days",
                       "tumour_content_source",
                       "clone_cfdna_fraction", "n_variants", "label"]
 TREE_COLUMNS = ["patient_id", "cluster_id", "parent_cluster_id",
-                "n_variants", "label", "sum_rule_ok", "node_ok", "n_valid_trees", "note"]
+                "n_variants", "label", "sum_rule_ok", "node_ok", "n_valid_trees",
+                "resolvable_ccf_difference", "clonal_resolution", "note"]
 EVENT_COLUMNS = ["patient_id", "cluster_id", "event", "sample_id", "timepoint_days",
                  "timepoint_label", "reference_sample_id", "reference_timepoint_days",
                  "prevalence_before", "prevalence_after", "genes", "label", "description"]
@@ -67,6 +69,8 @@ class ClonalSettings:
     # is not seen at low TF is still the reference an emerging clone is measured against.
     estimable_max_width: float = 0.5
     normalise_to_trunk: bool = True
+    # A patient whose resolvable CCF difference (resolution.py) is above this is "limited".
+    resolution_limit: float = LIMITED_ABOVE
 
     @classmethod
     def from_config(cls, section: dict | None) -> "ClonalSettings":
@@ -91,6 +95,8 @@ class ClonalSettings:
             settings.normalise_to_trunk = bool(section["normalise_to_trunk"])
         if "estimable_max_width" in section:
             settings.estimable_max_width = float(section["estimable_max_width"])
+        if "resolution_limit" in section:
+            settings.resolution_limit = float(section["resolution_limit"])
         return settings
 
 
@@ -149,12 +155,16 @@ def analyse_patient(pin: PatientInput, settings: ClonalSettings,
     prevalence = _prevalence_rows(pin, result, label, settings.estimable_max_width)
     tree = build_tree(result.prevalence, result.prevalence_std, result.informative,
                       settings.tree_tolerance, sample_names=data.sample_ids)
+    delta, resolution, resolution_note = patient_resolution(data, result, settings.cluster,
+                                                            settings.resolution_limit)
     tree_rows = pd.DataFrame({
         "patient_id": pid, "cluster_id": np.arange(result.k),
         "parent_cluster_id": pd.array([p for p in tree.parents], dtype="Int64"),
         "n_variants": result.sizes, "label": [label[c] for c in range(result.k)],
         "sum_rule_ok": tree.valid, "node_ok": tree.node_ok, "n_valid_trees": tree.n_valid_trees,
-        "note": "; ".join([tree.note] + result.notes + pin.notes),
+        "resolvable_ccf_difference": delta, "clonal_resolution": resolution,
+        "note": "; ".join([tree.note] + result.notes + pin.notes
+                          + ([resolution_note] if resolution_note else [])),
     })
     events = clone_events(prevalence, label, genes, ttf_days, settings.events)
     events.insert(0, "patient_id", pid)
@@ -168,6 +178,24 @@ def analyse_patient(pin: PatientInput, settings: ClonalSettings,
     return {"variants": variants, "prevalence": prevalence, "tree": tree_rows[TREE_COLUMNS],
             "events": events[EVENT_COLUMNS], "ccf": ccf[CCF_COLUMNS],
             "selection": selection[SELECTION_COLUMNS]}
+
+
+def patient_resolution(data, result: ClusterResult, cluster: ClusterSettings,
+                       limit: float = LIMITED_ABOVE) -> tuple[float, str, str]:
+    """The patient's resolvable CCF difference (``resolution.resolvable_ccf_difference``, with the
+    fitted precision and the stage's criterion), "resolved" / "limited", and for a limited
+    patient a note saying what its clusters can and cannot show."""
+    delta = resolvable_ccf_difference(data, result.informative, result.precision,
+                                      cluster.criterion, cluster.penalty)
+    label = resolution_label(delta, limit)
+    if label == "resolved":
+        return delta, label, ""
+    what = "one cluster does not mean one clone" if result.k == 1 else \
+        "clones closer than that are merged"
+    shown = "no informative draw" if not np.isfinite(delta) else f"{delta:.2f}"
+    return delta, label, (f"limited clonal resolution: at these depths and tumour fractions "
+                          f"clones must differ by about {shown} in CCF in every draw to be told "
+                          f"apart ({what})")
 
 
 def _normalise_to_trunk(pin: PatientInput, data, result: ClusterResult,
@@ -300,11 +328,14 @@ def run_pyclone(paths: list[str | os.PathLike], out_dir: str | os.PathLike,
         for k in range(result.k) for d, s in enumerate(data.sample_ids)])
     tree = build_tree(result.prevalence, result.prevalence_std, result.informative,
                       tree_tolerance, sample_names=data.sample_ids)
+    delta, resolution, resolution_note = patient_resolution(data, result, settings)
     tree_df = pd.DataFrame({
         "cluster_id": np.arange(result.k),
         "parent_cluster_id": pd.array(tree.parents, dtype="Int64"),
         "n_variants": result.sizes, "sum_rule_ok": tree.valid, "node_ok": tree.node_ok,
-        "note": "; ".join([tree.note] + result.notes + notes)})
+        "resolvable_ccf_difference": delta, "clonal_resolution": resolution,
+        "note": "; ".join([tree.note] + result.notes + notes
+                          + ([resolution_note] if resolution_note else []))})
     ccf = variant_ccf(data, grid_points=max(settings.grid_points, 101), precision=result.precision)
     ccf["cluster_id"] = ccf["mutation_id"].map(dict(zip(data.mutation_ids, result.labels)))
     elapsed = time.perf_counter() - start
