@@ -70,3 +70,20 @@ def test_trees_respect_the_sum_rule_or_say_why(clonal):
     tree = tables["tree"]
     bad = tree[~tree["sum_rule_ok"].astype(bool)]
     assert bad["note"].str.contains("no tree satisfies the sum rule").all()
+
+
+def test_resolution_call_follows_the_tumour_fraction(clonal):
+    """The stage's own resolved / limited call (no truth used) against the truth TF: patients
+    whose draws all stay below TF 0.05 are limited (the demo fixture's P02, TF <= 0.03:
+    resolvable CCF difference 0.85), those with a draw at TF >= 0.1 resolved (P01 / P03 / P04:
+    0.37 / 0.48 / 0.30 measured), and the limited patients carry the warning in their tree note."""
+    tables, _, max_tf = clonal
+    tree = tables["tree"].drop_duplicates("patient_id").set_index("patient_id")
+    calls = tree["clonal_resolution"]
+    low = [p for p in calls.index if max_tf[p] < 0.05]
+    high = [p for p in calls.index if max_tf[p] >= 0.1]
+    assert low and high
+    assert (calls[low] == "limited").all()
+    assert (calls[high] == "resolved").all()
+    assert (tree.loc[low, "resolvable_ccf_difference"] > 0.5).all()
+    assert tree.loc[low, "note"].str.contains("limited clonal resolution").all()

@@ -149,6 +149,16 @@ def test_stage_on_simulated_truth_counts(small_cohort, tmp_path):
             assert found, f"{pid}: resistance clone not found as an emerging cluster"
     # the sum rule holds in every patient's tree
     assert tables["tree"]["sum_rule_ok"].all()
+    # the stage's own resolution call (no truth used) picks the same patients here: P02's draws
+    # are all at TF < 0.03 and it is "limited", with the reason in its tree note
+    tree = pd.read_csv(outputs["tree"], sep="\t").drop_duplicates("patient_id")
+    calls = dict(zip(tree["patient_id"], tree["clonal_resolution"]))
+    assert sorted(p for p, c in calls.items() if c == "resolved") == sorted(informative)
+    limited = tree[tree["clonal_resolution"] == "limited"]
+    assert (limited["resolvable_ccf_difference"] > 0.5).all()
+    assert limited["note"].str.contains("limited clonal resolution").all()
+    assert (tree.loc[tree["clonal_resolution"] == "resolved", "resolvable_ccf_difference"]
+            <= 0.5).all()
 
 
 def test_max_tumour_content_repairs_a_low_snv_estimate(small_cohort, tmp_path):

@@ -200,3 +200,20 @@ def test_clonal_stage_labels_and_tree_notes_are_shown(run, tmp_path):
     html = build_patient_page(StageData(sources), "P002", tmp_path / "P002.html").read_text()
     assert "Clone tree: no tree satisfies the sum rule at day 60; star tree" in html
     assert "clone 1: trunk TP53 R175H" in html
+
+
+def test_limited_clonal_resolution_is_a_warning_on_the_patient_page(run, tmp_path):
+    tree = read_tsv(run.results / "clonal" / "tree.tsv", dtype=str)
+    limited = tree["patient_id"] == "P002"
+    tree["resolvable_ccf_difference"] = ["0.614" if x else "0.12" for x in limited]
+    tree["clonal_resolution"] = ["limited" if x else "resolved" for x in limited]
+    tree.to_csv(tmp_path / "tree.tsv", sep="\t", index=False)
+    sources = Sources.from_results_dir(run.results, samples_sheet=run.samples,
+                                       clinical_sheet=run.clinical)
+    sources.tables["tree"] = tmp_path / "tree.tsv"
+    data = StageData(sources)
+    html = build_patient_page(data, "P002", tmp_path / "P002.html").read_text()
+    assert re.search(r'<li class="warn">Limited clonal resolution: clones must differ by about '
+                     r"0\.61 in cancer cell fraction in every draw", html)
+    other = build_patient_page(data, "P001", tmp_path / "P001.html").read_text()
+    assert "Limited clonal resolution" not in other

@@ -9,18 +9,23 @@ information and the model-selection criterion that decides the number of cluster
   ``dVAF/dCCF = t_d / copies_nd`` (one mutant copy: the conservative case) and
   ``Var(VAF) = p (1 - p) / depth_nd x (1 + (depth_nd - 1) / (precision + 1))`` (beta-binomial, at
   the VAF ``p`` of a clonal variant);
-* splitting the variants into two equal halves whose CCFs differ by ``delta`` in every informative
-  draw gains, in expectation, ``delta^2 / 8 x sum(I)`` nats of log-likelihood over one cluster
-  (the quadratic approximation around the pooled CCF);
+* split the variants into two equal halves (the trunk at CCF 1 and a subclone) whose CCFs differ
+  by ``delta`` in every informative draw: variant ``n`` then sits ``z_n = delta sqrt(I_n)``
+  standard deviations from the other half (``I_n`` summed over draws), and the expected
+  log-likelihood gain of the two-cluster mixture over one cluster is ``sum_n g(z_n)``, with
+  ``g`` the gain per observation of an equal two-component Gaussian mixture (``mixture_gain``):
+  about ``z^4 / 64`` while a variant alone cannot be told from either half, ``z^2 / 8 - log 2``
+  once it can (with the labels known it would be ``z^2 / 8``; the mixture must find them);
 * the criterion charges ``(D + 1)`` parameters for the second cluster (one CCF per informative
   draw and a weight) at ``c / 2`` nats each (BIC: ``c = log N``; AIC: 2; times ``penalty``);
-* the split pays for itself when ``delta >= sqrt(4 (D + 1) c / sum(I))``: that is the patient's
-  **resolvable CCF difference**. Clones whose prevalences differ by less in every draw cannot be
-  told apart, whatever the search.
+* the ``delta`` at which the gain meets that price is the patient's **resolvable CCF
+  difference** (bisection). Clones whose prevalences differ by less in every draw cannot be told
+  apart, whatever the search.
 
 It is an expected, not an observed, figure: it uses only the depths, tumour contents, copy
-numbers and the fitted precision, never the alternate counts. The docs (docs/clonal.md) compare it
-with the ARI reached on simulated cohorts."""
+numbers and the fitted precision, never the alternate counts. Its calibration against the
+stage's own EM (tests/unit/test_clonal_resolution.py) and the ARI it separates on simulated
+cohorts are in docs/clonal.md."""
 
 from __future__ import annotations
 
@@ -31,7 +36,6 @@ from .ccf import BINOMIAL, MutationData
 # A patient whose resolvable CCF difference is above this is reported as "limited": its counts
 # cannot tell a subclone present in half of the cancer cells from the trunk.
 LIMITED_ABOVE = 0.5
-
 
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(64)  # E over N(0, 1)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()

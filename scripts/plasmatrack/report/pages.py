@@ -290,6 +290,9 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
         for cid, label in zip(tree["cluster_id"].astype(str), tree["label"]):
             if _cell(label):
                 labels[cid] = _cell(label)
+    limited = resolution_warning(tree)
+    if limited:
+        blocks.append({"kind": "warnings", "items": [limited]})
     if tree is not None and "note" in tree:
         for note in sorted({_cell(n) for n in tree["note"] if _cell(n)}):
             blocks.append({"kind": "note", "text": f"Clone tree: {note}"})
@@ -361,6 +364,24 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
         page.table(blocks, shown, "QC per sample; failed samples highlighted with the reason.",
                    "qc", fail=fail, page_size=settings.table_page_size, full=qc)
     return page.write()
+
+
+def resolution_warning(tree: pd.DataFrame | None) -> str:
+    """The warning for a patient the clonal stage calls "limited" (clonal_resolution in
+    tree.tsv), or ""."""
+    if tree is None or tree.empty or "clonal_resolution" not in tree:
+        return ""
+    if not (tree["clonal_resolution"].astype(str) == "limited").any():
+        return ""
+    delta = pd.to_numeric(tree["resolvable_ccf_difference"], errors="coerce").iloc[0]
+    need = ("no difference in cancer cell fraction can be told apart at these depths and "
+            "tumour fractions" if not np.isfinite(delta) else
+            f"clones must differ by about {delta:.2f} in cancer cell fraction in every draw to "
+            "be told apart")
+    k = tree["cluster_id"].nunique()
+    return (f"Limited clonal resolution: {need}. "
+            + ("One cluster here does not mean one clone." if k == 1 else
+               "Clones closer than that are merged."))
 
 
 def _why_missing(data: StageData, names: list[str], patient: str | None = None) -> str:
