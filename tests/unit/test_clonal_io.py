@@ -58,6 +58,20 @@ def test_clones_cli_on_pyclone_vi_input_writes_its_results_format(tmp_path):
     assert prev.loc[(1, "S1"), "cellular_prevalence"] == pytest.approx(0.6, abs=0.06)
     for name in ("cluster_prevalence.tsv", "tree.tsv", "ccf.tsv", "model_selection.tsv"):
         assert (tmp_path / "out" / name).is_file()
+    # 12 variants at TC 0.6-0.7 and 800x resolve CCF gaps far below 0.5; a limit below the
+    # patient's resolvable difference turns the call to limited, with the note
+    tree = pd.read_csv(tmp_path / "out" / "tree.tsv", sep="\t")
+    delta = float(tree["resolvable_ccf_difference"].iloc[0])
+    assert 0.01 < delta < 0.2 and (tree["clonal_resolution"] == "resolved").all()
+    assert f"clonal resolution resolved (resolvable CCF difference {delta:.2f})" in proc.stdout
+    proc = subprocess.run([str(BIN / "plasmatrack"), "clones", "--pyclone-tsv",
+                           str(tmp_path / "in.tsv"), "--out", str(tmp_path / "out2"),
+                           "--resolution-limit", f"{delta / 2:.4f}"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    tree = pd.read_csv(tmp_path / "out2" / "tree.tsv", sep="\t")
+    assert (tree["clonal_resolution"] == "limited").all()
+    assert tree["note"].str.contains("limited clonal resolution").all()
 
 
 def test_old_pyclone_layout_and_missing_column_error(tmp_path):

@@ -309,7 +309,8 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 
 def run_pyclone(paths: list[str | os.PathLike], out_dir: str | os.PathLike,
-                settings: ClusterSettings | None = None, tree_tolerance: float = 0.02) -> dict:
+                settings: ClusterSettings | None = None, tree_tolerance: float = 0.02,
+                resolution_limit: float = LIMITED_ABOVE) -> dict:
     """Cluster a PyClone / PyClone-VI input and write, in ``out_dir``: ``pyclone_vi_results.tsv``
     (PyClone-VI's results format), ``cluster_prevalence.tsv``, ``tree.tsv``, ``ccf.tsv`` and
     ``model_selection.tsv``. Returns the tables and the run time (s)."""
@@ -328,7 +329,8 @@ def run_pyclone(paths: list[str | os.PathLike], out_dir: str | os.PathLike,
         for k in range(result.k) for d, s in enumerate(data.sample_ids)])
     tree = build_tree(result.prevalence, result.prevalence_std, result.informative,
                       tree_tolerance, sample_names=data.sample_ids)
-    delta, resolution, resolution_note = patient_resolution(data, result, settings)
+    delta, resolution, resolution_note = patient_resolution(data, result, settings,
+                                                            resolution_limit)
     tree_df = pd.DataFrame({
         "cluster_id": np.arange(result.k),
         "parent_cluster_id": pd.array(tree.parents, dtype="Int64"),
@@ -345,7 +347,8 @@ def run_pyclone(paths: list[str | os.PathLike], out_dir: str | os.PathLike,
     write_tsv(ccf, out / "ccf.tsv")
     write_tsv(result.selection, out / "model_selection.tsv")
     return {"data": data, "result": result, "results": pyclone, "prevalence": prev,
-            "tree": tree, "seconds": elapsed, "notes": notes}
+            "tree": tree, "seconds": elapsed, "notes": notes, "resolution": resolution,
+            "resolvable_ccf_difference": delta}
 
 
 def read_clinical_table(path: str | os.PathLike | None) -> pd.DataFrame | None:

@@ -49,6 +49,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                        help="beta-binomial precision: 'auto' (maximum likelihood), a number, or "
                             "'binomial'")
     model.add_argument("--grid-points", type=int, default=101)
+    model.add_argument("--resolution-limit", type=float, default=0.5,
+                       help="a patient whose resolvable CCF difference is above this is "
+                            "reported as 'limited' (default 0.5; docs/clonal.md)")
     parser.add_argument("--out", required=True, help="output folder")
 
 
@@ -64,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
                               grid_points=args.grid_points)
     out = Path(args.out)
     if args.pyclone_tsv:
-        res = run_pyclone(args.pyclone_tsv, out, cluster)
+        res = run_pyclone(args.pyclone_tsv, out, cluster,
+                          resolution_limit=args.resolution_limit)
         r = res["result"]
         print(f"ok: {len(res['data'].mutation_ids)} mutations x {len(res['data'].sample_ids)} "
-              f"samples -> {r.k} clusters in {res['seconds']:.1f} s; {res['tree'].note}")
+              f"samples -> {r.k} clusters in {res['seconds']:.1f} s; {res['tree'].note}; "
+              f"clonal resolution {res['resolution']} (resolvable CCF difference "
+              f"{res['resolvable_ccf_difference']:.2f})")
         print(f"wrote {out / 'pyclone_vi_results.tsv'} (PyClone-VI format), "
               "cluster_prevalence.tsv, tree.tsv, ccf.tsv, model_selection.tsv")
         return 0
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     settings.inputs.tumour_content = args.tumour_content
     settings.inputs.copy_number = copy_number
     settings.inputs.copy_number_table = args.copy_number_table
+    settings.resolution_limit = args.resolution_limit
     cns = {}
     if copy_number == "segments":
         if not args.cns_dir:
@@ -92,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
                           cns=cns, clinical=read_clinical_table(args.clinical),
                           settings=settings)
     n_pat = tables["variants"]["patient_id"].nunique()
+    calls = tables["tree"].drop_duplicates("patient_id")
+    limited = calls.loc[calls["clonal_resolution"] == "limited", "patient_id"].astype(str)
     print(f"ok: {n_pat} patient(s), {len(tables['tree'])} clusters, {len(tables['events'])} "
-          f"events; tables in {out}")
+          f"events; {len(limited)} with limited clonal resolution"
+          + (f" ({', '.join(limited)})" if len(limited) else "") + f"; tables in {out}")
     return 0
