@@ -18,7 +18,7 @@ prevalence error, and resistance clones found emerging in their own cluster.
 
     .venv/bin/python benchmarks/accuracy_clonal.py --seeds 1-10 [--depth 800]
         [--tumour-content truth|max|auto|snv|cnv] [--cn-error 0.15] [--workdir DIR]
-        [--explain-single] [--set KEY=VALUE ...]
+        [--explain-single] [--total-cn-only] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -85,9 +85,14 @@ def run_seed(seed: int, work: Path, args) -> dict:
     tracked, tf, snv = stage_inputs(cohort, out, args.depth, args.tumour_content, args.cn_error,
                                     args.cn_floor, args.count_seed)
     mode = "cnv" if args.tumour_content == "truth" else args.tumour_content
+    segments = cohort / "truth" / "segments.tsv"
+    if args.total_cn_only:  # the stage's fallback for the multiplicity bound, as from .cns files
+        seg = pd.read_csv(segments, sep="\t")
+        segments = out / "segments_total_cn.tsv"
+        write_tsv(seg.drop(columns=["major_cn", "minor_cn"]), segments)
     settings = ClonalSettings.from_config({
         **args.set, "copy_number": "table",
-        "copy_number_table": str(cohort / "truth" / "segments.tsv"), "tumour_content": mode})
+        "copy_number_table": str(segments), "tumour_content": mode})
     outputs = {k: out / f"{k}.tsv" for k in ("variants", "prevalence", "tree", "events")}
     tables = run_pipeline(tracked, tf, outputs, snv_tf=snv, settings=settings,
                           clinical=read_clinical_table(cohort / "clinical.tsv"))
@@ -163,6 +168,9 @@ def main() -> int:
     ap.add_argument("--cn-floor", type=float, default=0.04,
                     help="copy-number TF below this reads as not detected (default 0.04)")
     ap.add_argument("--count-seed", type=int, default=3, help="seed of the drawn counts (3)")
+    ap.add_argument("--total-cn-only", action="store_true",
+                    help="give the stage the truth's total copy numbers without major_cn / "
+                         "minor_cn (as the pipeline's .cns segments)")
     ap.add_argument("--workdir", help="keep cohorts and tables here (default: a temporary folder)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a clonal config key for the stage (repeatable), e.g. penalty=0.5, "

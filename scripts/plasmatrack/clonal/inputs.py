@@ -300,9 +300,9 @@ def _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, no
                          f"{settings.min_tf_for_copy_number:g} and segments: copy number 2 assumed")
     cn = np.clip(np.rint(cn), 1, settings.max_copy_number)
     if major is None or np.isnan(major).all():
-        major = np.ceil(cn / 2.0)
+        major = cn - 1.0
     else:
-        major = np.where(np.isfinite(major), major, np.ceil(cn / 2.0))
+        major = np.where(np.isfinite(major), major, cn - 1.0)
     return cn, np.clip(major, 1, None)
 
 
