@@ -275,6 +275,58 @@ def test_copy_number_uses_the_hmm_centre_not_the_path_ploidy(tmp_path):
     assert tumour_cn_from_log2(log2, 0.4, 2.6) == pytest.approx(4.69, abs=0.01)
 
 
+def _write_patient(tmp_path, specs, tcs, segments, seed=4):
+    """tracked / tumour-fraction / segments tables for one patient X: specs are (chrom, pos,
+    ccf, tumour CN, multiplicity) of heterozygous SNVs at 800x; segments give total CN only."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for chrom, pos, ccf, cn, m in specs:
+        for sid, (day, t) in tcs.items():
+            depth = 800
+            vaf = t * ccf * m / ((1 - t) * 2 + t * cn)
+            alt = int(rng.binomial(depth, vaf))
+            rows.append({"patient_id": "X", "sample_id": sid, "sample_type": "plasma",
+                         "timepoint_days": day, "chrom": chrom, "pos": pos, "ref": "C",
+                         "alt": "T", "gene": "G" + chrom[3:], "ref_count": depth - alt,
+                         "alt_count": alt, "category": "somatic", "status": "detected"})
+    pd.DataFrame(rows).to_csv(tmp_path / "tracked.tsv", sep="\t", index=False)
+    pd.DataFrame({"sample_id": list(tcs), "tumour_fraction": [t for _, t in tcs.values()]}).to_csv(
+        tmp_path / "tf.tsv", sep="\t", index=False)
+    pd.DataFrame(segments, columns=["chrom", "start", "end", "tumour_copy_number"]).to_csv(
+        tmp_path / "segments.tsv", sep="\t", index=False)
+    return ClonalSettings.from_config({"copy_number": "table", "tumour_content": "cnv",
+                                       "copy_number_table": str(tmp_path / "segments.tsv")})
+
+
+def test_variants_no_ccf_explains_are_set_aside_or_read_as_loh(tmp_path):
+    """Total copy numbers only. A TP53 SNV on both copies of a copy-neutral LOH region (VAF =
+    TF, twice what one allele gives) is kept with LOH assumed and joins the trunk. A SNV in an
+    amplicon whose copy number was not measured (CN 2 assumed, VAF 0.10 at TF 0.03, as make demo's
+    P07 GRB7) fits no CCF even so: it is left out, flagged vaf_exceeds_copy_number, and the
+    other variants keep binomial counts (with it, the fitted precision fell to 20)."""
+    tcs = {"X_D1": (0, 0.30), "X_D2": (30, 0.35), "X_D3": (50, 0.25)}
+    specs = ([("chr1", 1000 + 100 * i, 1.0, 2, 1) for i in range(6)]
+             + [("chr2", 1000 + 100 * i, 0.4, 2, 1) for i in range(5)]
+             + [("chr17", 3000, 1.0, 2, 2),  # cnLOH: both copies mutant
+                ("chr17", 9000, 1.0, 40, 39)])  # amplicon, measured as CN 2
+    settings = _write_patient(tmp_path, specs, tcs, [("chr1", 0, 10**6, 2),
+                                                     ("chr2", 0, 10**6, 2),
+                                                     ("chr17", 0, 10**6, 2)])
+    tables = run_pipeline(tmp_path / "tracked.tsv", tmp_path / "tf.tsv", {}, settings=settings)
+    v = tables["variants"].set_index(["chrom", "pos"])
+    amp, loh = ("chr17", 9000), ("chr17", 3000)
+    assert v.loc[amp, "flags"] == "vaf_exceeds_copy_number" and pd.isna(v.loc[amp, "cluster_id"])
+    trunk = v.loc[("chr1", 1000), "cluster_id"]
+    assert v.loc[loh, "cluster_id"] == trunk and v.loc[loh, "multiplicity"] == 2
+    assert v.loc["chr1", "cluster_id"].eq(trunk).all()
+    sub = v.loc["chr2", "cluster_id"]
+    assert sub.nunique() == 1 and sub.iloc[0] != trunk
+    note = tables["tree"]["note"].iloc[0]
+    assert "loss of heterozygosity assumed" in note and "G17 chr17:3000:C>T" in note
+    assert "(G17 chr17:9000:C>T) were not clustered (flag vaf_exceeds_copy_number)" in note
+    assert "binomial counts" in note
+
+
 def test_amplified_allele_variant_without_allele_specific_copy_number(tmp_path):
     """A truncal SNV on the amplified allele of a CN-20 focal amplicon (the demo's P04 PGAP3:
     VAF 0.70-0.79 at TF 0.22-0.31) with total copy numbers only (as from the .cns segments).

@@ -37,10 +37,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from ..errors import InputError, where
 from ..io import read_tsv
-from .ccf import MutationData
+from .ccf import MutationData, expected_vaf
 
 TRACKED_REQUIRED = ("patient_id", "sample_id", "sample_type", "timepoint_days", "chrom", "pos",
                     "ref", "alt", "gene", "ref_count", "alt_count", "category")
@@ -58,6 +59,9 @@ class InputSettings:
     max_copy_number: int = 20
     require_detected: bool = True
     min_tumour_content: float = 0.001
+    # A variant whose counts in some draw exceed, at this p-value, the VAF of a clonal variant on
+    # every major copy (its copy number is underestimated there) is left out of the clustering.
+    copy_number_outlier_p: float = 1e-6
 
 
 @dataclass
@@ -233,10 +237,76 @@ def patient_inputs(tracked: pd.DataFrame, tf: pd.DataFrame | None, snv: pd.DataF
             out.append(PatientInput(patient, None, timepoints, sources, excluded,
                                     notes + ["no somatic variant to cluster"]))
             continue
-        data = _mutation_data(patient, som, ann, samples, tc, tf, segments, settings, cn_table,
-                              notes)
+        data, major_given = _mutation_data(patient, som, ann, samples, tc, tf, segments,
+                                           settings, cn_table, notes)
+        # where only total copy numbers are known, more mutant fragments than one allele gives
+        # (1.5-fold: a copy-neutral LOH reads 2-fold, noise included) means every copy may carry
+        # the mutation (loss of heterozygosity, e.g. at TP53); then whatever still exceeds all
+        # its copies 2-fold is set aside
+        over = copy_number_outliers(data, settings.copy_number_outlier_p, min_fold=1.5)
+        if over.any():
+            loh = over & ~major_given & (data.major_cn < data.tumour_cn).any(axis=1)
+            data.major_cn[loh] = data.tumour_cn[loh]
+            over = copy_number_outliers(data, settings.copy_number_outlier_p)
+            kept = loh & ~over
+            if kept.any():
+                names = ", ".join(f"{g} {m}".strip() for g, m in zip(
+                    data.annotations["gene"][kept].fillna(""),
+                    data.annotations["mutation_id"][kept]))
+                notes.append(f"{int(kept.sum())} variant(s) with more mutant fragments than one "
+                             f"allele of their copy number could give ({names}): loss of "
+                             "heterozygosity assumed (every copy may carry the mutation)")
+        if over.any():
+            gone = data.annotations[over]
+            excluded = pd.concat([excluded, gone[ann_cols].assign(flags="vaf_exceeds_copy_number")],
+                                 ignore_index=True)
+            names = ", ".join(f"{g} {m}".strip() for g, m in zip(gone["gene"].fillna(""),
+                                                               gone["mutation_id"]))
+            notes.append(f"{int(over.sum())} variant(s) with more mutant fragments than a clonal "
+                         f"variant on every copy could give ({names}) were not clustered (flag "
+                         "vaf_exceeds_copy_number): their copy number is probably "
+                         "underestimated")
+            data = subset_mutations(data, ~over)
+        if data is None:
+            out.append(PatientInput(patient, None, timepoints, sources, excluded,
+                                    notes + ["no somatic variant to cluster"]))
+            continue
         out.append(PatientInput(patient, data, timepoints, sources, excluded, notes))
     return out
+
+
+def copy_number_outliers(data: MutationData, p_max: float = 1e-6,
+                         min_fold: float = 2.0) -> np.ndarray:
+    """Variants no CCF can explain: in some draw with tumour content their mutant fragments exceed,
+    at one-sided binomial p < ``p_max`` and over ``min_fold``-fold, the VAF of a clonal variant on
+    all of its major copies. Such a variant (a focal amplicon whose copy number was not
+    measured, e.g. at TF < ``min_tf_for_copy_number``) would otherwise be explained only by a
+    huge overdispersion, which blurs every other variant of the patient. A draw where most
+    variants exceed it says the tumour content is low there, not the copy numbers, and is
+    skipped. Returns a boolean mask over variants."""
+    depth = data.depth
+    vmax = expected_vaf(1.0, data.major_cn, data.tumour_content, data.tumour_cn, data.normal_cn,
+                        data.error_rate)
+    ok = (data.tumour_content > 0) & (depth > 0)
+    p = np.where(ok, binom.sf(data.alt - 1, depth, np.clip(vmax, 1e-9, 1.0)), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fold = np.where(ok, data.alt / np.maximum(depth, 1) / np.maximum(vmax, 1e-9), 0.0)
+    bad = ok & (p < p_max) & (fold > min_fold)
+    n = bad.shape[0]
+    trusted = bad.sum(axis=0) <= n / 2  # per draw
+    return (bad & trusted[None, :]).any(axis=1)
+
+
+def subset_mutations(data: MutationData, keep: np.ndarray) -> MutationData | None:
+    """The variants of ``data`` where ``keep``; None when none is kept."""
+    keep = np.asarray(keep, dtype=bool)
+    if not keep.any():
+        return None
+    ids = [m for m, k in zip(data.mutation_ids, keep) if k]
+    return MutationData(ids, list(data.sample_ids), data.ref[keep], data.alt[keep],
+                        data.tumour_content[keep], data.tumour_cn[keep], data.major_cn[keep],
+                        data.normal_cn[keep], data.error_rate[keep],
+                        annotations=data.annotations[keep].reset_index(drop=True))
 
 
 def _mutation_data(patient, som, ann, samples, tc, tf, segments, settings, cn_table, notes):
@@ -255,13 +325,15 @@ def _mutation_data(patient, som, ann, samples, tc, tf, segments, settings, cn_ta
     err[r, c] = np.where(np.isfinite(bg), np.clip(bg, 1e-5, 0.05), DEFAULT_ERROR_RATE)
     t = np.array([tc[s] for s in samples])
     t = np.where(t >= settings.min_tumour_content, t, 0.0)
-    cn, major = _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, notes)
+    cn, major, major_given = _copy_numbers(patient, ann, samples, t, tf, segments, settings,
+                                           cn_table, notes)
     tcn = np.tile(cn[:, None], (1, d))
-    return MutationData(
+    data = MutationData(
         list(ann["mutation_id"]), list(samples), ref, alt, np.tile(t, (n, 1)), tcn,
         np.tile(major[:, None], (1, d)), np.full((n, d), 2.0), err,
         annotations=ann.reset_index(drop=True),
     )
+    return data, major_given
 
 
 def _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, notes):
@@ -299,11 +371,9 @@ def _copy_numbers(patient, ann, samples, t, tf, segments, settings, cn_table, no
             notes.append("no draw with tumour fraction >= "
                          f"{settings.min_tf_for_copy_number:g} and segments: copy number 2 assumed")
     cn = np.clip(np.rint(cn), 1, settings.max_copy_number)
-    if major is None or np.isnan(major).all():
-        major = cn - 1.0
-    else:
-        major = np.where(np.isfinite(major), major, cn - 1.0)
-    return cn, np.clip(major, 1, None)
+    given = np.zeros(n, dtype=bool) if major is None else np.isfinite(major)
+    major = np.where(given, major if major is not None else 0.0, cn - 1.0)
+    return cn, np.clip(major, 1, None), given
 
 
 def load_cns_files(paths: dict[str, str | os.PathLike]) -> dict[str, pd.DataFrame]:
