@@ -217,3 +217,5 @@ def test_limited_clonal_resolution_is_a_warning_on_the_patient_page(run, tmp_pat
                      r"0\.61 in cancer cell fraction in every draw", html)
     other = build_patient_page(data, "P001", tmp_path / "P001.html").read_text()
     assert "Limited clonal resolution" not in other
+    cohort = build_cohort_page(data, tmp_path / "cohort.html").read_text()
+    assert re.search(r"limited clonal resolution</dt>\s*<dd>1 of 6 patients \(P002\)", cohort)

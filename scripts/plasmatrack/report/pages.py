@@ -431,6 +431,13 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     if qc is not None:
         n_fail = int((F.qc_passed(qc) == False).fillna(False).sum())  # noqa: E712
         items.append(("samples failing QC", str(n_fail)))
+    tree = data.table("tree")
+    if tree is not None and "clonal_resolution" in tree and not tree.empty:
+        calls = tree.drop_duplicates("patient_id")
+        limited = sorted(calls.loc[calls["clonal_resolution"].astype(str) == "limited",
+                                   "patient_id"].astype(str))
+        items.append(("limited clonal resolution", f"{len(limited)} of {len(calls)} patients"
+                      + (f" ({', '.join(limited)})" if limited else "")))
     blocks.append({"kind": "summary", "items": items})
     warnings = list(data.clinical_warnings())
     tf = data.table("tumour_fraction")
