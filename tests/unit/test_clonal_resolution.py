@@ -81,3 +81,15 @@ def test_resolvable_difference_moves_with_depth_tumour_fraction_and_overdispersi
     assert resolvable_ccf_difference(faint, inf) == float("inf")
     assert resolution_label(0.3) == "resolved" and resolution_label(0.7) == "limited"
     assert resolution_label(float("inf")) == "limited"
+
+
+def test_limited_note_without_a_finite_difference():
+    """TF 0.001 everywhere: no CCF difference suffices, and the note says so in words."""
+    from plasmatrack.clonal.cluster import ClusterSettings, fit_clusters
+    from plasmatrack.clonal.pipeline import patient_resolution
+
+    data = two_clones(np.random.default_rng(2), 6, [0.001, 0.001, 0.001], 300, 1.0, 1.0)
+    result = fit_clusters(data, ClusterSettings())
+    delta, label, note = patient_resolution(data, result, ClusterSettings())
+    assert delta == float("inf") and label == "limited"
+    assert "no CCF difference can be told apart" in note and "inf" not in note

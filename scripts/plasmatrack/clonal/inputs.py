@@ -59,8 +59,8 @@ class InputSettings:
     max_copy_number: int = 20
     require_detected: bool = True
     min_tumour_content: float = 0.001
-    # A variant whose counts in some draw exceed, at this p-value, the VAF of a clonal variant on
-    # every major copy (its copy number is underestimated there) is left out of the clustering.
+    # p-value of copy_number_outliers: with total copy numbers only, a variant 1.5-fold over one
+    # allele is read as LOH; one still 2-fold over all its copies is left out of the clustering.
     copy_number_outlier_p: float = 1e-6
 
 
@@ -250,22 +250,18 @@ def patient_inputs(tracked: pd.DataFrame, tf: pd.DataFrame | None, snv: pd.DataF
             over = copy_number_outliers(data, settings.copy_number_outlier_p)
             kept = loh & ~over
             if kept.any():
-                names = ", ".join(f"{g} {m}".strip() for g, m in zip(
-                    data.annotations["gene"][kept].fillna(""),
-                    data.annotations["mutation_id"][kept]))
                 notes.append(f"{int(kept.sum())} variant(s) with more mutant fragments than one "
-                             f"allele of their copy number could give ({names}): loss of "
-                             "heterozygosity assumed (every copy may carry the mutation)")
+                             f"allele of their copy number could give "
+                             f"({_names(data.annotations[kept])}): loss of heterozygosity "
+                             "assumed (every copy may carry the mutation)")
         if over.any():
             gone = data.annotations[over]
             excluded = pd.concat([excluded, gone[ann_cols].assign(flags="vaf_exceeds_copy_number")],
                                  ignore_index=True)
-            names = ", ".join(f"{g} {m}".strip() for g, m in zip(gone["gene"].fillna(""),
-                                                               gone["mutation_id"]))
             notes.append(f"{int(over.sum())} variant(s) with more mutant fragments than a clonal "
-                         f"variant on every copy could give ({names}) were not clustered (flag "
-                         "vaf_exceeds_copy_number): their copy number is probably "
-                         "underestimated")
+                         f"variant on every copy could give ({_names(gone)}) were not "
+                         "clustered (flag vaf_exceeds_copy_number): their copy number is "
+                         "probably underestimated")
             data = subset_mutations(data, ~over)
         if data is None:
             out.append(PatientInput(patient, None, timepoints, sources, excluded,
@@ -273,6 +269,12 @@ def patient_inputs(tracked: pd.DataFrame, tf: pd.DataFrame | None, snv: pd.DataF
             continue
         out.append(PatientInput(patient, data, timepoints, sources, excluded, notes))
     return out
+
+
+def _names(annotations: pd.DataFrame) -> str:
+    """'TP53 chr17:7577120:C>T, ...' for notes."""
+    return ", ".join(f"{g} {m}".strip() for g, m in zip(annotations["gene"].fillna(""),
+                                                       annotations["mutation_id"]))
 
 
 def copy_number_outliers(data: MutationData, p_max: float = 1e-6,

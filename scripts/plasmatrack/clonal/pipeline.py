@@ -192,10 +192,10 @@ def patient_resolution(data, result: ClusterResult, cluster: ClusterSettings,
         return delta, label, ""
     what = "one cluster does not mean one clone" if result.k == 1 else \
         "clones closer than that are merged"
-    shown = "no informative draw" if not np.isfinite(delta) else f"{delta:.2f}"
+    need = ("no CCF difference can be told apart" if not np.isfinite(delta) else
+            f"clones must differ by about {delta:.2f} in CCF in every draw to be told apart")
     return delta, label, (f"limited clonal resolution: at these depths and tumour fractions "
-                          f"clones must differ by about {shown} in CCF in every draw to be told "
-                          f"apart ({what})")
+                          f"{need} ({what})")
 
 
 def _normalise_to_trunk(pin: PatientInput, data, result: ClusterResult,
