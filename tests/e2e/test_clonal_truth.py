@@ -87,3 +87,29 @@ def test_resolution_call_follows_the_tumour_fraction(clonal):
     assert (calls[high] == "resolved").all()
     assert (tree.loc[low, "resolvable_ccf_difference"] > 0.5).all()
     assert tree.loc[low, "note"].str.contains("limited clonal resolution").all()
+
+
+def test_end_to_end_accuracy_script_reads_the_run(demo_run, clonal, tmp_path):
+    """benchmarks/accuracy_clonal_e2e.py (the end-to-end figures of docs/clonal.md) on this run:
+    Snakemake finds nothing to redo, and the script's means are this module's own."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, ev, max_tf = clonal
+    (tmp_path / "seed11").symlink_to(demo_run.root, target_is_directory=True)
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy_clonal_e2e.py"
+    proc = subprocess.run([sys.executable, str(script), "--seeds", "11", "--read-pairs",
+                           "120000", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    m = re.search(r"mean ARI all ([\d.]+); resolved (\d+) ([\d.]+); informative (\d+) ([\d.]+)",
+                  last)
+    assert m, last
+    informative = [p for p in ev["ari"] if max_tf[p] >= 0.05]
+    assert float(m.group(1)) == pytest.approx(np.mean(list(ev["ari"].values())), abs=5e-4)
+    assert int(m.group(4)) == len(informative)
+    assert float(m.group(5)) == pytest.approx(np.mean([ev["ari"][p] for p in informative]),
+                                              abs=5e-4)
