@@ -9,12 +9,15 @@ BIN := $(VENV)/bin
 CORES ?= 2
 SEED ?= 1
 DEMO_DIR ?= demo
-# Debian packages the pipeline runs (align, QC) and those only the tests need (browser, SLURM).
-APT_RUN := bwa samtools bcftools tabix
-APT_TEST := chromium slurm-wlm munge
+# The one list of what each command installs (Debian packages; Python packages: requirements.txt).
+# APT_RUN: what `make demo` and the pipeline's defaults need (Python for the venv, align, QC).
+# APT_TEST: what only the tests add: a browser, a real SLURM, R + DNAcopy (ichorCNA .rds panels,
+# the opt-in cbs segmentation) and mosdepth (+ the libhts it loads) for the depth cross-check.
+APT_RUN := python3 python3-venv bwa samtools bcftools tabix
+APT_TEST := chromium slurm-wlm munge r-base-core r-bioc-dnacopy mosdepth libhts-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps deps-test apt-run apt-test venv dryrun clean-demo
+.PHONY: demo test deps deps-test apt-run apt-test venv dryrun clean-demo fresh-check
 
 demo: deps
 	$(BIN)/plasmatrack simulate --out $(DEMO_DIR)/cohort --seed $(SEED)
@@ -63,3 +66,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
+
+# The README's two commands on a bare Debian 12 root (debootstrap + chroot; root, ~1 h).
+fresh-check:
+	bash tests/fresh/fresh_check.sh

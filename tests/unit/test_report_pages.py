@@ -219,3 +219,17 @@ def test_limited_clonal_resolution_is_a_warning_on_the_patient_page(run, tmp_pat
     assert "Limited clonal resolution" not in other
     cohort = build_cohort_page(data, tmp_path / "cohort.html").read_text()
     assert re.search(r"limited clonal resolution</dt>\s*<dd>1 of 6 patients \(P002\)", cohort)
+
+
+def test_methods_name_the_segmentation_that_ran():
+    import pandas as pd
+
+    from plasmatrack.report.pages import segmentation_sentence
+
+    one = pd.DataFrame({"segment_method": ["haar", "haar", "haar"]})
+    assert segmentation_sentence(one) == " Copy-number segments: CNVkit haar (all 3 samples)."
+    mixed = pd.DataFrame({"segment_method": ["cbs", "haar", "cbs", None]})
+    assert segmentation_sentence(mixed) == (" Copy-number segments: CNVkit cbs (2 samples), "
+                                            "haar (1 samples).")
+    assert segmentation_sentence(None) == ""
+    assert segmentation_sentence(pd.DataFrame({"tumour_fraction": [0.1]})) == ""

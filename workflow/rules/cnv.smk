@@ -4,6 +4,15 @@
 # (cnv_summary). Choices and measurements: docs/cnv.md; logic: scripts/plasmatrack/cnv/.
 
 CNV = config["cnv"]
+# The segmentation method is fixed by the config, never by what is installed: a cbs run on a
+# machine without R stops here, before any job, instead of falling back to another method.
+try:
+    from plasmatrack.cnv.segment import resolve_method as _resolve_segment_method
+
+    _resolve_segment_method(CNV["segment_method"])
+except InputError as exc:
+    raise WorkflowError(f"config cnv.segment_method: {exc}") from None
+logger.info(f"plasmatrack: copy-number segments by CNVkit {CNV['segment_method']}")
 CNV_HEALTHY = list(CNV["healthy_plasma"])
 _cnv_unknown = sorted(set(CNV_HEALTHY) - set(SAMPLES["sample_id"]))
 if _cnv_unknown:

@@ -11,3 +11,8 @@ Modules, one concern each:
 - ``genes``: gene-level statistics, plasma and tumour copy number, amplification calls.
 - ``pipeline``: the per-sample and cohort steps the rules and the CLI call.
 """
+
+# The segmentation methods, here rather than in ``segment`` so that the CLI can offer them without
+# importing numpy/pandas. haar is pure Python: the same segments on every machine (docs/cnv.md).
+SEGMENT_METHODS = ("haar", "cbs", "hmm", "hmm-tumor", "none")
+DEFAULT_SEGMENT_METHOD = "haar"

@@ -82,7 +82,7 @@ def _off_target(bins: pd.DataFrame) -> pd.DataFrame:
 def analyse_sample(cnr: pd.DataFrame, sample_id: str, out_cns: str | os.PathLike,
                    out_seg: str | os.PathLike, out_gene_stats: str | os.PathLike,
                    out_info: str | os.PathLike, genes_bed: str | os.PathLike | None,
-                   segment_method: str = "auto", segment_threshold: float | None = None,
+                   segment_method: str = "haar", segment_threshold: float | None = None,
                    reference_label: str = "", warning: str = "") -> dict:
     """Segments, SEG and gene statistics of one sample's bins (``cnr``: CNVkit .cnr columns), and
     a one-row info table (segmentation method, reference, warning) for the later steps."""
@@ -197,7 +197,7 @@ def fix_and_analyse(sample_id: str, target_cnn: str, antitarget_cnn: str,
                     reference_cnn: str | None, pool: list[tuple[str, str, str]], fasta: str,
                     targets_bed: str, antitargets_bed: str, out_cnr: str, out_cns: str,
                     out_seg: str, out_gene_stats: str, out_info: str, genes_bed: str | None,
-                    segment_method: str = "auto", segment_threshold: float | None = None,
+                    segment_method: str = "haar", segment_threshold: float | None = None,
                     bias: str = "robust", pool_size: int | None = None,
                     pool_corrections: bool = False, shrink: bool = True) -> dict:
     """Rule ``cnv_call``: normalise one sample against the panel of normals and analyse it.
@@ -423,7 +423,7 @@ def run_wig(reads_wig: str, gc_wig: str, map_wig: str, out_dir: str | os.PathLik
             her2_gene: str = "ERBB2", hmm: HmmSettings | None = None,
             thresholds: DetectionThresholds | None = None, calibrate_on_panel: bool = False,
             margin: float = 1.5, gene_settings: GeneSettings | None = None,
-            segment_method: str = "auto", plot: bool = True) -> pd.DataFrame:
+            segment_method: str = "haar", plot: bool = True) -> pd.DataFrame:
     """``plasmatrack tumour-fraction``: the pipeline's per-sample outputs and cohort tables for
     one HMMcopy WIG sample. Returns the tumour-fraction table (one row)."""
     from . import wig

@@ -1,9 +1,10 @@
 """Segmentation of bin-level copy ratios with CNVkit and export to SEG.
 
-Method ``auto`` is CNVkit's ``cbs`` (DNAcopy circular binary segmentation) when ``Rscript`` with
-the DNAcopy package is available, otherwise CNVkit's ``haar`` (Haar-wavelet segmentation, pure
-Python, the method CNVkit's own regression case is held to). The choice is recorded in the
-``.cns`` metadata column ``method`` so a report can say which one ran."""
+The default is CNVkit's ``haar`` (Haar-wavelet segmentation, pure Python, the method CNVkit's own
+regression case is held to), so that a run gives the same segments on every machine. ``cbs``
+(DNAcopy circular binary segmentation) is an opt-in that needs ``Rscript`` with DNAcopy and fails
+with a clear message without it; nothing falls back silently. The method that ran is recorded in
+the sample's info table and ``tumour_fraction.tsv`` (``segment_method``) so a report can say so."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from . import DEFAULT_SEGMENT_METHOD, SEGMENT_METHODS
 from ..io import atomic_open
 
 log = logging.getLogger(__name__)
 
-METHODS = ("auto", "cbs", "haar", "hmm", "hmm-tumor", "none")
+METHODS = SEGMENT_METHODS
+DEFAULT_METHOD = DEFAULT_SEGMENT_METHOD
 CNR_COLUMNS = ["chromosome", "start", "end", "gene", "log2", "depth", "weight"]
 
 
@@ -36,14 +39,17 @@ def dnacopy_available(rscript: str = "Rscript") -> bool:
 
 
 def resolve_method(method: str, rscript: str = "Rscript") -> str:
-    """The segmentation method that will actually run for ``method`` (``auto`` resolved)."""
+    """``method``, checked: it must be one of ``METHODS`` and, for ``cbs``, runnable here."""
+    if method == "auto":
+        # 'auto' (cbs where R happened to be installed, else haar) made results depend on the
+        # machine; it was removed rather than kept as an alias that hides which method ran.
+        raise InputError("segmentation method 'auto' was removed: it chose cbs or haar by what "
+                         "was installed; set 'haar' (the default) or 'cbs' (needs R + DNAcopy)")
     if method not in METHODS:
         raise InputError(f"segmentation method {method!r}: choose one of {', '.join(METHODS)}")
-    if method == "auto":
-        return "cbs" if dnacopy_available(rscript) else "haar"
     if method == "cbs" and not dnacopy_available(rscript):
         raise InputError("segmentation method 'cbs' needs Rscript with the DNAcopy package "
-                         "(Debian: r-base-core r-bioc-dnacopy); use 'auto' or 'haar' instead")
+                         "(Debian: r-base-core r-bioc-dnacopy); install them or use 'haar'")
     return method
 
 
@@ -57,7 +63,7 @@ def to_cnarray(table: pd.DataFrame, sample_id: str):
     return CopyNumArray(data.reset_index(drop=True), {"sample_id": sample_id})
 
 
-def segment_bins(cnr: pd.DataFrame, sample_id: str, method: str = "auto",
+def segment_bins(cnr: pd.DataFrame, sample_id: str, method: str = DEFAULT_METHOD,
                  threshold: float | None = None, rscript: str = "Rscript") -> pd.DataFrame:
     """Segments (CNVkit ``.cns`` columns: chromosome, start, end, gene, log2, depth, probes,
     weight; 0-based half-open) for a ``.cnr``-like table. ``threshold``: CNVkit's significance
@@ -72,6 +78,7 @@ def segment_bins(cnr: pd.DataFrame, sample_id: str, method: str = "auto",
                                             rscript_path=rscript)
     table = repair_overlaps(segments.data.copy(), cnr)
     table.attrs["method"] = resolved
+    log.info("%s: segmented with CNVkit %s", sample_id, resolved)
     return table
 
 

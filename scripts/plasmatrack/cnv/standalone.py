@@ -21,7 +21,7 @@ def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: s
                    her2_gene: str = "ERBB2", normal_bams: list[str] = (),
                    reference_cnn: str | None = None, patient_id: str | None = None,
                    bin_size: int = 100_000, min_mapq: int = 20,
-                   size_selection: tuple[int, int] | None = None, segment_method: str = "auto",
+                   size_selection: tuple[int, int] | None = None, segment_method: str = "haar",
                    min_llr: float | None = None, plot: bool = False,
                    hmm: HmmSettings | None = None) -> pd.DataFrame:
     """Run and write everything for ``sample_id``; return the tumour-fraction table."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cnv import DEFAULT_SEGMENT_METHOD, SEGMENT_METHODS
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
@@ -41,8 +43,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-mapq", type=int, default=20, help="minimum mapping quality (20)")
     parser.add_argument("--size-selection", type=int, nargs=2, metavar=("MIN", "MAX"),
                         help="count only fragments of MIN-MAX bp (e.g. 90 150)")
-    parser.add_argument("--segment-method", default="auto",
-                        help="auto (cbs with R/DNAcopy, else haar), cbs, haar, hmm, none")
+    parser.add_argument("--segment-method", default=DEFAULT_SEGMENT_METHOD, choices=SEGMENT_METHODS,
+                        help="CNVkit segmentation (default haar; cbs needs R with DNAcopy)")
     parser.add_argument("--min-llr", type=float, help="detection LLR threshold floor (14)")
     parser.add_argument("--plot", action="store_true", help="also write <sample>.cnv.png")
     parser.add_argument("--out", required=True, help="output folder")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..cnv import DEFAULT_SEGMENT_METHOD, SEGMENT_METHODS
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wig", required=True, help="read counts per bin (HMMcopy readCounter)")
@@ -40,9 +42,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-llr", type=float,
                         help="detection threshold on the log-likelihood ratio (overrides the "
                              "default; still raised by --calibrate if the normals need it)")
-    parser.add_argument("--segment-method", default="auto",
-                        help="CNVkit segmentation: auto (cbs with R/DNAcopy, else haar), cbs, "
-                             "haar, hmm, none")
+    parser.add_argument("--segment-method", default=DEFAULT_SEGMENT_METHOD, choices=SEGMENT_METHODS,
+                        help="CNVkit segmentation (default haar; cbs needs R with DNAcopy)")
     parser.add_argument("--no-plot", action="store_true", help="do not write <sample>.cnv.png")
     parser.add_argument("--out", required=True, help="output folder")
 

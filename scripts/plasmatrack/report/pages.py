@@ -580,7 +580,8 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
         "called from bin- and gene-level statistics against a panel of normals; variants "
         "tracked by pileup in every draw against a background error model; clones from a "
         "beta-binomial mixture of trajectories; HER2 burden and survival with lifelines. See "
-        "docs/ of the plasmatrack repository for each stage's definitions.")})
+        "docs/ of the plasmatrack repository for each stage's definitions."
+        + segmentation_sentence(data.table("tumour_fraction")))})
     versions = tool_versions()
     page.table(blocks, pd.DataFrame(versions, columns=["tool", "version"]),
                "Versions of the tools of this run.", "versions", page_size=100)
@@ -597,6 +598,21 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
         blocks.append({"kind": "pre", "caption": "Configuration of this run (defaults filled in).",
                        "text": yaml.safe_dump(_plain(data.sources.config), sort_keys=True)})
     return page.write()
+
+
+def segmentation_sentence(tf: pd.DataFrame | None) -> str:
+    """The methods' sentence naming the CNVkit segmentation that ran (``segment_method`` of
+    ``tumour_fraction.tsv``), with sample counts when a run mixed methods."""
+    if tf is None or "segment_method" not in tf:
+        return ""
+    counts = tf["segment_method"].dropna().astype(str).str.strip()
+    counts = counts[counts != ""].value_counts()
+    if counts.empty:
+        return ""
+    if len(counts) == 1:
+        return f" Copy-number segments: CNVkit {counts.index[0]} (all {counts.iloc[0]} samples)."
+    parts = ", ".join(f"{m} ({n} samples)" for m, n in counts.items())
+    return f" Copy-number segments: CNVkit {parts}."
 
 
 def _safe_name(text: str) -> str:
