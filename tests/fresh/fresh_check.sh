@@ -5,7 +5,8 @@
 # `make demo` then `make test` (CI=true, so a missing component fails instead of skipping) inside
 # it with chroot. Nothing installed on this machine by hand reaches the check: the root has its own
 # /usr, Python and venv. Only the host's network settings are copied in (resolver, hosts, the apt
-# sources, the system pip config and CA bundle), so that the root reaches the same registries.
+# sources, the system pip config, the CA bundle and local CAs), so that the root reaches the same
+# registries.
 #
 #   bash tests/fresh/fresh_check.sh            (as root; about 45-60 min on 2 cores)
 #   FRESH_ROOT=/var/tmp/x KEEP=1 bash tests/fresh/fresh_check.sh
@@ -66,6 +67,10 @@ step bootstrap debootstrap --variant=minbase "$SUITE" "$ROOT" "$(mirror)"
 [ "$RC_bootstrap" = 0 ] || exit 1
 for f in /etc/resolv.conf /etc/hosts /etc/pip.conf /etc/ssl/certs/ca-certificates.crt \
          /etc/apt/sources.list /etc/apt/sources.list.d/*.sources; do
+  [ -f "$f" ] && install -D -m 0644 "$f" "$ROOT$f"
+done
+# The host's local CAs too: a ca-certificates package installed later rebuilds the bundle from them.
+for f in /usr/local/share/ca-certificates/*.crt; do
   [ -f "$f" ] && install -D -m 0644 "$f" "$ROOT$f"
 done
 mount -t proc proc "$ROOT/proc"; mount -t sysfs sys "$ROOT/sys"
