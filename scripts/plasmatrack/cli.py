@@ -15,6 +15,7 @@ from .errors import PlasmatrackError
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "validate a config and its sample and clinical sheets"),
     "simulate": ("simulate", "simulate a demo cohort with known truth"),
+    "simulate-capture": ("simulate_capture", "simulate a capture-panel cohort (independent model)"),
     "qc": ("qc", "alignment and cfDNA fragment QC for a BAM"),
     "cnv": ("cnv", "copy number, tumour fraction and gene calls for a BAM or CNVkit .cnr"),
     "tumour-fraction": ("tumour_fraction", "tumour fraction from HMMcopy/ichorCNA WIG read counts"),
