@@ -82,8 +82,8 @@ def make_genome(rng: np.random.Generator, n_contigs: int, contig_mb: float) -> G
 
 
 def place_genes(rng: np.random.Generator, genome: Genome) -> pd.DataFrame:
-    """Gene spans (global start, end, contig) of 15-60 kb, never overlapping, at least 100 kb
-    from a contig end. The HER2 block is laid out contiguously with 5-20 kb gaps."""
+    """Gene spans (global start, end, contig) of 15-60 kb, at least 20 kb apart and (up to)
+    100 kb from a contig end. The HER2 block is laid out contiguously with 5-20 kb gaps."""
     n = len(genome.names)
     wanted: list[tuple[str, int]] = [(g, HER2_CONTIG % n) for g in HER2_BLOCK]
     wanted += [(g, c % n) for g, c in OTHER_GENES.items()]
@@ -91,28 +91,45 @@ def place_genes(rng: np.random.Generator, genome: Genome) -> pd.DataFrame:
     rows = []
 
     def free(lo: int, hi: int) -> bool:
-        return all(hi + 50_000 <= a or lo >= b + 50_000 for a, b in taken)
+        return all(hi + 20_000 <= a or lo >= b + 20_000 for a, b in taken)
 
     # The HER2 block first, at 55-75% of its contig (a q-arm, away from the centromere).
     c = HER2_CONTIG % n
+    sizes = rng.integers(15_000, 40_001, len(HER2_BLOCK))
+    gaps = rng.integers(5_000, 20_001, len(HER2_BLOCK))
+    block = int(sizes.sum() + gaps[:-1].sum())
     pos = int(genome.offsets[c] + genome.lengths[c] * rng.uniform(0.55, 0.75))
-    for gene in HER2_BLOCK:
-        size = int(rng.integers(15_000, 40_001))
-        rows.append((gene, c, pos, pos + size))
-        pos += size + int(rng.integers(5_000, 20_001))
+    pos = min(pos, int(genome.offsets[c] + genome.lengths[c] * 0.9) - block)  # fits the contig
+    for gene, size, gap in zip(HER2_BLOCK, sizes, gaps):
+        rows.append((gene, c, pos, pos + int(size)))
+        pos += int(size + gap)
     taken.append((rows[0][2], rows[-1][3]))
-    for gene, c in wanted[len(HER2_BLOCK):]:
-        for _ in range(1000):
-            size = int(rng.integers(15_000, 60_001))
-            lo = int(genome.offsets[c] + rng.integers(100_000, genome.lengths[c] - 100_000 - size))
-            if free(lo, lo + size):
+    for gene, home in wanted[len(HER2_BLOCK):]:
+        # On its own contig if there is room, else on the next contig that has some.
+        for c in [(home + k) % n for k in range(n)]:
+            edge = min(100_000, int(genome.lengths[c]) // 10)
+            spot = _free_spot(rng, genome, c, edge, free)
+            if spot is not None:
                 break
-        else:  # a crowded small genome: put the gene on any contig with room
+        else:
             raise ValueError(f"no room for gene {gene}: use a larger --contig-mb")
-        taken.append((lo, lo + size))
-        rows.append((gene, c, lo, lo + size))
+        taken.append(spot)
+        rows.append((gene, c, *spot))
     genes = pd.DataFrame(rows, columns=["name", "contig", "start", "end"])
     return genes.sort_values("start").reset_index(drop=True)
+
+
+def _free_spot(rng, genome: Genome, c: int, edge: int, free) -> tuple[int, int] | None:
+    """A random 15-60 kb span on contig ``c``, ``edge`` bp from its ends, that ``free`` allows."""
+    for _ in range(200):
+        size = int(rng.integers(15_000, 60_001))
+        room = int(genome.lengths[c]) - 2 * edge - size
+        if room <= 0:
+            return None
+        lo = int(genome.offsets[c]) + edge + int(rng.integers(0, room))
+        if free(lo, lo + size):
+            return lo, lo + size
+    return None
 
 
 def make_panel(rng: np.random.Generator, genome: Genome, genes: pd.DataFrame) -> pd.DataFrame:

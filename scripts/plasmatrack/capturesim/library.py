@@ -44,7 +44,9 @@ def nucleosomal(rng: np.random.Generator, tumour: bool) -> LengthModel:
     x = np.arange(MAX_LEN["plasma"] + 1, dtype=float)
     mode = rng.normal(145, 2) if tumour else rng.normal(167, 1.5)
     mono = _skewed_peak(x, mode, 28 if tumour else 20, 13)
-    wave = 1 + (0.45 if tumour else 0.3) * np.cos(2 * np.pi * (x - mode) / 10.4)
+    # Troughs between the 10.4-bp peaks (the peaks stay on the envelope, so the mode stays).
+    depth = 0.5 if tumour else 0.35
+    wave = 1 - depth * (1 - np.cos(2 * np.pi * (x - mode) / 10.4)) / 2
     mono *= np.where(x < mode - 5, wave, 1.0)
     di = _skewed_peak(x, 2 * mode + 10, 30, 35)
     pmf = mono / mono.sum() + (0.03 if tumour else 0.05) * di / di.sum()

@@ -123,15 +123,19 @@ def draw_landscape(rng: np.random.Generator, genome: Genome, genes: pd.DataFrame
 
 
 def _erbb2_amplicon(rng, genome: Genome, genes: pd.DataFrame) -> tuple[int, int]:
-    """An amplicon of at most ~250 kb (and 1.5% of the genome) over ERBB2 and GRB7, sometimes
-    PGAP3, starting and ending on the 1-kb grid."""
+    """An amplicon over ERBB2 of at most 250 kb and 1.5% of the genome, extended over its
+    neighbours GRB7 and (half the time) PGAP3 where that fits, on the 1-kb grid."""
     g = genes.set_index("name")
-    lo = g.loc["ERBB2", "start"] - int(rng.integers(5_000, 60_000))
+    cap = max(min(250_000, int(genome.total * 0.015)), g.loc["ERBB2", "end"] - g.loc["ERBB2", "start"] + 4_000)
+    lo = g.loc["ERBB2", "start"] - int(rng.integers(2_000, 60_000))
+    hi = g.loc["GRB7", "end"] + int(rng.integers(2_000, 80_000))
     if rng.random() < 0.5:
         lo = min(lo, g.loc["PGAP3", "start"] - int(rng.integers(2_000, 20_000)))
-    hi = g.loc["GRB7", "end"] + int(rng.integers(5_000, 80_000))
-    cap = min(250_000, int(genome.total * 0.015))
-    hi = min(hi, lo + max(cap, g.loc["GRB7", "end"] - lo + 2_000))
+    if hi - lo > cap:  # too long: a window of the cap's length inside it that still holds ERBB2
+        first = max(lo, g.loc["ERBB2", "end"] + 2_000 - cap)
+        last = min(hi - cap, g.loc["ERBB2", "start"] - 2_000)
+        lo = int(rng.integers(first, last + 1))
+        hi = lo + cap
     return (int(lo) // GRID * GRID, -(-int(hi) // GRID) * GRID)
 
 
