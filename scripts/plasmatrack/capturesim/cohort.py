@@ -142,7 +142,7 @@ def write_cohort(out_dir, seed: int = 1, patients: int = 4, draws: int = 3,
             if keep_reads:
                 cohort.kept[sid] = (frags, kept)
             _log(verbose, t0, f"{sid}: {len(rows)} read pairs, TF {tf:g}, {plan[p]}")
-    cohort.truth = rec.write(out, prep, probe)
+    cohort.truth = rec.write(out, prep, probe, cohort_rng)
     cohort.context = {"genome": genome, "panel": panel, "genes": genes}
     _log(verbose, t0, f"done: {out}")
     return cohort

@@ -106,10 +106,10 @@ class Recorder:
         self.gc_rows.append(pd.DataFrame({"sample_id": sid, "gc": GC_GRID[grid],
                                           "relative_yield": model.gc.weight[grid]}))
 
-    def _clinical(self) -> pd.DataFrame:
+    def _clinical(self, rng: np.random.Generator) -> pd.DataFrame:
         """Plausible outcomes from each patient's course: progression fails early, a response
-        (CR when the tumour cleared from plasma) late; survival follows failure."""
-        rng = np.random.default_rng(len(self.patients))
+        (CR when the tumour cleared from plasma) late; survival follows failure. At least one
+        treatment failure, so that survival analyses have an event."""
         draws = pd.DataFrame(self.draws)
         rows = []
         for pid, pat in self.patients.items():
@@ -126,15 +126,19 @@ class Recorder:
                          "best_response": resp,
                          "her2_status": "amplified" if pat["land"].amplicon else "",
                          "cancer_type": "breast"})
-        return pd.DataFrame(rows)
+        table = pd.DataFrame(rows)
+        if not table.ttf_event.any():
+            table.loc[table.ttf_months.idxmin(), "ttf_event"] = 1
+        return table
 
-    def write(self, out: Path, prep: dict, probe: np.ndarray) -> dict[str, pd.DataFrame]:
+    def write(self, out: Path, prep: dict, probe: np.ndarray,
+              rng: np.random.Generator) -> dict[str, pd.DataFrame]:
         """Write BEDs, sheets, config and truth tables; return the truth tables."""
         g, panel, genes = self.genome, self.panel, self.genes
         write_bed(bed_table(g, panel.start, panel.end, panel.name), out / "panel.bed")
         write_bed(bed_table(g, genes.start, genes.end, genes.name), out / "genes.bed")
         write_tsv(pd.DataFrame(self.sheet), out / "samples.tsv")
-        write_tsv(self._clinical(), out / "clinical.tsv")
+        write_tsv(self._clinical(rng), out / "clinical.tsv")
         (out / "config.yaml").write_text(CONFIG)
         targets = bed_table(g, panel.start, panel.end, panel.name)
         targets["kind"] = panel.kind.to_numpy()
