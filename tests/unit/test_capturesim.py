@@ -77,7 +77,8 @@ def test_normal_heterozygous_snps_read_half_alt(cohort):
         af = counts.alt_n.sum() / (counts.alt_n.sum() + counts.ref_n.sum())
         assert counts.depth.sum() > 1_000
         assert abs(af - 0.5) < 0.02, (pid, af)
-        hom = _allele_counts(cohort, f"{pid}_N", germ[(germ.patient_id == pid) & (germ.genotype == "hom")])
+        hom_sites = germ[(germ.patient_id == pid) & (germ.genotype == "hom")]
+        hom = _allele_counts(cohort, f"{pid}_N", hom_sites)
         assert hom.alt_n.sum() / hom.depth.sum() > 0.99
 
 

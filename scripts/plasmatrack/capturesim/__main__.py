@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from .cohort import write_cohort
 
     if args.patients < 1 or not 1 <= args.draws <= 7 or args.contigs < 5:
-        print("capturesim: need --patients >= 1, 1 <= --draws <= 7, --contigs >= 5", file=sys.stderr)
+        print("capturesim: need --patients >= 1, 1 <= --draws <= 7, --contigs >= 5",
+              file=sys.stderr)
         return 2
     t0 = time.time()
     cohort = write_cohort(args.out, seed=args.seed, patients=args.patients, draws=args.draws,

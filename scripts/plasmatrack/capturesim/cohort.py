@@ -126,7 +126,8 @@ def write_cohort(out_dir, seed: int = 1, patients: int = 4, draws: int = 3,
         snvs = draw_snvs(prng, genome, panel, land, germ)
         rec.patient(pid, land, germ, snvs, courses[p][0])
         samples = [(f"{pid}_N", "normal", None, 0.0)]
-        samples += [(f"{pid}_D{k + 1}", "plasma", DAYS[k], tf) for k, tf in enumerate(courses[p][1])]
+        samples += [(f"{pid}_D{k + 1}", "plasma", DAYS[k], tf)
+                    for k, tf in enumerate(courses[p][1])]
         for sid, stype, day, tf in samples:
             if stype == "normal":
                 model = _normal_model(prng, prep["sheared"], normal_fragments or fragments)

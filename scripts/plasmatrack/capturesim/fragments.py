@@ -101,7 +101,8 @@ class _Proposer:
         hap = rng.integers(0, 2, n).astype(np.int8)
         if on_target:
             t = rng.choice(len(self.ts), size=n, p=self.p_target)
-            start = self.ts[t] - self.lmax + MIN_OVERLAP + (rng.random(n) * (self.window[t] + 1)).astype(np.int64)
+            offset = (rng.random(n) * (self.window[t] + 1)).astype(np.int64)
+            start = self.ts[t] - self.lmax + MIN_OVERLAP + offset
             ok = _overlap(start, start + length, self.ts[t], self.te[t]) >= MIN_OVERLAP
         else:
             start = rng.integers(0, self.g.total, n)
@@ -110,13 +111,15 @@ class _Proposer:
         ok &= (start >= 0) & (end <= self.g.total) & (length > 0)
         start, end = np.clip(start, 0, self.g.total - 1), np.clip(end, 1, self.g.total)
         ok &= self.g.contig_of(start) == self.g.contig_of(end - 1)
-        accept = np.where(ok, m.gc((self.g.gc_cum[end] - self.g.gc_cum[start]) / np.maximum(length, 1)), 0.0)
+        gc = (self.g.gc_cum[end] - self.g.gc_cum[start]) / np.maximum(length, 1)
+        accept = np.where(ok, m.gc(gc), 0.0)
         if self.hap is not None:
             mid = np.clip((start + end) // 2, 0, self.g.total - 1) // GRID
             # Normal copies are 1 per haplotype (acceptance 1); tumour copies over their maximum.
             accept = accept * np.where(tumour, self.hap[hap, mid] / self.cmax, 1.0)
         keep = rng.random(n) < accept
-        return {"start": start[keep], "length": length[keep], "tumour": tumour[keep], "hap": hap[keep]}
+        return {"start": start[keep], "length": length[keep], "tumour": tumour[keep],
+                "hap": hap[keep]}
 
 
 def _draw_pool(rng, proposer: _Proposer, n: int, on_target: bool) -> dict:

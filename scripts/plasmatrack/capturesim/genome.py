@@ -152,7 +152,8 @@ def make_panel(rng: np.random.Generator, genome: Genome, genes: pd.DataFrame) ->
         pos = int(off + rng.integers(30_000, 80_000))
         while pos < off + length - 30_000:
             size = int(rng.integers(100, 161))
-            near_gene = np.any((pos + size + 2_000 > gene_spans[:, 0]) & (pos - 2_000 < gene_spans[:, 1]))
+            near_gene = np.any((pos + size + 2_000 > gene_spans[:, 0])
+                               & (pos - 2_000 < gene_spans[:, 1]))
             if not near_gene:
                 rows.append((pos, pos + size, "-", "backbone", pos + size // 2))
             pos += int(rng.integers(50_000, 150_001))

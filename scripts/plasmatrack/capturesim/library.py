@@ -112,12 +112,14 @@ def probe_efficiency(rng: np.random.Generator, n_targets: int, sdlog: float = 0.
     return np.exp(rng.normal(0, sdlog, n_targets))
 
 
-def prep_efficiency(rng: np.random.Generator, probe: np.ndarray, prep_sdlog: float = 0.3) -> np.ndarray:
+def prep_efficiency(rng: np.random.Generator, probe: np.ndarray,
+                    prep_sdlog: float = 0.3) -> np.ndarray:
     """A library prep's per-target efficiency: the probe's times a prep-specific lognormal factor
     (hybridisation conditions, fragment length and input differ between preps)."""
     return probe * np.exp(rng.normal(0, prep_sdlog, len(probe)))
 
 
-def sample_efficiency(rng: np.random.Generator, prep: np.ndarray, jitter_sdlog: float = 0.1) -> np.ndarray:
+def sample_efficiency(rng: np.random.Generator, prep: np.ndarray,
+                      jitter_sdlog: float = 0.1) -> np.ndarray:
     """One sample's per-target efficiency: the prep's with a small lognormal jitter."""
     return prep * np.exp(rng.normal(0, jitter_sdlog, len(prep)))

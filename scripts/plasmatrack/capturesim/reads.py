@@ -69,7 +69,7 @@ def with_duplicates(rng: np.random.Generator, n_molecules: int, dup_rate: float)
     return rows[rng.permutation(len(rows))]
 
 
-def _strand_codes(haps: np.ndarray, frags: Fragments, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _strand_codes(haps: np.ndarray, frags: Fragments, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     """Base codes read from the fragment's top strand start (fwd) and bottom strand start (rev,
     complemented), each (n, READ_LEN), and the read length min(L, READ_LEN)."""
     flat = haps.reshape(-1)

@@ -113,7 +113,8 @@ class Recorder:
         draws = pd.DataFrame(self.draws)
         rows = []
         for pid, pat in self.patients.items():
-            tfs = draws.loc[(draws.patient_id == pid) & (draws.sample_type == "plasma"), "tumour_fraction"]
+            mine = (draws.patient_id == pid) & (draws.sample_type == "plasma")
+            tfs = draws.loc[mine, "tumour_fraction"]
             course = pat["course"]
             lo, hi, p_event, resp = {"progression": (2, 7, 1.0, "PD"), "stable": (5, 16, 0.8, "SD"),
                                      "response": (9, 30, 0.55, "PR")}[course]
@@ -121,7 +122,8 @@ class Recorder:
                 resp = "CR"
             ttf = round(float(rng.uniform(lo, hi)), 1)
             os_months = round(ttf + float(rng.uniform(3, 24)), 1)
-            rows.append({"patient_id": pid, "ttf_months": ttf, "ttf_event": int(rng.random() < p_event),
+            rows.append({"patient_id": pid, "ttf_months": ttf,
+                         "ttf_event": int(rng.random() < p_event),
                          "os_months": os_months, "os_event": int(rng.random() < 0.5),
                          "best_response": resp,
                          "her2_status": "amplified" if pat["land"].amplicon else "",

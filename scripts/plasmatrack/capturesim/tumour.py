@@ -74,7 +74,8 @@ def _short(rng, genome: Genome, lo_kb: int = 100, hi_kb: int = 1000) -> tuple[in
     c = int(rng.integers(len(genome.names)))
     size = int(rng.integers(lo_kb, hi_kb + 1)) * GRID
     size = min(size, int(genome.lengths[c]) // 2)
-    start = int(genome.offsets[c]) + int(rng.integers(0, (genome.lengths[c] - size) // GRID + 1)) * GRID
+    cells = int(rng.integers(0, (genome.lengths[c] - size) // GRID + 1))
+    start = int(genome.offsets[c]) + cells * GRID
     return start, start + size
 
 
@@ -126,7 +127,8 @@ def _erbb2_amplicon(rng, genome: Genome, genes: pd.DataFrame) -> tuple[int, int]
     """An amplicon over ERBB2 of at most 250 kb and 1.5% of the genome, extended over its
     neighbours GRB7 and (half the time) PGAP3 where that fits, on the 1-kb grid."""
     g = genes.set_index("name")
-    cap = max(min(250_000, int(genome.total * 0.015)), g.loc["ERBB2", "end"] - g.loc["ERBB2", "start"] + 4_000)
+    erbb2 = g.loc["ERBB2", "end"] - g.loc["ERBB2", "start"]
+    cap = max(min(250_000, int(genome.total * 0.015)), erbb2 + 4_000)
     lo = g.loc["ERBB2", "start"] - int(rng.integers(2_000, 60_000))
     hi = g.loc["GRB7", "end"] + int(rng.integers(2_000, 80_000))
     if rng.random() < 0.5:
