@@ -21,4 +21,5 @@ summarise(
     floor_joint=DetectionThresholds(min_llr=detection["min_llr_joint"],
                                     min_altered_fraction=detection["min_altered_fraction"],
                                     source="config cnv.detection (joint)"),
+    alpha=float(detection["alpha"]),
 )

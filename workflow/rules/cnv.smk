@@ -55,16 +55,24 @@ CNV_BINS = {
     "access": "results/cnv/bins/access.bed",
 }
 CNV_TABLES = {
-    "tumour_fraction": "results/cnv/tumour_fraction.tsv",
+    "tumour_fraction": "results/cnv/tumour_fraction_cn.tsv",
     "genes": "results/cnv/genes.tsv",
     "erbb2": "results/cnv/erbb2.tsv",
     "detection": "results/cnv/detection.tsv",
 }
 CNV_SAMPLE = "results/cnv/{patient}/{sample}"
 
+# The published tumour fraction: the copy-number estimate combined with the SNV and BAF evidence
+# of the variants stage (rule cnv_combine); downstream stages read this one.
+CNV_COMBINED = {
+    "tumour_fraction": "results/cnv/tumour_fraction.tsv",
+    "baf": "results/cnv/tumour_fraction_baf.tsv",
+}
+CNV_COMBINE_METHODS = list(CNV["combine"]["methods"])
+
 # The per-sample .cnr/.cns/.seg and .hmm_states.tsv are outputs of the cnv_call and
 # cnv_hmm_sample jobs that cnv_summary needs for every sample: no need to list them in `all`.
-ALL_TARGETS.extend(list(CNV_TABLES.values()))
+ALL_TARGETS.extend(list(CNV_TABLES.values()) + list(CNV_COMBINED.values()))
 
 
 rule cnv_bins:
@@ -256,3 +264,36 @@ rule cnv_summary:
         "../../envs/python.yaml"
     script:
         "../../scripts/rules/cnv_summary.py"
+
+
+def cnv_combine_inputs(wildcards):
+    """The copy-number table, and the variants stage's tables where the workflow makes them."""
+    inputs = {"cn": CNV_TABLES["tumour_fraction"]}
+    snv, tracked = "results/variants/snv_tumour_fraction.tsv", "results/variants/tracked_variants.tsv"
+    if "snv" in CNV_COMBINE_METHODS and producible("cnv_", snv):
+        inputs["snv"] = snv
+    if "baf" in CNV_COMBINE_METHODS and producible("cnv_", tracked):
+        inputs["tracked"] = tracked
+        inputs["states"] = sample_paths(f"{CNV_SAMPLE}.hmm_states.tsv", PLASMA)
+    return inputs
+
+
+rule cnv_combine:
+    input:
+        unpack(cnv_combine_inputs),
+    output:
+        **CNV_COMBINED,
+    params:
+        plasma_ids=list(PLASMA["sample_id"]),
+        alpha=CNV["detection"]["alpha"],
+        methods=CNV_COMBINE_METHODS,
+    log:
+        "logs/cnv/combine.log",
+    localrule: True
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/cnv_combine.py"

@@ -9,6 +9,8 @@ Modules, one concern each:
 - ``tumour_fraction``: our HMM tumour-fraction estimator (no CNVkit dependency).
 - ``wig``: HMMcopy/ichorCNA WIG reading and read-count correction for the WIG path.
 - ``genes``: gene-level statistics, plasma and tumour copy number, amplification calls.
+- ``baf``: tumour fraction from allelic imbalance at heterozygous germline SNPs.
+- ``combine``: one tumour fraction per draw from copy number, SNVs and BAF, with its p-value.
 - ``pipeline``: the per-sample and cohort steps the rules and the CLI call.
 """
 

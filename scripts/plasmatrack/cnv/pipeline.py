@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import read_tsv, write_tsv
+from .combine import cn_null_mean, cn_p_value
 from .coverage import SEX_CHROMOSOMES, read_bed
 from .fragments import NO_SHIFT, estimate_shift, genome_copy_columns, read_fragment_lengths
 from .genes import GENE_COLUMNS, GeneSettings, bin_class, call_genes, gene_stats, gene_tau
@@ -32,7 +33,8 @@ TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction", "t
 TF_EXTRA = ["sample_type", "tumour_fraction_fit", "ploidy_fit", "llr", "min_llr",
             "altered_fraction", "n_bins", "fit_mode", "segment_method", "reference", "warning",
             "fragment_length_ratio", "fragment_length_shift", "fragment_length_shift_se",
-            "fragment_length_note", "path_llr"]
+            "fragment_length_note", "path_llr", "tumour_fraction_cn", "tf_cn_lower",
+            "tf_cn_upper", "tf_cn_p_value", "tf_cn_detected"]
 STATE_COLUMNS = ["chromosome", "start", "end", "bin_class", "log2", "state", "amp",
                  "expected_log2", "posterior"]
 
@@ -268,7 +270,7 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
               gene_settings: GeneSettings, her2_gene: str, out_tf: str | os.PathLike,
               out_genes: str | os.PathLike, out_erbb2: str | os.PathLike,
               out_detection: str | os.PathLike | None = None,
-              floor_joint: DetectionThresholds | None = None
+              floor_joint: DetectionThresholds | None = None, alpha: float = 0.01
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rule ``cnv_summary``: calibrate detection on the tumour-free samples' (leave-one-out)
     fits, then write the cohort's TF and gene tables.
@@ -278,18 +280,21 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
     plasma). Fits whose state path was free (``single``) and fits on a path other draws defined
     (``joint``, ``conditional``) have different null distributions of the LLR (a free path can
     chase noise), so each group gets its own floor (``floor``, ``floor_joint``) and is calibrated
-    on the tumour-free samples fitted the same way."""
+    on the tumour-free samples fitted the same way. The same tumour-free LLRs give each group's
+    exponential null for ``tf_cn_p_value`` (``combine.cn_null_mean``; the floor maps to
+    ``alpha``), which the combined estimate (rule ``cnv_combine``) uses."""
     fits = pd.concat([read_tsv(fit_paths[s]) for s in samples["sample_id"]], ignore_index=True)
     if "fit_mode" not in fits:
         fits["fit_mode"] = "single"
     fits["fit_mode"] = fits["fit_mode"].fillna("single")
     groups = {"path-free": floor, "path-given": floor_joint or floor}
-    thresholds, detection_rows = {}, []
+    thresholds, detection_rows, null_mean = {}, [], {}
     for group, group_floor in groups.items():
         in_group = fits["fit_mode"].isin(PATH_GIVEN_MODES) == (group == "path-given")
         calib = fits[in_group & fits["sample_id"].isin(tumour_free)]
         thresholds[group] = (calibrate(calib["llr"].to_numpy(float), group_floor, margin)
                              if len(calib) else group_floor)
+        null_mean[group] = cn_null_mean(calib["llr"].to_numpy(float), group_floor.min_llr, alpha)
         detection_rows.append({"fit_group": group, **thresholds[group].as_dict(),
                                "margin": margin, "n_samples": int(in_group.sum()),
                                "tumour_free_samples": ",".join(sorted(calib["sample_id"]))})
@@ -315,6 +320,9 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
         lower_genome = float(fit.get("tf_lower_genome", fit["tf_lower"]))
         upper_genome = float(fit.get("tf_upper_genome", fit["tf_upper"]))
         note = fit.get("fragment_length_note", "")
+        p_cn = cn_p_value(float(fit["llr"]), null_mean["path-given" if path_given else
+                                                      "path-free"],
+                          float(fit["altered_fraction"]), th.min_altered_fraction)
         rows.append({
             "sample_id": sid, "patient_id": info["patient_id"],
             "timepoint_days": info.get("timepoint_days"),
@@ -336,6 +344,9 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
             "fragment_length_shift_se": fit.get("fragment_length_shift_se", np.nan),
             "fragment_length_note": "" if pd.isna(note) else note,
             "path_llr": evidence if fit["fit_mode"] in PATH_GIVEN_MODES else np.nan,
+            # The copy-number evidence whatever its own call, for the combined estimate.
+            "tumour_fraction_cn": t_genome, "tf_cn_lower": lower_genome,
+            "tf_cn_upper": upper_genome, "tf_cn_p_value": p_cn, "tf_cn_detected": detected,
         })
         # Gene copy numbers come from read-depth ratios, i.e. on the fragment scale.
         fragment_scale[sid] = {"tumour_fraction": float(fit["tumour_fraction_fit"]) if detected
@@ -541,3 +552,58 @@ class _quiet_nanmedian:
 
     def __exit__(self, *exc):
         return self._ctx.__exit__(*exc)
+
+
+# ----------------------------------------------------------------------------------------------
+# Combined tumour fraction (rule cnv_combine)
+
+
+def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.DataFrame],
+              source: str = "tracked_variants.tsv") -> pd.DataFrame:
+    """BAF tumour fractions of every patient's plasma draws (``baf.DRAW_COLUMNS`` plus
+    ``tf_baf_p_value``). Each patient's segments come from the copy-number states of its draw
+    with the largest copy-number LLR (the one whose path is best supported)."""
+    from .baf import DRAW_COLUMNS, baf_tumour_fraction
+    from .combine import baf_p_value
+
+    parts = []
+    plasma = cn[cn["sample_type"].astype(str) == "plasma"]
+    for patient, rows in plasma.groupby("patient_id", sort=True):
+        mine = tracked[tracked["patient_id"].astype(str) == str(patient)]
+        with_states = rows[rows["sample_id"].isin(states)]
+        if mine.empty or with_states.empty:
+            continue
+        reference = str(with_states.loc[with_states["llr"].astype(float).idxmax(), "sample_id"])
+        draws, _ = baf_tumour_fraction(mine, {reference: states[reference]}, reference,
+                                       source=source)
+        parts.append(draws)
+    table = (pd.concat(parts, ignore_index=True) if parts
+             else pd.DataFrame(columns=DRAW_COLUMNS))
+    table["tf_baf_p_value"] = [baf_p_value(float(v)) for v in table["llr_baf"]]
+    return table
+
+
+def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: str | None = None,
+                             tracked_path: str | None = None,
+                             state_paths: dict[str, str] | None = None, alpha: float = 0.01,
+                             methods: tuple[str, ...] = ("cn", "snv", "baf")) -> pd.DataFrame:
+    """Rule ``cnv_combine``: the published ``tumour_fraction.tsv`` (one combined estimate per
+    sample, the per-method columns beside it) and the BAF table, from the copy-number table, the
+    SNV table and the tracked variants (``cnv/combine.py`` for the method)."""
+    from .combine import combine_draws
+
+    cn = read_tsv(cn_path)
+    snv = read_tsv(snv_path) if snv_path and "snv" in methods else None
+    baf = None
+    if tracked_path and state_paths and "baf" in methods:
+        states = {s: read_tsv(p, dtype={"chromosome": str}) for s, p in state_paths.items()}
+        tracked = read_tsv(tracked_path, dtype={"sample_id": str, "patient_id": str,
+                                                "chrom": str}, low_memory=False)
+        baf = baf_draws(cn, tracked, states, source=str(tracked_path))
+    table = combine_draws(cn, snv, baf, alpha, tuple(methods))
+    write_tsv(baf if baf is not None else pd.DataFrame(columns=["sample_id"]), out_baf)
+    write_tsv(table, out_tf)
+    n_det = int(table["tf_detected"].sum())
+    log.info("combined tumour fraction: %d of %d samples detected (alpha %g, methods %s)",
+             n_det, len(table), alpha, "+".join(methods))
+    return table

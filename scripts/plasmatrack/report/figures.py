@@ -145,22 +145,36 @@ def treatment_timeline(patient: str, draws: pd.DataFrame, clinical: Mapping | No
 def tumour_fraction_over_time(tf_cn: pd.DataFrame | None, tf_snv: pd.DataFrame | None,
                               ttf_days: float | None = None,
                               ttf_event: int | None = None) -> go.Figure | None:
-    """Tumour fraction per draw with 95% intervals, from copy number (filled when detected, open
-    when not) and from SNVs. Inputs are one patient's rows of tumour_fraction.tsv and
-    snv_tumour_fraction.tsv; either may be None."""
+    """Tumour fraction per draw with 95% intervals: the published (combined) estimate, filled
+    when detected and open when not, and beside it each method's own estimate (copy number and
+    BAF from tumour_fraction.tsv's per-method columns, SNVs from snv_tumour_fraction.tsv).
+    Inputs are one patient's rows of those tables; either may be None."""
     fig = go.Figure()
     if tf_cn is not None and not tf_cn.empty:
         df = tf_cn.sort_values("timepoint_days")
         detected = df["tf_detected"].fillna(False).astype(bool).to_numpy() \
             if "tf_detected" in df else np.ones(len(df), bool)
+        combined = "tf_method" in df
+        name = "TF, combined" if combined else "TF from copy number"
         fig.add_trace(go.Scatter(
             x=df["timepoint_days"], y=df["tumour_fraction"], mode="lines+markers",
-            name="TF from copy number (filled: detected)",
+            name=f"{name} (filled: detected)",
             error_y=_errors(df["tumour_fraction"], df["tf_lower"], df["tf_upper"]),
             marker=dict(size=10, color="#1f77b4",
                         symbol=["circle" if d else "circle-open" for d in detected]),
             line=dict(color="#1f77b4"), text=[esc(s) for s in df["sample_id"]],
-            hovertemplate="%{text}, day %{x}<br>TF %{y:.3f}<extra>copy number</extra>"))
+            hovertemplate="%{text}, day %{x}<br>TF %{y:.3f}<extra>" + name + "</extra>"))
+        for method, label, color in (("cn", "copy number", "#2ca02c"), ("baf", "BAF", "#9467bd")):
+            cols = [f"tumour_fraction_{method}", f"tf_{method}_lower", f"tf_{method}_upper"]
+            if not combined or not set(cols) <= set(df) or df[cols[0]].isna().all():
+                continue
+            fig.add_trace(go.Scatter(
+                x=df["timepoint_days"], y=df[cols[0]], mode="markers",
+                name=f"TF from {label} (estimate whatever its own call)",
+                error_y=_errors(df[cols[0]], df[cols[1]], df[cols[2]]),
+                marker=dict(size=8, color=color, symbol="diamond"),
+                text=[esc(s) for s in df["sample_id"]],
+                hovertemplate="%{text}, day %{x}<br>TF %{y:.3f}<extra>" + label + "</extra>"))
     if tf_snv is not None and not tf_snv.empty:
         df = tf_snv.sort_values("timepoint_days")
         fig.add_trace(go.Scatter(

@@ -16,7 +16,9 @@ Per sample: the clonal set's fragments are pooled (observations with depth >= ``
 VAF = (sum alt - sum depth x background) / sum depth, TF = 2 x VAF (clipped to [0, 1]). The 95%
 interval is the Wilson interval of the pooled counts with the sample size divided by the
 quasi-binomial overdispersion of the per-variant counts (Pearson chi-square / df, at least 1), so
-disagreement between the clonal SNVs widens it."""
+disagreement between the clonal SNVs widens it. ``tf_snv_p_value`` tests the pooled mutant
+fragments against the background model's expected count (``background_fragments``) with the same
+overdispersion: the SNV evidence of the combined tumour fraction (``cnv/combine.py``)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .stats import wilson_interval
+from .stats import pooled_background_p_value, wilson_interval
 
 # Two-sided binomial p below which an SNV's pooled VAF is inconsistent with the clonal level.
 CONSISTENCY_P = 0.01
@@ -35,7 +37,7 @@ SEED_CANDIDATES = 3
 
 TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction_snv", "tf_snv_lower",
               "tf_snv_upper", "n_variants", "sample_type", "alt_fragments", "depth_fragments",
-              "overdispersion", "clonal_variants"]
+              "overdispersion", "clonal_variants", "background_fragments", "tf_snv_p_value"]
 
 
 def clonal_set(tracked: pd.DataFrame, cluster_ratio: float = 0.6, min_depth: int = 50) -> list[str]:
@@ -97,7 +99,8 @@ def snv_tumour_fraction(tracked: pd.DataFrame, cluster_ratio: float = 0.6,
                    "n_variants": len(obs), "clonal_variants": ",".join(sorted(obs["site_id"]))}
             if obs.empty:
                 row.update(tumour_fraction_snv=np.nan, tf_snv_lower=np.nan, tf_snv_upper=np.nan,
-                           alt_fragments=0, depth_fragments=0, overdispersion=np.nan)
+                           alt_fragments=0, depth_fragments=0, overdispersion=np.nan,
+                           background_fragments=np.nan, tf_snv_p_value=np.nan)
                 rows.append(row)
                 continue
             alt = obs["alt_count"].to_numpy(dtype=float)
@@ -115,6 +118,7 @@ def snv_tumour_fraction(tracked: pd.DataFrame, cluster_ratio: float = 0.6,
                 tf_snv_lower=float(np.clip(2 * (lower[0] - bg), 0, 1)),
                 tf_snv_upper=float(np.clip(2 * (upper[0] - bg), 0, 1)),
                 alt_fragments=int(alt.sum()), depth_fragments=int(depth.sum()),
-                overdispersion=phi)
+                overdispersion=phi, background_fragments=bg * depth.sum(),
+                tf_snv_p_value=pooled_background_p_value(alt.sum(), depth.sum(), bg, phi))
             rows.append(row)
     return pd.DataFrame(rows, columns=TF_COLUMNS)

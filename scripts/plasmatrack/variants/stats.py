@@ -4,6 +4,8 @@ All functions are vectorised over numpy arrays of counts (fragments)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special, stats
 
@@ -93,3 +95,17 @@ def fisher_strand_p(ref_fwd, ref_rev, alt_fwd, alt_rev) -> float:
     if table.sum(axis=0).min() == 0 or table.sum(axis=1).min() == 0:
         return 1.0
     return float(stats.fisher_exact(table).pvalue)
+
+
+def pooled_background_p_value(alt: float, depth: float, background: float,
+                              overdispersion: float) -> float:
+    """Upper tail of a binomial(depth, background) at ``alt``, counts divided by the
+    overdispersion (a quasi-binomial test; continuous in the counts)."""
+    if not (depth > 0 and math.isfinite(background)):
+        return math.nan
+    phi = overdispersion if math.isfinite(overdispersion) and overdispersion >= 1 else 1.0
+    a, n = alt / phi, depth / phi
+    if a <= 0:
+        return 1.0
+    bg = min(max(background, 1e-9), 1 - 1e-9)
+    return float(special.betainc(a, max(n - a + 1.0, 1e-9), bg))
