@@ -110,3 +110,17 @@ def test_combined_table_keeps_every_method_and_reports_zero_when_not_detected():
     cn_only = combine_draws(cn, None, None, methods=("cn",)).set_index("sample_id")
     assert cn_only.loc["A", "tumour_fraction"] == pytest.approx(0.20, abs=1e-3)
     assert list(cn_only["tf_detected"]) == [True, False, False]
+
+
+def test_a_copy_number_fit_on_a_sliver_of_the_genome_does_not_set_the_estimate():
+    """A focal amplicon alone (altered fraction below the floor) can be fitted at any TF; such a
+    fit stays in its own column but not in the combined estimate."""
+    cn = pd.DataFrame({"sample_id": ["A"], "warning": [""], "tumour_fraction_cn": [0.62],
+                       "tf_cn_lower": [0.35], "tf_cn_upper": [0.94], "tf_cn_p_value": [1.0],
+                       "tf_cn_informative": [False]})
+    snv = pd.DataFrame({"sample_id": ["A"], "tumour_fraction_snv": [0.19],
+                        "tf_snv_lower": [0.17], "tf_snv_upper": [0.21],
+                        "tf_snv_p_value": [1e-40]})
+    out = combine_draws(cn, snv, None).iloc[0]
+    assert out["tf_method"] == "snv" and out["tumour_fraction"] == pytest.approx(0.19, abs=1e-3)
+    assert out["tumour_fraction_cn"] == 0.62 and out["tf_detected"]

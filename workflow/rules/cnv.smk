@@ -272,7 +272,7 @@ def cnv_combine_inputs(wildcards):
     snv, tracked = "results/variants/snv_tumour_fraction.tsv", "results/variants/tracked_variants.tsv"
     if "snv" in CNV_COMBINE_METHODS and producible("cnv_", snv):
         inputs["snv"] = snv
-    if "baf" in CNV_COMBINE_METHODS and producible("cnv_", tracked):
+    if producible("cnv_", tracked):  # BAF is always reported, combined only when configured
         inputs["tracked"] = tracked
         inputs["states"] = sample_paths(f"{CNV_SAMPLE}.hmm_states.tsv", PLASMA)
     return inputs

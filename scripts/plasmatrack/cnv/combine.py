@@ -3,7 +3,9 @@
 Three independent measurements of the same quantity (the fraction of cfDNA genome equivalents
 from the tumour) are available per draw:
 
-- ``cn``: the copy-number HMM on read depth (``tumour_fraction_cn.tsv``, genome copies);
+- ``cn``: the copy-number HMM on read depth (``tumour_fraction_cn.tsv``, genome copies); its
+  estimate enters only where the altered states cover at least ``min_altered_fraction`` of the
+  genome (``tf_cn_informative``): a focal amplicon alone can be fitted at any TF;
 - ``snv``: twice the pooled VAF of the patient's clonal somatic SNVs
   (``snv_tumour_fraction.tsv``);
 - ``baf``: allelic imbalance at heterozygous germline SNPs (``cnv/baf.py``).
@@ -48,6 +50,8 @@ Z95 = 1.959963984540054
 CHI2_95 = 3.841458820694124
 GRID = np.linspace(0.0, 1.0, 4001)
 METHODS = ("cn", "snv", "baf")
+# BAF is reported but not combined by default (its segments follow the copy-number path).
+DEFAULT_METHODS = ("cn", "snv")
 # Columns each method contributes: estimate, lower, upper, p-value.
 METHOD_COLUMNS = {m: (f"tumour_fraction_{m}", f"tf_{m}_lower", f"tf_{m}_upper",
                       f"tf_{m}_p_value") for m in METHODS}
@@ -64,10 +68,12 @@ class Evidence:
     lower: float
     upper: float
     p_value: float
+    informative: bool = True  # False: the method's estimate says nothing about TF here
 
     @property
     def usable(self) -> bool:
-        return all(math.isfinite(v) for v in (self.value, self.lower, self.upper)) and (
+        return self.informative and all(
+            math.isfinite(v) for v in (self.value, self.lower, self.upper)) and (
             self.upper > self.lower)
 
     def sides(self, floor: float = 1e-4) -> tuple[float, float]:
@@ -183,7 +189,10 @@ def baf_p_value(llr_baf: float) -> float:
 
 def _evidence(row: dict, method: str) -> Evidence:
     value, lower, upper, p = (row.get(c, math.nan) for c in METHOD_COLUMNS[method])
-    return Evidence(method, *(_float(v) for v in (value, lower, upper, p)))
+    informative = row.get(f"tf_{method}_informative", True)
+    informative = not (isinstance(informative, str) and informative.lower() == "false") and (
+        informative is not False)
+    return Evidence(method, *(_float(v) for v in (value, lower, upper, p)), informative)
 
 
 def _float(value) -> float:
@@ -195,7 +204,8 @@ def _float(value) -> float:
 
 
 def combine_draws(cn: pd.DataFrame, snv: pd.DataFrame | None, baf: pd.DataFrame | None,
-                  alpha: float = 0.01, methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
+                  alpha: float = 0.01, methods: tuple[str, ...] = DEFAULT_METHODS
+                  ) -> pd.DataFrame:
     """The combined tumour-fraction table: ``cn`` (the copy-number table, one row per sample,
     with the ``tumour_fraction_cn``/``tf_cn_*`` columns) with the SNV and BAF columns joined on
     ``sample_id`` and the combined columns (``COMBINED_COLUMNS``) in place of the copy-number

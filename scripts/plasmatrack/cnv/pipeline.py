@@ -34,7 +34,7 @@ TF_EXTRA = ["sample_type", "tumour_fraction_fit", "ploidy_fit", "llr", "min_llr"
             "altered_fraction", "n_bins", "fit_mode", "segment_method", "reference", "warning",
             "fragment_length_ratio", "fragment_length_shift", "fragment_length_shift_se",
             "fragment_length_note", "path_llr", "tumour_fraction_cn", "tf_cn_lower",
-            "tf_cn_upper", "tf_cn_p_value", "tf_cn_detected"]
+            "tf_cn_upper", "tf_cn_p_value", "tf_cn_detected", "tf_cn_informative"]
 STATE_COLUMNS = ["chromosome", "start", "end", "bin_class", "log2", "state", "amp",
                  "expected_log2", "posterior"]
 
@@ -62,8 +62,11 @@ def read_cnr(path: str | os.PathLike) -> pd.DataFrame:
 def hmm_bins(cnr: pd.DataFrame, exclude_chromosomes: tuple[str, ...] = ()) -> pd.DataFrame:
     """The HMM's input from a .cnr: bin class from the gene column (targets vs off-target bins
     are fitted with separate noise scales), CNVkit weights; sex chromosomes left out unless
-    the caller decides otherwise."""
-    table = cnr[["chromosome", "start", "end", "log2", "weight"]].copy()
+    the caller decides otherwise. ``depth`` (mean read depth) comes along where the .cnr has it:
+    with the bin length it gives the bin's read count, from which the HMM models each bin's
+    counting noise (``HmmSettings.noise_model``)."""
+    cols = ["chromosome", "start", "end", "log2", "weight"] + (["depth"] if "depth" in cnr else [])
+    table = cnr[cols].copy()
     table["bin_class"] = bin_class(cnr["gene"])
     keep = ~table["chromosome"].isin(exclude_chromosomes)
     return table[keep].reset_index(drop=True)
@@ -347,6 +350,9 @@ def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths:
             # The copy-number evidence whatever its own call, for the combined estimate.
             "tumour_fraction_cn": t_genome, "tf_cn_lower": lower_genome,
             "tf_cn_upper": upper_genome, "tf_cn_p_value": p_cn, "tf_cn_detected": detected,
+            # A fit whose altered states cover a sliver of the genome (a focal amplicon) can put
+            # any TF on it: its estimate does not enter the combined one.
+            "tf_cn_informative": float(fit["altered_fraction"]) >= th.min_altered_fraction,
         })
         # Gene copy numbers come from read-depth ratios, i.e. on the fragment scale.
         fragment_scale[sid] = {"tumour_fraction": float(fit["tumour_fraction_fit"]) if detected
@@ -586,7 +592,8 @@ def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.Data
 def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: str | None = None,
                              tracked_path: str | None = None,
                              state_paths: dict[str, str] | None = None, alpha: float = 0.01,
-                             methods: tuple[str, ...] = ("cn", "snv", "baf")) -> pd.DataFrame:
+                             methods: tuple[str, ...] = ("cn", "snv")
+                             ) -> pd.DataFrame:
     """Rule ``cnv_combine``: the published ``tumour_fraction.tsv`` (one combined estimate per
     sample, the per-method columns beside it) and the BAF table, from the copy-number table, the
     SNV table and the tracked variants (``cnv/combine.py`` for the method)."""
@@ -595,7 +602,7 @@ def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: 
     cn = read_tsv(cn_path)
     snv = read_tsv(snv_path) if snv_path and "snv" in methods else None
     baf = None
-    if tracked_path and state_paths and "baf" in methods:
+    if tracked_path and state_paths:  # reported always; combined only when in ``methods``
         states = {s: read_tsv(p, dtype={"chromosome": str}) for s, p in state_paths.items()}
         tracked = read_tsv(tracked_path, dtype={"sample_id": str, "patient_id": str,
                                                 "chrom": str}, low_memory=False)
