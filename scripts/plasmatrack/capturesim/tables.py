@@ -82,6 +82,8 @@ class Recorder:
         self.draws.append({
             "sample_id": sid, "patient_id": pid, "sample_type": stype,
             "timepoint_days": day, "tumour_fraction": tf,
+            # The tumour's share of the plasma's DNA (copies): differs from TF by the ploidy.
+            "tumour_dna_fraction": tf * ploidy / (tf * ploidy + 2 * (1 - tf)),
             "tumour_fragment_fraction": t_mol / (t_mol + n_mol),
             "realised_tumour_read_fraction": float(frags.tumour[rows].mean()),
             "tumour_ploidy": round(ploidy, 4), "baseline_cn": land.baseline,
