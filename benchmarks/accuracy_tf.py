@@ -9,7 +9,8 @@
 
 For each seed the cohort is simulated and the pipeline run up to ``results/cnv/tumour_fraction.tsv``
 (the combined estimate; a folder that already holds a run is reused). Per seed and pooled, over
-the plasma draws at true TF >= 0.05: MAE of the published (combined) ``tumour_fraction`` (0 when
+the plasma draws at true TF >= 0.05 (the tumour's share of cfDNA genome copies; see
+``truth_table``): MAE of the published (combined) ``tumour_fraction`` (0 when
 not detected), of each method's own estimate (``tumour_fraction_cn`` whatever its call,
 ``tumour_fraction_snv``, ``tumour_fraction_baf``), how many are detected, and how many
 tumour-free samples (TF-0 draws and normals) are detected.
@@ -55,12 +56,21 @@ def simulate(regime: str, seed: int, cohort: Path, extra: list[str]) -> None:
 
 
 def truth_table(regime: str, cohort: Path) -> pd.DataFrame:
-    """sample_id -> true TF (genome copies) and sample type, in either regime's format."""
+    """sample_id -> the true tumour share of cfDNA genome copies (``truth``) and of cells
+    (``truth_cells``), in either regime's format.
+
+    The pipeline reports the tumour's share of the plasma's DNA (genome copies), which is what
+    depth ratios, SNV and SNP allele fractions measure without knowing the tumour's ploidy P; the
+    share of cells is ``TF_dna 2 / (P (1 - TF_dna) + 2 TF_dna)`` and equals it for a
+    near-diploid tumour (the dilution series), not for a genome-doubled one."""
     if regime == "dilution":
         t = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t", dtype={"sample_id": str})
-    else:
-        t = pd.read_csv(cohort / "truth" / "draws.tsv", sep="\t", dtype={"sample_id": str})
-    return t[["sample_id", "tumour_fraction"]].rename(columns={"tumour_fraction": "truth"})
+        return t[["sample_id", "tumour_fraction"]].assign(
+            truth_cells=t["tumour_fraction"]).rename(columns={"tumour_fraction": "truth"})
+    t = pd.read_csv(cohort / "truth" / "draws.tsv", sep="\t", dtype={"sample_id": str})
+    cells, ploidy = t["tumour_fraction"], t["tumour_ploidy"]
+    dna = cells * ploidy / (cells * ploidy + 2 * (1 - cells))
+    return pd.DataFrame({"sample_id": t["sample_id"], "truth": dna, "truth_cells": cells})
 
 
 def run_seed(regime: str, seed: int, work: Path, cores: int, extra: list[str]) -> pd.DataFrame:

@@ -20,6 +20,9 @@ BIN = Path(sys.executable).parent
 # Small enough for CI on 2 cores, large enough for the accuracy checks of every stage.
 DEMO_ARGS = ["--patients", "4", "--seed", "11"]
 DILUTION_ARGS = ["--dilution", "--seed", "5"]
+# The second, independently written generative regime (plasmatrack.capturesim): a focal-ERBB2,
+# an arm-level and a genome-doubled tumour, each with a normal and two draws (one at TF 0).
+CAPTURE_ARGS = ["--seed", "2", "--patients", "3", "--draws", "2", "--quiet"]
 
 
 @dataclass
@@ -35,11 +38,12 @@ class PipelineRun:
 
 
 def run_pipeline(root: Path, simulate_args: list[str], cores: int = 2,
-                 targets: list[str] | None = None) -> PipelineRun:
+                 targets: list[str] | None = None, simulator: str = "simulate") -> PipelineRun:
     root.mkdir(parents=True, exist_ok=True)
     cohort = root / "cohort"
-    subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), *simulate_args],
-                   check=True, capture_output=True, text=True)
+    if not (cohort / "config.yaml").is_file() or simulator == "simulate":
+        subprocess.run([str(BIN / "plasmatrack"), simulator, "--out", str(cohort),
+                        *simulate_args], check=True, capture_output=True, text=True)
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(root),
            "--configfile", str(cohort / "config.yaml"), "--cores", str(cores),
            "--rerun-incomplete", "--show-failed-logs", *(targets or [])]
@@ -65,3 +69,11 @@ def demo_run(tmp_path_factory) -> PipelineRun:
 def dilution_run(tmp_path_factory) -> PipelineRun:
     """The dilution series (one tumour at TF 0 ... 0.4, plus normals) through the pipeline."""
     return run_pipeline(_base(tmp_path_factory, "dilution"), DILUTION_ARGS)
+
+
+@pytest.fixture(scope="session")
+def capture_run(tmp_path_factory) -> PipelineRun:
+    """The capturesim cohort (3 patients, seed 2) up to the combined tumour fraction."""
+    return run_pipeline(_base(tmp_path_factory, "capture"), CAPTURE_ARGS,
+                        targets=["results/cnv/tumour_fraction.tsv"],
+                        simulator="simulate-capture")

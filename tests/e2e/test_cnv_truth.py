@@ -1,5 +1,7 @@
-"""Copy number and tumour fraction against the simulator's truth, on the pipeline's published
-tables (results/cnv/tumour_fraction.tsv, erbb2.tsv, per-sample files).
+"""Copy number and tumour fraction against the simulator's truth, on the copy-number stage's
+tables (results/cnv/tumour_fraction_cn.tsv: the copy-number estimate alone, which the published,
+combined tumour_fraction.tsv keeps beside the SNV evidence; erbb2.tsv; per-sample files). The
+combined estimate is tested on both generative regimes in test_tf_regimes.py.
 
 Dilution series (one ERBB2-amplified and one HER2-mutant tumour, each at TF 0, 0.01, 0.02,
 0.05, 0.1, 0.2, 0.4, plus the two normals), the issue's acceptance criteria:
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 def tables(run):
-    tf = pd.read_csv(run.results / "cnv" / "tumour_fraction.tsv", sep="\t",
+    tf = pd.read_csv(run.results / "cnv" / "tumour_fraction_cn.tsv", sep="\t",
                      dtype={"sample_id": str, "patient_id": str})
     erbb2 = pd.read_csv(run.results / "cnv" / "erbb2.tsv", sep="\t",
                         dtype={"sample_id": str, "patient_id": str})
