@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "qc": ("qc", "alignment and cfDNA fragment QC for a BAM"),
     "cnv": ("cnv", "copy number, tumour fraction and gene calls for a BAM or CNVkit .cnr"),
     "tumour-fraction": ("tumour_fraction", "tumour fraction from HMMcopy/ichorCNA WIG read counts"),
+    "cnv-combine": ("cnv_combine", "one tumour fraction per draw from copy number, SNVs and BAF"),
     "track": ("track", "count tracked variant sites in a BAM with a background model"),
     "clones": ("clones", "cluster variants into clones and follow them over time"),
     "burden": ("burden", "per-patient HER2 burden and dynamics from stage tables"),

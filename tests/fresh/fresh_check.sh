@@ -33,6 +33,7 @@ mirror() {
   echo "$uri"
 }
 
+# /sys is bound recursively: slurmd needs the machine's cgroup mounts under /sys/fs/cgroup.
 MOUNTS=(proc sys dev dev/pts dev/shm)
 cleanup() {
   # Processes still running inside the root (a test's daemons after a failure) keep mounts busy.
@@ -73,7 +74,7 @@ done
 for f in /usr/local/share/ca-certificates/*.crt; do
   [ -f "$f" ] && install -D -m 0644 "$f" "$ROOT$f"
 done
-mount -t proc proc "$ROOT/proc"; mount -t sysfs sys "$ROOT/sys"
+mount -t proc proc "$ROOT/proc"; mount --rbind /sys "$ROOT/sys"
 mount --bind /dev "$ROOT/dev"; mount -t devpts devpts "$ROOT/dev/pts"
 mount -t tmpfs shm "$ROOT/dev/shm"
 # The README's prerequisites: git to clone, make to run the two commands.

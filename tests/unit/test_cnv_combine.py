@@ -124,3 +124,29 @@ def test_a_copy_number_fit_on_a_sliver_of_the_genome_does_not_set_the_estimate()
     out = combine_draws(cn, snv, None).iloc[0]
     assert out["tf_method"] == "snv" and out["tumour_fraction"] == pytest.approx(0.19, abs=1e-3)
     assert out["tumour_fraction_cn"] == 0.62 and out["tf_detected"]
+
+
+def test_cli_writes_the_rule_tables(tmp_path, capsys):
+    from plasmatrack.cli import main
+    from plasmatrack.io import write_tsv
+
+    cn = pd.DataFrame({"sample_id": ["A", "N"], "patient_id": ["P", "P"],
+                       "sample_type": ["plasma", "normal"], "warning": ["", ""], "llr": [40, 1],
+                       "tumour_fraction_cn": [0.11, 0.01], "tf_cn_lower": [0.09, 0.0],
+                       "tf_cn_upper": [0.13, 0.03], "tf_cn_p_value": [1e-8, 0.6]})
+    snv = pd.DataFrame({"sample_id": ["A", "N"], "tumour_fraction_snv": [0.12, 0.0],
+                        "tf_snv_lower": [0.10, 0.0], "tf_snv_upper": [0.14, 0.002],
+                        "tf_snv_p_value": [1e-20, 0.7]})
+    write_tsv(cn, tmp_path / "cn.tsv")
+    write_tsv(snv, tmp_path / "snv.tsv")
+    out = tmp_path / "out"
+    assert main(["cnv-combine", "--cn", str(tmp_path / "cn.tsv"), "--snv",
+                 str(tmp_path / "snv.tsv"), "--out", str(out)]) == 0
+    got = pd.read_csv(out / "tumour_fraction.tsv", sep="\t").set_index("sample_id")
+    want = combine_draws(cn, snv, None).set_index("sample_id")
+    assert got["tumour_fraction"].tolist() == pytest.approx(want["tumour_fraction"].tolist())
+    assert got.loc["A", "tumour_fraction"] == pytest.approx(0.115, abs=0.003)
+    assert list(got["tf_detected"]) == [True, False]
+    assert main(["cnv-combine", "--cn", str(tmp_path / "cn.tsv"), "--tracked", "x.tsv",
+                 "--out", str(out)]) != 0
+    assert "--tracked and --states-dir go together" in capsys.readouterr().err

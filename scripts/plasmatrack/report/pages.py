@@ -576,7 +576,9 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     blocks = page.section("methods", "Methods and versions")
     blocks.append({"kind": "text", "text": (
         "Reads aligned with bwa mem (-Y) and duplicate-marked with samtools; cfDNA QC; copy "
-        "number with CNVkit and tumour fraction from a copy-number HMM; ERBB2 and other genes "
+        "number with CNVkit; tumour fraction combining a copy-number HMM with the allele "
+        "fractions of clonal somatic SNVs (each method's estimate and p-value kept beside the "
+        "combined one; a warning where they disagree); ERBB2 and other genes "
         "called from bin- and gene-level statistics against a panel of normals; variants "
         "tracked by pileup in every draw against a background error model; clones from a "
         "beta-binomial mixture of trajectories; HER2 burden and survival with lifelines. See "
