@@ -40,7 +40,7 @@ from accuracy_cnv import seed_list  # noqa: E402  (benchmarks/ is the script's f
 from plasmatrack.clonal.pipeline import ClonalSettings, read_clinical_table, run_pipeline  # noqa: E402
 from plasmatrack.clonal.inputs import (patient_inputs, read_segments,  # noqa: E402
                                        read_snv_tf, read_tracked, read_tumour_fraction)
-from plasmatrack.clonal.synthetic import (evaluate, tracked_from_truth,  # noqa: E402
+from plasmatrack.clonal.synthetic import (evaluate, tracked_with_sites,  # noqa: E402
                                           truth_partition_gain, tumour_fraction_from_truth)
 from plasmatrack.io import write_tsv  # noqa: E402
 from plasmatrack.variants.snv_tf import snv_tumour_fraction  # noqa: E402
@@ -50,12 +50,7 @@ def stage_inputs(cohort: Path, out: Path, depth: float, mode: str, cn_error: flo
                  cn_floor: float, count_seed: int) -> tuple[Path, Path, Path | None]:
     """tracked, copy-number TF and SNV TF tables for one cohort."""
     truth = cohort / "truth"
-    tracked = tracked_from_truth(truth, seed=count_seed, depth=depth)
-    types = pd.read_csv(truth / "variants.tsv", sep="\t", dtype={"chrom": str})
-    types = types.drop_duplicates(["chrom", "pos"])[["chrom", "pos", "variant_type"]]
-    tracked = tracked.merge(types, on=["chrom", "pos"], how="left")
-    tracked["site_id"] = (tracked["chrom"].astype(str) + ":" + tracked["pos"].astype(str) + ":"
-                          + tracked["ref"] + ">" + tracked["alt"])
+    tracked = tracked_with_sites(truth, seed=count_seed, depth=depth)
     paths = (out / "tracked.tsv", out / "tumour_fraction.tsv", out / "snv_tf.tsv")
     write_tsv(tracked, paths[0])
     if mode == "truth":

@@ -19,20 +19,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_tf import seed_list  # noqa: E402
-from plasmatrack.clonal.synthetic import tracked_from_truth  # noqa: E402
+from accuracy_cnv import seed_list  # noqa: E402
+from plasmatrack.clonal.synthetic import tracked_with_sites  # noqa: E402
 from plasmatrack.variants.snv_tf import snv_tumour_fraction  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
 
 def draws(truth: Path, seed: int, depth: float) -> pd.DataFrame:
-    tracked = tracked_from_truth(truth, seed=seed, depth=depth)
-    types = pd.read_csv(truth / "variants.tsv", sep="\t", dtype={"chrom": str})
-    types = types.drop_duplicates(["chrom", "pos"])[["chrom", "pos", "variant_type"]]
-    tracked = tracked.merge(types, on=["chrom", "pos"], how="left")
-    tracked["site_id"] = (tracked["chrom"].astype(str) + ":" + tracked["pos"].astype(str) + ":"
-                          + tracked["ref"] + ">" + tracked["alt"])
+    tracked = tracked_with_sites(truth, seed=seed, depth=depth)
     out = snv_tumour_fraction(tracked[tracked["category"] == "somatic"])
     tf = pd.read_csv(truth / "samples.tsv", sep="\t", dtype={"sample_id": str})
     out["truth"] = out["sample_id"].map(tf.set_index("sample_id")["tumour_fraction"])

@@ -30,19 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy_cnv import seed_list  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGET = "results/cnv/tumour_fraction.tsv"
 METHOD_COLUMNS = {"combined": "tumour_fraction", "cn": "tumour_fraction_cn",
                   "snv": "tumour_fraction_snv", "baf": "tumour_fraction_baf"}
-
-
-def seed_list(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def simulate(regime: str, seed: int, cohort: Path, extra: list[str]) -> None:

@@ -266,18 +266,6 @@ rule cnv_summary:
         "../../scripts/rules/cnv_summary.py"
 
 
-def cnv_combine_inputs(wildcards):
-    """The copy-number table, and the variants stage's tables where the workflow makes them."""
-    inputs = {"cn": CNV_TABLES["tumour_fraction"]}
-    snv, tracked = "results/variants/snv_tumour_fraction.tsv", "results/variants/tracked_variants.tsv"
-    if "snv" in CNV_COMBINE_METHODS and producible("cnv_", snv):
-        inputs["snv"] = snv
-    if producible("cnv_", tracked):  # BAF is always reported, combined only when configured
-        inputs["tracked"] = tracked
-        inputs["states"] = sample_paths(f"{CNV_SAMPLE}.hmm_states.tsv", PLASMA)
-    return inputs
-
-
 rule cnv_combine:
     input:
         unpack(cnv_combine_inputs),

@@ -164,6 +164,20 @@ def producible(own_prefix, path):
     )
 
 
+# Input functions of the copy-number stage (cnv.smk).
+def cnv_combine_inputs(wildcards):
+    """The copy-number table, and the variants stage's tables where the workflow makes them."""
+    inputs = {"cn": CNV_TABLES["tumour_fraction"]}
+    snv = "results/variants/snv_tumour_fraction.tsv"
+    tracked = "results/variants/tracked_variants.tsv"
+    if "snv" in CNV_COMBINE_METHODS and producible("cnv_", snv):
+        inputs["snv"] = snv
+    if producible("cnv_", tracked):  # BAF is always reported, combined only when configured
+        inputs["tracked"] = tracked
+        inputs["states"] = sample_paths(f"{CNV_SAMPLE}.hmm_states.tsv", PLASMA)
+    return inputs
+
+
 # Input functions of the clonal stage (clonal.smk).
 def clonal_inputs(wildcards):
     """Clonal stage inputs. A run without the copy-number stage clusters with the SNV tumour

@@ -45,6 +45,19 @@ def tracked_from_truth(truth_dir: str | os.PathLike, seed: int = 0, depth: float
     return out
 
 
+def tracked_with_sites(truth_dir: str | os.PathLike, seed: int = 0, depth: float = 800.0
+                       ) -> pd.DataFrame:
+    """:func:`tracked_from_truth` with the truth's ``variant_type`` and a ``site_id``
+    (chrom:pos:ref>alt), as the variants stage's SNV tumour fraction expects."""
+    tracked = tracked_from_truth(truth_dir, seed=seed, depth=depth)
+    types = read_tsv(Path(truth_dir) / "variants.tsv", dtype={"chrom": str})
+    types = types.drop_duplicates(["chrom", "pos"])[["chrom", "pos", "variant_type"]]
+    tracked = tracked.merge(types, on=["chrom", "pos"], how="left")
+    tracked["site_id"] = (tracked["chrom"].astype(str) + ":" + tracked["pos"].astype(str) + ":"
+                          + tracked["ref"] + ">" + tracked["alt"])
+    return tracked
+
+
 def tumour_fraction_from_truth(truth_dir: str | os.PathLike, relative_error: float = 0.0,
                                seed: int = 0) -> pd.DataFrame:
     """tumour_fraction.tsv-like rows (plasma) from truth/samples.tsv, each TF multiplied by
