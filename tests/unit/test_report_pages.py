@@ -233,3 +233,17 @@ def test_methods_name_the_segmentation_that_ran():
                                             "haar (1 samples).")
     assert segmentation_sentence(None) == ""
     assert segmentation_sentence(pd.DataFrame({"tumour_fraction": [0.1]})) == ""
+
+
+def test_tumour_fraction_methods_that_disagree_are_a_patient_page_warning():
+    import pandas as pd
+
+    from plasmatrack.report.pages import tf_disagreements
+
+    tf = pd.DataFrame({"sample_id": ["A", "B", "C"], "warning": [
+        "flat reference: no normal samples; TF from cn 0.544 (0.287-0.883) and TF from snv "
+        "0.182 (0.142-0.231) disagree beyond their intervals", "", None]})
+    out = tf_disagreements(tf)
+    assert out == ["A: TF from cn 0.544 (0.287-0.883) and TF from snv 0.182 (0.142-0.231) "
+                   "disagree beyond their intervals (the combined estimate widens to hold both)"]
+    assert tf_disagreements(None) == [] and tf_disagreements(tf.drop(columns="warning")) == []

@@ -245,9 +245,14 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     fig = F.tumour_fraction_over_time(tf_plot, snv, ttf_days, ttf_event)
     if snv is not None:
         page.tables["snv_tumour_fraction"] = snv
+    disagree = tf_disagreements(tf)
+    if disagree:
+        blocks.append({"kind": "warnings", "items": disagree})
     page.figure(blocks, fig,
-                "Tumour fraction per plasma draw with 95% intervals: from genome-wide copy number "
-                "(HMM; open markers: not detected) and from clonal somatic SNVs (about 2 x VAF). "
+                "Tumour fraction per plasma draw with 95% intervals: the combined estimate (open "
+                "markers: not detected, p > alpha), and beside it each method's own estimate: "
+                "genome-wide copy number (HMM), clonal somatic SNVs (about 2 x VAF) and, where "
+                "the matched normal has heterozygous SNPs, allelic imbalance (BAF). "
                 "Dotted line: treatment failure.", "tumour_fraction", tf,
                 missing=_why_missing(data, ["tumour_fraction", "snv_tumour_fraction"]))
 
@@ -364,6 +369,20 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
         page.table(blocks, shown, "QC per sample; failed samples highlighted with the reason.",
                    "qc", fail=fail, page_size=settings.table_page_size, full=qc)
     return page.write()
+
+
+def tf_disagreements(tf: pd.DataFrame | None) -> list[str]:
+    """One warning per draw whose tumour-fraction methods disagree beyond their intervals (the
+    combined table's ``warning`` names them), for the patient page."""
+    if tf is None or "warning" not in tf or "sample_id" not in tf:
+        return []
+    out = []
+    for sid, text in zip(tf["sample_id"], tf["warning"]):
+        parts = [w.strip() for w in str(text).split(";") if "disagree" in w]
+        if parts and str(text) != "nan":
+            out.append(f"{sid}: " + "; ".join(parts) + " (the combined estimate widens to "
+                       "hold both)")
+    return out
 
 
 def resolution_warning(tree: pd.DataFrame | None) -> str:
