@@ -18,7 +18,11 @@ CLONAL_CN_TABLE = (
 )
 CLONAL_USES_SEGMENTS = CLONAL_CONFIG["copy_number"] == "segments"
 CLONAL_CNS = sample_paths("results/cnv/{patient}/{sample}.cns", PLASMA)
-CLONAL_TF = "results/cnv/tumour_fraction.tsv"
+# The copy-number TF alone: the stage makes its own tumour content from it and the SNV TF
+# (clonal.tumour_content, default max). The combined tumour_fraction.tsv already holds the SNV
+# evidence, so taking it here would count the SNVs twice (and a draw where they read low, demo
+# P01: SNVs 0.18 against copy number 0.29-0.35 at truth 0.34-0.37, pulled the trunk's CCF down).
+CLONAL_TF = "results/cnv/tumour_fraction_cn.tsv"
 
 ALL_TARGETS.extend(
     [CLONAL_TABLES[k] for k in ("variants", "prevalence", "tree", "events", "ccf")]

@@ -30,7 +30,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                           "alt_counts, normal_cn, major_cn, minor_cn[, tumour_content]")
     src.add_argument("--tracked", help="results/variants/tracked_variants.tsv")
     pipe = parser.add_argument_group("pipeline tables (with --tracked)")
-    pipe.add_argument("--tumour-fraction", help="results/cnv/tumour_fraction.tsv")
+    pipe.add_argument("--tumour-fraction",
+                      help="results/cnv/tumour_fraction_cn.tsv (the copy-number TF the "
+                           "pipeline gives the stage)")
     pipe.add_argument("--snv-tf", help="results/variants/snv_tumour_fraction.tsv")
     pipe.add_argument("--cns-dir", help="folder with <patient>/<sample>.cns (results/cnv)")
     pipe.add_argument("--clinical", help="clinical sheet (names the progression draw)")

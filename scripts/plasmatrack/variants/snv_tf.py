@@ -3,15 +3,13 @@ SNVs (for copy number 2 and one mutant copy, VAF = TF / 2 exactly).
 
 Which SNVs: per patient, the somatic SNVs (category somatic, not blacklisted or strand-biased)
 detected in at least one plasma draw, ranked by pooled plasma VAF (all draws,
-background-subtracted). From each SNV a group is grown downwards: the next SNV joins while its
-pooled counts are consistent with the group's pooled VAF (two-sided binomial p >= 0.01) and it
-is within ``cluster_ratio`` (0.6) of it. The clonal set is the highest group holding at least
-half as many SNVs as the largest group (at least two where possible): subclones and emerging
-clones sit below the truncal group; SNVs duplicated with their allele (copy-neutral LOH, a gained
-or amplified allele) sit above it at up to twice its VAF and are usually few, so they are
-skipped even when two or more of them agree (session 8: the former rule, the first group of two
-from the top three, read TF at 2x in the capturesim regime). No copy-number input is used, so a
-patient whose only detected clonal SNVs are duplicated gets an overestimate.
+background-subtracted). From each of the three highest a group is grown downwards: the next SNV
+joins while its pooled counts are consistent with the group's pooled VAF (two-sided binomial
+p >= 0.01) and it is within ``cluster_ratio`` (0.6) of it; the first group of at least two SNVs
+(else the top SNV alone) is the clonal set. The top group is the truncal clone: subclones and
+emerging clones sit below it; an SNV on a gained or amplified allele sits above it, usually alone,
+and is skipped. No copy-number input is used, so a patient whose only detected clonal SNV is on
+an amplified allele gets an overestimate (seen once in the simulated cohorts).
 The same set is used in every sample of the patient so that estimates are comparable over time.
 
 Per sample: the clonal set's fragments are pooled (observations with depth >= ``min_depth``):
@@ -34,6 +32,8 @@ from .stats import pooled_background_p_value, wilson_interval
 
 # Two-sided binomial p below which an SNV's pooled VAF is inconsistent with the clonal level.
 CONSISTENCY_P = 0.01
+# How many of the highest-VAF SNVs are tried as the seed of the clonal group.
+SEED_CANDIDATES = 3
 
 TF_COLUMNS = ["sample_id", "patient_id", "timepoint_days", "tumour_fraction_snv", "tf_snv_lower",
               "tf_snv_upper", "n_variants", "sample_type", "alt_fragments", "depth_fragments",
@@ -54,41 +54,23 @@ def clonal_set(tracked: pd.DataFrame, cluster_ratio: float = 0.6, min_depth: int
     vaf = ((grouped["alt_count"] - grouped["bg_alt"]).clip(lower=0) / grouped["depth"]).sort_values(
         ascending=False)
     vaf = vaf[vaf > 0]
-    groups = [_grow(vaf, grouped, seed, cluster_ratio) for seed in range(len(vaf))]
-    return sorted(_truncal(groups, vaf))
-
-
-def _grow(vaf: pd.Series, grouped: pd.DataFrame, seed: int, cluster_ratio: float) -> list[str]:
-    """The SNVs from ``seed`` downwards (in VAF order) that stay consistent with the group's
-    pooled VAF and within ``cluster_ratio`` of it."""
-    group = [vaf.index[seed]]
-    for site in vaf.index[seed + 1:]:
-        sub = grouped.loc[group]
-        level = float((sub["alt_count"].sum() - sub["bg_alt"].sum()) / sub["depth"].sum())
-        if level <= 0 or vaf[site] / level < cluster_ratio:
-            break
-        if not _consistent(grouped.loc[site], level):
-            break
-        group.append(site)
-    return group
-
-
-def _truncal(groups: list[list[str]], vaf: pd.Series) -> list[str]:
-    """The truncal heterozygous group: the highest-VAF group holding at least half as many SNVs
-    as the largest group (and at least two, where any group has two).
-
-    Not simply the highest group: truncal SNVs duplicated with their allele (copy-neutral LOH,
-    a gained allele) sit at up to twice the VAF of the single-copy ones but are usually few, so
-    the top group alone read TF at 2x in an independent simulation (two LOH SNVs above twenty
-    single-copy ones). Not simply the largest either: a subclone can outnumber a small trunk."""
-    if not groups:
-        return []
-    largest = max(len(g) for g in groups)
-    need = max(2, (largest + 1) // 2) if largest >= 2 else 1
-    for group in groups:  # seeds in decreasing VAF order
-        if len(group) >= need:
-            return group
-    return groups[0]
+    best: list[str] = []
+    # Grow a group downwards from each of the top SEED_CANDIDATES SNVs in turn; the first group
+    # of at least two SNVs wins, so one SNV on an amplified allele at the top does not seed it.
+    for seed in range(min(SEED_CANDIDATES, len(vaf))):
+        group = [vaf.index[seed]]
+        for site in vaf.index[seed + 1:]:
+            sub = grouped.loc[group]
+            level = float((sub["alt_count"].sum() - sub["bg_alt"].sum()) / sub["depth"].sum())
+            if level <= 0 or vaf[site] / level < cluster_ratio:
+                break
+            if not _consistent(grouped.loc[site], level):
+                break
+            group.append(site)
+        if len(group) >= 2:
+            return sorted(group)
+        best = best or group
+    return sorted(best)
 
 
 def _consistent(row: pd.Series, level: float) -> bool:
