@@ -34,6 +34,7 @@ import pandas as pd
 
 from .errors import InputError
 from .io import read_tsv, write_tsv
+from .units import DAYS_PER_MONTH
 from .survival import (
     AnalysisOptions,
     SurvivalResults,
@@ -44,7 +45,6 @@ from .survival import (
     split_marker,
 )
 
-DAYS_PER_MONTH = 30.4375
 METRICS: dict[str, str] = {
     "altered_copies": "max(PCN - 2, 0) + 2 x ERBB2 mutant VAF (ERBB2-altered copies per diploid "
                       "genome equivalent in plasma)",

@@ -23,6 +23,7 @@ CLINICAL_REQUIRED = ("patient_id", "ttf_months", "ttf_event")
 CLINICAL_OPTIONAL_NUMERIC = ("os_months",)
 CLINICAL_OPTIONAL_EVENT = ("os_event",)
 BEST_RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+EVALUABLE_RESPONSES = BEST_RESPONSES[:4]  # RECIST responses with a measured outcome (not NE)
 HER2_STATUSES = ("amplified", "mutant")
 
 

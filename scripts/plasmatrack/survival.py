@@ -26,6 +26,8 @@ from scipy import stats
 
 from .errors import InputError
 from .maxstat import MaxstatResult, maxstat_test
+from .sheets import EVALUABLE_RESPONSES
+from .units import nice_step
 
 # Exact column order of results/cohort/survival.tsv (issue 6), then our additions.
 SURVIVAL_COLUMNS = [
@@ -47,7 +49,7 @@ TERM_COLUMNS = [
     "ph_test_p",
 ]
 CUT_COLUMNS = ["analysis", "endpoint", "cutpoint", "statistic", "selected"]
-RESPONSE_ORDER = ("CR", "PR", "SD", "PD")
+RESPONSE_ORDER = EVALUABLE_RESPONSES  # NE (not evaluable) is left out of response comparisons
 
 # Fewer events than this per model term (or per compared group) and a result is flagged as
 # coming from a small cohort (the usual 10 events-per-variable rule for Cox models).
@@ -190,7 +192,7 @@ def km_curves(time: pd.Series, event: pd.Series, groups: pd.Series | None, analy
     frames, risk_frames, medians = [], [], {}
     tmax = float(time.max()) if len(time) else 0.0
     if at_risk_times is None:
-        step = _nice_step(tmax / 5) if tmax > 0 else 1.0
+        step = nice_step(tmax / 5) if tmax > 0 else 1.0
         at_risk_times = np.arange(0, tmax + step * 0.5, step)
     for level in sorted(groups.dropna().unique(), key=str):
         mask = groups == level
@@ -222,17 +224,6 @@ def km_curves(time: pd.Series, event: pd.Series, groups: pd.Series | None, analy
             pd.concat(risk_frames, ignore_index=True) if risk_frames
             else pd.DataFrame(columns=AT_RISK_COLUMNS),
             medians)
-
-
-def _nice_step(raw: float) -> float:
-    """A round tick step (1, 2, 2.5, 5 x 10^k) at or above ``raw``."""
-    if raw <= 0:
-        return 1.0
-    exp = math.floor(math.log10(raw))
-    for mult in (1, 2, 2.5, 5, 10):
-        if mult * 10**exp >= raw:
-            return mult * 10**exp
-    return 10 ** (exp + 1)
 
 
 def logrank(time: pd.Series, event: pd.Series, groups: pd.Series) -> tuple[float, float]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-DAYS_PER_MONTH = 30.4375
+from ..units import DAYS_PER_MONTH
+
 
 
 @dataclass

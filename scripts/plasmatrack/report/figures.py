@@ -21,8 +21,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-DAYS_PER_MONTH = 30.4375
-RESPONSE_ORDER = ["CR", "PR", "SD", "PD", "NE", "unknown"]
+from ..sheets import BEST_RESPONSES
+from ..units import DAYS_PER_MONTH, nice_step
+
+RESPONSE_ORDER = [*BEST_RESPONSES, "unknown"]  # the sheet's categories, then a missing response
 RESPONSE_COLOURS = {"CR": "#1a7837", "PR": "#5aae61", "SD": "#e0a526", "PD": "#c2185b",
                     "NE": "#9e9e9e", "unknown": "#cfcfcf"}
 STATUS_SYMBOLS = {"detected": "circle", "not_detected": "circle-open",
@@ -860,7 +862,7 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
         return None
     groups = sorted(df["group"].astype(str).unique())
     tmax = float(df["time"].max())
-    step = _nice_step(tmax)
+    step = nice_step(tmax / 6)
     ticks = np.arange(0, tmax + 1e-9, step)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22],
                         vertical_spacing=0.06)
@@ -938,17 +940,6 @@ def _steps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ts = np.repeat(t, 2)[1:]
     ys = np.repeat(y, 2)[:-1]
     return ts, ys
-
-
-def _nice_step(tmax: float) -> float:
-    if tmax <= 0:
-        return 1.0
-    raw = tmax / 6
-    mag = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 2.5, 5, 10):
-        if raw <= m * mag:
-            return m * mag
-    return 10 * mag
 
 
 HR_RANGE = (1e-3, 1e3)  # beyond this (or an infinite bound) a hazard ratio is not estimable

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .genome import AMPLICON_END, AMPLICON_START, Genome, target_free_positions
+from ..units import DAYS_PER_MONTH
 
-DAYS_PER_MONTH = 30.4375
 # The first eight patients of every cohort follow the demo plan of the brief: a mix of HER2
 # statuses and baseline tumour fractions from below 3% to above 30%.
 DEMO_PLAN: list[tuple[str, float]] = [
