@@ -6,6 +6,8 @@ Relative paths in the config are resolved against the folder of the config file.
 from __future__ import annotations
 
 import copy
+import difflib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,34 @@ from .errors import InputError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
-# Config keys that hold file paths (dotted), resolved against the config file's folder.
+# Config keys that hold file paths (dotted), resolved against the config file's folder; a
+# list-valued key (cnv.exclude) has each of its paths resolved.
 PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth",
-             "variants.exons", "variants.known_variants")
+             "cnv.exclude", "variants.exons", "variants.known_variants",
+             "clonal.copy_number_table")
 
 
 def load_schema() -> dict:
     with open(SCHEMA_PATH) as handle:
         return yaml.safe_load(handle)
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return load_schema()
+
+
+def schema_default(dotted: str) -> Any:
+    """The schema's default of the config key ``dotted`` (e.g. ``"cnv.genes.z_min"``), a fresh
+    copy. Raises KeyError for a key the schema does not declare or gives no default."""
+    node = _schema()
+    for part in dotted.split("."):
+        node = node.get("properties", {}).get(part)
+        if node is None:
+            raise KeyError(f"config key {dotted!r} is not in the schema")
+    if "default" not in node:
+        raise KeyError(f"config key {dotted!r} has no default in the schema")
+    return copy.deepcopy(node["default"])
 
 
 def _with_defaults(validator_class):
@@ -61,23 +83,57 @@ def _set(config: dict, dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def prepare_config(config: dict, base_dir: str | Path, source: str = "config") -> dict:
-    """Validate ``config`` in place against the schema (filling defaults) and make its paths
-    absolute, relative paths taken from ``base_dir``. Raises InputError naming each bad key."""
-    validator = _Validator(load_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
-    if errors:
-        problems = []
-        for err in errors:
+def _unknown_key_problems(err: jsonschema.ValidationError, source: str) -> list[str]:
+    """One message per key that an ``additionalProperties: false`` error rejects, with the
+    nearest known key of that mapping suggested."""
+    known = list(err.schema.get("properties", {}))
+    prefix = "".join(f"{p}." for p in err.path)
+    problems = []
+    for name in sorted(set(err.instance) - set(known), key=str):
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+        problems.append(f"{source}: key '{prefix}{name}' is not a known setting{hint}")
+    return problems
+
+
+def _schema_problems(config: dict, source: str) -> list[str]:
+    validator = _Validator(_schema())
+    problems = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.path]):
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            problems.extend(_unknown_key_problems(err, source))
+        else:
             key = ".".join(str(p) for p in err.path) or "(top level)"
             problems.append(f"{source}: key '{key}': {err.message}")
-        raise InputError(problems)
+    return problems
+
+
+def _resolve(value: str, base: Path) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path))
+
+
+def resolve_paths(config: dict, base_dir: str | Path) -> None:
+    """Make every path of PATH_KEYS in ``config`` absolute, relative ones taken from
+    ``base_dir`` (in place; unset and empty values stay as they are)."""
     base = Path(base_dir).resolve()
     for key in PATH_KEYS:
         value = _get(config, key)
         if isinstance(value, str) and value:
-            path = Path(value).expanduser()
-            _set(config, key, str(path if path.is_absolute() else (base / path)))
+            _set(config, key, _resolve(value, base))
+        elif isinstance(value, list):
+            _set(config, key, [_resolve(v, base) if isinstance(v, str) and v else v
+                               for v in value])
+
+
+def prepare_config(config: dict, base_dir: str | Path, source: str = "config") -> dict:
+    """Validate ``config`` in place against the schema (filling defaults) and make its paths
+    absolute, relative paths taken from ``base_dir``. Raises InputError naming each bad key;
+    a key the schema does not know is an error, with the nearest known key suggested."""
+    problems = _schema_problems(config, source)
+    if problems:
+        raise InputError(problems)
+    resolve_paths(config, base_dir)
     return config
 
 

@@ -10,12 +10,6 @@ CLONAL_TABLES = {
     "ccf": "results/clonal/ccf.tsv",
     "selection": "results/clonal/model_selection.tsv",
 }
-# The copy-number table (copy_number: table) is resolved against the config's folder.
-CLONAL_CN_TABLE = (
-    str(_config_base() / CLONAL_CONFIG["copy_number_table"])
-    if CLONAL_CONFIG["copy_number_table"]
-    else None
-)
 CLONAL_USES_SEGMENTS = CLONAL_CONFIG["copy_number"] == "segments"
 CLONAL_CNS = sample_paths("results/cnv/{patient}/{sample}.cns", PLASMA)
 # The copy-number TF alone: the stage makes its own tumour content from it and the SNV TF
@@ -36,7 +30,7 @@ rule clonal_clones:
         **CLONAL_TABLES,
     params:
         cns_samples=list(PLASMA["sample_id"]),
-        settings={**CLONAL_CONFIG, "copy_number_table": CLONAL_CN_TABLE},
+        settings=CLONAL_CONFIG,
     log:
         "logs/clonal/clones.log",
     benchmark:

@@ -48,7 +48,6 @@ CNV_TUMOUR_FREE = sorted(
         "sample_id",
     ]
 )
-CNV_EXCLUDE = [str((_config_base() / p).resolve()) for p in CNV["exclude"]]
 CNV_BINS = {
     "targets": "results/cnv/bins/targets.bed",
     "antitargets": "results/cnv/bins/antitargets.bed",
@@ -81,7 +80,7 @@ rule cnv_bins:
         fai=f"{REF}.fai",
         panel=PANEL_BED or [],
         genes=GENES_BED,
-        exclude=CNV_EXCLUDE,
+        exclude=CNV["exclude"],
     output:
         **CNV_BINS,
     params:

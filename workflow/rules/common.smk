@@ -42,10 +42,6 @@ PANEL_BED = "results/reference/panel.bed" if config["panel"] else None
 HOTSPOTS = config["hotspots"]
 ALL_TARGETS = []
 
-def bam(patient, sample):
-    return f"results/align/{patient}/{sample}.bam"
-
-
 def sample_paths(pattern, samples=None):
     """Expand ``pattern`` with {patient} and {sample} for each row of ``samples``."""
     rows = SAMPLES if samples is None else samples
@@ -191,8 +187,8 @@ def clonal_inputs(wildcards):
         inputs["tumour_fraction"] = CLONAL_TF
     if CLONAL_USES_SEGMENTS and CLONAL_CNS and producible("clonal_", CLONAL_CNS[0]):
         inputs["cns"] = CLONAL_CNS
-    if CLONAL_CN_TABLE:
-        inputs["copy_number_table"] = CLONAL_CN_TABLE
+    if CLONAL_CONFIG["copy_number_table"]:
+        inputs["copy_number_table"] = CLONAL_CONFIG["copy_number_table"]
     return inputs
 
 

@@ -18,16 +18,8 @@ VARIANTS_BACKGROUND = {
 VARIANTS_CONFIG = config["variants"]
 # Discovery runs over the panel targets, or over the gene spans for whole-genome data.
 VARIANTS_REGIONS = PANEL_BED or GENES_BED
-# Optional paths of the variants section, resolved like the top-level paths (config folder).
-VARIANTS_EXONS = _variants_exons_path(
-    str(_config_base() / VARIANTS_CONFIG["exons"]) if VARIANTS_CONFIG["exons"] else None,
-    config["genes"],
-)
-VARIANTS_KNOWN = (
-    str(_config_base() / VARIANTS_CONFIG["known_variants"])
-    if VARIANTS_CONFIG["known_variants"]
-    else None
-)
+VARIANTS_EXONS = _variants_exons_path(VARIANTS_CONFIG["exons"], config["genes"])
+VARIANTS_KNOWN = VARIANTS_CONFIG["known_variants"]
 # A cohort table of known variants is an input file; a per-patient "{patient}" pattern is not
 # (a patient without a file simply has none).
 VARIANTS_KNOWN_FILE = (
