@@ -3,20 +3,20 @@
 # Methods and choices: docs/clonal.md; logic: scripts/plasmatrack/clonal/.
 CLONAL_CONFIG = config["clonal"]
 CLONAL_TABLES = {
-    "variants": "results/clonal/variant_clusters.tsv",
-    "prevalence": "results/clonal/cluster_prevalence.tsv",
-    "tree": "results/clonal/tree.tsv",
-    "events": "results/clonal/events.tsv",
-    "ccf": "results/clonal/ccf.tsv",
-    "selection": "results/clonal/model_selection.tsv",
+    "variants": tables.VARIANT_CLUSTERS.path,
+    "prevalence": tables.CLUSTER_PREVALENCE.path,
+    "tree": tables.TREE.path,
+    "events": tables.EVENTS.path,
+    "ccf": tables.CCF.path,
+    "selection": tables.MODEL_SELECTION.path,
 }
 CLONAL_USES_SEGMENTS = CLONAL_CONFIG["copy_number"] == "segments"
-CLONAL_CNS = sample_paths("results/cnv/{patient}/{sample}.cns", PLASMA)
+CLONAL_CNS = sample_paths(tables.CNS.path, PLASMA)
 # The copy-number TF alone: the stage makes its own tumour content from it and the SNV TF
 # (clonal.tumour_content, default max). The combined tumour_fraction.tsv already holds the SNV
 # evidence, so taking it here would count the SNVs twice (and a draw where they read low, demo
 # P01: SNVs 0.18 against copy number 0.29-0.35 at truth 0.34-0.37, pulled the trunk's CCF down).
-CLONAL_TF = "results/cnv/tumour_fraction_cn.tsv"
+CLONAL_TF = tables.TUMOUR_FRACTION_CN.path
 
 ALL_TARGETS.extend(
     [CLONAL_TABLES[k] for k in ("variants", "prevalence", "tree", "events", "ccf")]

@@ -54,18 +54,18 @@ CNV_BINS = {
     "access": "results/cnv/bins/access.bed",
 }
 CNV_TABLES = {
-    "tumour_fraction": "results/cnv/tumour_fraction_cn.tsv",
-    "genes": "results/cnv/genes.tsv",
-    "erbb2": "results/cnv/erbb2.tsv",
-    "detection": "results/cnv/detection.tsv",
+    "tumour_fraction": tables.TUMOUR_FRACTION_CN.path,
+    "genes": tables.GENES.path,
+    "erbb2": tables.ERBB2.path,
+    "detection": tables.CNV_DETECTION.path,
 }
 CNV_SAMPLE = "results/cnv/{patient}/{sample}"
 
 # The published tumour fraction: the copy-number estimate combined with the SNV and BAF evidence
 # of the variants stage (rule cnv_combine); downstream stages read this one.
 CNV_COMBINED = {
-    "tumour_fraction": "results/cnv/tumour_fraction.tsv",
-    "baf": "results/cnv/tumour_fraction_baf.tsv",
+    "tumour_fraction": tables.TUMOUR_FRACTION.path,
+    "baf": tables.TUMOUR_FRACTION_BAF.path,
 }
 CNV_COMBINE_METHODS = list(CNV["combine"]["methods"])
 
@@ -163,9 +163,9 @@ rule cnv_call:
         antitarget_bins=CNV_BINS["antitargets"],
         genes=GENES_BED,
     output:
-        cnr=f"{CNV_SAMPLE}.cnr",
-        cns=f"{CNV_SAMPLE}.cns",
-        seg=f"{CNV_SAMPLE}.seg",
+        cnr=tables.CNR.path,
+        cns=tables.CNS.path,
+        seg=tables.SEG.path,
         gene_stats=f"{CNV_SAMPLE}.gene_stats.tsv",
         info=f"{CNV_SAMPLE}.info.tsv",
     params:
@@ -192,7 +192,7 @@ rule cnv_call:
 
 rule cnv_hmm:
     input:
-        cnrs=patient_sample_files(f"{CNV_SAMPLE}.cnr"),
+        cnrs=patient_sample_files(tables.CNR.path),
         infos=patient_sample_files(f"{CNV_SAMPLE}.info.tsv"),
         lengths=patient_sample_files(f"{CNV_SAMPLE}.fragment_lengths.tsv")
         if CNV_LENGTH_CORRECTION
@@ -226,7 +226,7 @@ rule cnv_hmm_sample:
         states="results/cnv/{patient}/patient.hmm_states.tsv",
     output:
         fit=f"{CNV_SAMPLE}.tf.tsv",
-        states=f"{CNV_SAMPLE}.hmm_states.tsv",
+        states=tables.HMM_STATES.path,
     log:
         "logs/cnv/{patient}/{sample}.hmm_split.log",
     localrule: True

@@ -1,14 +1,12 @@
 # HER2 burden at baseline, on-treatment dynamics and survival (TTF, OS) for the cohort.
 # Definitions and statistics: docs/cohort.md; logic: scripts/plasmatrack/burden.py, survival.py.
-COHORT_BURDEN = "results/cohort/her2_burden.tsv"
-COHORT_DYNAMICS = "results/cohort/dynamics.tsv"
-COHORT_DRAWS = "results/cohort/draw_metrics.tsv"
+COHORT_BURDEN = tables.HER2_BURDEN.path
+COHORT_DYNAMICS = tables.DYNAMICS.path
+COHORT_DRAWS = tables.DRAW_METRICS.path
 COHORT_SURVIVAL = {
-    "survival": "results/cohort/survival.tsv",
-    "km_curves": "results/cohort/km_curves.tsv",
-    "km_at_risk": "results/cohort/km_at_risk.tsv",
-    "cox_terms": "results/cohort/cox_terms.tsv",
-    "maxstat_cuts": "results/cohort/maxstat_cuts.tsv",
+    t.name: t.path
+    for t in (tables.SURVIVAL, tables.KM_CURVES, tables.KM_AT_RISK, tables.COX_TERMS,
+              tables.MAXSTAT_CUTS)
 }
 
 ALL_TARGETS.extend([COHORT_BURDEN, COHORT_DYNAMICS, COHORT_DRAWS, *COHORT_SURVIVAL.values()])
@@ -16,9 +14,9 @@ ALL_TARGETS.extend([COHORT_BURDEN, COHORT_DYNAMICS, COHORT_DRAWS, *COHORT_SURVIV
 
 rule cohort_burden:
     input:
-        tumour_fraction="results/cnv/tumour_fraction.tsv",
-        erbb2="results/cnv/erbb2.tsv",
-        variants="results/variants/tracked_variants.tsv",
+        tumour_fraction=tables.TUMOUR_FRACTION.path,
+        erbb2=tables.ERBB2.path,
+        variants=tables.TRACKED_VARIANTS.path,
         samples=config["samples"],
         clinical=config["clinical"],
     output:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
+from plasmatrack import tables  # noqa: E402
 from plasmatrack.config import prepare_config  # noqa: E402
 from plasmatrack.errors import InputError  # noqa: E402
 from plasmatrack.ids import ID_PATTERN  # noqa: E402
@@ -164,13 +165,13 @@ def producible(own_prefix, path):
 def cnv_combine_inputs(wildcards):
     """The copy-number table, and the variants stage's tables where the workflow makes them."""
     inputs = {"cn": CNV_TABLES["tumour_fraction"]}
-    snv = "results/variants/snv_tumour_fraction.tsv"
-    tracked = "results/variants/tracked_variants.tsv"
+    snv = tables.SNV_TUMOUR_FRACTION.path
+    tracked = tables.TRACKED_VARIANTS.path
     if "snv" in CNV_COMBINE_METHODS and producible("cnv_", snv):
         inputs["snv"] = snv
     if producible("cnv_", tracked):  # BAF is always reported, combined only when configured
         inputs["tracked"] = tracked
-        inputs["states"] = sample_paths(f"{CNV_SAMPLE}.hmm_states.tsv", PLASMA)
+        inputs["states"] = sample_paths(tables.HMM_STATES.path, PLASMA)
     return inputs
 
 
@@ -179,8 +180,8 @@ def clonal_inputs(wildcards):
     """Clonal stage inputs. A run without the copy-number stage clusters with the SNV tumour
     fraction and copy number 2; the log and the tree notes say so."""
     inputs = {
-        "tracked": "results/variants/tracked_variants.tsv",
-        "snv_tf": "results/variants/snv_tumour_fraction.tsv",
+        "tracked": tables.TRACKED_VARIANTS.path,
+        "snv_tf": tables.SNV_TUMOUR_FRACTION.path,
         "clinical": config["clinical"],
     }
     if producible("clonal_", CLONAL_TF):
@@ -195,11 +196,8 @@ def clonal_inputs(wildcards):
 # Input functions of the report stage (report.smk).
 def _report_common_inputs():
     """Every stage table the workflow has; the pages say which stages are not part of the run."""
-    inputs = {
-        name: f"results/{rel}"
-        for name, rel in REPORT_TABLES.items()
-        if producible("report_", f"results/{rel}")
-    }
+    paths = {name: tables.BY_NAME[name].path for name in REPORT_TABLES}
+    inputs = {name: path for name, path in paths.items() if producible("report_", path)}
     inputs["samples"] = config["samples"]
     inputs["clinical"] = config["clinical"]
     inputs["genes_bed"] = GENES_BED
@@ -207,7 +205,7 @@ def _report_common_inputs():
 
 
 def _report_sample_files(kind, rows):
-    paths = sample_paths(f"results/{REPORT_PER_SAMPLE[kind]}", rows)
+    paths = sample_paths(tables.BY_NAME[kind].path, rows)
     return paths if paths and producible("report_", paths[0]) else []
 
 

@@ -1,9 +1,9 @@
 # cfDNA QC: one pass over each sample's BAM (qc_sample), then the cohort table (qc_summary).
 # Metrics, filters and thresholds: docs/qc.md; logic: scripts/plasmatrack/qc/.
 
-QC_SUMMARY = "results/qc/qc_summary.tsv"
+QC_SUMMARY = tables.QC_SUMMARY.path
 QC_MULTIQC = [
-    "results/qc/multiqc/plasmatrack_qc_mqc.tsv",
+    tables.QC_MULTIQC.path,
     "results/qc/multiqc/plasmatrack_fragment_lengths_mqc.json",
 ]
 
@@ -16,8 +16,8 @@ rule qc_sample:
         bai="results/align/{patient}/{sample}.bam.bai",
         panel=PANEL_BED or [],
     output:
-        qc="results/qc/{patient}/{sample}.qc.tsv",
-        fragments="results/qc/{patient}/{sample}.fragment_lengths.tsv",
+        qc=tables.QC_SAMPLE.path,
+        fragments=tables.FRAGMENT_LENGTHS.path,
     params:
         sample_type=sample_field("sample_type"),
         timepoint_days=sample_field("timepoint_days"),
@@ -38,8 +38,8 @@ rule qc_sample:
 
 rule qc_summary:
     input:
-        qc=sample_paths("results/qc/{patient}/{sample}.qc.tsv"),
-        fragments=sample_paths("results/qc/{patient}/{sample}.fragment_lengths.tsv"),
+        qc=sample_paths(tables.QC_SAMPLE.path),
+        fragments=sample_paths(tables.FRAGMENT_LENGTHS.path),
     output:
         summary=QC_SUMMARY,
         multiqc_stats=QC_MULTIQC[0],

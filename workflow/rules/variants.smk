@@ -7,13 +7,13 @@ import pandas as _variants_pd
 from plasmatrack.variants.annotate import exons_path as _variants_exons_path
 from plasmatrack.variants.background import choose_controls as _variants_controls
 
-VARIANTS_SITES = "results/variants/sites.tsv"
-VARIANTS_TRACKED = "results/variants/tracked_variants.tsv"
-VARIANTS_SNV_TF = "results/variants/snv_tumour_fraction.tsv"
+VARIANTS_SITES = tables.VARIANT_SITES.path
+VARIANTS_TRACKED = tables.TRACKED_VARIANTS.path
+VARIANTS_SNV_TF = tables.SNV_TUMOUR_FRACTION.path
 VARIANTS_BACKGROUND = {
-    "background": "results/variants/background.tsv",
-    "threshold": "results/variants/detection_threshold.tsv",
-    "controls": "results/variants/control_observations.tsv",
+    "background": tables.VARIANT_BACKGROUND.path,
+    "threshold": tables.DETECTION_THRESHOLD.path,
+    "controls": tables.CONTROL_OBSERVATIONS.path,
 }
 VARIANTS_CONFIG = config["variants"]
 # Discovery runs over the panel targets, or over the gene spans for whole-genome data.

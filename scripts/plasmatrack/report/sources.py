@@ -15,62 +15,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import tables
 from ..errors import InputError, where
 from ..io import read_tsv
 
-# Published cohort tables, relative to the results folder (docs/architecture.md).
-TABLES: dict[str, str] = {
-    "qc_summary": "qc/qc_summary.tsv",
-    "tumour_fraction": "cnv/tumour_fraction.tsv",
-    "genes": "cnv/genes.tsv",
-    "erbb2": "cnv/erbb2.tsv",
-    "tracked_variants": "variants/tracked_variants.tsv",
-    "snv_tumour_fraction": "variants/snv_tumour_fraction.tsv",
-    "variant_clusters": "clonal/variant_clusters.tsv",
-    "cluster_prevalence": "clonal/cluster_prevalence.tsv",
-    "tree": "clonal/tree.tsv",
-    "events": "clonal/events.tsv",
-    "her2_burden": "cohort/her2_burden.tsv",
-    "survival": "cohort/survival.tsv",
-    "dynamics": "cohort/dynamics.tsv",
-    "km_curves": "cohort/km_curves.tsv",
-}
+# The published tables a report reads (plasmatrack.tables), paths relative to the results folder.
+_COHORT_TABLES = (tables.QC_SUMMARY, tables.TUMOUR_FRACTION, tables.GENES, tables.ERBB2,
+                  tables.TRACKED_VARIANTS, tables.SNV_TUMOUR_FRACTION, tables.VARIANT_CLUSTERS,
+                  tables.CLUSTER_PREVALENCE, tables.TREE, tables.EVENTS, tables.HER2_BURDEN,
+                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES)
+_SAMPLE_TABLES = (tables.CNR, tables.CNS, tables.FRAGMENT_LENGTHS)
+TABLES: dict[str, str] = {t.name: t.in_results for t in _COHORT_TABLES}
 
 # Per-sample files: kind -> path pattern relative to the results folder.
-PER_SAMPLE: dict[str, str] = {
-    "cnr": "cnv/{patient}/{sample}.cnr",
-    "cns": "cnv/{patient}/{sample}.cns",
-    "fragment_lengths": "qc/{patient}/{sample}.fragment_lengths.tsv",
-}
+PER_SAMPLE: dict[str, str] = {t.name: t.in_results for t in _SAMPLE_TABLES}
 
-# The columns each page needs from a table (the issues' published columns; stages may add more).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "qc_summary": ("sample_id", "patient_id"),
-    "tumour_fraction": ("sample_id", "patient_id", "timepoint_days", "tumour_fraction",
-                        "tf_lower", "tf_upper", "tf_detected"),
-    "genes": ("sample_id", "patient_id", "timepoint_days", "gene", "plasma_copy_number"),
-    "erbb2": ("sample_id", "patient_id", "timepoint_days", "gene", "plasma_copy_number",
-              "tumour_copy_number", "tumour_copy_number_lower", "tumour_copy_number_upper",
-              "amplified"),
-    "tracked_variants": ("patient_id", "sample_id", "sample_type", "timepoint_days", "chrom",
-                         "pos", "ref", "alt", "gene", "vaf", "vaf_lower", "vaf_upper", "status",
-                         "category"),
-    "snv_tumour_fraction": ("sample_id", "patient_id", "timepoint_days", "tumour_fraction_snv",
-                            "tf_snv_lower", "tf_snv_upper", "n_variants"),
-    "variant_clusters": ("patient_id", "chrom", "pos", "ref", "alt", "gene", "cluster_id"),
-    "cluster_prevalence": ("patient_id", "cluster_id", "sample_id", "timepoint_days",
-                           "prevalence", "prevalence_lower", "prevalence_upper"),
-    "tree": ("patient_id", "cluster_id", "parent_cluster_id"),
-    "events": ("patient_id",),
-    "her2_burden": ("patient_id", "her2_burden"),
-    "survival": ("analysis", "endpoint", "n", "events", "p_value", "hazard_ratio", "hr_lower",
-                 "hr_upper"),
-    "dynamics": ("patient_id",),
-    "km_curves": ("analysis", "group", "time", "survival", "ci_lower", "ci_upper", "at_risk"),
-    "cnr": ("chromosome", "start", "end", "log2"),
-    "cns": ("chromosome", "start", "end", "log2"),
-    "fragment_lengths": ("length", "count"),
-}
+# The columns a page may rely on: the registry's required columns (stages may add more).
+REQUIRED: dict[str, tuple[str, ...]] = {t.name: t.required
+                                        for t in (*_COHORT_TABLES, *_SAMPLE_TABLES)}
 
 NUMERIC: dict[str, tuple[str, ...]] = {
     "tumour_fraction": ("timepoint_days", "tumour_fraction", "tf_lower", "tf_upper"),
