@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import tables
+
 
 def _precision(text: str):
     if text == "auto":
@@ -28,12 +30,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--pyclone-tsv", nargs="+", metavar="TSV",
                      help="PyClone-VI input TSV(s): mutation_id, sample_id, ref_counts, "
                           "alt_counts, normal_cn, major_cn, minor_cn[, tumour_content]")
-    src.add_argument("--tracked", help="results/variants/tracked_variants.tsv")
+    src.add_argument("--tracked", help=tables.TRACKED_VARIANTS.path)
     pipe = parser.add_argument_group("pipeline tables (with --tracked)")
     pipe.add_argument("--tumour-fraction",
-                      help="results/cnv/tumour_fraction_cn.tsv (the copy-number TF the "
+                      help=f"{tables.TUMOUR_FRACTION_CN.path} (the copy-number TF the "
                            "pipeline gives the stage)")
-    pipe.add_argument("--snv-tf", help="results/variants/snv_tumour_fraction.tsv")
+    pipe.add_argument("--snv-tf", help=tables.SNV_TUMOUR_FRACTION.path)
     pipe.add_argument("--cns-dir", help="folder with <patient>/<sample>.cns (results/cnv)")
     pipe.add_argument("--clinical", help="clinical sheet (names the progression draw)")
     pipe.add_argument("--tumour-content", choices=["max", "auto", "snv", "cnv"], default="max",
