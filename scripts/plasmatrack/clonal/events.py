@@ -28,16 +28,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..config import schema_default
 from ..units import DAYS_PER_MONTH
 
 
 
 @dataclass
 class EventSettings:
-    present_min: float = 0.05
-    absent_max: float = 0.05
-    min_change: float = 0.2
-    progression_window_days: float = 28.0
+    """Thresholds of the clone events (config ``clonal.events``; defaults from the schema)."""
+
+    present_min: float = schema_default("clonal.events.present_min")
+    absent_max: float = schema_default("clonal.events.absent_max")
+    min_change: float = schema_default("clonal.events.min_change")
+    progression_window_days: float = schema_default("clonal.events.progression_window_days")
 
 
 def timepoint_labels(days: list[float], ttf_days: float | None,

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
+from ..config import schema_default
 from ..errors import InputError, where
 from ..io import read_tsv
 from .ccf import MutationData, expected_vaf
@@ -52,16 +53,18 @@ DEFAULT_ERROR_RATE = 1e-4
 
 @dataclass
 class InputSettings:
-    tumour_content: str = "max"  # max | auto | snv | cnv
-    copy_number: str = "segments"  # segments | table | neutral
-    copy_number_table: str | None = None
-    min_tf_for_copy_number: float = 0.05
-    max_copy_number: int = 20
-    require_detected: bool = True
+    """What the clonal stage reads (config ``clonal``; defaults from the schema)."""
+
+    tumour_content: str = schema_default("clonal.tumour_content")  # max | auto | snv | cnv
+    copy_number: str = schema_default("clonal.copy_number")  # segments | table | neutral
+    copy_number_table: str | None = schema_default("clonal.copy_number_table")
+    min_tf_for_copy_number: float = schema_default("clonal.min_tf_for_copy_number")
+    max_copy_number: int = schema_default("clonal.max_copy_number")
+    require_detected: bool = schema_default("clonal.require_detected")
     min_tumour_content: float = 0.001
     # p-value of copy_number_outliers: with total copy numbers only, a variant 1.5-fold over one
     # allele is read as LOH; one still 2-fold over all its copies is left out of the clustering.
-    copy_number_outlier_p: float = 1e-6
+    copy_number_outlier_p: float = schema_default("clonal.copy_number_outlier_p")
 
 
 @dataclass
