@@ -52,6 +52,7 @@ def measure(fn):
 
 def stage(run: Path, n_samples: int, workdir: Path) -> dict:
     from plasmatrack.cnv import coverage
+    from plasmatrack.cnv.call import CallSettings, PoolMember, ReferenceInputs, SampleOutputs
     from plasmatrack.cnv.fragments import sample_fragment_lengths
     from plasmatrack.cnv.pipeline import fit_patient, fix_and_analyse, make_reference
     from plasmatrack.cnv.segment import resolve_method
@@ -85,11 +86,13 @@ def stage(run: Path, n_samples: int, workdir: Path) -> dict:
         pool = [(n, *cov[n]) for n in normals]
         make_reference([p[1] for p in pool], [p[2] for p in pool], fasta, bins["targets"],
                        bins["antitargets"], str(ours / "ref.cnn"))
+        reference = ReferenceInputs(fasta, bins["targets"], bins["antitargets"],
+                                    str(ours / "ref.cnn"), tuple(PoolMember(*p) for p in pool))
         for sid in plasma:
             o = {k: str(ours / f"{sid}.{k}") for k in ("cnr", "cns", "seg", "gs", "info")}
-            fix_and_analyse(sid, *cov[sid], str(ours / "ref.cnn"), pool, fasta, bins["targets"],
-                            bins["antitargets"], o["cnr"], o["cns"], o["seg"], o["gs"],
-                            o["info"], genes, method)
+            fix_and_analyse(sid, *cov[sid], reference,
+                            SampleOutputs(o["cnr"], o["cns"], o["seg"], o["gs"], o["info"]),
+                            genes, CallSettings(segment_method=method))
         fit_patient(plasma, ["plasma"] * len(plasma), [str(ours / f"{s}.cnr") for s in plasma],
                     [str(ours / f"{s}.info") for s in plasma], str(ours / "fits.tsv"),
                     str(ours / "states.tsv"),

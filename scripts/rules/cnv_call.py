@@ -3,17 +3,24 @@ compute gene statistics for one sample. The pool inputs are given only to a pane
 normalised leave-one-out."""
 import logging
 
+from plasmatrack.cnv.call import CallSettings, PoolMember, ReferenceInputs, SampleOutputs
 from plasmatrack.cnv.pipeline import fix_and_analyse
 
 sm = snakemake  # noqa: F821
 logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-pool = list(zip(sm.params.pool_ids, sm.input.pool_targets, sm.input.pool_antitargets))
-info = fix_and_analyse(
-    sm.wildcards.sample, sm.input.target, sm.input.antitarget, sm.input.reference, pool,
-    sm.input.fasta, sm.input.target_bins, sm.input.antitarget_bins, sm.output.cnr,
-    sm.output.cns, sm.output.seg, sm.output.gene_stats, sm.output.info, sm.input.genes,
-    segment_method=sm.params.segment_method, segment_threshold=sm.params.segment_threshold,
-    bias=sm.params.bias, pool_size=sm.params.pool_size,
-    pool_corrections=bool(sm.params.pool_corrections), shrink=bool(sm.params.shrink),
+pool = tuple(PoolMember(*member) for member in zip(sm.params.pool_ids, sm.input.pool_targets,
+                                                   sm.input.pool_antitargets))
+called = fix_and_analyse(
+    sm.wildcards.sample, sm.input.target, sm.input.antitarget,
+    ReferenceInputs(fasta=sm.input.fasta, targets_bed=sm.input.target_bins,
+                    antitargets_bed=sm.input.antitarget_bins, reference_cnn=sm.input.reference,
+                    pool=pool, pool_size=sm.params.pool_size),
+    SampleOutputs(cnr=sm.output.cnr, cns=sm.output.cns, seg=sm.output.seg,
+                  gene_stats=sm.output.gene_stats, info=sm.output.info),
+    sm.input.genes,
+    CallSettings(segment_method=sm.params.segment_method,
+                 segment_threshold=sm.params.segment_threshold, bias=sm.params.bias,
+                 pool_corrections=bool(sm.params.pool_corrections),
+                 shrink=bool(sm.params.shrink)),
 )
-logging.info("%s", info)
+logging.info("%s", called.analysis.info)

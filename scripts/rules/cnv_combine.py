@@ -1,7 +1,7 @@
 """Rule cnv_combine: the published tumour fraction, combining copy number, SNVs and BAF."""
 import logging
 
-from plasmatrack.cnv.pipeline import combine_tumour_fractions
+from plasmatrack.cnv.combine_io import combine_tumour_fractions
 
 sm = snakemake  # noqa: F821
 logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(asctime)s %(message)s")

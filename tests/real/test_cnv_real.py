@@ -148,18 +148,17 @@ def test_reference_shrinkage_keeps_real_panel_biases(tmp_path):
 
 @pytest.fixture(scope="module")
 def mbc315(tmp_path_factory):
-    from plasmatrack.cnv.pipeline import run_wig
+    from plasmatrack.cnv.wig_standalone import WigInputs, WigSettings, run_wig
 
     need(ICHOR)
     tables = {}
     for sample in ("MBC_315", "MBC_315_T2"):
         out = tmp_path_factory.mktemp(sample)
         tables[sample] = (out, run_wig(
-            str(ICHOR / f"{sample}.ctDNA.reads.wig"), str(ICHOR / "gc_hg19_1000kb.wig"),
-            str(ICHOR / "map_hg19_1000kb.wig"), out, sample_id=sample,
-            normal_panel=str(ICHOR / PON),
-            centromere=str(ICHOR / "GRCh37.p13_centromere_UCSC-gapTable.txt"), plot=False,
-            segment_method="haar",
+            WigInputs(str(ICHOR / f"{sample}.ctDNA.reads.wig"), str(ICHOR / "gc_hg19_1000kb.wig"),
+                      str(ICHOR / "map_hg19_1000kb.wig"), normal_panel=str(ICHOR / PON),
+                      centromere=str(ICHOR / "GRCh37.p13_centromere_UCSC-gapTable.txt")),
+            out, sample_id=sample, settings=WigSettings(plot=False, segment_method="haar"),
         ))
     return tables
 
@@ -188,8 +187,8 @@ def test_wig_path_healthy_donors_not_detected(mbc315):
     calibration (docs/cnv.md), each against the median of the other 26: not detected with the
     shipped default threshold."""
     from plasmatrack.cnv import wig
-    from plasmatrack.cnv.pipeline import _panel_normals
-    from plasmatrack.cnv.tumour_fraction import DetectionThresholds, HmmSettings
+    from plasmatrack.cnv.tumour_fraction import DetectionSettings, HmmSettings
+    from plasmatrack.cnv.wig_standalone import _panel_normals
 
     panel = wig.read_normal_panel(ICHOR / PON)
     worst = ["HD1", "HD6", "HD26", "HD12"]
@@ -197,7 +196,7 @@ def test_wig_path_healthy_donors_not_detected(mbc315):
     picked = [c for c in cols if c.split(":")[1].split(".")[0] in worst]
     assert len(picked) == 4
     # each against the median of the other 26; only the four are fitted
-    th = DetectionThresholds()
+    th = DetectionSettings()
     fits = []
     for name, row, _ in _panel_normals(
             panel, cols, wig.read_centromeres(ICHOR / "GRCh37.p13_centromere_UCSC-gapTable.txt"),

@@ -7,7 +7,8 @@ import pandas as pd
 
 from plasmatrack.cnv.genes import GeneSettings, gene_stats
 from plasmatrack.cnv.pipeline import samples_frame, summarise
-from plasmatrack.cnv.tumour_fraction import DetectionThresholds
+from plasmatrack.cnv.summary import SummaryOutputs, SummarySettings
+from plasmatrack.cnv.tumour_fraction import DetectionSettings
 from plasmatrack.io import write_tsv
 
 # sample -> (patient, type, fit mode, llr, fitted TF)
@@ -45,9 +46,11 @@ def test_weak_joint_paths_are_judged_as_path_free(tmp_path):
                      "timepoint_days": None if kind == "normal" else i * 30})
     tf, _ = summarise(samples_frame(rows), {s: str(p) for s, p in fit_paths.items()},
                       {s: str(p) for s, p in stat_paths.items()}, ["P1_N", "P2_N"],
-                      DetectionThresholds(min_llr=14.0), 1.5, GeneSettings(), "G1",
-                      tmp_path / "tf.tsv", tmp_path / "genes.tsv", tmp_path / "g1.tsv",
-                      floor_joint=DetectionThresholds(min_llr=5.0))
+                      SummarySettings(floor=DetectionSettings(min_llr=14.0), margin=1.5,
+                                      genes=GeneSettings(), her2_gene="G1",
+                                      floor_joint=DetectionSettings(min_llr=5.0)),
+                      SummaryOutputs(tmp_path / "tf.tsv", tmp_path / "genes.tsv",
+                                     tmp_path / "g1.tsv"))
     tf = tf.set_index("sample_id")
     detected = tf["tf_detected"].to_dict()
     assert detected == {"P1_D1": False, "P1_D2": False, "P1_N": False, "P2_D1": True,

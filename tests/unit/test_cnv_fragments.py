@@ -144,7 +144,8 @@ def test_fit_and_summary_report_genome_copies_and_keep_genes_on_the_fragment_sca
     from plasmatrack.cnv.genes import GeneSettings, gene_stats
     from plasmatrack.cnv.pipeline import (fit_samples, samples_frame, split_patient,
                                           summarise)
-    from plasmatrack.cnv.tumour_fraction import DetectionThresholds
+    from plasmatrack.cnv.tumour_fraction import DetectionSettings
+    from plasmatrack.cnv.summary import SummaryOutputs, SummarySettings
     from plasmatrack.io import write_tsv
 
     rng = np.random.default_rng(4)
@@ -187,8 +188,10 @@ def test_fit_and_summary_report_genome_copies_and_keep_genes_on_the_fragment_sca
              "timepoint_days": i * 30} for i, s in enumerate(truth)]
     tf, genes = summarise(samples_frame(rows), {s: str(p[0]) for s, p in paths.items()},
                           {s: str(p[1]) for s, p in paths.items()}, [],
-                          DetectionThresholds(min_llr=5.0), 1.5, GeneSettings(), "G4",
-                          tmp_path / "tf.tsv", tmp_path / "genes.tsv", tmp_path / "g4.tsv")
+                          SummarySettings(floor=DetectionSettings(min_llr=5.0), margin=1.5,
+                                          genes=GeneSettings(), her2_gene="G4"),
+                          SummaryOutputs(tmp_path / "tf.tsv", tmp_path / "genes.tsv",
+                                         tmp_path / "g4.tsv"))
     tf = tf.set_index("sample_id")
     genes = genes.set_index("sample_id")
     for sid, t in truth.items():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from plasmatrack.cnv.tumour_fraction import (
-    DetectionThresholds,
+    DetectionSettings,
     HmmSettings,
     calibrate,
     expected_log2,
@@ -82,8 +82,8 @@ def test_tumour_free_sample_is_low_and_interval_reaches_zero():
     fit = fit_tumour_fraction(bins_from(cn, 0.0, sigma=0.07, seed=4))
     assert fit.tumour_fraction < 0.03
     assert fit.tf_lower == 0.0
-    assert fit.llr < DetectionThresholds().min_llr
-    assert not DetectionThresholds().detected(fit.llr, fit.altered_fraction)
+    assert fit.llr < DetectionSettings().min_llr
+    assert not DetectionSettings().detected(fit.llr, fit.altered_fraction)
 
 
 def test_focal_amplification_does_not_inflate_tf():
@@ -124,7 +124,7 @@ def test_settings_from_config_rejects_unknown_keys():
 
 
 def test_calibration_puts_every_normal_below_threshold():
-    floor = DetectionThresholds(min_llr=5.0, min_altered_fraction=0.01)
+    floor = DetectionSettings(min_llr=5.0, min_altered_fraction=0.01)
     normals = [(2.0, 0.0), (8.0, 0.12), (3.5, 0.01)]
     th = calibrate([llr for llr, _ in normals], floor, margin=1.5)
     assert th.min_llr == pytest.approx(12.0)

@@ -3,6 +3,8 @@
 # sample (cnv_call) -> detection calibrated on the tumour-free samples and cohort tables
 # (cnv_summary). Choices and measurements: docs/cnv.md; logic: scripts/plasmatrack/cnv/.
 
+from plasmatrack.cnv.call import CallSettings
+
 CNV = config["cnv"]
 # The segmentation method is fixed by the config, never by what is installed: a cbs run on a
 # machine without R stops here, before any job, instead of falling back to another method.
@@ -30,12 +32,10 @@ else:
         (SAMPLES["sample_type"] == "normal") | SAMPLES["sample_id"].isin(CNV_HEALTHY)
     ]
 CNV_POOL_IDS = set(CNV_POOL["sample_id"])
-# The reference pools CNVkit-corrected coverage when the samples get CNVkit's corrections too.
-CNV_POOL_CORRECTIONS = (
-    CNV["reference_correction"] == "cnvkit" or CNV["bias_correction"] == "cnvkit"
-)
-# Empirical-Bayes shrinkage of a raw pool's bin deviations (not with CNVkit's corrected pooling).
-CNV_SHRINK = bool(CNV["reference_shrinkage"]) and not CNV_POOL_CORRECTIONS
+# How the reference pools its members and whether it is shrunk (plasmatrack.cnv.call).
+CNV_CALL = CallSettings.from_config(CNV)
+CNV_POOL_CORRECTIONS = CNV_CALL.pool_corrections
+CNV_SHRINK = CNV_CALL.shrink
 # TF in genome copies from the fragment lengths (not with size selection: the counted fragments
 # are then a length-biased subset).
 CNV_LENGTH_CORRECTION = bool(CNV["fragment_length_correction"]) and not CNV["size_selection"]

@@ -11,7 +11,11 @@ Modules, one concern each:
 - ``genes``: gene-level statistics, plasma and tumour copy number, amplification calls.
 - ``baf``: tumour fraction from allelic imbalance at heterozygous germline SNPs.
 - ``combine``: one tumour fraction per draw from copy number, SNVs and BAF, with its p-value.
-- ``pipeline``: the per-sample and cohort steps the rules and the CLI call.
+- ``call``: one sample's reference choice, fix, segments and gene statistics, on CNVkit arrays.
+- ``summary``: the cohort tables: detection calibrated on the tumour-free samples, TF, genes.
+- ``pipeline``: the per-sample and cohort steps the rules call (read inputs, compute, write).
+- ``combine_io``: the combined tumour fraction's step (rule ``cnv_combine``, ``cnv-combine``).
+- ``standalone``, ``wig_standalone``: ``plasmatrack cnv`` and ``plasmatrack tumour-fraction``.
 """
 
 # The segmentation methods, here rather than in ``segment`` so that the CLI can offer them without

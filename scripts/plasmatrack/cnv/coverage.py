@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import atomic_path
+from ..io import atomic_open, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +171,23 @@ def bam_coverage(bam: str | os.PathLike, bed: str | os.PathLike, min_mapq: int =
     return cnarr
 
 
-def write_cnn(cnarr, path: str | os.PathLike, sample_id: str | None = None) -> None:
-    """Write a CopyNumArray as a CNVkit .cnn/.cnr file, atomically."""
+def cnn_text(cnarr) -> str:
+    """A CopyNumArray as the text of a CNVkit .cnn/.cnr file (CNVkit's writer: %.6g floats)."""
+    import io
+
     from skgenome import tabio
 
+    buffer = io.StringIO()
+    tabio.write(cnarr, buffer)
+    return buffer.getvalue()
+
+
+def write_cnn(cnarr, path: str | os.PathLike, sample_id: str | None = None) -> None:
+    """Write a CopyNumArray as a CNVkit .cnn/.cnr file, atomically."""
     if sample_id:
         cnarr.meta["sample_id"] = sample_id
-    with atomic_path(path) as tmp:
-        tabio.write(cnarr, str(tmp))
+    with atomic_open(path) as handle:
+        handle.write(cnn_text(cnarr))
 
 
 def sample_coverage(bam: str | os.PathLike, targets_bed: str | os.PathLike,

@@ -73,3 +73,13 @@ def plot_states(panels: list[tuple[str, pd.DataFrame, dict]], path: str | os.Pat
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_sample(tf_table: pd.DataFrame, sample_id: str, states_tsv: str | os.PathLike,
+                path: str | os.PathLike) -> None:
+    """The CLI's ``<sample>.cnv.png``: one sample's state path (``.hmm_states.tsv``) with its
+    fitted TF (whatever the detection) from the tumour-fraction table."""
+    states = pd.read_csv(states_tsv, sep="\t", dtype={"chromosome": str})
+    summary = tf_table[tf_table["sample_id"] == sample_id].iloc[0].to_dict()
+    summary["tumour_fraction"] = summary["tumour_fraction_fit"]
+    plot_states([(sample_id, states, summary)], path)

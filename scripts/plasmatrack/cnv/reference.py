@@ -86,7 +86,7 @@ def build_reference(target_cnns: list[str | os.PathLike], antitarget_cnns: list[
     return refarr
 
 
-def _load_cnn(item):
+def read_cnn(item):
     """A CopyNumArray as given, or read from a .cnn path (an empty file, e.g. a whole-genome
     design's antitarget coverage, gives an empty array)."""
     from cnvlib.cmdutil import read_cna
@@ -105,7 +105,7 @@ def _member_log2(refarr, target_cnn, antitarget_cnn):
     import pandas as pd
 
     keys = ["chromosome", "start", "end"]
-    parts = [_load_cnn(p).data for p in (target_cnn, antitarget_cnn)]
+    parts = [read_cnn(p).data for p in (target_cnn, antitarget_cnn)]
     cov = pd.concat(parts)[keys + ["log2"]].drop_duplicates(keys)
     x = refarr.data[keys].merge(cov, on=keys, how="left")["log2"].to_numpy(float)
     # CNVkit writes log2 of an empty bin as -20
@@ -242,8 +242,8 @@ def fix_sample(target_cnn, antitarget_cnn, refarr, bias: str = "robust", do_gc: 
     instead of 1.85); the robust fit gives such outliers zero weight."""
     from cnvlib import fix
 
-    tgt = _load_cnn(target_cnn)
-    anti = _load_cnn(antitarget_cnn)
+    tgt = read_cnn(target_cnn)
+    anti = read_cnn(antitarget_cnn)
     if not len(anti):
         anti = tgt[:0]
     if bias == "cnvkit":

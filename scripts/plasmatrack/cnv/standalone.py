@@ -3,109 +3,188 @@ one sample (and its normals) from a BAM, or the analysis part alone from a CNVki
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
-from .genes import GeneSettings
 from ..io import write_tsv
-from .pipeline import (analyse_sample, checked_id, fit_samples, fix_and_analyse, make_reference,
-                       read_cnr, samples_frame, split_patient, summarise)
-from .tumour_fraction import DetectionThresholds, HmmSettings
+from .call import CallSettings, PoolMember, ReferenceInputs, SampleOutputs
+from .pipeline import (analyse_sample, fit_samples, fix_and_analyse, make_reference, read_cnr,
+                       samples_frame, split_patient, summarise)
+from .summary import SummaryOutputs, SummarySettings
+from .tumour_fraction import HmmSettings
 
 
-def run_standalone(out_dir: Path, sample_id: str, bam: str | None = None, cnr: str | None = None,
-                   fasta: str | None = None, panel: str | None = None, genes: str | None = None,
-                   her2_gene: str = "ERBB2", normal_bams: list[str] = (),
-                   reference_cnn: str | None = None, patient_id: str | None = None,
-                   bin_size: int = 100_000, min_mapq: int = 20,
-                   size_selection: tuple[int, int] | None = None, segment_method: str = "haar",
-                   min_llr: float | None = None, plot: bool = False,
-                   hmm: HmmSettings | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class StandaloneInputs:
+    """The sample's data: a BAM (with the FASTA, the capture panel unless whole-genome, and
+    normal BAMs or a reference ``.cnn``) or a CNVkit ``.cnr``; the genes BED to call."""
+
+    bam: str | None = None
+    cnr: str | None = None
+    fasta: str | None = None
+    panel: str | None = None
+    genes: str | None = None
+    normal_bams: tuple[str, ...] = ()
+    reference_cnn: str | None = None
+
+
+@dataclass(frozen=True)
+class StandaloneSettings:
+    """Command-line choices of ``plasmatrack cnv`` (no config section: the pipeline takes these
+    from ``cnv``): bin size (bp), mapping quality, fragment size selection (min, max bp),
+    segmentation, the HMM and whether to plot."""
+
+    bin_size: int = 100_000
+    min_mapq: int = 20
+    size_selection: tuple[int, int] | None = None
+    segment_method: str = "haar"
+    plot: bool = False
+    hmm: HmmSettings | None = None
+
+
+@dataclass
+class _Run:
+    """What one run gathers for the fit and the summary: the sample, then its normals
+    (tumour-free: they calibrate detection), each with its bins and info row."""
+
+    out: Path
+    sample_id: str
+    patient_id: str
+    method: str = ""
+    normal_ids: list[str] = field(default_factory=list)
+    cnrs: dict[str, pd.DataFrame] = field(default_factory=dict)
+    infos: dict[str, dict] = field(default_factory=dict)
+    lengths: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return [self.sample_id, *self.normal_ids]
+
+    def prefix(self, sid: str) -> Path:
+        """Where a sample's files go: the sample's in the output folder, normals' in normals/."""
+        return self.out / sid if sid == self.sample_id else self.out / "normals" / sid
+
+    def samples(self) -> pd.DataFrame:
+        rows = [{"sample_id": s, "patient_id": self.patient_id,
+                 "sample_type": "plasma" if s == self.sample_id else "normal",
+                 "timepoint_days": None} for s in self.ids]
+        return samples_frame(rows)
+
+
+def checked_id(value: str, what: str) -> str:
+    """``value`` if it is a safe identifier (it becomes part of file names), else InputError."""
+    from ..ids import id_problem
+
+    problem = id_problem(value)
+    if problem:
+        raise InputError(f"{what}: {problem} (give --sample-id / --patient-id)")
+    return value
+
+
+def run_standalone(out_dir: Path, sample_id: str, inputs: StandaloneInputs,
+                   patient_id: str | None = None,
+                   settings: StandaloneSettings = StandaloneSettings(),
+                   summary: SummarySettings = SummarySettings()) -> pd.DataFrame:
     """Run and write everything for ``sample_id``; return the tumour-fraction table."""
-    from .coverage import make_bins, sample_coverage
+    sid = checked_id(sample_id, "sample ID")
+    run = _Run(Path(out_dir), sid, checked_id(patient_id or sid, "patient ID"))
+    run.out.mkdir(parents=True, exist_ok=True)
+    if inputs.cnr:
+        _analyse_cnr(run, inputs, settings)
+    else:
+        _call_bams(run, inputs, settings)
+    _fit_alone(run, settings.hmm)
+    ids = run.ids
+    table, _ = summarise(run.samples(), {s: f"{run.prefix(s)}.tf.tsv" for s in ids},
+                         {s: f"{run.prefix(s)}.gene_stats.tsv" for s in ids}, run.normal_ids,
+                         summary, SummaryOutputs.in_folder(run.out))
+    if settings.plot:
+        from .plot import plot_sample
+
+        plot_sample(table, sid, f"{run.prefix(sid)}.hmm_states.tsv", run.out / f"{sid}.cnv.png")
+    return table
+
+
+def _analyse_cnr(run: _Run, inputs: StandaloneInputs, settings: StandaloneSettings) -> None:
+    """The sample's given ``.cnr``, copied, segmented and analysed."""
+    sid = run.sample_id
+    out = SampleOutputs.beside(run.prefix(sid))
+    table = read_cnr(inputs.cnr)
+    write_tsv(table, out.cnr)
+    run.cnrs[sid] = table
+    run.infos[sid] = analyse_sample(table, sid, out, inputs.genes,
+                                    CallSettings(segment_method=settings.segment_method),
+                                    reference_label="given .cnr")
+    run.method = "hmm:cnr"
+
+
+def _call_bams(run: _Run, inputs: StandaloneInputs, settings: StandaloneSettings) -> None:
+    """Bins, coverage, panel of normals and the fix of the sample and each normal."""
+    from .coverage import make_bins
+
+    if inputs.reference_cnn and inputs.normal_bams:
+        raise InputError("give either --reference or --normal-bam, not both")
+    out = run.out
+    bins = {k: str(out / "bins" / f"{k}.bed") for k in ("targets", "antitargets", "access")}
+    (out / "bins").mkdir(exist_ok=True)
+    make_bins(inputs.fasta, bins["targets"], bins["antitargets"], bins["access"],
+              panel_bed=inputs.panel, genes_bed=inputs.genes, bin_size=settings.bin_size,
+              antitarget_avg_size=settings.bin_size)
+    cov = _coverage(run, inputs, bins, settings)
+    pool = tuple(PoolMember(n, *cov[n]) for n in run.normal_ids)
+    ref_path = inputs.reference_cnn or str(out / "reference.cnn")
+    if not inputs.reference_cnn:
+        make_reference([m.target_cnn for m in pool], [m.antitarget_cnn for m in pool],
+                       inputs.fasta, bins["targets"], bins["antitargets"], ref_path)
+    run.method = f"hmm:{'panel' if inputs.panel else 'wgs'}"
+    reference = ReferenceInputs(inputs.fasta, bins["targets"], bins["antitargets"], ref_path,
+                                pool)
+    (out / "normals").mkdir(exist_ok=True)
+    for nid in run.ids:
+        called = fix_and_analyse(nid, *cov[nid], reference,
+                                 SampleOutputs.beside(run.prefix(nid)), inputs.genes,
+                                 CallSettings(segment_method=settings.segment_method))
+        run.infos[nid] = called.analysis.info
+        run.cnrs[nid] = called.cnr
+
+
+def _coverage(run: _Run, inputs: StandaloneInputs, bins: dict[str, str],
+              settings: StandaloneSettings) -> dict[str, tuple[str, str]]:
+    """Target and antitarget coverage (and, without size selection, fragment lengths) of the
+    sample's BAM and each normal BAM; adds the normals to ``run``."""
+    from .coverage import sample_coverage
     from .fragments import sample_fragment_lengths
 
-    sid = checked_id(sample_id, "sample ID")
-    pid = checked_id(patient_id or sid, "patient ID")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    floor = DetectionThresholds()
-    if min_llr is not None:
-        floor = replace(floor, min_llr=min_llr, source="--min-llr")
-    p = {k: str(out / f"{sid}.{k}") for k in ("cnr", "cns", "seg", "hmm_states.tsv", "tf.tsv",
-                                               "gene_stats.tsv", "info.tsv")}
-    rows = [{"sample_id": sid, "patient_id": pid, "sample_type": "plasma",
-             "timepoint_days": None}]
-    fits, stats, tumour_free = {sid: p["tf.tsv"]}, {sid: p["gene_stats.tsv"]}, []
-    cnrs, infos, normal_ids, lengths = {}, {}, [], {}
-    if cnr:
-        table = read_cnr(cnr)
-        write_tsv(table, p["cnr"])
-        cnrs[sid] = table
-        infos[sid] = analyse_sample(table, sid, p["cns"], p["seg"], p["gene_stats.tsv"],
-                                    p["info.tsv"], genes, segment_method,
-                                    reference_label="given .cnr")
-        method = "hmm:cnr"
-    else:
-        if reference_cnn and normal_bams:
-            raise InputError("give either --reference or --normal-bam, not both")
-        bins = {k: str(out / "bins" / f"{k}.bed") for k in ("targets", "antitargets", "access")}
-        (out / "bins").mkdir(exist_ok=True)
-        make_bins(fasta, bins["targets"], bins["antitargets"], bins["access"], panel_bed=panel,
-                  genes_bed=genes, bin_size=bin_size, antitarget_avg_size=bin_size)
-        cov = {}
-        for path in [bam, *normal_bams]:
-            nid = sid if path == bam else checked_id(Path(path).name.split(".")[0], "normal ID")
-            if path != bam:
-                normal_ids.append(nid)
-            (out / "coverage").mkdir(exist_ok=True)
-            cov[nid] = (str(out / "coverage" / f"{nid}.targetcoverage.cnn"),
-                        str(out / "coverage" / f"{nid}.antitargetcoverage.cnn"))
-            sample_coverage(path, bins["targets"], bins["antitargets"], *cov[nid], sample_id=nid,
-                            min_mapq=min_mapq, size_range=size_selection)
-            if not size_selection:
-                lengths[nid] = sample_fragment_lengths(
-                    path, bins["targets"], bins["antitargets"],
-                    out / "coverage" / f"{nid}.fragment_lengths.tsv", min_mapq)
-        pool = [(n, *cov[n]) for n in normal_ids]
-        ref_path = reference_cnn or str(out / "reference.cnn")
-        if not reference_cnn:
-            make_reference([c[1] for c in pool], [c[2] for c in pool], fasta, bins["targets"],
-                           bins["antitargets"], ref_path)
-        method = f"hmm:{'panel' if panel else 'wgs'}"
-        for nid in [sid, *normal_ids]:
-            q = p if nid == sid else {k: str(out / "normals" / f"{nid}.{k}") for k in p}
-            (out / "normals").mkdir(exist_ok=True)
-            infos[nid] = fix_and_analyse(nid, *cov[nid], ref_path, pool, fasta, bins["targets"],
-                                         bins["antitargets"], q["cnr"], q["cns"], q["seg"],
-                                         q["gene_stats.tsv"], q["info.tsv"], genes,
-                                         segment_method)
-            cnrs[nid] = read_cnr(q["cnr"])
-            if nid != sid:
-                rows.append({"sample_id": nid, "patient_id": pid, "sample_type": "normal",
-                             "timepoint_days": None})
-                fits[nid], stats[nid] = str(out / "normals" / f"{nid}.tf.tsv"), q["gene_stats.tsv"]
-                tumour_free.append(nid)
+    folder = run.out / "coverage"
+    folder.mkdir(exist_ok=True)
+    cov = {}
+    for path in [inputs.bam, *inputs.normal_bams]:
+        nid = run.sample_id if path == inputs.bam else checked_id(Path(path).name.split(".")[0],
+                                                                  "normal ID")
+        if path != inputs.bam:
+            run.normal_ids.append(nid)
+        cov[nid] = (str(folder / f"{nid}.targetcoverage.cnn"),
+                    str(folder / f"{nid}.antitargetcoverage.cnn"))
+        sample_coverage(path, bins["targets"], bins["antitargets"], *cov[nid], sample_id=nid,
+                        min_mapq=settings.min_mapq, size_range=settings.size_selection)
+        if not settings.size_selection:
+            run.lengths[nid] = sample_fragment_lengths(
+                path, bins["targets"], bins["antitargets"],
+                folder / f"{nid}.fragment_lengths.tsv", settings.min_mapq)
+    return cov
+
+
+def _fit_alone(run: _Run, hmm: HmmSettings | None) -> None:
+    """The HMM fits and state paths of the sample and its normals, each in its own files."""
     # Sample and normals are each fitted alone (free state path), so the normals' LLRs calibrate
     # detection in the same terms as the sample's.
-    all_fits = str(out / "fits.tsv")
-    all_states = str(out / "hmm_states_long.tsv")
-    fit_samples(cnrs, infos, [], [sid, *normal_ids], hmm, method, all_fits, all_states,
-                lengths or None)
-    for nid in [sid, *normal_ids]:
-        target = p if nid == sid else {k: str(out / "normals" / f"{nid}.{k}") for k in p}
-        split_patient(all_fits, all_states, nid, target["tf.tsv"], target["hmm_states.tsv"])
-    table, _ = summarise(samples_frame(rows), fits, stats, tumour_free, floor, 1.5,
-                         GeneSettings(), her2_gene, out / "tumour_fraction.tsv",
-                         out / "genes.tsv", out / "erbb2.tsv", out / "detection.tsv")
-    if plot:
-        from .plot import plot_states
-
-        states = pd.read_csv(p["hmm_states.tsv"], sep="\t", dtype={"chromosome": str})
-        summary = table[table["sample_id"] == sid].iloc[0].to_dict()
-        summary["tumour_fraction"] = summary["tumour_fraction_fit"]
-        plot_states([(sid, states, summary)], out / f"{sid}.cnv.png")
-    return table
+    all_fits = str(run.out / "fits.tsv")
+    all_states = str(run.out / "hmm_states_long.tsv")
+    fit_samples(run.cnrs, run.infos, [], run.ids, hmm, run.method, all_fits, all_states,
+                run.lengths or None)
+    for nid in run.ids:
+        prefix = run.prefix(nid)
+        split_patient(all_fits, all_states, nid, f"{prefix}.tf.tsv", f"{prefix}.hmm_states.tsv")

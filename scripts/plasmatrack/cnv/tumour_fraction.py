@@ -745,16 +745,61 @@ def _sample_result(model: _Model, grid: _Grid, s: int, params: list, log_e_joint
     other = log_e_joint - own if in_joint else log_e_joint
     ll_hat = ll_joint if in_joint else float(
         model.forward_backward((other + own)[None], posteriors=False)[0][0])
-    bin_scale = (np.asarray(sc_s)[grid.cls] * grid.rel_scale[s])
-    fitted = mu_s[path]
+    inflation = _inflation(grid, s, sc_s, mu_s[path], st)
+    profile = _tf_profile(model, grid, s, params[s], mu_s, path, other, amp_level)
+    t_grid, prof_ll = profile["tumour_fraction"].to_numpy(), profile["loglik"].to_numpy()
+    ll_max = max(float(ll_hat), float(prof_ll.max()))
+    if not in_joint:
+        # A conditional sample's estimate is the profile maximum (it took no part in the EM).
+        t_s = float(t_grid[int(np.argmax(prof_ll))])
+    tf_lower, tf_upper = _profile_interval(t_grid, prof_ll, ll_max, inflation, t_s, st.ci_level)
+    ll_zero = float(prof_ll[np.argmin(np.abs(t_grid))])
+    llr = max(0.0, (ll_max - ll_zero) / inflation)
+    states = _state_table(model, grid, s, path, gamma, mu_s)
+    altered_fraction, ploidy_path = _path_copy_numbers(states)
+    return TumourFractionFit(
+        tumour_fraction=float(t_s),
+        tf_lower=tf_lower,
+        tf_upper=tf_upper,
+        ploidy=ploidy_path,
+        ploidy_fit=float(phi_s),
+        loglik=ll_max,
+        llr=float(llr),
+        altered_fraction=altered_fraction,
+        inflation=float(inflation),
+        scales=dict(zip(grid.class_names, (float(v) for v in sc_s))),
+        amp_log2=amp_level,
+        amp_copy=float(amp_s) if st.amp_state else None,
+        n_bins=int(grid.valid.sum()),
+        iterations=iterations,
+        states=states,
+        profile=profile,
+        starts=starts_table,
+        settings=st,
+    )
+
+
+def _inflation(grid: _Grid, s: int, scales: np.ndarray, fitted: np.ndarray,
+               st: HmmSettings) -> float:
+    """Variance inflation ``(1 + r1) / (1 - r1)`` from the lag-1 autocorrelation of sample
+    ``s``'s standardised residuals around its fitted path (1 when switched off)."""
+    bin_scale = (np.asarray(scales)[grid.cls] * grid.rel_scale[s])
     resid = np.where(grid.valid, (grid.y[s] - fitted) / bin_scale, 0.0)
     rho = _lag1_autocorrelation(resid, grid.valid)
     inflation = 1.0
     if st.inflate_for_autocorrelation:
         rho = min(max(rho, 0.0), 0.9)
         inflation = (1.0 + rho) / (1.0 - rho)
+    return inflation
 
-    # Profile likelihood in t: the most common copy-number state keeps its fitted level.
+
+def _tf_profile(model: _Model, grid: _Grid, s: int, params: tuple, mu_s: np.ndarray,
+                path: np.ndarray, other: np.ndarray, amp_level: float | None) -> pd.DataFrame:
+    """Profile log-likelihood of sample ``s`` along a grid of TF (columns tumour_fraction,
+    ploidy, loglik): the most common copy-number state keeps its fitted level, the scales and
+    the other samples' emissions (``other``) stay at their estimates."""
+    st = model.s
+    t_s, phi_s, amp_s, sc_s = params
     cn_path = path[grid.valid]
     cn_only = cn_path[cn_path < model.k_cn]
     neutral_idx = int(np.flatnonzero(model.copies == NEUTRAL_COPY)[0])
@@ -775,19 +820,25 @@ def _sample_result(model: _Model, grid: _Grid, s: int, params: list, log_e_joint
                          None if amp_level is None else np.full(n, amp_level))
         e = model.log_emission_sample(s, mu, np.tile(sc_s, (n, 1))) + other[None]
         prof_ll[sl], _ = model.forward_backward(e, posteriors=False)
-    ll_max = max(float(ll_hat), float(prof_ll.max()))
-    if not in_joint:
-        # A conditional sample's estimate is the profile maximum (it took no part in the EM).
-        t_s = float(t_grid[int(np.argmax(prof_ll))])
-    dev = 2.0 * (ll_max - prof_ll) / inflation
-    crit = float(special.chdtri(1, 1.0 - st.ci_level))  # chi-square(1) quantile; 3.84 for 95%
-    inside = t_grid[dev <= crit]
-    tf_lower = float(inside.min()) if len(inside) else t_s
-    tf_upper = float(inside.max()) if len(inside) else t_s
-    tf_lower, tf_upper = min(tf_lower, t_s), max(tf_upper, t_s)
-    ll_zero = float(prof_ll[np.argmin(np.abs(t_grid))])
-    llr = max(0.0, (ll_max - ll_zero) / inflation)
+    return pd.DataFrame({"tumour_fraction": t_grid, "ploidy": phi_grid, "loglik": prof_ll})
 
+
+def _profile_interval(t_grid: np.ndarray, prof_ll: np.ndarray, ll_max: float, inflation: float,
+                      t_hat: float, ci_level: float) -> tuple[float, float]:
+    """The TF values whose inflated deviance stays within the chi-square(1) quantile, widened
+    to include the estimate ``t_hat``."""
+    dev = 2.0 * (ll_max - prof_ll) / inflation
+    crit = float(special.chdtri(1, 1.0 - ci_level))  # chi-square(1) quantile; 3.84 for 95%
+    inside = t_grid[dev <= crit]
+    tf_lower = float(inside.min()) if len(inside) else t_hat
+    tf_upper = float(inside.max()) if len(inside) else t_hat
+    return min(tf_lower, t_hat), max(tf_upper, t_hat)
+
+
+def _state_table(model: _Model, grid: _Grid, s: int, path: np.ndarray, gamma: np.ndarray,
+                 mu_s: np.ndarray) -> pd.DataFrame:
+    """Sample ``s``'s bins in input order with the path's state, its expected log2 and the
+    state's posterior probability (:class:`TumourFractionFit` ``states``)."""
     flat_path = path.reshape(-1)[grid.order]
     post = np.take_along_axis(gamma, path[..., None], axis=-1)[..., 0]
     states = grid.table[["chromosome", "start", "end", "bin_class"]].copy()
@@ -796,34 +847,20 @@ def _sample_result(model: _Model, grid: _Grid, s: int, params: list, log_e_joint
     states["amp"] = flat_path >= model.k_cn
     states["expected_log2"] = mu_s[flat_path]
     states["posterior"] = post.reshape(-1)[grid.order]
-    states = states[["chromosome", "start", "end", "log2", "bin_class", "state", "amp",
-                     "expected_log2", "posterior"]]
+    return states[["chromosome", "start", "end", "log2", "bin_class", "state", "amp",
+                   "expected_log2", "posterior"]]
+
+
+def _path_copy_numbers(states: pd.DataFrame) -> tuple[float, float]:
+    """Altered fraction and length-weighted mean copy number (ploidy) of the path's
+    copy-number bins (the amplification state left out)."""
     span = (states["end"] - states["start"]).to_numpy(float).clip(min=1.0)
     cn_bins = ~states["amp"].to_numpy()
     altered = cn_bins & (states["state"].to_numpy() != NEUTRAL_COPY)
     altered_fraction = float(span[altered].sum() / span[cn_bins].sum()) if cn_bins.any() else 0.0
     ploidy_path = float((states["state"].to_numpy()[cn_bins] * span[cn_bins]).sum()
                         / span[cn_bins].sum()) if cn_bins.any() else float(NEUTRAL_COPY)
-    return TumourFractionFit(
-        tumour_fraction=float(t_s),
-        tf_lower=tf_lower,
-        tf_upper=tf_upper,
-        ploidy=ploidy_path,
-        ploidy_fit=float(phi_s),
-        loglik=ll_max,
-        llr=float(llr),
-        altered_fraction=altered_fraction,
-        inflation=float(inflation),
-        scales=dict(zip(grid.class_names, (float(v) for v in sc_s))),
-        amp_log2=amp_level,
-        amp_copy=float(amp_s) if st.amp_state else None,
-        n_bins=int(grid.valid.sum()),
-        iterations=iterations,
-        states=states,
-        profile=pd.DataFrame({"tumour_fraction": t_grid, "ploidy": phi_grid, "loglik": prof_ll}),
-        starts=starts_table,
-        settings=st,
-    )
+    return altered_fraction, ploidy_path
 
 
 def _ploidy_keeping_level(t_grid: np.ndarray, modal: int, level: float, phi_hat: float,
@@ -842,13 +879,22 @@ def _ploidy_keeping_level(t_grid: np.ndarray, modal: int, level: float, phi_hat:
 
 
 @dataclass(frozen=True)
-class DetectionThresholds:
+class DetectionSettings:
     """A sample's TF is reported (``tf_detected``) when ``llr >= min_llr`` and the altered fraction
     of the genome is ``>= min_altered_fraction``. ``source`` says where the values came from."""
 
     min_llr: float = 14.0
     min_altered_fraction: float = 0.02
     source: str = "default"
+
+    @classmethod
+    def from_config(cls, section: dict, joint: bool = False) -> "DetectionSettings":
+        """The floor from the config's ``cnv.detection`` mapping: ``min_llr``, or with ``joint``
+        ``min_llr_joint`` (fits on a state path other draws defined), and
+        ``min_altered_fraction``."""
+        return cls(min_llr=section["min_llr_joint" if joint else "min_llr"],
+                   min_altered_fraction=section["min_altered_fraction"],
+                   source="config cnv.detection (joint)" if joint else "config cnv.detection")
 
     def detected(self, llr: float, altered_fraction: float) -> bool:
         return bool(llr >= self.min_llr and altered_fraction >= self.min_altered_fraction)
@@ -857,8 +903,8 @@ class DetectionThresholds:
         return asdict(self)
 
 
-def calibrate(normal_llr: list[float] | np.ndarray, floor: DetectionThresholds,
-              margin: float = 1.5) -> DetectionThresholds:
+def calibrate(normal_llr: list[float] | np.ndarray, floor: DetectionSettings,
+              margin: float = 1.5) -> DetectionSettings:
     """Detection threshold on the LLR from tumour-free samples (normals, healthy plasma), each
     fitted against a reference that leaves it out.
 
@@ -872,7 +918,7 @@ def calibrate(normal_llr: list[float] | np.ndarray, floor: DetectionThresholds,
     llr = llr[np.isfinite(llr)]
     if not len(llr):
         return replace(floor, source=f"{floor.source} (no tumour-free samples to calibrate on)")
-    return DetectionThresholds(
+    return DetectionSettings(
         min_llr=float(max(floor.min_llr, margin * llr.max())),
         min_altered_fraction=floor.min_altered_fraction,
         source=f"calibrated on {len(llr)} tumour-free samples (margin {margin:g})",

@@ -51,19 +51,24 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cnv.standalone import run_standalone
+    from ..cnv.standalone import StandaloneInputs, StandaloneSettings, run_standalone
+    from ..cnv.summary import SummarySettings, command_line_floor
     from ..errors import InputError
 
     if args.bam and not args.fasta:
         raise InputError("--bam needs --fasta (GC content and the accessible genome)")
     source = args.bam or args.cnr
     table = run_standalone(
-        bam=args.bam, cnr=args.cnr, out_dir=Path(args.out), fasta=args.fasta, panel=args.panel,
-        genes=args.genes, her2_gene=args.her2_gene, normal_bams=args.normal_bam,
-        reference_cnn=args.reference, sample_id=args.sample_id or Path(source).name.split(".")[0],
-        patient_id=args.patient_id, bin_size=args.bin_size, min_mapq=args.min_mapq,
-        size_selection=tuple(args.size_selection) if args.size_selection else None,
-        segment_method=args.segment_method, min_llr=args.min_llr, plot=args.plot,
+        Path(args.out), args.sample_id or Path(source).name.split(".")[0],
+        StandaloneInputs(bam=args.bam, cnr=args.cnr, fasta=args.fasta, panel=args.panel,
+                         genes=args.genes, normal_bams=tuple(args.normal_bam),
+                         reference_cnn=args.reference),
+        patient_id=args.patient_id,
+        settings=StandaloneSettings(
+            bin_size=args.bin_size, min_mapq=args.min_mapq,
+            size_selection=tuple(args.size_selection) if args.size_selection else None,
+            segment_method=args.segment_method, plot=args.plot),
+        summary=SummarySettings(floor=command_line_floor(args.min_llr), her2_gene=args.her2_gene),
     )
     row = table[table["sample_type"] != "normal"].iloc[0]
     state = "detected" if row["tf_detected"] else "not detected"

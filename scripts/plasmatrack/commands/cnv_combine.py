@@ -32,7 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cnv.pipeline import combine_tumour_fractions
+    from ..cnv.combine_io import combine_tumour_fractions
     from ..errors import InputError
 
     if bool(args.tracked) != bool(args.states_dir):

@@ -49,21 +49,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from ..cnv.summary import SummarySettings, command_line_floor
+    from ..cnv.wig_standalone import WigInputs, WigSettings, run_wig
 
-    from ..cnv.pipeline import run_wig
-    from ..cnv.tumour_fraction import DetectionThresholds
-
-    thresholds = DetectionThresholds()
-    if args.min_llr is not None:
-        thresholds = replace(thresholds, min_llr=args.min_llr, source="--min-llr")
     table = run_wig(
-        args.wig, args.gc_wig, args.map_wig, args.out, sample_id=args.sample_id,
-        patient_id=args.patient_id, normal_panel=args.normal_panel, normal_wigs=args.normal_wig,
-        centromere=args.centromere, chromosomes=args.chromosomes,
-        min_mappability=args.min_mappability, genes_bed=args.genes, her2_gene=args.her2_gene,
-        thresholds=thresholds, calibrate_on_panel=args.calibrate,
-        segment_method=args.segment_method, plot=not args.no_plot,
+        WigInputs(args.wig, args.gc_wig, args.map_wig, normal_panel=args.normal_panel,
+                  normal_wigs=tuple(args.normal_wig), centromere=args.centromere,
+                  genes_bed=args.genes),
+        args.out, sample_id=args.sample_id, patient_id=args.patient_id,
+        settings=WigSettings(
+            chromosomes=tuple(args.chromosomes) if args.chromosomes else None,
+            min_mappability=args.min_mappability, segment_method=args.segment_method,
+            calibrate_on_panel=args.calibrate, plot=not args.no_plot),
+        summary=SummarySettings(floor=command_line_floor(args.min_llr), her2_gene=args.her2_gene),
     )
     row = table[table["sample_type"] == "plasma"].iloc[0]
     state = "detected" if row["tf_detected"] else "not detected"
