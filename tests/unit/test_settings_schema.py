@@ -20,9 +20,19 @@ SETTINGS = {
                      "tf_starts", "ploidy_starts", "max_iter", "use_weights", "noise_model",
                      "bin_classes")
     },
-    ("plasmatrack.cnv.tumour_fraction", "DetectionThresholds"): {
+    ("plasmatrack.cnv.tumour_fraction", "DetectionSettings"): {
         "min_llr": "cnv.detection.min_llr",
         "min_altered_fraction": "cnv.detection.min_altered_fraction",
+    },
+    ("plasmatrack.cnv.call", "CallSettings"): {
+        "segment_method": "cnv.segment_method",
+        "segment_threshold": "cnv.segment_threshold",
+        "bias": "cnv.bias_correction",
+    },
+    ("plasmatrack.cnv.summary", "SummarySettings"): {
+        "margin": "cnv.detection.margin",
+        "alpha": "cnv.detection.alpha",
+        "her2_gene": "her2_gene",
     },
     ("plasmatrack.cnv.genes", "GeneSettings"): {
         name: f"cnv.genes.{name}" for name in ("z_min", "min_excess", "pcn_threshold",
