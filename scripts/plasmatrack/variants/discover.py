@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
-from .pileup import ReadFilters, _query_position, _read_events
+from .pileup import ReadFilterSettings, _query_position, _read_events
 from .sites import DELETION, INSERTION, SNV, Reference, left_normalize
 
 BASES = "ACGT"
@@ -37,7 +37,7 @@ CANDIDATE_COLUMNS = ["chrom", "pos", "ref", "alt", "variant_type", "pooled_alt",
 
 
 @dataclass(frozen=True)
-class DiscoveryParams:
+class DiscoverySettings:
     max_p_value: float = 1e-6
     min_alt_fragments: int = 3
     min_vaf: float = 0.0005
@@ -45,7 +45,7 @@ class DiscoveryParams:
     max_indel_length: int = 50
 
     @classmethod
-    def from_config(cls, variants_config: dict) -> "DiscoveryParams":
+    def from_config(cls, variants_config: dict) -> "DiscoverySettings":
         d = variants_config.get("discovery", {})
         return cls(max_p_value=float(d.get("max_p_value", 1e-6)),
                    min_alt_fragments=int(d.get("min_alt_fragments", 3)),
@@ -89,7 +89,7 @@ for _i, _b in enumerate(BASES):
     _BASE_CODE[ord(_b.lower())] = _i
 
 
-def _scan(bam, regions, filters: ReadFilters, reference: Reference, max_indel: int,
+def _scan(bam, regions, filters: ReadFilterSettings, reference: Reference, max_indel: int,
           want_indels: bool) -> tuple[np.ndarray, dict[tuple[str, int, str, str], set[str]]]:
     """One pass over the reads of the regions: A/C/G/T read counts per position (array 4 x
     concatenated region positions; bases below the base-quality filter not counted) and the
@@ -213,15 +213,15 @@ def _test(alt: np.ndarray, depth: np.ndarray, rate: np.ndarray) -> np.ndarray:
 
 
 def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
-             reference: Reference, filters: ReadFilters | None = None,
-             params: DiscoveryParams | None = None, draw_names: list[str] | None = None
+             reference: Reference, filters: ReadFilterSettings | None = None,
+             params: DiscoverySettings | None = None, draw_names: list[str] | None = None
              ) -> pd.DataFrame:
     """Candidate SNVs and indels of one patient from its plasma draws (see module docstring).
     Returns CANDIDATE_COLUMNS, positions 1-based, sorted by region order then position."""
     import pysam
 
-    filters = filters or ReadFilters()
-    params = params or DiscoveryParams()
+    filters = filters or ReadFilterSettings()
+    params = params or DiscoverySettings()
     draw_names = draw_names or [Path(b).name for b in plasma_bams]
     if not regions or not plasma_bams:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
@@ -299,7 +299,7 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
     return out[CANDIDATE_COLUMNS].reset_index(drop=True)
 
 
-def _indel_candidates(indel_draws, regions, positions, depth, params: DiscoveryParams,
+def _indel_candidates(indel_draws, regions, positions, depth, params: DiscoverySettings,
                       draw_names) -> list[dict]:
     offsets = {}
     base = 0

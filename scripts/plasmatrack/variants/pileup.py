@@ -1,9 +1,9 @@
 """Fragment-level allele counting at variant sites.
 
-Every read filter is explicit and comes from the config (``ReadFilters``): SAM flag bits, mapping
-quality, base quality (the anchor base for indels), and optionally proper pairs only. Counting is
-read-centric: the reads of a window of nearby sites are fetched once and each read is matched to
-the sites it covers by walking its CIGAR. Nothing caps the depth, so deep ctDNA columns are never
+Every read filter is explicit and comes from the config (``ReadFilterSettings``): SAM flag bits,
+mapping quality, base quality (the anchor base for indels), and optionally proper pairs only.
+Counting is read-centric: the reads of a window of nearby sites are fetched once and each read is
+matched to the sites it covers by walking its CIGAR. Nothing caps the depth, so deep ctDNA columns are never
 truncated (pysam's ``pileup`` default ``max_depth`` of 8,000 would do that silently).
 
 One fragment is one molecule: when both mates of a pair cover a site, the fragment is counted once;
@@ -39,7 +39,7 @@ COUNT_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class ReadFilters:
+class ReadFilterSettings:
     """Which reads and bases are counted.
 
     min_mapping_quality: reads below it are skipped (Phred).
@@ -56,7 +56,7 @@ class ReadFilters:
     require_proper_pair: bool = False
 
     @classmethod
-    def from_config(cls, variants_config: dict) -> "ReadFilters":
+    def from_config(cls, variants_config: dict) -> "ReadFilterSettings":
         return cls(
             min_mapping_quality=int(variants_config.get("min_mapping_quality", 40)),
             min_base_quality=int(variants_config.get("min_base_quality", 30)),
@@ -176,7 +176,7 @@ def _windows(sites: list[_Site]) -> list[list[_Site]]:
     return groups
 
 
-def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilters) -> None:
+def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSettings) -> None:
     """Stream the reads of one window (sites sorted by start) and record each read's
     observation at every site it covers."""
     window = sorted(window, key=lambda s: s.start)
@@ -276,7 +276,8 @@ def _summarise(site: _Site) -> dict:
     return out
 
 
-def count_sites(bam_path: str | Path, sites: pd.DataFrame, filters: ReadFilters | None = None,
+def count_sites(bam_path: str | Path, sites: pd.DataFrame,
+                filters: ReadFilterSettings | None = None,
                 reference: Reference | str | Path | None = None) -> pd.DataFrame:
     """Count fragments supporting ref, alt and other alleles at each site of ``sites``
     (columns chrom, pos (1-based), ref, alt, variant_type as from ``sites.validate_sites``).
@@ -290,7 +291,7 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame, filters: ReadFilters 
     placement within a repeat; without it only the given placement counts."""
     import pysam
 
-    filters = filters or ReadFilters()
+    filters = filters or ReadFilterSettings()
     own_reference = isinstance(reference, (str, Path))
     ref_obj = Reference(reference) if own_reference else reference
     rows: list[dict | None] = [None] * len(sites)

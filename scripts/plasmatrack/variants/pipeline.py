@@ -24,11 +24,11 @@ import pandas as pd
 from ..errors import InputError
 from ..io import read_tsv, write_tsv
 from .annotate import annotate_sites, read_hotspots
-from .background import (BackgroundParams, build_background, parse_patients, patient_background,
+from .background import (BackgroundSettings, build_background, parse_patients, patient_background,
                          site_key)
-from .classify import CallParams, call_observations, classify_variants
-from .discover import CANDIDATE_COLUMNS, DiscoveryParams, discover, read_regions
-from .pileup import COUNT_COLUMNS, ReadFilters, count_sites
+from .classify import CallSettings, call_observations, classify_variants
+from .discover import CANDIDATE_COLUMNS, DiscoverySettings, discover, read_regions
+from .pileup import COUNT_COLUMNS, ReadFilterSettings, count_sites
 from .sites import Reference, read_sites, sort_sites
 from .snv_tf import TF_COLUMNS, snv_tumour_fraction
 from .vcf import write_patient_vcf
@@ -74,8 +74,8 @@ def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fas
     with Reference(reference_fasta) as reference:
         regions = read_regions(regions_bed, reference)
         found = discover(list(plasma_bams.values()), regions, reference,
-                         ReadFilters.from_config(variants_config),
-                         DiscoveryParams.from_config(variants_config), list(plasma_bams))
+                         ReadFilterSettings.from_config(variants_config),
+                         DiscoverySettings.from_config(variants_config), list(plasma_bams))
         found["source"] = "discovered"
         known = load_known(known_variants, patient_id, reference)
         known = known.assign(source="known")[
@@ -144,7 +144,7 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
     if not all_sites:
         tracked = sites["tracked_by"].fillna("").map(parse_patients)
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
-    counts = count_sites(bam, sites, ReadFilters.from_config(variants_config), reference_fasta)
+    counts = count_sites(bam, sites, ReadFilterSettings.from_config(variants_config), reference_fasta)
     write_tsv(counts, out_path)
 
 
@@ -172,7 +172,7 @@ def fit_background(sites_path: str, count_files: dict[str, str], sample_meta: di
     sites = read_site_table(sites_path)
     obs = _load_counts(count_files, sample_meta)
     bg, threshold, ctrl = build_background(sites, obs, controls,
-                                           BackgroundParams.from_config(variants_config))
+                                           BackgroundSettings.from_config(variants_config))
     write_tsv(bg, out_background)
     write_tsv(pd.DataFrame([threshold]), out_threshold, float_format="%.6g")
     write_tsv(ctrl, out_controls)
@@ -195,10 +195,10 @@ def call_patient(patient_id: str, sites_path: str, count_files: dict[str, str],
     control_obs = read_tsv(control_obs_path, dtype={"chrom": str, "ref": str, "alt": str,
                                                     "sample_id": str, "patient_id": str})
     threshold = float(read_tsv(threshold_path)["threshold"].iloc[0])
-    params = BackgroundParams.from_config(variants_config)
+    params = BackgroundSettings.from_config(variants_config)
     pbg = patient_background(bg, control_obs, patient_id, params)
     obs = obs.join(pbg[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
-    call_params = CallParams.from_config(variants_config)
+    call_params = CallSettings.from_config(variants_config)
     for col in ("variant_type", "gene", "exon", "protein_change", "source"):
         obs[col] = obs["site_id"].map(mine[col]).fillna("")
     calls = call_observations(obs, threshold, call_params)
@@ -271,8 +271,8 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     Writes ``out_dir``/tracked.tsv (TRACKED_COLUMNS), counts.tsv, and tracked.vcf.gz.
     Returns a summary dict (numbers of sites, detected, threshold)."""
     cfg = variants_config or {}
-    filters = ReadFilters.from_config(cfg)
-    params = BackgroundParams.from_config(cfg)
+    filters = ReadFilterSettings.from_config(cfg)
+    params = BackgroundSettings.from_config(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference = Reference(reference_fasta) if reference_fasta else None
@@ -333,7 +333,7 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     obs["bg_alpha"] = alpha.fillna(m * error_rate) if alpha is not None else m * error_rate
     obs["bg_beta"] = beta.fillna(m * (1 - error_rate)) if beta is not None else m * (1 - error_rate)
     obs["background_rate"] = obs["bg_alpha"] / (obs["bg_alpha"] + obs["bg_beta"])
-    call_params = CallParams.from_config(cfg)
+    call_params = CallSettings.from_config(cfg)
     annotations = sites.set_index("site_id")
     for col in ("variant_type", "gene", "exon", "protein_change"):
         obs[col] = (obs["site_id"].map(annotations[col]).fillna("")
