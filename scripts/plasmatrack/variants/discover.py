@@ -25,7 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
-from .pileup import ReadFilterSettings, _query_position, _read_events
+from .cigar import INSERTION_EVENT, indel_events, query_position
+from .pileup import ReadFilterSettings
 from .sites import DELETION, INSERTION, SNV, Reference, left_normalize
 
 BASES = "ACGT"
@@ -188,14 +189,17 @@ class _Chunk:
 
 def _collect_indels(read, cigar, seq, quals, chrom, start, end, reference: Reference,
                     max_len: int, min_bq: int, events: dict) -> None:
-    for kind, anchor, length, qoff in _read_events(cigar, read.reference_start):
+    for kind, anchor, length, qoff in indel_events(cigar, read.reference_start):
         if length > max_len or not (start <= anchor < end):
             continue
-        qpos = qoff - 1 if kind == 1 else _query_position(cigar, read.reference_start, anchor)
+        if kind == INSERTION_EVENT:
+            qpos = qoff - 1
+        else:
+            qpos = query_position(cigar, read.reference_start, anchor)
         if qpos < 0 or quals[qpos] < min_bq:
             continue
         anchor_base = reference.base(chrom, anchor)
-        if kind == 1:
+        if kind == INSERTION_EVENT:
             ref, alt = anchor_base, anchor_base + seq[qoff:qoff + length]
         else:
             ref, alt = reference.fetch(chrom, anchor, anchor + length + 1), anchor_base

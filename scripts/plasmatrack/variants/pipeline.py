@@ -144,7 +144,8 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
     if not all_sites:
         tracked = sites["tracked_by"].fillna("").map(parse_patients)
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
-    counts = count_sites(bam, sites, ReadFilterSettings.from_config(variants_config), reference_fasta)
+    filters = ReadFilterSettings.from_config(variants_config)
+    counts = count_sites(bam, sites, filters, reference_fasta)
     write_tsv(counts, out_path)
 
 
