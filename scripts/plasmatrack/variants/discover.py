@@ -222,8 +222,6 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
              ) -> pd.DataFrame:
     """Candidate SNVs and indels of one patient from its plasma draws (see module docstring).
     Returns CANDIDATE_COLUMNS, positions 1-based, sorted by region order then position."""
-    import pysam
-
     filters = filters or ReadFilterSettings()
     params = params or DiscoverySettings()
     draw_names = draw_names or [Path(b).name for b in plasma_bams]
@@ -233,6 +231,23 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
     chroms = np.concatenate([np.full(e - s, c, dtype=object) for c, s, e in regions])
     ref_seq = "".join(reference.fetch(c, s, e) for c, s, e in regions)
     ref_idx = np.array([BASES.find(b) for b in ref_seq], dtype=np.int64)
+    counts, indel_draws = _scan_draws(plasma_bams, regions, filters, reference, params)
+    rows = [{"chrom": chroms[i], "pos": int(positions[i]) + 1, "ref": ref_seq[i], **hit}
+            for i, hit in _snv_candidates(counts, ref_idx, params, draw_names)]
+    if params.indels:
+        rows.extend(_indel_candidates(indel_draws, regions, positions, counts.sum(axis=1),
+                                      params, draw_names))
+    if not rows:
+        return pd.DataFrame(columns=CANDIDATE_COLUMNS)
+    out = pd.DataFrame(rows).sort_values(["_order", "pos", "ref", "alt"], kind="mergesort")
+    return out[CANDIDATE_COLUMNS].reset_index(drop=True)
+
+
+def _scan_draws(plasma_bams: list[str | Path], regions, filters: ReadFilterSettings,
+                reference: Reference, params: DiscoverySettings
+                ) -> tuple[np.ndarray, list[dict[tuple[str, int, str, str], set[str]]]]:
+    """A/C/G/T read counts (draws x 4 x region positions) and the indel alleles of each draw."""
+    import pysam
 
     per_draw = []
     indel_draws = []
@@ -246,16 +261,15 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
                                  params.indels)
             per_draw.append(acgt)
             indel_draws.append(indels)
-    counts = np.stack(per_draw)  # draws x 4 x positions
-    depth = counts.sum(axis=1)  # draws x positions
-    pooled = counts.sum(axis=0)
-    pooled_depth = pooled.sum(axis=0)
-    valid = ref_idx >= 0
+    return np.stack(per_draw), indel_draws
 
-    # Error rate per (ref base, alt base) from positions where that alt is not a real variant.
+
+def _substitution_rates(pooled: np.ndarray, pooled_depth: np.ndarray, pooled_vaf: np.ndarray,
+                        ref_idx: np.ndarray) -> np.ndarray:
+    """Error rate per (ref base, alt base), 4 x 4, from the pooled counts at positions where
+    that alt is not a real variant (pooled VAF below REAL_VARIANT_VAF); RATE_FLOOR at least."""
     rates = np.full((4, 4), RATE_FLOOR)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pooled_vaf = np.where(pooled_depth > 0, pooled / pooled_depth, 0.0)
+    valid = ref_idx >= 0
     for r in range(4):
         at_r = valid & (ref_idx == r)
         for a in range(4):
@@ -265,9 +279,21 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
             d = pooled_depth[use].sum()
             if d > 0:
                 rates[r, a] = max(pooled[a, use].sum() / d, RATE_FLOOR)
+    return rates
 
-    rows = []
-    n_draws = len(plasma_bams)
+
+def _snv_candidates(counts: np.ndarray, ref_idx: np.ndarray, params: DiscoverySettings,
+                    draw_names: list[str]) -> list[tuple[int, dict]]:
+    """(position index, candidate fields after chrom/pos/ref) of every SNV that passes the test
+    in the pool of all draws or in any single draw; ``_order`` keeps the region order."""
+    depth = counts.sum(axis=1)  # draws x positions
+    pooled = counts.sum(axis=0)
+    pooled_depth = pooled.sum(axis=0)
+    valid = ref_idx >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled_vaf = np.where(pooled_depth > 0, pooled / pooled_depth, 0.0)
+    rates = _substitution_rates(pooled, pooled_depth, pooled_vaf, ref_idx)
+    hits = []
     for a in range(4):
         is_alt = valid & (ref_idx != a)
         rate = np.where(is_alt, rates[np.clip(ref_idx, 0, 3), a], 1.0)
@@ -275,7 +301,7 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
         hit = is_alt & (p_pool < params.max_p_value) & (pooled[a] >= params.min_alt_fragments) & (
             pooled_vaf[a] >= params.min_vaf)
         p_best = p_pool.copy()
-        for d in range(n_draws):
+        for d in range(len(counts)):
             alt_d = counts[d, a]
             dep_d = depth[d]
             p_d = _test(alt_d, dep_d, rate)
@@ -288,19 +314,14 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
             with np.errstate(divide="ignore", invalid="ignore"):
                 draw_vaf = counts[:, a, i] / np.maximum(depth[:, i], 1)
             best = int(np.argmax(draw_vaf))
-            rows.append({"chrom": chroms[i], "pos": int(positions[i]) + 1, "ref": ref_seq[i],
-                         "alt": BASES[a], "variant_type": SNV, "pooled_alt": int(pooled[a, i]),
-                         "pooled_depth": int(pooled_depth[i]), "pooled_vaf": pooled_vaf[a, i],
-                         "best_draw": draw_names[best], "best_draw_alt": int(counts[best, a, i]),
-                         "best_draw_depth": int(depth[best, i]), "discovery_p": p_best[i],
-                         "_order": i})
-
-    if params.indels:
-        rows.extend(_indel_candidates(indel_draws, regions, positions, depth, params, draw_names))
-    if not rows:
-        return pd.DataFrame(columns=CANDIDATE_COLUMNS)
-    out = pd.DataFrame(rows).sort_values(["_order", "pos", "ref", "alt"], kind="mergesort")
-    return out[CANDIDATE_COLUMNS].reset_index(drop=True)
+            hits.append((i, {"alt": BASES[a], "variant_type": SNV,
+                             "pooled_alt": int(pooled[a, i]),
+                             "pooled_depth": int(pooled_depth[i]),
+                             "pooled_vaf": pooled_vaf[a, i], "best_draw": draw_names[best],
+                             "best_draw_alt": int(counts[best, a, i]),
+                             "best_draw_depth": int(depth[best, i]), "discovery_p": p_best[i],
+                             "_order": i}))
+    return hits
 
 
 def _indel_candidates(indel_draws, regions, positions, depth, params: DiscoverySettings,
