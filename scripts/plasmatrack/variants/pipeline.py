@@ -298,9 +298,20 @@ def _sample_name(bam: str) -> str:
     return name[:-4] if name.endswith(".bam") else name
 
 
-def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | None = None,
-              background_path: str | None = None, control_bams: list[str] | None = None,
-              normal_bam: str | None = None, variants_config: dict | None = None,
+@dataclass(frozen=True)
+class TrackInputs:
+    """What ``plasmatrack track`` reads: the BAM and its sites (TSV or VCF), and optionally a
+    reference FASTA, a pipeline's background table, control BAMs and a matched normal BAM."""
+
+    bam: str
+    sites: str
+    reference_fasta: str | None = None
+    background: str | None = None
+    control_bams: tuple[str, ...] = ()
+    normal_bam: str | None = None
+
+
+def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = None,
               error_rate: float = 1e-4, patient_id: str = "") -> dict:
     """Standalone tracking of the sites in one BAM (``plasmatrack track``).
 
@@ -314,14 +325,13 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     params = BackgroundSettings.from_config(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    counted = _count_tracked(bam, sites_path, reference_fasta, normal_bam, control_bams or [],
-                             ReadFilterSettings.from_config(cfg))
+    counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg))
     write_tsv(counted.counts[counted.sample], out / "counts.tsv")
     obs = _tracked_observations(counted, patient_id)
     sites = counted.sites
     sites["site_id"] = site_key(sites)
     sites["patients"] = ""
-    bg, blacklisted, threshold = _tracking_background(background_path, sites, obs,
+    bg, blacklisted, threshold = _tracking_background(inputs.background, sites, obs,
                                                       list(counted.controls), params)
     obs = obs[obs["sample_id"].isin(counted.kinds)].reset_index(drop=True)
     obs = _with_background(obs, bg, params.prior_strength, error_rate)
@@ -333,7 +343,8 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     calls["source"] = "sites"
     calls["timepoint_days"] = None
     write_tsv(calls[TRACKED_COLUMNS], out / "tracked.tsv")
-    write_patient_vcf(calls, list(counted.kinds), _bam_contigs(bam), out / "tracked.vcf.gz")
+    write_patient_vcf(calls, list(counted.kinds), _bam_contigs(inputs.bam),
+                      out / "tracked.vcf.gz")
     tumour = calls[calls["sample_id"] == counted.sample]
     return {"sample": counted.sample, "sites": int(len(sites)), "skipped": len(counted.warnings),
             "detected": int((tumour["status"] == "detected").sum()),
@@ -356,13 +367,12 @@ class _TrackedCounts:
     controls: dict[str, pd.DataFrame]
 
 
-def _count_tracked(bam: str, sites_path: str, reference_fasta: str | None,
-                   normal_bam: str | None, control_bams: list[str],
-                   filters: ReadFilterSettings) -> _TrackedCounts:
+def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings) -> _TrackedCounts:
     """Read the sites and count them in the BAM, its matched normal and the control BAMs."""
-    reference = Reference(reference_fasta) if reference_fasta else None
+    bam, normal_bam = inputs.bam, inputs.normal_bam
+    reference = Reference(inputs.reference_fasta) if inputs.reference_fasta else None
     try:
-        sites, warnings = read_sites(sites_path, reference)
+        sites, warnings = read_sites(inputs.sites, reference)
         sites = sites.drop_duplicates(["chrom", "pos", "ref", "alt"]).reset_index(drop=True)
         sample = _sample_name(bam)
         named = {sample: (bam, "plasma")}
@@ -374,7 +384,7 @@ def _count_tracked(bam: str, sites_path: str, reference_fasta: str | None,
         counts = {name: count_sites(path, sites, filters, reference)
                   for name, (path, _kind) in named.items()}
         controls = {f"control{i + 1}": count_sites(path, sites, filters, reference)
-                    for i, path in enumerate(control_bams)}
+                    for i, path in enumerate(inputs.control_bams)}
     finally:
         if reference is not None:
             reference.close()
