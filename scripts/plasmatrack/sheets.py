@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -301,8 +302,15 @@ def load_clinical(path: str | Path, patients: set[str] | None = None) -> Validat
                 f"(first on row {seen[pid]})"
             )
         seen.setdefault(pid, line)
-        rec.update(_clinical_times(sheet.path, line, row, problems))
-        rec.update(_clinical_events(sheet.path, line, row, problems))
+        rec.update(_clinical_values(sheet.path, line, row,
+                                    ("ttf_months",) + CLINICAL_OPTIONAL_NUMERIC, _parse_float,
+                                    _time_problem, problems))
+        rec.update(_clinical_values(sheet.path, line, row,
+                                    ("ttf_event",) + CLINICAL_OPTIONAL_EVENT, _parse_int,
+                                    _event_problem, problems))
+        if row.get("os_months", "") != "" and row.get("os_event", "") == "" and "os_event" in row:
+            problems.append(f"{where(sheet.path, line, 'os_event')}: os_months given without "
+                            "os_event")
         _check_clinical_categories(sheet.path, line, row, problems)
         rec["row"] = line
         records.append(rec)
@@ -314,47 +322,38 @@ def load_clinical(path: str | Path, patients: set[str] | None = None) -> Validat
                      warnings=warnings)
 
 
-def _clinical_times(path: Path, line: int, row: dict[str, str],
-                    problems: list[str]) -> dict[str, float | None]:
-    """ttf_months and the optional times of a row as numbers >= 0 (None: empty optional)."""
-    values: dict[str, float | None] = {}
-    for col in ("ttf_months",) + CLINICAL_OPTIONAL_NUMERIC:
+def _clinical_values(path: Path, line: int, row: dict[str, str], cols: tuple[str, ...],
+                     parse: Callable[[str], float | int | None],
+                     problem: Callable[[float | int | None, str], str | None],
+                     problems: list[str]) -> dict[str, float | int | None]:
+    """Parsed values of the ``cols`` present in a row: ``cols[0]`` is required, the others may be
+    empty (None). ``problem(value, text)`` says what is wrong with a value, or None."""
+    values: dict[str, float | int | None] = {}
+    for col in cols:
         if col not in row:
             continue
         text = row[col]
-        if text == "" and col != "ttf_months":
+        if text == "" and col != cols[0]:
             values[col] = None
             continue
-        value = _parse_float(text)
-        if value is None:
-            problems.append(f"{where(path, line, col)}: {text!r} is not a number")
-        elif value < 0:
-            problems.append(f"{where(path, line, col)}: negative time {text!r}")
+        value = parse(text)
+        why = problem(value, text)
+        if why:
+            problems.append(f"{where(path, line, col)}: {why}")
         values[col] = value
     return values
 
 
-def _clinical_events(path: Path, line: int, row: dict[str, str],
-                     problems: list[str]) -> dict[str, int | None]:
-    """ttf_event and the optional event flags of a row (0/1; None: empty optional)."""
-    values: dict[str, int | None] = {}
-    for col in ("ttf_event",) + CLINICAL_OPTIONAL_EVENT:
-        if col not in row:
-            continue
-        text = row[col]
-        if text == "" and col != "ttf_event":
-            values[col] = None
-            continue
-        value = _parse_int(text)
-        if value not in (0, 1):
-            problems.append(
-                f"{where(path, line, col)}: {text!r} is not an event flag "
-                "(1 = event, 0 = censored)"
-            )
-        values[col] = value
-    if row.get("os_months", "") != "" and row.get("os_event", "") == "" and "os_event" in row:
-        problems.append(f"{where(path, line, 'os_event')}: os_months given without os_event")
-    return values
+def _time_problem(value: float | int | None, text: str) -> str | None:
+    if value is None:
+        return f"{text!r} is not a number"
+    return f"negative time {text!r}" if value < 0 else None
+
+
+def _event_problem(value: float | int | None, text: str) -> str | None:
+    if value in (0, 1):
+        return None
+    return f"{text!r} is not an event flag (1 = event, 0 = censored)"
 
 
 def _check_clinical_categories(path: Path, line: int, row: dict[str, str],
