@@ -71,6 +71,9 @@ CONTROL_OBS_COLUMNS = ["chrom", "pos", "ref", "alt", "sample_id", "patient_id", 
 
 @dataclass(frozen=True)
 class BackgroundSettings:
+    """Background model, blacklist and threshold calibration: ``variants.background`` and the
+    threshold keys of ``variants.detection`` in the config (``from_config`` takes ``variants``)."""
+
     prior_strength: float = 2000.0
     blacklist_min_rate: float = 0.002
     blacklist_min_fraction: float = 0.2

@@ -45,6 +45,9 @@ DEFAULT_CHIP_GENES = ("DNMT3A", "TET2", "ASXL1", "PPM1D", "JAK2", "SF3B1", "SRSF
 
 @dataclass(frozen=True)
 class CallSettings:
+    """Status and category calls: ``variants.detection`` (power) and
+    ``variants.classification`` in the config (``from_config`` takes ``variants``)."""
+
     min_power: float = 0.8
     reference_vaf: float = 0.01
     germline_min_vaf: float = 0.2

@@ -39,6 +39,9 @@ CANDIDATE_COLUMNS = ["chrom", "pos", "ref", "alt", "variant_type", "pooled_alt",
 
 @dataclass(frozen=True)
 class DiscoverySettings:
+    """Candidate discovery: ``variants.discovery`` in the config (``from_config`` takes
+    ``variants``)."""
+
     max_p_value: float = 1e-6
     min_alt_fragments: int = 3
     min_vaf: float = 0.0005
