@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
 from plasmatrack.io import read_tsv  # noqa: E402
-from plasmatrack.simulate import DEFAULT_READ_PAIRS, Params, simulate_cohort  # noqa: E402
+from plasmatrack.simulate import DEFAULT_READ_PAIRS, SimulateSettings, simulate_cohort  # noqa: E402
 
 
 def _cpu() -> float:
@@ -44,7 +44,7 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_ours(out: Path, params: Params, threads: int) -> tuple[float, float, int]:
+def run_ours(out: Path, params: SimulateSettings, threads: int) -> tuple[float, float, int]:
     wall0, cpu0 = time.perf_counter(), _cpu()
     simulate_cohort(out, params, force=True, threads=threads, log=lambda *_: None)
     wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
@@ -158,7 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wgsim") is None:
         raise SystemExit("wgsim is not on PATH (Debian package: samtools ships it on bookworm)")
-    params = Params(seed=args.seed, patients=args.patients, read_pairs=args.read_pairs)
+    params = SimulateSettings(seed=args.seed, patients=args.patients, read_pairs=args.read_pairs)
     with tempfile.TemporaryDirectory(prefix="bench_simulate.") as tmp:
         tmp = Path(tmp)
         out = Path(args.keep) if args.keep else tmp / "cohort"

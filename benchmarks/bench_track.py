@@ -31,7 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from plasmatrack.variants import synthetic as syn  # noqa: E402
-from plasmatrack.variants.pileup import ReadFilters, count_sites  # noqa: E402
+from plasmatrack.variants.pileup import ReadFilterSettings, count_sites  # noqa: E402
 from plasmatrack.variants.sites import validate_sites  # noqa: E402
 
 
@@ -77,8 +77,8 @@ def sensitivity(sites_per_tier: int = 20, n_controls: int = 4, control_depth: in
     pipeline); each test
     sample (one per depth, fragments per site) is then called. Returns one row per depth x tier
     with the detected fraction, the undetermined fraction and, for VAF 0, false detections."""
-    from plasmatrack.variants.background import BackgroundParams, build_background
-    from plasmatrack.variants.classify import CallParams, call_observations
+    from plasmatrack.variants.background import BackgroundSettings, build_background
+    from plasmatrack.variants.classify import CallSettings, call_observations
     from plasmatrack.variants.background import patient_background
 
     levels = [0.0, *tiers]
@@ -92,7 +92,7 @@ def sensitivity(sites_per_tier: int = 20, n_controls: int = 4, control_depth: in
                      levels[k % len(levels)]))
     table = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", "vaf"])
     sites, _ = validate_sites(table[["chrom", "pos", "ref", "alt"]], "sites")
-    params = BackgroundParams()
+    params = BackgroundSettings()
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         counts = []
@@ -116,7 +116,7 @@ def sensitivity(sites_per_tier: int = 20, n_controls: int = 4, control_depth: in
             c = c.join(pbg[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
             # Tumour-informed: the VAF in question is the tier itself.
             calls = call_observations(c, threshold["threshold"],
-                                      CallParams(reference_vaf=0.01))
+                                      CallSettings(reference_vaf=0.01))
             calls["true_vaf"] = table["vaf"].to_numpy()
             for vaf, g in calls.groupby("true_vaf"):
                 out.append({"fragments_per_site": depth, "vaf": vaf,
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         pd.DataFrame({"chrom": sites["chrom"], "beg": sites["pos"],
                       "end": sites["pos"] + sites["ref"].str.len() - 1}).sort_values(
             ["chrom", "beg"]).to_csv(regions, sep="\t", header=False, index=False)
-        filters = ReadFilters()
+        filters = ReadFilterSettings()
         ours, bcf_baq, bcf_nobaq = [], [], []
         for _ in range(args.repeats):
             t = time.perf_counter()

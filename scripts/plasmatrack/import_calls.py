@@ -120,8 +120,32 @@ def import_calls(calls: pd.DataFrame, columns: CallColumns = CallColumns(),
         raise InputError("vaf unit: use 'percent' or 'fraction'")
     if tf_from not in ("2x_max_vaf", "max_vaf"):
         raise InputError("tumour fraction from: use '2x_max_vaf' or 'max_vaf'")
+    df = _normalised_calls(calls, columns, vaf_unit, source)
+    _add_draw_ids(df, day_zero, source)
+    warnings: list[str] = []
+    is_cn = df["copy_number"].notna() & (df["gene"] != "")
+    is_seq = ~is_cn & (df["gene"] != "") & df["vaf"].notna()
+    seq = df[is_seq]
+    dup = seq.duplicated(["sample_id", "gene", "alteration"], keep=False)
+    if dup.any():
+        warnings.append(f"{source}: {int(dup.sum())} rows repeat an alteration within a draw; "
+                        "each is counted in the cumulative VAF as reported")
+    factor = 2.0 if tf_from == "2x_max_vaf" else 1.0
+    draws = _draw_table(df, seq, df[is_cn & (df["gene"] == her2_gene)], factor)
+    variants = _variant_table(seq, draws)
+    her2_seq = seq[(seq["gene"] == her2_gene) & ~seq["alteration"].map(is_synonymous)]
+    if her2_seq.empty:
+        warnings.append(f"{source}: no {her2_gene} sequence alteration reported")
+    return ImportedCalls(draws=draws, tumour_fraction=_tf_table(draws, factor),
+                         erbb2=_erbb2_table(draws, her2_gene), variants=variants,
+                         warnings=warnings)
+
+
+def _normalised_calls(calls: pd.DataFrame, columns: CallColumns, vaf_unit: str,
+                      source: str) -> pd.DataFrame:
+    """The calls under plasmatrack's names (patient_id, day_raw, gene, alteration, vaf as a
+    fraction, copy_number), checked: valid patient IDs, a date on every row, VAF within range."""
     need = [columns.patient, columns.date, columns.gene, columns.vaf]
-    optional = [columns.alteration, columns.copy_number]
     missing = [c for c in need if c not in calls.columns]
     if missing:
         raise InputError(f"{source}: required column(s) not found: {', '.join(missing)} "
@@ -152,8 +176,12 @@ def import_calls(calls: pd.DataFrame, columns: CallColumns = CallColumns(),
         raise InputError(f"{source}, row {idx + 2}, column '{columns.vaf}': VAF outside 0-"
                          f"{'100' if vaf_unit == 'percent' else '1'} ({vaf_unit})")
     df["vaf"] = df["vaf"].round(VAF_DECIMALS)
-    warnings: list[str] = []
+    return df
 
+
+def _add_draw_ids(df: pd.DataFrame, day_zero: dict[str, float] | None, source: str) -> None:
+    """Add timepoint_days (whole days from the patient's day 0) and sample_id
+    (``<patient>_d<day>``) to the normalised calls."""
     first = df.groupby("patient_id")["day_raw"].min()
     zero = first.copy()
     for pid, value in (day_zero or {}).items():
@@ -166,13 +194,11 @@ def import_calls(calls: pd.DataFrame, columns: CallColumns = CallColumns(),
         raise InputError(f"{source}: derived sample IDs are not valid identifiers: "
                          f"{', '.join(bad_ids[:5])}")
 
-    is_cn = df["copy_number"].notna() & (df["gene"] != "")
-    is_seq = ~is_cn & (df["gene"] != "") & df["vaf"].notna()
-    seq = df[is_seq]
-    dup = seq.duplicated(["sample_id", "gene", "alteration"], keep=False)
-    if dup.any():
-        warnings.append(f"{source}: {int(dup.sum())} rows repeat an alteration within a draw; "
-                        "each is counted in the cumulative VAF as reported")
+
+def _draw_table(df: pd.DataFrame, seq: pd.DataFrame, her2_cn_calls: pd.DataFrame,
+                factor: float) -> pd.DataFrame:
+    """One row per draw: ids, day, number of alterations, max and cumulative VAF, tumour
+    fraction (``factor`` x max VAF, at most 1) and the ERBB2 copy number (2 when not called)."""
     draws = (df[["patient_id", "sample_id", "timepoint_days"]].drop_duplicates("sample_id")
              .sort_values(["patient_id", "timepoint_days"]).reset_index(drop=True))
     grouped = seq.groupby("sample_id")["vaf"]
@@ -180,30 +206,38 @@ def import_calls(calls: pd.DataFrame, columns: CallColumns = CallColumns(),
                                                     .size()).fillna(0).astype(int)
     draws["max_vaf"] = draws["sample_id"].map(grouped.max()).fillna(0.0)
     draws["cumulative_vaf"] = draws["sample_id"].map(grouped.sum()).fillna(0.0).round(VAF_DECIMALS)
-    factor = 2.0 if tf_from == "2x_max_vaf" else 1.0
     draws["tumour_fraction"] = (factor * draws["max_vaf"]).clip(upper=1.0)
     draws["tf_detected"] = draws["n_alterations"] > 0
-
-    her2_cn = df[is_cn & (df["gene"] == her2_gene)].groupby("sample_id")["copy_number"].max()
+    her2_cn = her2_cn_calls.groupby("sample_id")["copy_number"].max()
     draws["erbb2_amplified"] = draws["sample_id"].isin(her2_cn.index)
     draws["erbb2_plasma_copy_number"] = draws["sample_id"].map(her2_cn).fillna(2.0)
-    her2_seq = seq[(seq["gene"] == her2_gene) & ~seq["alteration"].map(is_synonymous)]
+    return draws
 
+
+def _tf_table(draws: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """The tumour-fraction stage table of the draws (no interval, no ploidy)."""
     tf_table = draws[["sample_id", "patient_id", "timepoint_days", "tumour_fraction"]].copy()
     tf_table["tf_lower"] = np.nan
     tf_table["tf_upper"] = np.nan
     tf_table["ploidy"] = np.nan
     tf_table["tf_detected"] = draws["tf_detected"]
     tf_table["method"] = f"imported calls: {'2 x max VAF' if factor == 2 else 'max VAF'}"
-    erbb2 = pd.DataFrame({
+    return tf_table
+
+
+def _erbb2_table(draws: pd.DataFrame, her2_gene: str) -> pd.DataFrame:
+    """The ERBB2 copy-number stage table of the draws."""
+    return pd.DataFrame({
         "sample_id": draws["sample_id"], "patient_id": draws["patient_id"],
         "timepoint_days": draws["timepoint_days"], "gene": her2_gene,
         "plasma_copy_number": draws["erbb2_plasma_copy_number"],
         "amplified": draws["erbb2_amplified"],
     })
 
-    # Every sequence alteration of a patient in every draw of that patient: reported -> detected
-    # with its VAF, not reported -> not_detected with VAF 0.
+
+def _variant_table(seq: pd.DataFrame, draws: pd.DataFrame) -> pd.DataFrame:
+    """The tracked-variants stage table: every sequence alteration of a patient in every draw of
+    that patient, reported -> detected with its VAF, not reported -> not_detected with VAF 0."""
     variant_keys = seq[["patient_id", "gene", "alteration"]].drop_duplicates()
     grid = draws[["patient_id", "sample_id", "timepoint_days"]].merge(variant_keys,
                                                                       on="patient_id")
@@ -217,12 +251,8 @@ def import_calls(calls: pd.DataFrame, columns: CallColumns = CallColumns(),
     variants["protein_change"] = variants["alteration"]
     variants = variants[["patient_id", "sample_id", "sample_type", "timepoint_days", "gene",
                          "alteration", "protein_change", "vaf", "status", "category"]]
-    if her2_seq.empty:
-        warnings.append(f"{source}: no {her2_gene} sequence alteration reported")
-    return ImportedCalls(draws=draws, tumour_fraction=tf_table, erbb2=erbb2,
-                         variants=variants.sort_values(["patient_id", "timepoint_days", "gene",
-                                                        "alteration"]).reset_index(drop=True),
-                         warnings=warnings)
+    return variants.sort_values(["patient_id", "timepoint_days", "gene",
+                                 "alteration"]).reset_index(drop=True)
 
 
 def patient_table(imported: ImportedCalls, clinical: pd.DataFrame | None = None,

@@ -1,18 +1,18 @@
 """Rule variants_call: status, category, SNV tumour fraction and VCF of one patient."""
-from plasmatrack.variants.pipeline import call_patient
+from plasmatrack.variants.pipeline import PatientCallInputs, PatientCallOutputs, call_patient
 
 sm = snakemake  # noqa: F821
 call_patient(
     sm.wildcards.patient,
-    sm.input.sites,
-    dict(zip(sm.params.samples, sm.input.counts)),
-    dict(sm.params.meta),
-    sm.input.background,
-    sm.input.threshold,
-    sm.input.controls,
+    PatientCallInputs(
+        sites=sm.input.sites,
+        counts=dict(zip(sm.params.samples, sm.input.counts)),
+        sample_meta=dict(sm.params.meta),
+        background=sm.input.background,
+        threshold=sm.input.threshold,
+        control_observations=sm.input.controls,
+        reference_fasta=sm.input.fasta,
+    ),
     dict(sm.params.settings),
-    sm.input.fasta,
-    sm.output.tracked,
-    sm.output.snv_tf,
-    sm.output.vcf,
+    PatientCallOutputs(tracked=sm.output.tracked, snv_tf=sm.output.snv_tf, vcf=sm.output.vcf),
 )

@@ -9,8 +9,8 @@ import pandas as pd
 import pysam
 import pytest
 
-from plasmatrack.variants.discover import DiscoveryParams, discover
-from plasmatrack.variants.pileup import ReadFilters, count_sites
+from plasmatrack.variants.discover import DiscoverySettings, discover
+from plasmatrack.variants.pileup import ReadFilterSettings, count_sites
 from plasmatrack.variants.sites import Reference, left_normalize, validate_sites
 
 pytestmark = pytest.mark.real
@@ -36,7 +36,7 @@ def ex1(tmp_path_factory):
     return bam, fasta
 
 
-def _htslib_fragment_counts(bam, chrom, pos0, ref, alt, filters: ReadFilters):
+def _htslib_fragment_counts(bam, chrom, pos0, ref, alt, filters: ReadFilterSettings):
     """Independent count: htslib pileup (flags, MAPQ, BQ in C), mates merged by read name."""
     seen: dict[str, str | None] = {}
     with pysam.AlignmentFile(str(bam)) as handle:
@@ -64,7 +64,7 @@ def _htslib_fragment_counts(bam, chrom, pos0, ref, alt, filters: ReadFilters):
 
 def test_counts_match_htslib_pileup_on_real_reads(ex1):
     bam, fasta = ex1
-    filters = ReadFilters(min_mapping_quality=20, min_base_quality=20)
+    filters = ReadFilterSettings(min_mapping_quality=20, min_base_quality=20)
     # Every position with a non-reference base in >= 2 reads, plus a sample of plain positions.
     rows = []
     with pysam.AlignmentFile(str(bam)) as handle, Reference(fasta) as reference:
@@ -98,7 +98,7 @@ def test_discovery_finds_what_bcftools_calls_on_real_reads(ex1):
     import pysam.bcftools
 
     bam, fasta = ex1
-    filters = ReadFilters(min_mapping_quality=20, min_base_quality=20)
+    filters = ReadFilterSettings(min_mapping_quality=20, min_base_quality=20)
     pileup = Path(bam).with_suffix(".pileup.bcf")
     pysam.bcftools.mpileup("-f", str(fasta), "-q", "20", "-Q", "20", "-Ob", "-o", str(pileup),
                            str(bam), catch_stdout=False)
@@ -113,7 +113,7 @@ def test_discovery_finds_what_bcftools_calls_on_real_reads(ex1):
                 p0, r, a = left_normalize(reference, chrom, int(pos) - 1, ref, alt)
                 called.add((chrom, p0 + 1, r, a))
         regions = [(c, 0, n) for c, n in reference.lengths.items()]
-        found = discover([bam], regions, reference, filters, DiscoveryParams(), ["ex1"])
+        found = discover([bam], regions, reference, filters, DiscoverySettings(), ["ex1"])
     assert len(called) == 6
     discovered = set(zip(found["chrom"], found["pos"], found["ref"], found["alt"]))
     assert called <= discovered, called - discovered

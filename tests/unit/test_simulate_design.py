@@ -11,7 +11,7 @@ import yaml
 from plasmatrack.config import load_config
 from plasmatrack.io import read_tsv
 from plasmatrack.sheets import load_clinical, load_samples
-from plasmatrack.simulate import Params, simulate_cohort
+from plasmatrack.simulate import SimulateSettings, simulate_cohort
 from plasmatrack.simulate.design import DILUTION_TFS
 
 
@@ -31,7 +31,7 @@ def _fasta(path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim") / "demo"
-    simulate_cohort(out, Params(seed=4, patients=8, no_reads=True), log=lambda *_: None)
+    simulate_cohort(out, SimulateSettings(seed=4, patients=8, no_reads=True), log=lambda *_: None)
     return out
 
 
@@ -225,10 +225,12 @@ def test_segments_cover_genome(demo, genome):
 
 def test_dilution(tmp_path):
     out = tmp_path / "dil"
-    simulate_cohort(out, Params(seed=5, dilution=True, no_reads=True), log=lambda *_: None)
+    simulate_cohort(out, SimulateSettings(seed=5, dilution=True, no_reads=True),
+                    log=lambda *_: None)
     assert "reference_pool" not in (out / "config.yaml").read_text()  # buffy-coat normals
     healthy_out = tmp_path / "dil_healthy"
-    simulate_cohort(healthy_out, Params(seed=5, dilution=True, healthy_donors=3, no_reads=True),
+    simulate_cohort(healthy_out,
+                    SimulateSettings(seed=5, dilution=True, healthy_donors=3, no_reads=True),
                     log=lambda *_: None)
     same = read_tsv(out / "truth" / "samples.tsv")
     s = read_tsv(healthy_out / "truth" / "samples.tsv")
@@ -254,7 +256,7 @@ def test_dilution(tmp_path):
 
 def test_draws_and_large_cohorts(tmp_path):
     out = tmp_path / "many"
-    simulate_cohort(out, Params(seed=2, patients=30, draws=6, no_reads=True),
+    simulate_cohort(out, SimulateSettings(seed=2, patients=30, draws=6, no_reads=True),
                     log=lambda *_: None)
     samples = load_samples(out / "samples.tsv", check_files=False)
     assert samples["patient_id"].nunique() == 30
@@ -269,7 +271,7 @@ def test_burden_drives_hazard(tmp_path):
     from lifelines import CoxPHFitter
 
     out = tmp_path / "surv"
-    simulate_cohort(out, Params(seed=1, patients=60, no_reads=True), log=lambda *_: None)
+    simulate_cohort(out, SimulateSettings(seed=1, patients=60, no_reads=True), log=lambda *_: None)
     p = read_tsv(out / "truth" / "patients.tsv")
     censored = 1 - p["ttf_event"].mean()
     assert 0.05 <= censored <= 0.35

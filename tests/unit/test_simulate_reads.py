@@ -17,10 +17,10 @@ import pytest
 from plasmatrack.errors import InputError
 from plasmatrack.io import read_tsv
 from plasmatrack.sheets import load_samples
-from plasmatrack.simulate import Params, simulate_cohort
+from plasmatrack.simulate import SimulateSettings, simulate_cohort
 from plasmatrack.simulate.reads import LENGTHS, cfdna_pmf, pmf_mode, sheared_pmf
 
-PARAMS = Params(seed=7, patients=1, read_pairs=30_000)
+PARAMS = SimulateSettings(seed=7, patients=1, read_pairs=30_000)
 K = 25
 _CODE = np.full(256, 4, dtype=np.uint64)
 for _i, _b in enumerate(b"ACGT"):
@@ -262,12 +262,12 @@ def _digest(root: Path) -> dict[str, str]:
 
 def test_deterministic_per_seed(tmp_path):
     """Same seed and options: byte-identical files, whatever the number of worker processes."""
-    small = Params(seed=7, patients=1, read_pairs=3_000)
+    small = SimulateSettings(seed=7, patients=1, read_pairs=3_000)
     simulate_cohort(tmp_path / "one", small, threads=1, log=_quiet)
     simulate_cohort(tmp_path / "two", small, threads=2, log=_quiet)
     first = _digest(tmp_path / "one")
     assert len(first) > 15 and first == _digest(tmp_path / "two")
-    simulate_cohort(tmp_path / "other", Params(seed=8, patients=1, read_pairs=3_000),
+    simulate_cohort(tmp_path / "other", SimulateSettings(seed=8, patients=1, read_pairs=3_000),
                     threads=2, log=_quiet)
     other = _digest(tmp_path / "other")
     assert other["truth/variants.tsv"] != first["truth/variants.tsv"]
@@ -284,7 +284,7 @@ def test_idempotent_and_refusals(cohort, tmp_path):
     assert marker["seed"] == 7 and marker["read_pairs"] == 30_000
 
     with pytest.raises(InputError, match="other parameters.*seed"):
-        simulate_cohort(cohort, Params(seed=9, patients=1, read_pairs=30_000), log=_quiet)
+        simulate_cohort(cohort, SimulateSettings(seed=9, patients=1, read_pairs=30_000), log=_quiet)
     # a marker written before a parameter existed (healthy_donors) still matches its default
     del marker["healthy_donors"]
     from plasmatrack.simulate.cohort import cohort_state
@@ -298,9 +298,10 @@ def test_idempotent_and_refusals(cohort, tmp_path):
     half.mkdir()
     (half / "samples.tsv").write_text("x\n")
     with pytest.raises(InputError, match="no finished cohort"):
-        simulate_cohort(half, Params(seed=1, patients=1, no_reads=True), log=_quiet)
+        simulate_cohort(half, SimulateSettings(seed=1, patients=1, no_reads=True), log=_quiet)
     # --force replaces it, and leaves no temporary folder behind
-    simulate_cohort(half, Params(seed=1, patients=1, no_reads=True), force=True, log=_quiet)
+    simulate_cohort(half, SimulateSettings(seed=1, patients=1, no_reads=True), force=True,
+                    log=_quiet)
     assert (half / ".complete").is_file() and not (half / "x").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
     assert not os.path.exists(half / "fastq")

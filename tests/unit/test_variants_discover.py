@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from plasmatrack.variants import synthetic as syn
-from plasmatrack.variants.discover import DiscoveryParams, discover, read_regions
-from plasmatrack.variants.pileup import ReadFilters
+from plasmatrack.variants.discover import DiscoverySettings, discover, read_regions
+from plasmatrack.variants.pileup import ReadFilterSettings
 from plasmatrack.variants.sites import Reference
 
 REGION = ("chr1", 1000, 4000)
@@ -59,8 +59,8 @@ def draws(tmp_path_factory):
 def test_discovery_finds_pooled_emerging_and_indel_without_false_candidates(draws):
     with Reference(draws["fasta"]) as reference:
         regions = read_regions(draws["bed"], reference)
-        found = discover(draws["bams"], regions, reference, ReadFilters(), DiscoveryParams(),
-                         ["D1", "D2"])
+        found = discover(draws["bams"], regions, reference, ReadFilterSettings(),
+                         DiscoverySettings(), ["D1", "D2"])
     keys = {(r.pos, r.ref, r.alt): r for r in found.itertuples()}
     for name in ("shared", "emerging", "deletion"):
         pos, ref, alt, _vaf = draws[name]
@@ -78,12 +78,12 @@ def test_discovery_finds_pooled_emerging_and_indel_without_false_candidates(draw
 def test_discovery_thresholds_come_from_the_parameters(draws):
     with Reference(draws["fasta"]) as reference:
         regions = read_regions(draws["bed"], reference)
-        strict = discover(draws["bams"], regions, reference, ReadFilters(),
-                          DiscoveryParams(min_vaf=0.07), ["D1", "D2"])
-        no_indels = discover(draws["bams"], regions, reference, ReadFilters(),
-                             DiscoveryParams(indels=False), ["D1", "D2"])
-        loose = discover(draws["bams"], regions, reference, ReadFilters(),
-                         DiscoveryParams(max_p_value=0.01, min_alt_fragments=2), ["D1", "D2"])
+        strict = discover(draws["bams"], regions, reference, ReadFilterSettings(),
+                          DiscoverySettings(min_vaf=0.07), ["D1", "D2"])
+        no_indels = discover(draws["bams"], regions, reference, ReadFilterSettings(),
+                             DiscoverySettings(indels=False), ["D1", "D2"])
+        loose = discover(draws["bams"], regions, reference, ReadFilterSettings(),
+                         DiscoverySettings(max_p_value=0.01, min_alt_fragments=2), ["D1", "D2"])
     assert set(strict["variant_type"]) == {"deletion"}  # only the 12% deletion passes 7%
     assert "deletion" not in set(no_indels["variant_type"]) and len(no_indels) == 2
     assert len(loose) > 3  # a permissive bar lets sequencing errors through

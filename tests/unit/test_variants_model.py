@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plasmatrack.variants.background import (BackgroundParams, build_background, choose_controls,
+from plasmatrack.variants.background import (BackgroundSettings, build_background, choose_controls,
                                              patient_background, site_key, substitution_class)
-from plasmatrack.variants.classify import CallParams, call_observations, classify_variants
+from plasmatrack.variants.classify import CallSettings, call_observations, classify_variants
 from plasmatrack.variants.snv_tf import clonal_set, snv_tumour_fraction
 
 SAMPLES = [  # sample, patient, type
@@ -57,7 +57,7 @@ def cohort_tables():
 def test_background_excludes_carriers_and_real_variants(cohort_tables):
     sites, obs = cohort_tables
     controls = [s for s, _, _ in SAMPLES]
-    params = BackgroundParams(prior_strength=2000)
+    params = BackgroundSettings(prior_strength=2000)
     bg, threshold, ctrl = build_background(sites, obs, controls, params)
     bg = bg.set_index(site_key(bg))
     som = bg.loc["chr1:100:C>T"]
@@ -90,7 +90,7 @@ def test_background_excludes_carriers_and_real_variants(cohort_tables):
 def test_patient_background_removes_own_contributions(cohort_tables):
     sites, obs = cohort_tables
     controls = [s for s, _, _ in SAMPLES]
-    params = BackgroundParams()
+    params = BackgroundSettings()
     bg, _, ctrl = build_background(sites.assign(patients=""), obs, controls, params)
     own = patient_background(bg, ctrl, "B", params)
     full = bg.set_index(site_key(bg))
@@ -121,7 +121,7 @@ def test_status_detected_not_detected_undetermined():
         ("v", "D3", "plasma", 0, 40, 20, 20, 0, 0),  # 40 fragments cannot show 2%
         ("w", "D1", "plasma", 0, 0, 0, 0, 0, 0),  # no coverage at all
     ])
-    calls = call_observations(obs, 1e-3, CallParams()).set_index(["site_id", "sample_id"])
+    calls = call_observations(obs, 1e-3, CallSettings()).set_index(["site_id", "sample_id"])
     assert calls.loc[("v", "D2"), "status"] == "detected"
     assert calls.loc[("v", "D2"), "vaf"] == pytest.approx(0.02)
     assert calls.loc[("v", "D1"), "status"] == "not_detected"
@@ -155,9 +155,9 @@ def test_classification_rules():
     obs = _patient_obs(rows)
     obs["gene"] = obs["site_id"].map({"dnmt3a": "DNMT3A", "tet2_absent": "TET2",
                                       "pik3ca": "PIK3CA"}).fillna("TP53")
-    calls = call_observations(obs, 1e-3, CallParams())
+    calls = call_observations(obs, 1e-3, CallSettings())
     blacklisted = pd.Series({"noisy": True})
-    classes = classify_variants(calls, blacklisted, 1e-3, CallParams()).set_index("site_id")
+    classes = classify_variants(calls, blacklisted, 1e-3, CallSettings()).set_index("site_id")
     assert classes.loc["germ", "category"] == "germline"
     assert classes.loc["hom", "category"] == "germline"
     assert classes.loc["chip", "category"] == "chip"
@@ -174,7 +174,7 @@ def test_classification_rules():
     # Without a normal: plasma VAFs near 0.5 in every draw -> germline; CHIP outside the CHIP
     # genes is not callable, in a CHIP gene present at every draw it is (conservatively) chip.
     no_normal = calls[calls["sample_type"] != "normal"]
-    classes = classify_variants(no_normal, pd.Series(dtype=bool), 1e-3, CallParams()).set_index(
+    classes = classify_variants(no_normal, pd.Series(dtype=bool), 1e-3, CallSettings()).set_index(
         "site_id")
     assert classes.loc["germ", "category"] == "germline"
     assert classes.loc["chip", "category"] == "somatic"

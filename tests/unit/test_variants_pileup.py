@@ -9,7 +9,7 @@ import pytest
 
 from plasmatrack.errors import InputError
 from plasmatrack.variants import synthetic as syn
-from plasmatrack.variants.pileup import ReadFilters, count_sites
+from plasmatrack.variants.pileup import ReadFilterSettings, count_sites
 from plasmatrack.variants.sites import (Reference, indel_class, left_normalize, read_sites,
                                         validate_sites, variant_type)
 
@@ -44,7 +44,8 @@ def test_exact_counts_strands_and_fragment_lengths(genome_and_fasta):
     frags = syn.site_fragments(genome, "chr1", pos, ref, alt, 600, 60, rng,
                                length_range=(160, 180), alt_length_range=(130, 140))
     bam = syn.write_bam(root / "snv.bam", genome, frags)
-    counts = count_sites(bam, _sites([("chr1", pos, ref, alt)]), ReadFilters(), fasta).iloc[0]
+    counts = count_sites(bam, _sites([("chr1", pos, ref, alt)]), ReadFilterSettings(),
+                         fasta).iloc[0]
     assert (counts.ref_count, counts.alt_count, counts.other_count) == (600, 60, 0)
     assert counts.depth == 660 and counts.discordant == 0
     assert counts.alt_fwd + counts.alt_rev == 60 and counts.ref_fwd + counts.ref_rev == 600
@@ -81,7 +82,7 @@ def test_overlapping_mates_count_once_and_discordant_mates_are_dropped(genome_an
     with pysam.AlignmentFile(str(bam)) as handle:
         reads_at_site = sum(1 for r in handle.fetch("chr1", pos0, pos0 + 1))
     assert reads_at_site == 2 * len(frags)  # every mate covers the site
-    c = count_sites(bam, _sites([("chr1", pos, ref, alt)]), ReadFilters(), fasta).iloc[0]
+    c = count_sites(bam, _sites([("chr1", pos, ref, alt)]), ReadFilterSettings(), fasta).iloc[0]
     assert c.alt_count == 10 + 4
     assert c.ref_count == 20
     assert c.discordant == 5
@@ -109,14 +110,15 @@ def test_read_filters_flags_mapq_and_proper_pairs(genome_and_fasta):
             frag.mapq = 39  # below the default 40
     bam = syn.write_bam(root / "flags.bam", genome, frags + extra)
     site = _sites([("chr1", pos, ref, alt)])
-    c = count_sites(bam, site, ReadFilters(), fasta).iloc[0]
+    c = count_sites(bam, site, ReadFilterSettings(), fasta).iloc[0]
     assert (c.ref_count, c.alt_count) == (100, 20)
-    relaxed = count_sites(bam, site, ReadFilters(min_mapping_quality=0, flag_filter=0x4), fasta)
+    relaxed = count_sites(bam, site, ReadFilterSettings(min_mapping_quality=0, flag_filter=0x4),
+                          fasta)
     assert relaxed.iloc[0].alt_count == 70
-    mapq39 = count_sites(bam, site, ReadFilters(min_mapping_quality=39), fasta)
+    mapq39 = count_sites(bam, site, ReadFilterSettings(min_mapping_quality=39), fasta)
     assert mapq39.iloc[0].alt_count == 30
     # The flag filter is taken literally: letting duplicates through adds exactly those 10.
-    no_dup = ReadFilters(flag_filter=0x4 | 0x100 | 0x200 | 0x800)
+    no_dup = ReadFilterSettings(flag_filter=0x4 | 0x100 | 0x200 | 0x800)
     assert count_sites(bam, site, no_dup, fasta).iloc[0].alt_count == 30
 
 
@@ -129,7 +131,7 @@ def test_deep_column_is_not_truncated(genome_and_fasta):
     alt = _other_base(ref)
     frags = syn.site_fragments(genome, "chr2", pos, ref, alt, 11_000, 1_000, rng)
     bam = syn.write_bam(root / "deep.bam", genome, frags)
-    c = count_sites(bam, _sites([("chr2", pos, ref, alt)]), ReadFilters(), fasta).iloc[0]
+    c = count_sites(bam, _sites([("chr2", pos, ref, alt)]), ReadFilterSettings(), fasta).iloc[0]
     assert (c.ref_count, c.alt_count, c.depth) == (11_000, 1_000, 12_000)
     with pysam.AlignmentFile(str(bam)) as handle:
         default_depth = max(col.nsegments for col in handle.pileup("chr2", pos - 1, pos,
@@ -156,11 +158,11 @@ def test_indels_match_every_equivalent_placement(genome_and_fasta):
         sites, _ = validate_sites(pd.DataFrame(
             [("chr1", 5000, "CA", "C"), ("chr1", ins_pos, base, base + "GTC")],
             columns=["chrom", "pos", "ref", "alt"]), "test", reference)
-    c = count_sites(bam, sites, ReadFilters(), fasta)
+    c = count_sites(bam, sites, ReadFilterSettings(), fasta)
     assert list(c["alt_count"]) == [30, 25]
     assert list(c["ref_count"]) == [150, 120]
     # Without the reference only the given placement matches: the deletion is missed.
-    plain = count_sites(bam, sites, ReadFilters(), None)
+    plain = count_sites(bam, sites, ReadFilterSettings(), None)
     assert plain.iloc[0]["alt_count"] == 0 and plain.iloc[1]["alt_count"] == 25
 
 

@@ -86,9 +86,12 @@ def run(tmp_path_factory):
         mine = {s: str(c) for s, c in counts.items() if meta[s]["patient_id"] == p}
         tracked.append(root / f"{p}.tracked.tsv")
         tfs.append(root / f"{p}.snv_tf.tsv")
-        pipeline.call_patient(p, str(sites_path), mine, meta, str(out["background"]),
-                              str(out["threshold"]), str(out["controls"]), settings, str(fasta),
-                              str(tracked[-1]), str(tfs[-1]), str(root / f"{p}.vcf.gz"))
+        pipeline.call_patient(
+            p, pipeline.PatientCallInputs(str(sites_path), mine, meta, str(out["background"]),
+                                          str(out["threshold"]), str(out["controls"]),
+                                          str(fasta)),
+            settings, pipeline.PatientCallOutputs(str(tracked[-1]), str(tfs[-1]),
+                                                  str(root / f"{p}.vcf.gz")))
     pipeline.merge_tables([str(t) for t in tracked], [str(t) for t in tfs],
                           str(root / "tracked_variants.tsv"), str(root / "snv_tf.tsv"))
     table = read_tsv(root / "tracked_variants.tsv", keep_default_na=False, na_values=[""])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from plasmatrack.variants.background import BackgroundParams, calibrate_threshold
+from plasmatrack.variants.background import BackgroundSettings, calibrate_threshold
 from plasmatrack.variants.stats import (detection_power, fisher_strand_p, min_detectable_alt,
                                         presence_p_value, wilson_interval)
 
@@ -71,7 +71,7 @@ def test_power_rises_with_depth_and_vaf():
 
 
 def test_calibrated_threshold_keeps_95_percent_of_controls_negative():
-    params = BackgroundParams(max_p_value=0.01, control_specificity=0.95)
+    params = BackgroundSettings(max_p_value=0.01, control_specificity=0.95)
     rng = np.random.default_rng(2)
     # Well-calibrated controls: the nominal threshold stands.
     uniform = rng.uniform(size=5000)

@@ -36,9 +36,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simulate import Params, simulate_cohort
+    from ..simulate import SimulateSettings, simulate_cohort
 
-    params = Params(seed=args.seed, patients=args.patients, draws=args.draws,
+    params = SimulateSettings(seed=args.seed, patients=args.patients, draws=args.draws,
                     read_pairs=args.read_pairs, dilution=args.dilution,
                     healthy_donors=args.healthy_donors, no_reads=args.no_reads)
     simulate_cohort(args.out, params, force=args.force, threads=max(1, args.threads))

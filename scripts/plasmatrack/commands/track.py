@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load_schema
     from ..errors import InputError
     from ..ids import id_problem
-    from ..variants.pipeline import track_bam
+    from ..variants.pipeline import TrackInputs, track_bam
 
     if args.patient and id_problem(args.patient):
         raise InputError(f"--patient: {id_problem(args.patient)}")
@@ -53,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
         settings["min_base_quality"] = args.min_base_quality
     if args.max_p_value is not None:
         settings.setdefault("detection", {})["max_p_value"] = args.max_p_value
-    summary = track_bam(args.bam, args.sites, args.out, args.reference, args.background,
-                        args.controls, args.normal, settings, args.error_rate, args.patient)
+    inputs = TrackInputs(bam=args.bam, sites=args.sites, reference_fasta=args.reference,
+                         background=args.background, control_bams=tuple(args.controls),
+                         normal_bam=args.normal)
+    summary = track_bam(inputs, args.out, settings, args.error_rate, args.patient)
     for warning in summary["warnings"]:
         print(f"warning: {warning}")
     print(f"{summary['sample']}: {summary['sites']} sites, {summary['detected']} detected, "

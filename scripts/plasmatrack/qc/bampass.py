@@ -94,6 +94,29 @@ def open_checked_bam(path: str | Path, threads: int = 1) -> pysam.AlignmentFile:
     return bam
 
 
+class _SpanBuffer:
+    """Unique-fragment and depth spans of one pass (int64 arrays tid, start, end), handed to the
+    sink in chunks so memory stays bounded; ``n_fragments`` counts the fragment spans handed."""
+
+    def __init__(self, sink: SpanSink | None) -> None:
+        self.sink = sink
+        self.n_fragments = 0
+        self.fragment, self.depth = self._fresh(), self._fresh()
+
+    @staticmethod
+    def _fresh() -> tuple[array, array, array]:
+        return array("q"), array("q"), array("q")
+
+    def flush(self) -> None:
+        """Hand the buffered spans to the sink and start new buffers (the sink may keep the
+        arrays it was given, so they are not reused)."""
+        self.n_fragments += len(self.fragment[0])
+        for kind, arrays in (("fragment", self.fragment), ("depth", self.depth)):
+            if len(arrays[0]):
+                self.sink(kind, *(np.frombuffer(a, dtype=np.int64) for a in arrays))
+        self.fragment, self.depth = self._fresh(), self._fresh()
+
+
 def scan_bam(bam: pysam.AlignmentFile, max_fragment_length: int, min_mapq: int,
              span_sink: SpanSink | None = None) -> PassCounts:
     """Read every record of ``bam`` once (mapped and unmapped, in file order).
@@ -105,19 +128,8 @@ def scan_bam(bam: pysam.AlignmentFile, max_fragment_length: int, min_mapq: int,
     hist = [0] * (max_fragment_length + 1)
     over = 0
     want_spans = span_sink is not None
-    f_tid, f_start, f_end = array("q"), array("q"), array("q")
-    d_tid, d_start, d_end = array("q"), array("q"), array("q")
-    n_fragments = 0
-
-    def flush() -> None:
-        nonlocal f_tid, f_start, f_end, d_tid, d_start, d_end, n_fragments
-        n_fragments += len(f_tid)
-        for kind, arrays in (("fragment", (f_tid, f_start, f_end)),
-                             ("depth", (d_tid, d_start, d_end))):
-            if len(arrays[0]):
-                span_sink(kind, *(np.frombuffer(a, dtype=np.int64) for a in arrays))
-        f_tid, f_start, f_end = array("q"), array("q"), array("q")
-        d_tid, d_start, d_end = array("q"), array("q"), array("q")
+    spans = _SpanBuffer(span_sink)
+    (f_tid, f_start, f_end), (d_tid, d_start, d_end) = spans.fragment, spans.depth
 
     # The loop is the cost of QC (the benchmark holds it to 1.5x samtools stats): locals only,
     # one flag test for most records, attributes read only where needed.
@@ -169,16 +181,13 @@ def scan_bam(bam: pysam.AlignmentFile, max_fragment_length: int, min_mapq: int,
             d_start.append(start)
             d_end.append(end)
             if len(d_tid) >= SPAN_CHUNK:
-                flush()
+                spans.flush()
+                (f_tid, f_start, f_end), (d_tid, d_start, d_end) = spans.fragment, spans.depth
     if want_spans:
-        flush()
-    return PassCounts(
-        flag_counts=np.asarray(flag_counts, dtype=np.int64),
-        fragment_hist=np.asarray(hist, dtype=np.int64),
-        fragments_over_limit=over,
-        unique_fragments=n_fragments,
-        contigs=list(bam.references),
-    )
+        spans.flush()
+    return PassCounts(flag_counts=np.asarray(flag_counts, dtype=np.int64),
+                      fragment_hist=np.asarray(hist, dtype=np.int64), fragments_over_limit=over,
+                      unique_fragments=spans.n_fragments, contigs=list(bam.references))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,6 @@ the project, serial plasma cfDNA and buffy-coat normal reads of patients with kn
 fractions, copy-number profiles, clones and variants, clinical outcomes linked to HER2 burden, and
 the truth tables every later stage is judged against. See docs/simulator.md."""
 
-from .cohort import DEFAULT_READ_PAIRS, Params, simulate_cohort
+from .cohort import DEFAULT_READ_PAIRS, SimulateSettings, simulate_cohort
 
-__all__ = ["DEFAULT_READ_PAIRS", "Params", "simulate_cohort"]
+__all__ = ["DEFAULT_READ_PAIRS", "SimulateSettings", "simulate_cohort"]

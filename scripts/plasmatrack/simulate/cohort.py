@@ -28,7 +28,7 @@ DEFAULT_READ_PAIRS = 120_000
 
 
 @dataclass(frozen=True)
-class Params:
+class SimulateSettings:
     """The parameters that define a cohort (recorded in ``.complete``)."""
 
     seed: int = 1
@@ -40,7 +40,7 @@ class Params:
     no_reads: bool = False
 
 
-def _check_params(p: Params) -> None:
+def _check_params(p: SimulateSettings) -> None:
     problems = []
     if p.patients < 1:
         problems.append(f"--patients must be at least 1 (got {p.patients})")
@@ -60,7 +60,7 @@ def _check_params(p: Params) -> None:
         raise InputError(problems)
 
 
-def cohort_state(out: Path, params: Params) -> str:
+def cohort_state(out: Path, params: SimulateSettings) -> str:
     """'absent', 'same' (finished with these parameters) or a reason the folder is unusable."""
     if not out.exists():
         return "absent"
@@ -75,7 +75,7 @@ def cohort_state(out: Path, params: Params) -> str:
         return f"{marker}: unreadable ({exc})"
     wanted = asdict(params)
     # a parameter added later is absent from older markers; they were made with its default
-    recorded = {**asdict(Params()), **recorded}
+    recorded = {**asdict(SimulateSettings()), **recorded}
     if {k: recorded.get(k) for k in wanted} == wanted:
         return "same"
     diff = ", ".join(f"{k}={recorded.get(k)!r} (asked {v!r})" for k, v in wanted.items()
@@ -270,7 +270,7 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     return library
 
 
-def simulate_cohort(out: str | os.PathLike, params: Params, force: bool = False,
+def simulate_cohort(out: str | os.PathLike, params: SimulateSettings, force: bool = False,
                     threads: int = 2, log=print) -> Path:
     """Simulate a cohort into ``out`` (see the module docstring for idempotence rules)."""
     _check_params(params)

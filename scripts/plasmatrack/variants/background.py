@@ -70,7 +70,10 @@ CONTROL_OBS_COLUMNS = ["chrom", "pos", "ref", "alt", "sample_id", "patient_id", 
 
 
 @dataclass(frozen=True)
-class BackgroundParams:
+class BackgroundSettings:
+    """Background model, blacklist and threshold calibration: ``variants.background`` and the
+    threshold keys of ``variants.detection`` in the config (``from_config`` takes ``variants``)."""
+
     prior_strength: float = 2000.0
     blacklist_min_rate: float = 0.002
     blacklist_min_fraction: float = 0.2
@@ -79,7 +82,7 @@ class BackgroundParams:
     control_specificity: float = 0.95
 
     @classmethod
-    def from_config(cls, variants_config: dict) -> "BackgroundParams":
+    def from_config(cls, variants_config: dict) -> "BackgroundSettings":
         bg = variants_config.get("background", {})
         det = variants_config.get("detection", {})
         return cls(
@@ -139,7 +142,7 @@ def control_roles(obs: pd.DataFrame, carriers: pd.Series, controls: set[str],
 
 
 def confirm_carriers(candidates: pd.Series, obs: pd.DataFrame, controls: set[str],
-                     rate: pd.Series, params: "BackgroundParams") -> pd.Series:
+                     rate: pd.Series, params: "BackgroundSettings") -> pd.Series:
     """Carriers of each site: candidate patients whose pooled plasma counts are improbable
     (beta-binomial p < CARRIER_MAX_P) under the level of the site in the *quiet* samples: the
     normals and the plasma of patients that are not candidates for the site (other patients
@@ -202,7 +205,7 @@ def class_rates(sums: pd.DataFrame) -> pd.Series:
     return rates
 
 
-def _noisy_by_rate(alt, depth, prior_rate, params: BackgroundParams) -> np.ndarray:
+def _noisy_by_rate(alt, depth, prior_rate, params: BackgroundSettings) -> np.ndarray:
     alt = np.asarray(alt, dtype=float)
     depth = np.asarray(depth, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -213,7 +216,7 @@ def _noisy_by_rate(alt, depth, prior_rate, params: BackgroundParams) -> np.ndarr
     return (rate >= params.blacklist_min_rate) & (alt >= 2) & (p < NOISY_MAX_P)
 
 
-def posterior(alt, depth, prior_rate, params: BackgroundParams) -> tuple[np.ndarray, np.ndarray]:
+def posterior(alt, depth, prior_rate, params: BackgroundSettings) -> tuple[np.ndarray, np.ndarray]:
     """Beta(a, b) of a site's error rate from its control sums and its class prior."""
     alt = np.asarray(alt, dtype=float)
     depth = np.asarray(depth, dtype=float)
@@ -223,7 +226,7 @@ def posterior(alt, depth, prior_rate, params: BackgroundParams) -> tuple[np.ndar
     return m * prior_rate + alt, m * (1 - prior_rate) + depth - alt
 
 
-def site_table(sums: pd.DataFrame, params: BackgroundParams) -> pd.DataFrame:
+def site_table(sums: pd.DataFrame, params: BackgroundSettings) -> pd.DataFrame:
     """Background columns from per-site sums (index site_id; columns substitution, prior_rate,
     control_alt, control_depth, n_controls, n_control_positive, n_control_high_vaf)."""
     out = sums.copy()
@@ -245,7 +248,7 @@ def site_table(sums: pd.DataFrame, params: BackgroundParams) -> pd.DataFrame:
     return out
 
 
-def _clean_class_rates(totals: pd.DataFrame, params: BackgroundParams) -> pd.Series:
+def _clean_class_rates(totals: pd.DataFrame, params: BackgroundSettings) -> pd.Series:
     """Class rates from the sites that are not noisy. Noisiness is judged against a robust
     all-class rate (pooled over the sites whose raw control rate is below the blacklist rate),
     so that a class dominated by a few noisy sites does not hide them."""
@@ -272,7 +275,7 @@ def _sums(ctrl: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 
 def build_background(sites: pd.DataFrame, obs: pd.DataFrame, controls: list[str],
-                     params: BackgroundParams) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+                     params: BackgroundSettings) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Fit the background for every site.
 
     sites: chrom, pos, ref, alt, patients (comma-separated carriers).
@@ -332,7 +335,7 @@ def build_background(sites: pd.DataFrame, obs: pd.DataFrame, controls: list[str]
             ctrl.reset_index(drop=True)[CONTROL_OBS_COLUMNS])
 
 
-def calibrate_threshold(control_p: np.ndarray, params: BackgroundParams) -> dict:
+def calibrate_threshold(control_p: np.ndarray, params: BackgroundSettings) -> dict:
     """Detection threshold: the nominal ``max_p_value``, lowered when needed so that at most
     1 - ``control_specificity`` of control observations fall below it."""
     nominal = params.max_p_value
@@ -351,7 +354,7 @@ def calibrate_threshold(control_p: np.ndarray, params: BackgroundParams) -> dict
 
 
 def patient_background(bg: pd.DataFrame, control_obs: pd.DataFrame, patient_id: str,
-                       params: BackgroundParams) -> pd.DataFrame:
+                       params: BackgroundSettings) -> pd.DataFrame:
     """The background as seen by one patient: its own control observations (if any of its
     samples served as controls) are removed from the sums, and the blacklist is re-decided.
 

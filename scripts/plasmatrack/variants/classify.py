@@ -44,7 +44,10 @@ DEFAULT_CHIP_GENES = ("DNMT3A", "TET2", "ASXL1", "PPM1D", "JAK2", "SF3B1", "SRSF
 
 
 @dataclass(frozen=True)
-class CallParams:
+class CallSettings:
+    """Status and category calls: ``variants.detection`` (power) and
+    ``variants.classification`` in the config (``from_config`` takes ``variants``)."""
+
     min_power: float = 0.8
     reference_vaf: float = 0.01
     germline_min_vaf: float = 0.2
@@ -55,7 +58,7 @@ class CallParams:
     chip_genes: tuple[str, ...] = DEFAULT_CHIP_GENES
 
     @classmethod
-    def from_config(cls, variants_config: dict) -> "CallParams":
+    def from_config(cls, variants_config: dict) -> "CallSettings":
         det = variants_config.get("detection", {})
         cl = variants_config.get("classification", {})
         return cls(
@@ -70,7 +73,7 @@ class CallParams:
         )
 
 
-def call_observations(obs: pd.DataFrame, threshold: float, params: CallParams) -> pd.DataFrame:
+def call_observations(obs: pd.DataFrame, threshold: float, params: CallSettings) -> pd.DataFrame:
     """Add vaf, vaf_lower, vaf_upper, p_value, vaf_in_question, power and status.
 
     obs: one row per site x sample with site_id, sample_type, alt_count, depth, bg_alpha,
@@ -94,7 +97,7 @@ def call_observations(obs: pd.DataFrame, threshold: float, params: CallParams) -
 
 
 def classify_variants(calls: pd.DataFrame, blacklisted: pd.Series, threshold: float,
-                      params: CallParams) -> pd.DataFrame:
+                      params: CallSettings) -> pd.DataFrame:
     """One row per site_id: category, filters (';'-joined reasons, '' when none), normal_vaf,
     normal_depth, strand_p.
 

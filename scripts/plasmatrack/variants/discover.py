@@ -25,7 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
-from .pileup import ReadFilters, _query_position, _read_events
+from .cigar import INSERTION_EVENT, indel_events, query_position
+from .pileup import ReadFilterSettings
 from .sites import DELETION, INSERTION, SNV, Reference, left_normalize
 
 BASES = "ACGT"
@@ -37,7 +38,10 @@ CANDIDATE_COLUMNS = ["chrom", "pos", "ref", "alt", "variant_type", "pooled_alt",
 
 
 @dataclass(frozen=True)
-class DiscoveryParams:
+class DiscoverySettings:
+    """Candidate discovery: ``variants.discovery`` in the config (``from_config`` takes
+    ``variants``)."""
+
     max_p_value: float = 1e-6
     min_alt_fragments: int = 3
     min_vaf: float = 0.0005
@@ -45,7 +49,7 @@ class DiscoveryParams:
     max_indel_length: int = 50
 
     @classmethod
-    def from_config(cls, variants_config: dict) -> "DiscoveryParams":
+    def from_config(cls, variants_config: dict) -> "DiscoverySettings":
         d = variants_config.get("discovery", {})
         return cls(max_p_value=float(d.get("max_p_value", 1e-6)),
                    min_alt_fragments=int(d.get("min_alt_fragments", 3)),
@@ -89,7 +93,7 @@ for _i, _b in enumerate(BASES):
     _BASE_CODE[ord(_b.lower())] = _i
 
 
-def _scan(bam, regions, filters: ReadFilters, reference: Reference, max_indel: int,
+def _scan(bam, regions, filters: ReadFilterSettings, reference: Reference, max_indel: int,
           want_indels: bool) -> tuple[np.ndarray, dict[tuple[str, int, str, str], set[str]]]:
     """One pass over the reads of the regions: A/C/G/T read counts per position (array 4 x
     concatenated region positions; bases below the base-quality filter not counted) and the
@@ -188,14 +192,17 @@ class _Chunk:
 
 def _collect_indels(read, cigar, seq, quals, chrom, start, end, reference: Reference,
                     max_len: int, min_bq: int, events: dict) -> None:
-    for kind, anchor, length, qoff in _read_events(cigar, read.reference_start):
+    for kind, anchor, length, qoff in indel_events(cigar, read.reference_start):
         if length > max_len or not (start <= anchor < end):
             continue
-        qpos = qoff - 1 if kind == 1 else _query_position(cigar, read.reference_start, anchor)
+        if kind == INSERTION_EVENT:
+            qpos = qoff - 1
+        else:
+            qpos = query_position(cigar, read.reference_start, anchor)
         if qpos < 0 or quals[qpos] < min_bq:
             continue
         anchor_base = reference.base(chrom, anchor)
-        if kind == 1:
+        if kind == INSERTION_EVENT:
             ref, alt = anchor_base, anchor_base + seq[qoff:qoff + length]
         else:
             ref, alt = reference.fetch(chrom, anchor, anchor + length + 1), anchor_base
@@ -213,15 +220,13 @@ def _test(alt: np.ndarray, depth: np.ndarray, rate: np.ndarray) -> np.ndarray:
 
 
 def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
-             reference: Reference, filters: ReadFilters | None = None,
-             params: DiscoveryParams | None = None, draw_names: list[str] | None = None
+             reference: Reference, filters: ReadFilterSettings | None = None,
+             params: DiscoverySettings | None = None, draw_names: list[str] | None = None
              ) -> pd.DataFrame:
     """Candidate SNVs and indels of one patient from its plasma draws (see module docstring).
     Returns CANDIDATE_COLUMNS, positions 1-based, sorted by region order then position."""
-    import pysam
-
-    filters = filters or ReadFilters()
-    params = params or DiscoveryParams()
+    filters = filters or ReadFilterSettings()
+    params = params or DiscoverySettings()
     draw_names = draw_names or [Path(b).name for b in plasma_bams]
     if not regions or not plasma_bams:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
@@ -229,6 +234,23 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
     chroms = np.concatenate([np.full(e - s, c, dtype=object) for c, s, e in regions])
     ref_seq = "".join(reference.fetch(c, s, e) for c, s, e in regions)
     ref_idx = np.array([BASES.find(b) for b in ref_seq], dtype=np.int64)
+    counts, indel_draws = _scan_draws(plasma_bams, regions, filters, reference, params)
+    rows = [{"chrom": chroms[i], "pos": int(positions[i]) + 1, "ref": ref_seq[i], **hit}
+            for i, hit in _snv_candidates(counts, ref_idx, params, draw_names)]
+    if params.indels:
+        rows.extend(_indel_candidates(indel_draws, regions, positions, counts.sum(axis=1),
+                                      params, draw_names))
+    if not rows:
+        return pd.DataFrame(columns=CANDIDATE_COLUMNS)
+    out = pd.DataFrame(rows).sort_values(["_order", "pos", "ref", "alt"], kind="mergesort")
+    return out[CANDIDATE_COLUMNS].reset_index(drop=True)
+
+
+def _scan_draws(plasma_bams: list[str | Path], regions, filters: ReadFilterSettings,
+                reference: Reference, params: DiscoverySettings
+                ) -> tuple[np.ndarray, list[dict[tuple[str, int, str, str], set[str]]]]:
+    """A/C/G/T read counts (draws x 4 x region positions) and the indel alleles of each draw."""
+    import pysam
 
     per_draw = []
     indel_draws = []
@@ -242,16 +264,15 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
                                  params.indels)
             per_draw.append(acgt)
             indel_draws.append(indels)
-    counts = np.stack(per_draw)  # draws x 4 x positions
-    depth = counts.sum(axis=1)  # draws x positions
-    pooled = counts.sum(axis=0)
-    pooled_depth = pooled.sum(axis=0)
-    valid = ref_idx >= 0
+    return np.stack(per_draw), indel_draws
 
-    # Error rate per (ref base, alt base) from positions where that alt is not a real variant.
+
+def _substitution_rates(pooled: np.ndarray, pooled_depth: np.ndarray, pooled_vaf: np.ndarray,
+                        ref_idx: np.ndarray) -> np.ndarray:
+    """Error rate per (ref base, alt base), 4 x 4, from the pooled counts at positions where
+    that alt is not a real variant (pooled VAF below REAL_VARIANT_VAF); RATE_FLOOR at least."""
     rates = np.full((4, 4), RATE_FLOOR)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pooled_vaf = np.where(pooled_depth > 0, pooled / pooled_depth, 0.0)
+    valid = ref_idx >= 0
     for r in range(4):
         at_r = valid & (ref_idx == r)
         for a in range(4):
@@ -261,9 +282,21 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
             d = pooled_depth[use].sum()
             if d > 0:
                 rates[r, a] = max(pooled[a, use].sum() / d, RATE_FLOOR)
+    return rates
 
-    rows = []
-    n_draws = len(plasma_bams)
+
+def _snv_candidates(counts: np.ndarray, ref_idx: np.ndarray, params: DiscoverySettings,
+                    draw_names: list[str]) -> list[tuple[int, dict]]:
+    """(position index, candidate fields after chrom/pos/ref) of every SNV that passes the test
+    in the pool of all draws or in any single draw; ``_order`` keeps the region order."""
+    depth = counts.sum(axis=1)  # draws x positions
+    pooled = counts.sum(axis=0)
+    pooled_depth = pooled.sum(axis=0)
+    valid = ref_idx >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled_vaf = np.where(pooled_depth > 0, pooled / pooled_depth, 0.0)
+    rates = _substitution_rates(pooled, pooled_depth, pooled_vaf, ref_idx)
+    hits = []
     for a in range(4):
         is_alt = valid & (ref_idx != a)
         rate = np.where(is_alt, rates[np.clip(ref_idx, 0, 3), a], 1.0)
@@ -271,7 +304,7 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
         hit = is_alt & (p_pool < params.max_p_value) & (pooled[a] >= params.min_alt_fragments) & (
             pooled_vaf[a] >= params.min_vaf)
         p_best = p_pool.copy()
-        for d in range(n_draws):
+        for d in range(len(counts)):
             alt_d = counts[d, a]
             dep_d = depth[d]
             p_d = _test(alt_d, dep_d, rate)
@@ -284,22 +317,17 @@ def discover(plasma_bams: list[str | Path], regions: list[tuple[str, int, int]],
             with np.errstate(divide="ignore", invalid="ignore"):
                 draw_vaf = counts[:, a, i] / np.maximum(depth[:, i], 1)
             best = int(np.argmax(draw_vaf))
-            rows.append({"chrom": chroms[i], "pos": int(positions[i]) + 1, "ref": ref_seq[i],
-                         "alt": BASES[a], "variant_type": SNV, "pooled_alt": int(pooled[a, i]),
-                         "pooled_depth": int(pooled_depth[i]), "pooled_vaf": pooled_vaf[a, i],
-                         "best_draw": draw_names[best], "best_draw_alt": int(counts[best, a, i]),
-                         "best_draw_depth": int(depth[best, i]), "discovery_p": p_best[i],
-                         "_order": i})
-
-    if params.indels:
-        rows.extend(_indel_candidates(indel_draws, regions, positions, depth, params, draw_names))
-    if not rows:
-        return pd.DataFrame(columns=CANDIDATE_COLUMNS)
-    out = pd.DataFrame(rows).sort_values(["_order", "pos", "ref", "alt"], kind="mergesort")
-    return out[CANDIDATE_COLUMNS].reset_index(drop=True)
+            hits.append((i, {"alt": BASES[a], "variant_type": SNV,
+                             "pooled_alt": int(pooled[a, i]),
+                             "pooled_depth": int(pooled_depth[i]),
+                             "pooled_vaf": pooled_vaf[a, i], "best_draw": draw_names[best],
+                             "best_draw_alt": int(counts[best, a, i]),
+                             "best_draw_depth": int(depth[best, i]), "discovery_p": p_best[i],
+                             "_order": i}))
+    return hits
 
 
-def _indel_candidates(indel_draws, regions, positions, depth, params: DiscoveryParams,
+def _indel_candidates(indel_draws, regions, positions, depth, params: DiscoverySettings,
                       draw_names) -> list[dict]:
     offsets = {}
     base = 0

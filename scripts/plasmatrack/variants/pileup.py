@@ -1,10 +1,11 @@
 """Fragment-level allele counting at variant sites.
 
-Every read filter is explicit and comes from the config (``ReadFilters``): SAM flag bits, mapping
-quality, base quality (the anchor base for indels), and optionally proper pairs only. Counting is
-read-centric: the reads of a window of nearby sites are fetched once and each read is matched to
-the sites it covers by walking its CIGAR. Nothing caps the depth, so deep ctDNA columns are never
-truncated (pysam's ``pileup`` default ``max_depth`` of 8,000 would do that silently).
+Every read filter is explicit and comes from the config (``ReadFilterSettings``): SAM flag bits,
+mapping quality, base quality (the anchor base for indels), and optionally proper pairs only.
+Counting is read-centric: the reads of a window of nearby sites are fetched once and each read is
+matched to the sites it covers by walking its CIGAR. Nothing caps the depth, so deep ctDNA
+columns are never truncated (pysam's ``pileup`` default ``max_depth`` of 8,000 would do that
+silently).
 
 One fragment is one molecule: when both mates of a pair cover a site, the fragment is counted once;
 if the mates disagree on the allele, the fragment is counted as ``discordant`` and left out of the
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .cigar import DELETION_EVENT, INSERTION_EVENT, indel_events, query_position
 from .sites import DELETION, INSERTION, SNV, Reference, indel_class
 
 REF, ALT, OTHER = 0, 1, 2
@@ -39,7 +41,7 @@ COUNT_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class ReadFilters:
+class ReadFilterSettings:
     """Which reads and bases are counted.
 
     min_mapping_quality: reads below it are skipped (Phred).
@@ -56,7 +58,7 @@ class ReadFilters:
     require_proper_pair: bool = False
 
     @classmethod
-    def from_config(cls, variants_config: dict) -> "ReadFilters":
+    def from_config(cls, variants_config: dict) -> "ReadFilterSettings":
         return cls(
             min_mapping_quality=int(variants_config.get("min_mapping_quality", 40)),
             min_base_quality=int(variants_config.get("min_base_quality", 30)),
@@ -88,65 +90,19 @@ class _Site:
             self.start, self.end = cls.span_start, cls.span_end
 
 
-def _read_events(cigar: list[tuple[int, int]], ref_start: int) -> list[tuple[int, int, int, int]]:
-    """Indel events of a read: (kind 1=ins/2=del, anchor pos0, length, query offset of the
-    first inserted base, -1 for deletions). Insertions before the first aligned base have no
-    anchor and are ignored."""
-    events = []
-    ref = ref_start
-    query = 0
-    seen_aligned = False
-    for op, length in cigar:
-        if op in (0, 7, 8):
-            ref += length
-            query += length
-            seen_aligned = True
-        elif op == 1:
-            if seen_aligned:
-                events.append((1, ref - 1, length, query))
-            query += length
-        elif op == 2:
-            events.append((2, ref - 1, length, -1))
-            ref += length
-        elif op == 3:
-            ref += length
-        elif op == 4:
-            query += length
-    return events
-
-
-def _query_position(cigar: list[tuple[int, int]], ref_start: int, pos0: int) -> int:
-    """Query offset aligned to reference position pos0; -1 when pos0 is deleted/skipped or not
-    aligned in this read."""
-    ref = ref_start
-    query = 0
-    for op, length in cigar:
-        if op in (0, 7, 8):
-            if ref <= pos0 < ref + length:
-                return query + pos0 - ref
-            ref += length
-            query += length
-        elif op in (1, 4):
-            query += length
-        elif op in (2, 3):
-            if ref <= pos0 < ref + length:
-                return -1
-            ref += length
-    return -1
-
-
 def _observe_indel(site: _Site, read_start: int, read_end: int, cigar, seq: str, quals,
                    min_bq: int) -> int | None:
     """REF/ALT/OTHER for a read at an indel site, or None when the read is not informative."""
-    events = _read_events(cigar, read_start)
+    events = indel_events(cigar, read_start)
     in_span = [e for e in events if site.start <= e[1] <= site.end]
     for kind, anchor, length, qoff in in_span:
         want = site.anchors.get(anchor)
         if want is None or length != site.length:
             continue
-        if site.kind == DELETION and kind == 2:
-            qpos = _query_position(cigar, read_start, anchor)
-        elif site.kind == INSERTION and kind == 1 and seq[qoff:qoff + length] == want:
+        if site.kind == DELETION and kind == DELETION_EVENT:
+            qpos = query_position(cigar, read_start, anchor)
+        elif (site.kind == INSERTION and kind == INSERTION_EVENT
+              and seq[qoff:qoff + length] == want):
             qpos = qoff - 1
         else:
             continue
@@ -156,8 +112,8 @@ def _observe_indel(site: _Site, read_start: int, read_end: int, cigar, seq: str,
     # The reference allele needs aligned bases on both flanks of the whole repeat span.
     if read_start > site.start or read_end <= site.end:
         return None
-    q_start = _query_position(cigar, read_start, site.start)
-    q_end = _query_position(cigar, read_start, site.end)
+    q_start = query_position(cigar, read_start, site.start)
+    q_end = query_position(cigar, read_start, site.end)
     if q_start < 0 or q_end < 0:
         return None
     if in_span:
@@ -176,7 +132,7 @@ def _windows(sites: list[_Site]) -> list[list[_Site]]:
     return groups
 
 
-def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilters) -> None:
+def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSettings) -> None:
     """Stream the reads of one window (sites sorted by start) and record each read's
     observation at every site it covers."""
     window = sorted(window, key=lambda s: s.start)
@@ -222,7 +178,7 @@ def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilters) ->
                 if simple:
                     qpos = site.pos0 - read_start
                 else:
-                    qpos = _query_position(cigar, read_start, site.pos0)
+                    qpos = query_position(cigar, read_start, site.pos0)
                     if qpos < 0:
                         continue
                 if quals[qpos] < min_bq:
@@ -276,7 +232,8 @@ def _summarise(site: _Site) -> dict:
     return out
 
 
-def count_sites(bam_path: str | Path, sites: pd.DataFrame, filters: ReadFilters | None = None,
+def count_sites(bam_path: str | Path, sites: pd.DataFrame,
+                filters: ReadFilterSettings | None = None,
                 reference: Reference | str | Path | None = None) -> pd.DataFrame:
     """Count fragments supporting ref, alt and other alleles at each site of ``sites``
     (columns chrom, pos (1-based), ref, alt, variant_type as from ``sites.validate_sites``).
@@ -290,7 +247,7 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame, filters: ReadFilters 
     placement within a repeat; without it only the given placement counts."""
     import pysam
 
-    filters = filters or ReadFilters()
+    filters = filters or ReadFilterSettings()
     own_reference = isinstance(reference, (str, Path))
     ref_obj = Reference(reference) if own_reference else reference
     rows: list[dict | None] = [None] * len(sites)

@@ -16,19 +16,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from ..io import read_tsv, write_tsv
 from .annotate import annotate_sites, read_hotspots
-from .background import (BackgroundParams, build_background, parse_patients, patient_background,
+from .background import (BackgroundSettings, build_background, parse_patients, patient_background,
                          site_key)
-from .classify import CallParams, call_observations, classify_variants
-from .discover import CANDIDATE_COLUMNS, DiscoveryParams, discover, read_regions
-from .pileup import COUNT_COLUMNS, ReadFilters, count_sites
+from .classify import CallSettings, call_observations, classify_variants
+from .discover import CANDIDATE_COLUMNS, DiscoverySettings, discover, read_regions
+from .pileup import COUNT_COLUMNS, ReadFilterSettings, count_sites
 from .sites import Reference, read_sites, sort_sites
 from .snv_tf import TF_COLUMNS, snv_tumour_fraction
 from .vcf import write_patient_vcf
@@ -74,8 +74,8 @@ def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fas
     with Reference(reference_fasta) as reference:
         regions = read_regions(regions_bed, reference)
         found = discover(list(plasma_bams.values()), regions, reference,
-                         ReadFilters.from_config(variants_config),
-                         DiscoveryParams.from_config(variants_config), list(plasma_bams))
+                         ReadFilterSettings.from_config(variants_config),
+                         DiscoverySettings.from_config(variants_config), list(plasma_bams))
         found["source"] = "discovered"
         known = load_known(known_variants, patient_id, reference)
         known = known.assign(source="known")[
@@ -144,7 +144,8 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
     if not all_sites:
         tracked = sites["tracked_by"].fillna("").map(parse_patients)
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
-    counts = count_sites(bam, sites, ReadFilters.from_config(variants_config), reference_fasta)
+    filters = ReadFilterSettings.from_config(variants_config)
+    counts = count_sites(bam, sites, filters, reference_fasta)
     write_tsv(counts, out_path)
 
 
@@ -172,53 +173,92 @@ def fit_background(sites_path: str, count_files: dict[str, str], sample_meta: di
     sites = read_site_table(sites_path)
     obs = _load_counts(count_files, sample_meta)
     bg, threshold, ctrl = build_background(sites, obs, controls,
-                                           BackgroundParams.from_config(variants_config))
+                                           BackgroundSettings.from_config(variants_config))
     write_tsv(bg, out_background)
     write_tsv(pd.DataFrame([threshold]), out_threshold, float_format="%.6g")
     write_tsv(ctrl, out_controls)
 
 
-def call_patient(patient_id: str, sites_path: str, count_files: dict[str, str],
-                 sample_meta: dict[str, dict], background_path: str, threshold_path: str,
-                 control_obs_path: str, variants_config: dict, reference_fasta: str,
-                 out_tracked: str, out_tf: str, out_vcf: str) -> None:
+@dataclass(frozen=True)
+class PatientCallInputs:
+    """The files one patient's calls are made from, as written by the earlier steps.
+
+    counts: sample -> counts.tsv of the patient's samples; this order is the order of the samples
+    in the tracked table and the VCF. sample_meta: sample -> patient_id, sample_type,
+    timepoint_days (the sample sheet)."""
+
+    sites: str
+    counts: dict[str, str]
+    sample_meta: dict[str, dict]
+    background: str
+    threshold: str
+    control_observations: str
+    reference_fasta: str
+
+
+@dataclass(frozen=True)
+class PatientCallOutputs:
+    """Where ``call_patient`` writes: tracked.tsv, snv_tf.tsv and the VCF of one patient."""
+
+    tracked: str
+    snv_tf: str
+    vcf: str
+
+
+def call_patient(patient_id: str, inputs: PatientCallInputs, variants_config: dict,
+                 outputs: PatientCallOutputs) -> None:
     """Status, category and annotation of every tracked variant x sample of one patient, its SNV
     tumour fraction per sample and its VCF."""
-    sites = read_site_table(sites_path)
+    sites = read_site_table(inputs.sites)
     sites["site_id"] = site_key(sites)
     tracked_by = sites["tracked_by"].fillna("").map(parse_patients)
     mine = sites[[patient_id in t for t in tracked_by]].set_index("site_id")
-    obs = _load_counts(count_files, sample_meta)
+    obs = _load_counts(inputs.counts, inputs.sample_meta)
     obs = obs[obs["site_id"].isin(mine.index)].reset_index(drop=True)
-    bg = read_tsv(background_path, dtype={"chrom": str, "ref": str, "alt": str,
-                                          "blacklist_reason": str})
-    control_obs = read_tsv(control_obs_path, dtype={"chrom": str, "ref": str, "alt": str,
-                                                    "sample_id": str, "patient_id": str})
-    threshold = float(read_tsv(threshold_path)["threshold"].iloc[0])
-    params = BackgroundParams.from_config(variants_config)
-    pbg = patient_background(bg, control_obs, patient_id, params)
-    obs = obs.join(pbg[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
-    call_params = CallParams.from_config(variants_config)
-    for col in ("variant_type", "gene", "exon", "protein_change", "source"):
-        obs[col] = obs["site_id"].map(mine[col]).fillna("")
-    calls = call_observations(obs, threshold, call_params)
-    classes = classify_variants(calls, pbg["blacklisted"].astype(bool), threshold, call_params)
-    calls = calls.merge(classes, on="site_id", how="left")
-    sample_filter = np.where(calls["depth"] > 0, "", "zero_depth")
-    calls["filters"] = [";".join(x for x in (v, s) if x) or "PASS"
-                        for v, s in zip(calls["variant_filters"].fillna(""), sample_filter)]
-    calls["detection_threshold"] = threshold
-    order = {s: i for i, s in enumerate(count_files)}
-    calls["_sample_rank"] = calls["sample_id"].map(order)
-    calls["_site_rank"] = calls["site_id"].map({s: i for i, s in enumerate(mine.index)})
-    calls = calls.sort_values(["_site_rank", "_sample_rank"], kind="mergesort")
-    write_tsv(calls[TRACKED_COLUMNS], out_tracked)
-
+    bg = read_tsv(inputs.background, dtype={"chrom": str, "ref": str, "alt": str,
+                                            "blacklist_reason": str})
+    control_obs = read_tsv(inputs.control_observations,
+                           dtype={"chrom": str, "ref": str, "alt": str, "sample_id": str,
+                                  "patient_id": str})
+    threshold = float(read_tsv(inputs.threshold)["threshold"].iloc[0])
+    pbg = patient_background(bg, control_obs, patient_id,
+                             BackgroundSettings.from_config(variants_config))
+    calls = patient_calls(obs, mine, pbg, threshold, CallSettings.from_config(variants_config),
+                          list(inputs.counts))
+    write_tsv(calls[TRACKED_COLUMNS], outputs.tracked)
     tf = snv_tumour_fraction(calls, **_tf_params(variants_config))
-    write_tsv(tf[TF_COLUMNS], out_tf)
-    with Reference(reference_fasta) as reference:
+    write_tsv(tf[TF_COLUMNS], outputs.snv_tf)
+    with Reference(inputs.reference_fasta) as reference:
         contigs = dict(reference.lengths)
-    write_patient_vcf(calls, list(count_files), contigs, out_vcf)
+    write_patient_vcf(calls, list(inputs.counts), contigs, outputs.vcf)
+
+
+def patient_calls(obs: pd.DataFrame, sites: pd.DataFrame, background: pd.DataFrame,
+                  threshold: float, settings: CallSettings, sample_order: list[str]
+                  ) -> pd.DataFrame:
+    """Calls of one patient's observations (counts rows with site_id) at its ``sites`` (indexed
+    by site_id), given its background (``patient_background``: bg_alpha, bg_beta,
+    background_rate, blacklisted per site_id); rows sorted by site, then by ``sample_order``."""
+    obs = obs.join(background[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
+    for col in ("variant_type", "gene", "exon", "protein_change", "source"):
+        obs[col] = obs["site_id"].map(sites[col]).fillna("")
+    calls = _call_and_classify(obs, background["blacklisted"].astype(bool), threshold, settings)
+    calls["_sample_rank"] = calls["sample_id"].map({s: i for i, s in enumerate(sample_order)})
+    calls["_site_rank"] = calls["site_id"].map({s: i for i, s in enumerate(sites.index)})
+    return calls.sort_values(["_site_rank", "_sample_rank"], kind="mergesort")
+
+
+def _call_and_classify(obs: pd.DataFrame, blacklisted: pd.Series, threshold: float,
+                       settings: CallSettings) -> pd.DataFrame:
+    """Per-sample calls joined with the per-variant class, with ``filters`` (the variant's
+    filters plus zero_depth for a sample without coverage, else PASS) and the threshold used."""
+    calls = call_observations(obs, threshold, settings)
+    classes = classify_variants(calls, blacklisted, threshold, settings)
+    calls = calls.merge(classes, on="site_id", how="left")
+    calls["filters"] = [";".join(x for x in (v, "" if d > 0 else "zero_depth") if x) or "PASS"
+                        for v, d in zip(calls["variant_filters"].fillna(""), calls["depth"])]
+    calls["detection_threshold"] = threshold
+    return calls
 
 
 def _tf_params(variants_config: dict) -> dict:
@@ -258,9 +298,20 @@ def _sample_name(bam: str) -> str:
     return name[:-4] if name.endswith(".bam") else name
 
 
-def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | None = None,
-              background_path: str | None = None, control_bams: list[str] | None = None,
-              normal_bam: str | None = None, variants_config: dict | None = None,
+@dataclass(frozen=True)
+class TrackInputs:
+    """What ``plasmatrack track`` reads: the BAM and its sites (TSV or VCF), and optionally a
+    reference FASTA, a pipeline's background table, control BAMs and a matched normal BAM."""
+
+    bam: str
+    sites: str
+    reference_fasta: str | None = None
+    background: str | None = None
+    control_bams: tuple[str, ...] = ()
+    normal_bam: str | None = None
+
+
+def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = None,
               error_rate: float = 1e-4, patient_id: str = "") -> dict:
     """Standalone tracking of the sites in one BAM (``plasmatrack track``).
 
@@ -271,13 +322,57 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     Writes ``out_dir``/tracked.tsv (TRACKED_COLUMNS), counts.tsv, and tracked.vcf.gz.
     Returns a summary dict (numbers of sites, detected, threshold)."""
     cfg = variants_config or {}
-    filters = ReadFilters.from_config(cfg)
-    params = BackgroundParams.from_config(cfg)
+    params = BackgroundSettings.from_config(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    reference = Reference(reference_fasta) if reference_fasta else None
+    counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg))
+    write_tsv(counted.counts[counted.sample], out / "counts.tsv")
+    obs = _tracked_observations(counted, patient_id)
+    sites = counted.sites
+    sites["site_id"] = site_key(sites)
+    sites["patients"] = ""
+    bg, blacklisted, threshold = _tracking_background(inputs.background, sites, obs,
+                                                      list(counted.controls), params)
+    obs = obs[obs["sample_id"].isin(counted.kinds)].reset_index(drop=True)
+    obs = _with_background(obs, bg, params.prior_strength, error_rate)
+    annotations = sites.set_index("site_id")
+    for col in ("variant_type", "gene", "exon", "protein_change"):
+        obs[col] = (obs["site_id"].map(annotations[col]).fillna("")
+                    if col in annotations else "")
+    calls = _call_and_classify(obs, blacklisted, threshold, CallSettings.from_config(cfg))
+    calls["source"] = "sites"
+    calls["timepoint_days"] = None
+    write_tsv(calls[TRACKED_COLUMNS], out / "tracked.tsv")
+    write_patient_vcf(calls, list(counted.kinds), _bam_contigs(inputs.bam),
+                      out / "tracked.vcf.gz")
+    tumour = calls[calls["sample_id"] == counted.sample]
+    return {"sample": counted.sample, "sites": int(len(sites)), "skipped": len(counted.warnings),
+            "detected": int((tumour["status"] == "detected").sum()),
+            "undetermined": int((tumour["status"] == "undetermined").sum()),
+            "threshold": threshold, "warnings": counted.warnings}
+
+
+@dataclass
+class _TrackedCounts:
+    """Counts of ``plasmatrack track``: the tracked sample (and its normal) and the controls.
+
+    kinds: sample name -> "plasma" or "normal" for the tracked BAMs, in order; counts and
+    controls: name -> ``count_sites`` table; warnings: site lines skipped when reading."""
+
+    sites: pd.DataFrame
+    warnings: list[str]
+    sample: str
+    kinds: dict[str, str]
+    counts: dict[str, pd.DataFrame]
+    controls: dict[str, pd.DataFrame]
+
+
+def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings) -> _TrackedCounts:
+    """Read the sites and count them in the BAM, its matched normal and the control BAMs."""
+    bam, normal_bam = inputs.bam, inputs.normal_bam
+    reference = Reference(inputs.reference_fasta) if inputs.reference_fasta else None
     try:
-        sites, warnings = read_sites(sites_path, reference)
+        sites, warnings = read_sites(inputs.sites, reference)
         sites = sites.drop_duplicates(["chrom", "pos", "ref", "alt"]).reset_index(drop=True)
         sample = _sample_name(bam)
         named = {sample: (bam, "plasma")}
@@ -286,26 +381,35 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
             if normal == sample:
                 normal = f"{normal}_normal"
             named[normal] = (normal_bam, "normal")
-        counts = {}
-        for name, (path, _kind) in named.items():
-            counts[name] = count_sites(path, sites, filters, reference)
-        control_counts = {}
-        for i, path in enumerate(control_bams or []):
-            control_counts[f"control{i + 1}"] = count_sites(path, sites, filters, reference)
+        counts = {name: count_sites(path, sites, filters, reference)
+                  for name, (path, _kind) in named.items()}
+        controls = {f"control{i + 1}": count_sites(path, sites, filters, reference)
+                    for i, path in enumerate(inputs.control_bams)}
     finally:
         if reference is not None:
             reference.close()
-    write_tsv(counts[sample], out / "counts.tsv")
+    return _TrackedCounts(sites, warnings, sample, {n: k for n, (_p, k) in named.items()},
+                          counts, controls)
 
+
+def _tracked_observations(counted: _TrackedCounts, patient_id: str) -> pd.DataFrame:
+    """All counts as one observation table (controls are their own patients), with site_id."""
     obs = []
-    for name, df in {**counts, **control_counts}.items():
-        kind = named[name][1] if name in named else "control"
-        obs.append(df.assign(sample_id=name, patient_id=patient_id if name in named else name,
-                             sample_type=kind, timepoint_days=None))
+    for name, df in {**counted.counts, **counted.controls}.items():
+        tracked = name in counted.kinds
+        obs.append(df.assign(sample_id=name, patient_id=patient_id if tracked else name,
+                             sample_type=counted.kinds[name] if tracked else "control",
+                             timepoint_days=None))
     obs = pd.concat(obs, ignore_index=True)
     obs["site_id"] = site_key(obs)
-    sites["site_id"] = site_key(sites)
-    sites["patients"] = ""
+    return obs
+
+
+def _tracking_background(background_path: str | None, sites: pd.DataFrame, obs: pd.DataFrame,
+                         controls: list[str], params: BackgroundSettings
+                         ) -> tuple[pd.DataFrame, pd.Series, float]:
+    """Background per site_id, blacklist and detection threshold of ``plasmatrack track``: from
+    a pipeline's background table, else fitted on the control counts, else none (flat prior)."""
     threshold = params.max_p_value
     if background_path:
         bg = read_tsv(background_path, dtype={"chrom": str, "ref": str, "alt": str})
@@ -317,8 +421,8 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
         bg = bg.set_index("site_id")
         blacklisted = bg["blacklisted"].astype(str).str.lower().isin(["true", "1"]) if (
             "blacklisted" in bg) else pd.Series(False, index=bg.index)
-    elif control_counts:
-        fitted, thr, _ctrl = build_background(sites, obs, list(control_counts), params)
+    elif controls:
+        fitted, thr, _ctrl = build_background(sites, obs, controls, params)
         threshold = float(thr["threshold"])
         fitted["site_id"] = site_key(fitted)
         bg = fitted.set_index("site_id")
@@ -326,34 +430,24 @@ def track_bam(bam: str, sites_path: str, out_dir: str, reference_fasta: str | No
     else:
         bg = pd.DataFrame(index=sites["site_id"])
         blacklisted = pd.Series(False, index=bg.index)
-    m = params.prior_strength
-    obs = obs[obs["sample_id"].isin(named)].reset_index(drop=True)
+    return bg, blacklisted, threshold
+
+
+def _with_background(obs: pd.DataFrame, bg: pd.DataFrame, prior_strength: float,
+                     error_rate: float) -> pd.DataFrame:
+    """Beta background (bg_alpha, bg_beta, background_rate) of each observation: the site's
+    from ``bg``, else a prior of ``prior_strength`` pseudo-reads at ``error_rate``."""
+    m = prior_strength
     alpha = obs["site_id"].map(bg["bg_alpha"]) if "bg_alpha" in bg else None
     beta = obs["site_id"].map(bg["bg_beta"]) if "bg_beta" in bg else None
     obs["bg_alpha"] = alpha.fillna(m * error_rate) if alpha is not None else m * error_rate
     obs["bg_beta"] = beta.fillna(m * (1 - error_rate)) if beta is not None else m * (1 - error_rate)
     obs["background_rate"] = obs["bg_alpha"] / (obs["bg_alpha"] + obs["bg_beta"])
-    call_params = CallParams.from_config(cfg)
-    annotations = sites.set_index("site_id")
-    for col in ("variant_type", "gene", "exon", "protein_change"):
-        obs[col] = (obs["site_id"].map(annotations[col]).fillna("")
-                    if col in annotations else "")
-    calls = call_observations(obs, threshold, call_params)
-    classes = classify_variants(calls, blacklisted, threshold, call_params)
-    calls = calls.merge(classes, on="site_id", how="left")
-    calls["source"] = "sites"
-    calls["filters"] = [";".join(x for x in (v, "" if d > 0 else "zero_depth") if x) or "PASS"
-                        for v, d in zip(calls["variant_filters"].fillna(""), calls["depth"])]
-    calls["detection_threshold"] = threshold
-    calls["timepoint_days"] = None
-    write_tsv(calls[TRACKED_COLUMNS], out / "tracked.tsv")
+    return obs
+
+
+def _bam_contigs(bam: str) -> dict[str, int]:
     import pysam
 
     with pysam.AlignmentFile(bam, "rb") as handle:
-        contigs = dict(zip(handle.references, handle.lengths))
-    write_patient_vcf(calls, list(named), contigs, out / "tracked.vcf.gz")
-    tumour = calls[calls["sample_id"] == sample]
-    return {"sample": sample, "sites": int(len(sites)), "skipped": len(warnings),
-            "detected": int((tumour["status"] == "detected").sum()),
-            "undetermined": int((tumour["status"] == "undetermined").sum()),
-            "threshold": threshold, "warnings": warnings}
+        return dict(zip(handle.references, handle.lengths))
