@@ -38,15 +38,15 @@ SETTINGS = {
         name: f"cnv.genes.{name}" for name in ("z_min", "min_excess", "pcn_threshold",
                                                "min_tf_for_cn")
     },
-    ("plasmatrack.variants.pileup", "ReadFilters"): {
+    ("plasmatrack.variants.pileup", "ReadFilterSettings"): {
         name: f"variants.{name}" for name in ("min_mapping_quality", "min_base_quality",
                                               "flag_filter", "require_proper_pair")
     },
-    ("plasmatrack.variants.discover", "DiscoveryParams"): {
+    ("plasmatrack.variants.discover", "DiscoverySettings"): {
         name: f"variants.discovery.{name}"
         for name in ("max_p_value", "min_alt_fragments", "min_vaf", "indels", "max_indel_length")
     },
-    ("plasmatrack.variants.background", "BackgroundParams"): {
+    ("plasmatrack.variants.background", "BackgroundSettings"): {
         "prior_strength": "variants.background.prior_strength",
         "blacklist_min_rate": "variants.background.blacklist_min_rate",
         "blacklist_min_fraction": "variants.background.blacklist_min_fraction",
@@ -54,7 +54,7 @@ SETTINGS = {
         "max_p_value": "variants.detection.max_p_value",
         "control_specificity": "variants.detection.control_specificity",
     },
-    ("plasmatrack.variants.classify", "CallParams"): {
+    ("plasmatrack.variants.classify", "CallSettings"): {
         "min_power": "variants.detection.min_power",
         "reference_vaf": "variants.detection.reference_vaf",
         **{name: f"variants.classification.{name}"
@@ -161,10 +161,10 @@ def test_schema_default_names_unknown_keys():
 FROM_CONFIG = {
     ("plasmatrack.cnv.tumour_fraction", "HmmSettings"): "cnv.hmm",
     ("plasmatrack.cnv.genes", "GeneSettings"): "cnv.genes",
-    ("plasmatrack.variants.pileup", "ReadFilters"): "variants",
-    ("plasmatrack.variants.discover", "DiscoveryParams"): "variants",
-    ("plasmatrack.variants.background", "BackgroundParams"): "variants",
-    ("plasmatrack.variants.classify", "CallParams"): "variants",
+    ("plasmatrack.variants.pileup", "ReadFilterSettings"): "variants",
+    ("plasmatrack.variants.discover", "DiscoverySettings"): "variants",
+    ("plasmatrack.variants.background", "BackgroundSettings"): "variants",
+    ("plasmatrack.variants.classify", "CallSettings"): "variants",
     ("plasmatrack.clonal.pipeline", "ClonalSettings"): "clonal",
     ("plasmatrack.burden", "CohortSettings"): "cohort",
     ("plasmatrack.report.pages", "ReportSettings"): "",
