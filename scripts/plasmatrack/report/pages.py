@@ -3,7 +3,7 @@
 Pages are self-contained and work offline (no CDN, no web fonts). Every value that reaches the
 HTML goes through Jinja2's autoescape; figure JSON is produced by plotly, which escapes ``<``, ``>``
 and ``/`` inside its script blocks, and user strings inside figures are escaped by
-``figures.esc``. Every plotted table is written as TSV into a folder beside the page
+``plotting.esc``. Every plotted table is written as TSV into a folder beside the page
 (``<page>_data/``) and linked under its figure. Pages are written atomically.
 """
 
@@ -28,7 +28,14 @@ from plotly.offline import get_plotlyjs
 
 from .. import __version__
 from ..io import atomic_open, write_tsv
-from . import figures as F
+from ..units import DAYS_PER_MONTH
+from .cohort_figures import burden_by_response, burden_waterfall, forest_plot, \
+    fragment_length_profiles, km_plot, qc_metric_columns, qc_metrics, qc_passed, \
+    qc_reason_column, swimmer_plot
+from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_plot, \
+    clone_labels, clone_tree, fish_layout, gene_copy_number_over_time, genome_copy_number, \
+    treatment_timeline, tumour_fraction_over_time, vaf_trajectories
+from .plotting import float_or_none
 from .sources import StageData, as_bool
 
 MAX_CELL_CHARS = 120
@@ -47,7 +54,7 @@ class ReportSettings:
     max_bins_per_draw: int = 3000
     max_individual_fragment_profiles: int = 40
     table_page_size: int = 50
-    hidden_variant_categories: tuple[str, ...] = F.HIDDEN_CATEGORIES
+    hidden_variant_categories: tuple[str, ...] = HIDDEN_CATEGORIES
 
     @classmethod
     def from_config(cls, config: dict | None) -> "ReportSettings":
@@ -193,9 +200,9 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     draws = _draws(data, patient)
     clinical = data.clinical_row(patient)
     ttf_days = ttf_event = None
-    if clinical and F._num(clinical.get("ttf_months")) is not None:
-        ttf_days = F._num(clinical["ttf_months"]) * F.DAYS_PER_MONTH
-        ttf_event = int(F._num(clinical.get("ttf_event")) or 0)
+    if clinical and float_or_none(clinical.get("ttf_months")) is not None:
+        ttf_days = float_or_none(clinical["ttf_months"]) * DAYS_PER_MONTH
+        ttf_event = int(float_or_none(clinical.get("ttf_event")) or 0)
 
     # -- summary + timeline
     blocks = page.section("summary", "Summary and treatment timeline")
@@ -207,11 +214,11 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                 items.append((label, _cell(clinical.get(key))))
         if ttf_days is not None:
             items.append(("time to treatment failure",
-                          f"{F._num(clinical['ttf_months']):.1f} months "
+                          f"{float_or_none(clinical['ttf_months']):.1f} months "
                           f"({'failure' if ttf_event == 1 else 'censored'})"))
-        if F._num(clinical.get("os_months")) is not None:
-            os_event = F._num(clinical.get("os_event"))
-            items.append(("overall survival", f"{F._num(clinical['os_months']):.1f} months "
+        if float_or_none(clinical.get("os_months")) is not None:
+            os_event = float_or_none(clinical.get("os_event"))
+            items.append(("overall survival", f"{float_or_none(clinical['os_months']):.1f} months "
                           f"({'death' if os_event == 1 else 'censored'})"))
     burden = data.for_patient("her2_burden", patient)
     if burden is not None and not burden.empty:
@@ -232,7 +239,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     if ttf_days is not None:
         timeline_rows.append({"event": "treatment failure" if ttf_event == 1 else "TTF censored",
                               "sample_id": "", "day": round(ttf_days, 1)})
-    page.figure(blocks, F.treatment_timeline(patient, draws, clinical),
+    page.figure(blocks, treatment_timeline(patient, draws, clinical),
                 "Plasma draws (days from treatment start), time on treatment to treatment failure "
                 "(X) or censoring (arrow), coloured by best response; overall survival where "
                 "given.", "timeline", pd.DataFrame(timeline_rows))
@@ -242,7 +249,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     tf = data.for_patient("tumour_fraction", patient)
     snv = data.for_patient("snv_tumour_fraction", patient)
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    fig = F.tumour_fraction_over_time(tf_plot, snv, ttf_days, ttf_event)
+    fig = tumour_fraction_over_time(tf_plot, snv, ttf_days, ttf_event)
     if snv is not None:
         page.tables["snv_tumour_fraction"] = snv
     disagree = tf_disagreements(tf)
@@ -261,7 +268,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     erbb2 = data.for_patient("erbb2", patient)
     if erbb2 is not None:
         erbb2 = erbb2[erbb2["gene"] == gene].assign(amplified=lambda d: as_bool(d["amplified"]))
-    page.figure(blocks, F.gene_copy_number_over_time(
+    page.figure(blocks, gene_copy_number_over_time(
                     erbb2, gene, settings.pcn_threshold, settings.tumour_cn_threshold,
                     ttf_days, ttf_event),
                 f"{gene} plasma copy number (PCN; dashed: observed-copy threshold "
@@ -273,7 +280,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     # -- variants
     blocks = page.section("variants", "Tracked variants")
     variants = data.for_patient("tracked_variants", patient)
-    page.figure(blocks, F.vaf_trajectories(variants, tf, ttf_days, ttf_event,
+    page.figure(blocks, vaf_trajectories(variants, tf, ttf_days, ttf_event,
                                            settings.hidden_variant_categories),
                 "VAF with 95% interval of every tracked variant in every plasma draw. Marker: "
                 "filled = detected, open circle = not detected, open diamond = undetermined "
@@ -289,7 +296,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     prevalence = data.for_patient("cluster_prevalence", patient)
     tree = data.for_patient("tree", patient)
     clusters = data.for_patient("variant_clusters", patient)
-    labels = F.clone_labels(clusters)
+    labels = clone_labels(clusters)
     if tree is not None and "label" in tree:
         # the clonal stage's own clone names ("PIK3CA H1047R") where it gives them
         for cid, label in zip(tree["cluster_id"].astype(str), tree["label"]):
@@ -301,12 +308,12 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     if tree is not None and "note" in tree:
         for note in sorted({_cell(n) for n in tree["note"] if _cell(n)}):
             blocks.append({"kind": "note", "text": f"Clone tree: {note}"})
-    fish, scaled = F.clone_fish_plot(prevalence, tree, labels, ttf_days)
-    bands = F.fish_layout(prevalence, tree)[0] if fish is not None else None
+    fish, scaled = clone_fish_plot(prevalence, tree, labels, ttf_days)
+    bands = fish_layout(prevalence, tree)[0] if fish is not None else None
     if scaled:
         blocks.append({"kind": "note", "text": (
             "The clone prevalences violate the sum rule at some draw (children add up to more "
-            f"than their parent by over {F.SUM_RULE_TOLERANCE:g}); the fish plot scales the "
+            f"than their parent by over {SUM_RULE_TOLERANCE:g}); the fish plot scales the "
             "children down to fit. See the clone tree notes of the clonal stage.")})
     page.figure(blocks, fish,
                 "Clone prevalence (cancer cell fraction incl. descendants) over time: each clone "
@@ -318,7 +325,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     cluster_ids = sorted(set(prevalence["cluster_id"].astype(str))) if prevalence is not None \
         and not prevalence.empty else (sorted(set(tree["cluster_id"].astype(str)))
                                        if tree is not None and not tree.empty else [])
-    page.figure(blocks, F.clone_tree(tree, cluster_ids, labels),
+    page.figure(blocks, clone_tree(tree, cluster_ids, labels),
                 "Clone tree (parent left of child), labelled with the genes of each clone.",
                 "tree", tree if tree is not None and not tree.empty else None,
                 missing=_why_missing(data, ["tree"], patient))
@@ -347,7 +354,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                              if c in cnr]].assign(sample_id=sid))
         if cns is not None:
             segs_out.append(cns[["chromosome", "start", "end", "log2"]].assign(sample_id=sid))
-    fig = F.genome_copy_number(cn_draws, gene, data.gene_location(gene),
+    fig = genome_copy_number(cn_draws, gene, data.gene_location(gene),
                                settings.max_bins_per_draw)
     page.figure(blocks, fig,
                 f"Bin log2 ratios (grey; pooled to at most {settings.max_bins_per_draw} points "
@@ -413,13 +420,13 @@ def _why_missing(data: StageData, names: list[str], patient: str | None = None) 
 
 def qc_table(qc: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The QC columns a reader needs first, and a pass/fail flag per row (True = failed)."""
-    passed = F.qc_passed(qc)
-    reason = F.qc_reason_column(qc)
+    passed = qc_passed(qc)
+    reason = qc_reason_column(qc)
     cols = [c for c in ("sample_id", "patient_id", "sample_type", "timepoint_days") if c in qc]
     shown = qc[cols].copy()
     shown["QC"] = passed.map({True: "pass", False: "FAIL"}).astype(object).fillna("")
     shown["reason"] = qc[reason].fillna("").astype(str) if reason else ""
-    for col, _ in F.qc_metric_columns(qc):
+    for col, _ in qc_metric_columns(qc):
         shown[col] = pd.to_numeric(qc[col], errors="coerce")
     return shown, (passed == False).fillna(False)  # noqa: E712 (nullable boolean)
 
@@ -448,7 +455,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     items = [("patients", str(len(patients))), ("plasma draws", str(n_plasma)),
              ("normal samples", str(len(samples) - n_plasma))]
     if qc is not None:
-        n_fail = int((F.qc_passed(qc) == False).fillna(False).sum())  # noqa: E712
+        n_fail = int((qc_passed(qc) == False).fillna(False).sum())  # noqa: E712
         items.append(("samples failing QC", str(n_fail)))
     tree = data.table("tree")
     if tree is not None and "clonal_resolution" in tree and not tree.empty:
@@ -478,7 +485,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     blocks = page.section("qc", "QC of all samples")
     profiles = {s: data.sample_file("fragment_lengths", s) for s in samples["sample_id"]
                 if s in data.sources.per_sample.get("fragment_lengths", {})}
-    frag_fig = F.fragment_length_profiles(profiles, qc, settings.max_individual_fragment_profiles)
+    frag_fig = fragment_length_profiles(profiles, qc, settings.max_individual_fragment_profiles)
     frag_table = None
     if frag_fig is not None:
         parts = [df.assign(sample_id=s) for s, df in profiles.items() if df is not None]
@@ -489,7 +496,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
                 f"{settings.max_individual_fragment_profiles} samples: median and 10-90% band "
                 "per sample type plus every failing sample.", "fragment_lengths", frag_table,
                 missing="no fragment-length histograms (the QC stage has not run)")
-    page.figure(blocks, F.qc_metrics(qc),
+    page.figure(blocks, qc_metrics(qc),
                 "Key QC metrics per sample type; failing samples red (hover for the reason).",
                 None, None, missing=_why_missing(data, ["qc_summary"]))
     if qc is not None and not qc.empty:
@@ -502,7 +509,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     blocks = page.section("burden", "Baseline HER2 burden")
     burden = data.table("her2_burden")
     responses = _responses(data)
-    page.figure(blocks, F.burden_waterfall(burden, responses),
+    page.figure(blocks, burden_waterfall(burden, responses),
                 "Baseline HER2 ctDNA burden per patient (high to low), coloured by best "
                 "response.", "her2_burden", burden,
                 missing=_why_missing(data, ["her2_burden"]))
@@ -515,7 +522,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
             # the global test (Kruskal-Wallis) rather than a trend or pairwise one
             kw = hits[hits["analysis"].astype(str).str.contains("kruskal", case=False)]
             resp_stats = (kw if not kw.empty else hits).iloc[0].to_dict()
-    resp_fig = F.burden_by_response(burden, responses, resp_stats)
+    resp_fig = burden_by_response(burden, responses, resp_stats)
     page.figure(blocks, resp_fig, "Baseline HER2 burden by best response (every patient a "
                 "point).", None, None,
                 missing=(_why_missing(data, ["her2_burden"]) if burden is None
@@ -535,12 +542,12 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
             if survival is not None:
                 rows = survival[survival["analysis"].astype(str) == analysis]
                 stats = rows.iloc[0].to_dict() if not rows.empty else None
-            page.figure(blocks, F.km_plot(km, analysis, stats),
+            page.figure(blocks, km_plot(km, analysis, stats),
                         f"Kaplan-Meier estimate with 95% band for {analysis}; ticks mark "
                         "censoring; numbers at risk below; log-rank p and hazard ratio from the "
                         "survival table.", _safe_name(f"km_{analysis}"),
                         km[km["analysis"].astype(str) == analysis])
-    page.figure(blocks, F.forest_plot(survival),
+    page.figure(blocks, forest_plot(survival),
                 "Hazard ratios with 95% intervals of the Cox models (log scale).", None, None,
                 missing=_why_missing(data, ["survival"]) if survival is None
                 else "no analysis with an estimable hazard ratio (finite 95% interval)")
@@ -553,7 +560,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     clinical = data.clinical()
     plasma = samples[samples["sample_type"] == "plasma"]
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    page.figure(blocks, F.swimmer_plot(clinical, plasma, tf_plot),
+    page.figure(blocks, swimmer_plot(clinical, plasma, tf_plot),
                 "Time to treatment failure per patient (bar colour: best response; X: failure; "
                 "arrow: censored) with the plasma draws (filled: ctDNA detected by copy number).",
                 "swimmer", clinical[[c for c in ("patient_id", "ttf_months", "ttf_event",
