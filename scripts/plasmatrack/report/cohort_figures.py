@@ -21,8 +21,20 @@ from ..sheets import BEST_RESPONSES
 from ..units import DAYS_PER_MONTH, nice_step
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
     format_int
+from .sources import as_bool
 
 RESPONSE_ORDER = [*BEST_RESPONSES, "unknown"]  # the sheet's categories, then a missing response
+
+
+def _response_labels(values: pd.Series) -> pd.Series:
+    """Best responses as text, a missing or empty one as 'unknown'."""
+    return values.fillna("unknown").replace("", "unknown").astype(str)
+
+
+def _response_categories(responses: pd.Series) -> list[str]:
+    """The responses present, in RESPONSE_ORDER, then any others sorted."""
+    present = set(responses)
+    return [r for r in RESPONSE_ORDER if r in present] + sorted(present - set(RESPONSE_ORDER))
 
 
 def fragment_length_profiles(profiles: Mapping[str, pd.DataFrame], qc: pd.DataFrame | None,
@@ -105,7 +117,6 @@ def qc_passed(qc: pd.DataFrame) -> pd.Series:
         return pd.Series(pd.NA, index=qc.index, dtype="boolean")
     text = qc[col].astype("string").str.strip().str.lower()
     mapped = text.map({"pass": "true", "passed": "true", "fail": "false", "failed": "false"})
-    from .sources import as_bool
     return as_bool(mapped.fillna(text))
 
 
@@ -199,14 +210,12 @@ def burden_waterfall(burden: pd.DataFrame | None, response: pd.Series | None = N
         df["best_response"] = burden["best_response"].to_numpy()
     else:
         df["best_response"] = None
-    df["best_response"] = df["best_response"].fillna("unknown").replace("", "unknown").astype(str)
+    df["best_response"] = _response_labels(df["best_response"])
     df = df.sort_values(["her2_burden", "patient_id"], ascending=[False, True],
                         na_position="last")
     order = [esc(p) for p in df["patient_id"]]
     fig = go.Figure()
-    known = [r for r in RESPONSE_ORDER if r in set(df["best_response"])]
-    others = sorted(set(df["best_response"]) - set(RESPONSE_ORDER))
-    for resp in known + others:
+    for resp in _response_categories(df["best_response"]):
         part = df[df["best_response"] == resp]
         fig.add_trace(go.Bar(x=[esc(p) for p in part["patient_id"]], y=part["her2_burden"],
                              name=esc(resp), marker_color=RESPONSE_COLOURS.get(resp, "#607d8b"),
@@ -271,17 +280,7 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
             name=esc(group), legendgroup=esc(group),
             hovertemplate="%{x:.1f} " + time_unit + ": %{y:.2f}<extra>" + esc(group)
             + "</extra>"), row=1, col=1)
-        # censoring: an observed time at which the curve does not drop but the risk set shrinks
-        if "censored" in g and g["censored"].notna().any():
-            cens = list(np.flatnonzero((g["censored"].fillna(0) > 0).to_numpy()))
-        else:  # without counts: an observed time at which the curve does not drop
-            surv = g["survival"].to_numpy(float)
-            risk = g["at_risk"].to_numpy(float)
-            cens = [j for j in range(1, len(g))
-                    if surv[j] == surv[j - 1] and g["time"].iloc[j] > 0]
-            if len(g) and risk[-1] > 0 and (len(g) < 2 or surv[-1] == surv[-2]):
-                cens.append(len(g) - 1)
-            cens = sorted(set(cens))
+        cens = _censored_rows(g)
         if cens:
             fig.add_trace(go.Scatter(
                 x=g["time"].iloc[cens], y=g["survival"].iloc[cens], mode="markers",
@@ -293,28 +292,48 @@ def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
                                            ticks)],
             textfont=dict(color=colour, size=11), showlegend=False, hoverinfo="skip"),
             row=2, col=1)
-    title = f"{esc(analysis)}: Kaplan-Meier"
-    if stats:
-        # An optimised cut-point's own p is over-optimistic: quote the adjusted one where given.
-        adjusted = float_or_none(stats.get("p_value_adjusted"))
-        if adjusted is not None:
-            title += f" (cut-point-adjusted log-rank p = {_fmt_p(adjusted)}"
-        else:
-            title += f" (log-rank p = {_fmt_p(stats.get('p_value'))}"
-        hr = float_or_none(stats.get("hazard_ratio"))
-        if hr is not None:
-            lo, hi = float_or_none(stats.get("hr_lower")), float_or_none(stats.get("hr_upper"))
-            if _estimable_hr(hr, lo, hi):
-                title += f", HR {hr:.2f} ({lo:.2f}-{hi:.2f})"
-            else:
-                title += ", HR not estimable"
-        title += ")"
     fig.update_yaxes(title_text="event-free", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="at risk", row=2, col=1, showgrid=False,
                      range=[-0.6, len(groups) - 0.4])
     fig.update_xaxes(title_text=time_unit, tickvals=ticks, row=2, col=1)
     fig.update_xaxes(tickvals=ticks, row=1, col=1)
-    return apply_layout(fig, title, height=460)
+    return apply_layout(fig, _km_title(analysis, stats), height=460)
+
+
+def _censored_rows(g: pd.DataFrame) -> list[int]:
+    """Row positions of one group's censoring ticks: an observed time at which the curve does
+    not drop but the risk set shrinks (from the censored counts where given)."""
+    if "censored" in g and g["censored"].notna().any():
+        return list(np.flatnonzero((g["censored"].fillna(0) > 0).to_numpy()))
+    # without counts: an observed time at which the curve does not drop
+    surv = g["survival"].to_numpy(float)
+    risk = g["at_risk"].to_numpy(float)
+    cens = [j for j in range(1, len(g))
+            if surv[j] == surv[j - 1] and g["time"].iloc[j] > 0]
+    if len(g) and risk[-1] > 0 and (len(g) < 2 or surv[-1] == surv[-2]):
+        cens.append(len(g) - 1)
+    return sorted(set(cens))
+
+
+def _km_title(analysis: str, stats: Mapping | None) -> str:
+    """'<analysis>: Kaplan-Meier (log-rank p = ..., HR ... (lo-hi))' from a survival.tsv row."""
+    title = f"{esc(analysis)}: Kaplan-Meier"
+    if not stats:
+        return title
+    # An optimised cut-point's own p is over-optimistic: quote the adjusted one where given.
+    adjusted = float_or_none(stats.get("p_value_adjusted"))
+    if adjusted is not None:
+        title += f" (cut-point-adjusted log-rank p = {_fmt_p(adjusted)}"
+    else:
+        title += f" (log-rank p = {_fmt_p(stats.get('p_value'))}"
+    hr = float_or_none(stats.get("hazard_ratio"))
+    if hr is not None:
+        lo, hi = float_or_none(stats.get("hr_lower")), float_or_none(stats.get("hr_upper"))
+        if _estimable_hr(hr, lo, hi):
+            title += f", HR {hr:.2f} ({lo:.2f}-{hi:.2f})"
+        else:
+            title += ", HR not estimable"
+    return title + ")"
 
 
 def _steps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -385,12 +404,11 @@ def swimmer_plot(clinical: pd.DataFrame | None, draws: pd.DataFrame,
     if cl.empty:
         return None
     cl["best_response"] = (cl["best_response"] if "best_response" in cl else None)
-    cl["best_response"] = cl["best_response"].fillna("unknown").replace("", "unknown").astype(str)
+    cl["best_response"] = _response_labels(cl["best_response"])
     cl = cl.sort_values(["ttf_months", "patient_id"], ascending=[True, True])
     order = [esc(p) for p in cl["patient_id"]]
     fig = go.Figure()
-    for resp in [r for r in RESPONSE_ORDER if r in set(cl["best_response"])] + \
-            sorted(set(cl["best_response"]) - set(RESPONSE_ORDER)):
+    for resp in _response_categories(cl["best_response"]):
         part = cl[cl["best_response"] == resp]
         fig.add_trace(go.Bar(
             x=part["ttf_months"], y=[esc(p) for p in part["patient_id"]], orientation="h",
@@ -410,7 +428,6 @@ def swimmer_plot(clinical: pd.DataFrame | None, draws: pd.DataFrame,
         d["months"] = d["timepoint_days"].astype(float) / DAYS_PER_MONTH
         det = pd.Series(pd.NA, index=d.index, dtype="boolean")
         if tf is not None and not tf.empty:
-            from .sources import as_bool
             status = dict(zip(tf["sample_id"], as_bool(tf["tf_detected"])))
             det = d["sample_id"].map(status).astype("boolean")
         for key, label, symbol, colour in ((True, "ctDNA detected", "circle", "#0d47a1"),
@@ -448,12 +465,11 @@ def burden_by_response(burden: pd.DataFrame | None, response: pd.Series | None =
         df["best_response"] = burden["best_response"].to_numpy()
     else:
         return None
-    df["best_response"] = df["best_response"].fillna("unknown").replace("", "unknown").astype(str)
+    df["best_response"] = _response_labels(df["best_response"])
     df = df[df["her2_burden"].notna()]
     if df.empty:
         return None
-    cats = [r for r in RESPONSE_ORDER if r in set(df["best_response"])] + \
-        sorted(set(df["best_response"]) - set(RESPONSE_ORDER))
+    cats = _response_categories(df["best_response"])
     fig = go.Figure()
     for resp in cats:
         part = df[df["best_response"] == resp]

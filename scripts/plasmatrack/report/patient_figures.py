@@ -215,6 +215,57 @@ def variant_label(row: Mapping) -> str:
     return f"{gene} {row['chrom']}:{int(row['pos'])} {row['ref']}>{row['alt']}".strip()
 
 
+def _variant_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
+    """One patient's plasma rows per variant, in legend order: category (CATEGORY_ORDER),
+    gene, chromosome, position."""
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    groups = sorted(df.groupby(["chrom", "pos", "ref", "alt"], sort=False),
+                    key=lambda kv: (order.get(kv[1]["category"].iloc[0], 9),
+                                    str(kv[1]["gene"].iloc[0]), kv[0][0], kv[0][1]))
+    return [g for _, g in groups]
+
+
+def _vaf_trace(g: pd.DataFrame, label: str, colour: str, hidden: bool) -> go.Scatter:
+    """One variant's VAF line with intervals, status markers and its label at the last draw."""
+    category = g.iloc[0]["category"]
+    status = g["status"].fillna("undetermined").astype(str)
+    text = [""] * (len(g) - 1) + [label]
+    return go.Scatter(
+        x=g["timepoint_days"], y=g["vaf"], mode="lines+markers+text", name=label,
+        legendgroup=esc(category), legendgrouptitle_text=esc(category),
+        visible="legendonly" if hidden else True,
+        line=dict(color=colour, width=1.5, dash="dot" if hidden else "solid"),
+        marker=dict(size=9, color=colour,
+                    symbol=[STATUS_SYMBOLS.get(s, "diamond-open") for s in status],
+                    line=dict(width=1.5, color=colour)),
+        error_y=error_bars(g["vaf"], g["vaf_lower"], g["vaf_upper"]),
+        text=text, textposition="middle right", textfont=dict(size=10, color=colour),
+        customdata=np.column_stack([[esc(s) for s in g["sample_id"]],
+                                    [esc(s) for s in status]]),
+        hovertemplate=(f"{label}<br>%{{customdata[0]}}, day %{{x}}<br>VAF %{{y:.4f}} "
+                       "(%{customdata[1]})<extra>" + esc(category) + "</extra>"))
+
+
+def _vaf_buttons(visible_somatic: list[bool], n_extra: int) -> list[dict]:
+    """The linear/log switch and the tumour-variants/all switch; ``n_extra`` traces after the
+    variants' (TF/2) stay visible."""
+    extra = [True] * n_extra
+    n_variant_traces = len(visible_somatic)
+    return [
+        dict(type="buttons", direction="right", x=0.0, y=1.02, xanchor="left", yanchor="bottom",
+             showactive=True, buttons=[
+                 dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}]),
+                 dict(label="log", method="relayout", args=[{"yaxis.type": "log"}])]),
+        dict(type="buttons", direction="right", x=0.16, y=1.02, xanchor="left",
+             yanchor="bottom", showactive=True, buttons=[
+                 dict(label="tumour variants", method="restyle",
+                      args=[{"visible": [True if v else "legendonly" for v in visible_somatic]
+                             + extra}]),
+                 dict(label="all incl. germline/CHIP/undetected", method="restyle",
+                      args=[{"visible": [True] * n_variant_traces + extra}])]),
+    ]
+
+
 def vaf_trajectories(variants: pd.DataFrame, tf_cn: pd.DataFrame | None = None,
                      ttf_days: float | None = None, ttf_event: int | None = None,
                      hidden_categories=HIDDEN_CATEGORIES) -> go.Figure | None:
@@ -233,15 +284,10 @@ def vaf_trajectories(variants: pd.DataFrame, tf_cn: pd.DataFrame | None = None,
         return None
     df["category"] = df["category"].fillna("unclassified").astype(str)
     df = df.sort_values(["timepoint_days"])
-    keys = ["chrom", "pos", "ref", "alt"]
-    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
-    groups = sorted(df.groupby(keys, sort=False),
-                    key=lambda kv: (order.get(kv[1]["category"].iloc[0], 9),
-                                    str(kv[1]["gene"].iloc[0]), kv[0][0], kv[0][1]))
     fig = go.Figure()
     visible_somatic = []
     colour_i = 0
-    for _, g in groups:
+    for g in _variant_groups(df):
         first = g.iloc[0]
         category = first["category"]
         label = esc(variant_label(first))
@@ -253,44 +299,16 @@ def vaf_trajectories(variants: pd.DataFrame, tf_cn: pd.DataFrame | None = None,
             label += " (never detected)"
         colour = "#9e9e9e" if hidden else PALETTE[colour_i % len(PALETTE)]
         colour_i += 0 if hidden else 1
-        status = g["status"].fillna("undetermined").astype(str)
-        text = [""] * (len(g) - 1) + [label]
-        fig.add_trace(go.Scatter(
-            x=g["timepoint_days"], y=g["vaf"], mode="lines+markers+text", name=label,
-            legendgroup=esc(category), legendgrouptitle_text=esc(category),
-            visible="legendonly" if hidden else True,
-            line=dict(color=colour, width=1.5, dash="dot" if hidden else "solid"),
-            marker=dict(size=9, color=colour,
-                        symbol=[STATUS_SYMBOLS.get(s, "diamond-open") for s in status],
-                        line=dict(width=1.5, color=colour)),
-            error_y=error_bars(g["vaf"], g["vaf_lower"], g["vaf_upper"]),
-            text=text, textposition="middle right", textfont=dict(size=10, color=colour),
-            customdata=np.column_stack([[esc(s) for s in g["sample_id"]],
-                                        [esc(s) for s in status]]),
-            hovertemplate=(f"{label}<br>%{{customdata[0]}}, day %{{x}}<br>VAF %{{y:.4f}} "
-                           "(%{customdata[1]})<extra>" + esc(category) + "</extra>")))
+        fig.add_trace(_vaf_trace(g, label, colour, hidden))
         visible_somatic.append(not hidden)
-    n_variant_traces = len(fig.data)
     if tf_cn is not None and not tf_cn.empty:
         tf = tf_cn.sort_values("timepoint_days")
         fig.add_trace(go.Scatter(
             x=tf["timepoint_days"], y=tf["tumour_fraction"] / 2, mode="lines",
             line=dict(color="#212121", dash="dash", width=1), name="TF/2 (copy number)",
             hovertemplate="day %{x}: TF/2 = %{y:.4f}<extra></extra>"))
-    extra = [True] * (len(fig.data) - n_variant_traces)
-    fig.update_layout(updatemenus=[
-        dict(type="buttons", direction="right", x=0.0, y=1.02, xanchor="left", yanchor="bottom",
-             showactive=True, buttons=[
-                 dict(label="linear", method="relayout", args=[{"yaxis.type": "linear"}]),
-                 dict(label="log", method="relayout", args=[{"yaxis.type": "log"}])]),
-        dict(type="buttons", direction="right", x=0.16, y=1.02, xanchor="left",
-             yanchor="bottom", showactive=True, buttons=[
-                 dict(label="tumour variants", method="restyle",
-                      args=[{"visible": [True if v else "legendonly" for v in visible_somatic]
-                             + extra}]),
-                 dict(label="all incl. germline/CHIP/undetected", method="restyle",
-                      args=[{"visible": [True] * n_variant_traces + extra}])]),
-    ])
+    fig.update_layout(updatemenus=_vaf_buttons(visible_somatic,
+                                               len(fig.data) - len(visible_somatic)))
     _ttf_line(fig, ttf_days, ttf_event)
     fig.update_xaxes(title_text="days from treatment start")
     fig.update_yaxes(title_text="variant allele fraction")
@@ -497,17 +515,9 @@ def _downsample_bins(bins: pd.DataFrame, max_bins: int, keep: pd.Series) -> pd.D
                      ignore_index=True).sort_values("pos")
 
 
-def genome_copy_number(draws: list[tuple[str, str, pd.DataFrame, pd.DataFrame | None]],
-                       gene: str, gene_location: tuple[str, int, int] | None = None,
-                       max_bins: int = 3000) -> go.Figure | None:
-    """Genome-wide copy number per draw: bins (log2 ratio, grey; pooled when there are more than
-    ``max_bins``) and segments (orange), with the marked gene's bins red and its locus shaded.
-
-    draws: (sample_id, label, cnr, cns or None) in time order; CNVkit .cnr/.cns tables
-    (chromosome, start, end 0-based half-open, log2). Contigs in the order of the first .cnr."""
-    draws = [d for d in draws if d[2] is not None and not d[2].empty]
-    if not draws:
-        return None
+def _genome_axis(draws: list[tuple]) -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """Contigs in the order of the first .cnr, each contig's length (largest bin end over the
+    draws) and its offset on one genome-wide axis."""
     contigs: list[str] = []
     length: dict[str, int] = {}
     for _, _, cnr, _ in draws:
@@ -519,65 +529,103 @@ def genome_copy_number(draws: list[tuple[str, str, pd.DataFrame, pd.DataFrame | 
     for chrom in contigs:
         offset[chrom] = total
         total += length[chrom]
-    fig = make_subplots(rows=len(draws), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=[esc(label) for _, label, _, _ in draws])
+    return contigs, length, offset
+
+
+def _gene_bins(bins: pd.DataFrame, gene: str,
+               gene_location: tuple[str, int, int] | None) -> pd.Series:
+    """Bins of the marked gene: overlapping its BED location, else named in the .cnr gene
+    column."""
+    if gene_location is not None:
+        chrom, gs, ge = gene_location
+        return (bins["chromosome"] == chrom) & (bins["end"] > gs) & (bins["start"] < ge)
+    if "gene" in bins:
+        return bins["gene"].astype(str).str.split(",").map(lambda g: gene in g)
+    return pd.Series(False, index=bins.index)
+
+
+def _draw_traces(fig: go.Figure, row: int, cnr: pd.DataFrame, cns: pd.DataFrame | None,
+                 offset: dict[str, int], gene: str,
+                 gene_location: tuple[str, int, int] | None, max_bins: int) -> None:
+    """One draw's bins (pooled), the marked gene's bins and the segments in subplot ``row``."""
     gene_esc = esc(gene)
-    # shapes collected and set once: plotly's add_vrect/add_hline per subplot are slow
+    bins = cnr[cnr["chromosome"].isin(offset)].copy()
+    bins["pos"] = bins["chromosome"].map(offset) + (bins["start"] + bins["end"]) / 2
+    in_gene = _gene_bins(bins, gene, gene_location)
+    shown = _downsample_bins(bins, max_bins, in_gene)
+    fig.add_trace(go.Scatter(
+        x=shown["pos"], y=shown["log2"], mode="markers",
+        marker=dict(size=3, color="#78909c", opacity=0.6), name="bins (log2 ratio)",
+        legendgroup="bins", showlegend=row == 1, hoverinfo="skip"), row=row, col=1)
+    marked = bins[in_gene]
+    if not marked.empty:
+        fig.add_trace(go.Scatter(
+            x=marked["pos"], y=marked["log2"], mode="markers",
+            marker=dict(size=6, color="#c2185b"), name=f"{gene_esc} bins",
+            legendgroup="gene", showlegend=row == 1,
+            hovertemplate=f"{gene_esc}<br>log2 %{{y:.2f}}<extra></extra>"), row=row, col=1)
+    if cns is not None and not cns.empty:
+        seg = cns[cns["chromosome"].isin(offset)]
+        xs, ys = [], []
+        for chrom, s, e, v in zip(seg["chromosome"], seg["start"], seg["end"], seg["log2"]):
+            xs += [offset[chrom] + s, offset[chrom] + e, None]
+            ys += [v, v, None]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", line=dict(color="#ef6c00", width=3),
+            name="segments", legendgroup="segments", showlegend=row == 1,
+            hoverinfo="skip"), row=row, col=1)
+
+
+def _draw_shapes(row: int, contigs: list[str], length: dict[str, int], offset: dict[str, int],
+                 gene_location: tuple[str, int, int] | None) -> list[dict]:
+    """Subplot ``row``'s shapes: the gene's locus shaded, every other contig banded, a zero
+    line."""
+    axis = "" if row == 1 else str(row)
+    total = sum(length.values())
     shapes = []
 
-    def rect(row, x0, x1, colour, opacity, layer="above"):
-        axis = "" if row == 1 else str(row)
+    def rect(x0, x1, colour, opacity, layer="above"):
         shapes.append(dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=x0, x1=x1,
                            y0=0, y1=1, fillcolor=colour, opacity=opacity, line_width=0,
                            layer=layer))
 
-    for row, (sample, _, cnr, cns) in enumerate(draws, start=1):
-        bins = cnr[cnr["chromosome"].isin(offset)].copy()
-        bins["pos"] = bins["chromosome"].map(offset) + (bins["start"] + bins["end"]) / 2
-        in_gene = pd.Series(False, index=bins.index)
-        if gene_location is not None:
-            chrom, gs, ge = gene_location
-            in_gene = (bins["chromosome"] == chrom) & (bins["end"] > gs) & (bins["start"] < ge)
-        elif "gene" in bins:
-            in_gene = bins["gene"].astype(str).str.split(",").map(lambda g: gene in g)
-        shown = _downsample_bins(bins, max_bins, in_gene)
-        fig.add_trace(go.Scatter(
-            x=shown["pos"], y=shown["log2"], mode="markers",
-            marker=dict(size=3, color="#78909c", opacity=0.6), name="bins (log2 ratio)",
-            legendgroup="bins", showlegend=row == 1, hoverinfo="skip"), row=row, col=1)
-        marked = bins[in_gene]
-        if not marked.empty:
-            fig.add_trace(go.Scatter(
-                x=marked["pos"], y=marked["log2"], mode="markers",
-                marker=dict(size=6, color="#c2185b"), name=f"{gene_esc} bins",
-                legendgroup="gene", showlegend=row == 1,
-                hovertemplate=f"{gene_esc}<br>log2 %{{y:.2f}}<extra></extra>"), row=row, col=1)
-        if cns is not None and not cns.empty:
-            seg = cns[cns["chromosome"].isin(offset)]
-            xs, ys = [], []
-            for chrom, s, e, v in zip(seg["chromosome"], seg["start"], seg["end"], seg["log2"]):
-                xs += [offset[chrom] + s, offset[chrom] + e, None]
-                ys += [v, v, None]
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines", line=dict(color="#ef6c00", width=3),
-                name="segments", legendgroup="segments", showlegend=row == 1,
-                hoverinfo="skip"), row=row, col=1)
-        if gene_location is not None and gene_location[0] in offset:
-            chrom, gs, ge = gene_location
-            # widen the shade so a 40 kb gene stays visible on a whole-genome axis
-            pad = max(0.0, total * 0.002 - (ge - gs) / 2)
-            rect(row, offset[chrom] + gs - pad, offset[chrom] + ge + pad, "#c2185b", 0.15)
-        for i, chrom in enumerate(contigs):
-            if i % 2 == 1:
-                rect(row, offset[chrom], offset[chrom] + length[chrom], "#eceff1", 0.6, "below")
-        axis = "" if row == 1 else str(row)
-        shapes.append(dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1,
-                           y0=0, y1=0, line=dict(color="#bdbdbd", width=1)))
+    if gene_location is not None and gene_location[0] in offset:
+        chrom, gs, ge = gene_location
+        # widen the shade so a 40 kb gene stays visible on a whole-genome axis
+        pad = max(0.0, total * 0.002 - (ge - gs) / 2)
+        rect(offset[chrom] + gs - pad, offset[chrom] + ge + pad, "#c2185b", 0.15)
+    for i, chrom in enumerate(contigs):
+        if i % 2 == 1:
+            rect(offset[chrom], offset[chrom] + length[chrom], "#eceff1", 0.6, "below")
+    shapes.append(dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1,
+                       y0=0, y1=0, line=dict(color="#bdbdbd", width=1)))
+    return shapes
+
+
+def genome_copy_number(draws: list[tuple[str, str, pd.DataFrame, pd.DataFrame | None]],
+                       gene: str, gene_location: tuple[str, int, int] | None = None,
+                       max_bins: int = 3000) -> go.Figure | None:
+    """Genome-wide copy number per draw: bins (log2 ratio, grey; pooled when there are more than
+    ``max_bins``) and segments (orange), with the marked gene's bins red and its locus shaded.
+
+    draws: (sample_id, label, cnr, cns or None) in time order; CNVkit .cnr/.cns tables
+    (chromosome, start, end 0-based half-open, log2). Contigs in the order of the first .cnr."""
+    draws = [d for d in draws if d[2] is not None and not d[2].empty]
+    if not draws:
+        return None
+    contigs, length, offset = _genome_axis(draws)
+    fig = make_subplots(rows=len(draws), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[esc(label) for _, label, _, _ in draws])
+    # shapes collected and set once: plotly's add_vrect/add_hline per subplot are slow
+    shapes = []
+    for row, (_, _, cnr, cns) in enumerate(draws, start=1):
+        _draw_traces(fig, row, cnr, cns, offset, gene, gene_location, max_bins)
+        shapes += _draw_shapes(row, contigs, length, offset, gene_location)
         fig.update_yaxes(title_text="log2", row=row, col=1)
     fig.update_layout(shapes=shapes)
     fig.update_xaxes(tickvals=[offset[c] + length[c] / 2 for c in contigs],
-                     ticktext=[esc(c).replace("chr", "") for c in contigs], range=[0, total],
-                     showgrid=False)
+                     ticktext=[esc(c).replace("chr", "") for c in contigs],
+                     range=[0, sum(length.values())], showgrid=False)
     fig.update_xaxes(title_text="chromosome", row=len(draws), col=1)
-    return apply_layout(fig, f"Genome-wide copy number per draw ({gene_esc} marked)",
+    return apply_layout(fig, f"Genome-wide copy number per draw ({esc(gene)} marked)",
                         height=140 + 200 * len(draws))
