@@ -31,6 +31,20 @@ def _response_labels(values: pd.Series) -> pd.Series:
     return values.fillna("unknown").replace("", "unknown").astype(str)
 
 
+def _burden_responses(burden: pd.DataFrame, response: pd.Series | None) -> pd.DataFrame:
+    """patient_id, her2_burden and best_response ('unknown' where missing): from ``response``
+    (indexed by patient) when given, else from the burden table's own column."""
+    df = burden[["patient_id", "her2_burden"]].copy()
+    if response is not None:
+        df["best_response"] = df["patient_id"].map(response)
+    elif "best_response" in burden:
+        df["best_response"] = burden["best_response"].to_numpy()
+    else:
+        df["best_response"] = None
+    df["best_response"] = _response_labels(df["best_response"])
+    return df
+
+
 def _response_categories(responses: pd.Series) -> list[str]:
     """The responses present, in RESPONSE_ORDER, then any others sorted."""
     present = set(responses)
@@ -203,14 +217,7 @@ def burden_waterfall(burden: pd.DataFrame | None, response: pd.Series | None = N
     ``label_limit`` patients (hover beyond)."""
     if burden is None or burden.empty:
         return None
-    df = burden[["patient_id", "her2_burden"]].copy()
-    if response is not None:
-        df["best_response"] = df["patient_id"].map(response)
-    elif "best_response" in burden:
-        df["best_response"] = burden["best_response"].to_numpy()
-    else:
-        df["best_response"] = None
-    df["best_response"] = _response_labels(df["best_response"])
+    df = _burden_responses(burden, response)
     df = df.sort_values(["her2_burden", "patient_id"], ascending=[False, True],
                         na_position="last")
     order = [esc(p) for p in df["patient_id"]]
@@ -458,14 +465,9 @@ def burden_by_response(burden: pd.DataFrame | None, response: pd.Series | None =
     """Baseline HER2 burden per best-response category (box + every patient as a point)."""
     if burden is None or burden.empty:
         return None
-    df = burden[["patient_id", "her2_burden"]].copy()
-    if response is not None:
-        df["best_response"] = df["patient_id"].map(response)
-    elif "best_response" in burden:
-        df["best_response"] = burden["best_response"].to_numpy()
-    else:
+    if response is None and "best_response" not in burden:
         return None
-    df["best_response"] = _response_labels(df["best_response"])
+    df = _burden_responses(burden, response)
     df = df[df["her2_burden"].notna()]
     if df.empty:
         return None

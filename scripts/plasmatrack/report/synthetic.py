@@ -8,7 +8,8 @@ they are stand-ins for the stages' outputs, not a simulation of reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,23 +97,7 @@ class _Patient:
              for k, (d, t) in enumerate(zip(self.days, self.tfs))]
 
 
-@dataclass
-class _Rows:
-    """Rows of every table, appended patient by patient."""
-
-    samples: list = field(default_factory=list)
-    clinical: list = field(default_factory=list)
-    qc: list = field(default_factory=list)
-    tf: list = field(default_factory=list)
-    snv: list = field(default_factory=list)
-    genes: list = field(default_factory=list)
-    variants: list = field(default_factory=list)
-    clusters: list = field(default_factory=list)
-    prevalence: list = field(default_factory=list)
-    tree: list = field(default_factory=list)
-    events: list = field(default_factory=list)
-    burden: list = field(default_factory=list)
-    dynamics: list = field(default_factory=list)
+TableRows = dict[str, list[dict]]  # table name -> its rows, appended patient by patient
 
 
 def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1,
@@ -126,7 +111,7 @@ def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1
     results = root / "results"
     root.mkdir(parents=True, exist_ok=True)
     (root / "genes.bed").write_text("".join(f"{c}\t{s}\t{e}\t{g}\n" for c, s, e, g in GENES))
-    rows = _Rows()
+    rows: TableRows = defaultdict(list)
     for i in range(n_patients):
         _add_patient(rng, i, draws, hostile_text, rows, results)
     _write_tables(rows, root, results, clinical)
@@ -134,24 +119,24 @@ def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1
                         clinical=root / "clinical.tsv", genes_bed=root / "genes.bed")
 
 
-def _add_patient(rng, i: int, draws: int, hostile_text: str | None, rows: _Rows,
+def _add_patient(rng, i: int, draws: int, hostile_text: str | None, rows: TableRows,
                  results: Path) -> None:
     """One patient's rows of every table (and its per-sample files). The random draws come in
     a fixed order, so a seed gives the same tables."""
     hostile = hostile_text if (hostile_text and i == 0) else None
     patient = _design_patient(rng, i, draws)
-    rows.clinical.append(_clinical_row(rng, patient, hostile))
+    rows["clinical"].append(_clinical_row(rng, patient, hostile))
     bins = _bins(patient.tumour_cn)
     variants = _variants(rng, patient, hostile)
     ccf = _clone_ccf(rng, len(patient.days))
     for sample in patient.samples():
         _add_sample(rng, patient, sample, bins, variants, ccf, rows, results)
-    rows.clusters += _cluster_rows(patient, variants)
-    rows.tree += _tree_rows(patient)
-    rows.prevalence += _prevalence_rows(patient, ccf)
-    rows.events.append(_event_row(patient, variants, hostile))
-    rows.burden.append(_burden_row(patient))
-    rows.dynamics.append(_dynamics_row(patient))
+    rows["clusters"] += _cluster_rows(patient, variants)
+    rows["tree"] += _tree_rows(patient)
+    rows["prevalence"] += _prevalence_rows(patient, ccf)
+    rows["events"].append(_event_row(patient, variants, hostile))
+    rows["burden"].append(_burden_row(patient))
+    rows["dynamics"].append(_dynamics_row(patient))
 
 
 def _design_patient(rng, i: int, draws: int) -> _Patient:
@@ -209,21 +194,21 @@ def _clone_ccf(rng, n_draws: int) -> dict[str, list[float]]:
 
 
 def _add_sample(rng, p: _Patient, sample: tuple, bins: pd.DataFrame, variants: list[tuple],
-                ccf: dict[str, list[float]], rows: _Rows, results: Path) -> None:
+                ccf: dict[str, list[float]], rows: TableRows, results: Path) -> None:
     """One sample's rows (sheet, QC, and for plasma copy number, TF and genes; variants)."""
     sid, stype, day, tf = sample
-    rows.samples.append({"sample_id": sid, "patient_id": p.pid, "sample_type": stype,
+    rows["samples"].append({"sample_id": sid, "patient_id": p.pid, "sample_type": stype,
                          "timepoint_days": "" if day is None else day,
                          "fastq_1": f"fastq/{sid}_R1.fastq.gz",
                          "fastq_2": f"fastq/{sid}_R2.fastq.gz"})
-    rows.qc.append(_qc_row(rng, p, sample, results))
+    rows["qc"].append(_qc_row(rng, p, sample, results))
     if stype == "plasma":
         _write_copy_number(rng, p, sid, tf, bins, results)
         tf_est = max(0.0, tf + rng.normal(0, 0.01))
-        rows.tf.append(_tf_row(p, sample, tf_est))
-        rows.snv.append(_snv_row(rng, p, sample))
-        rows.genes += _gene_rows(rng, p, sample, tf_est)
-    rows.variants += _variant_rows(rng, p, sample, variants, ccf)
+        rows["tf"].append(_tf_row(p, sample, tf_est))
+        rows["snv"].append(_snv_row(rng, p, sample))
+        rows["genes"] += _gene_rows(rng, p, sample, tf_est)
+    rows["variants"] += _variant_rows(rng, p, sample, variants, ccf)
 
 
 def _qc_row(rng, p: _Patient, sample: tuple, results: Path) -> dict:
@@ -407,33 +392,33 @@ def _dynamics_row(p: _Patient) -> dict:
             "ctdna_cleared": bool(tfs[1] < 0.01)}
 
 
-def _write_tables(rows: _Rows, root: Path, results: Path, clinical: bool) -> None:
+def _write_tables(rows: TableRows, root: Path, results: Path, clinical: bool) -> None:
     """The sheets under ``root`` and every stage table under ``results``; the burden table
     carries the clinical columns and a median split, as the cohort stage writes it."""
-    write_tsv(pd.DataFrame(rows.samples), root / "samples.tsv")
-    clinical_df = pd.DataFrame(rows.clinical)
+    write_tsv(pd.DataFrame(rows["samples"]), root / "samples.tsv")
+    clinical_df = pd.DataFrame(rows["clinical"])
     # written by hand: sheets are plain TSV without CSV quoting (a '"' is kept as it is)
     with open(root / "clinical.tsv", "w") as handle:
         handle.write("\t".join(clinical_df.columns) + "\n")
         for rec in clinical_df.itertuples(index=False):
             handle.write("\t".join(str(v) for v in rec) + "\n")
-    write_tsv(pd.DataFrame(rows.qc), results / "qc" / "qc_summary.tsv")
-    write_tsv(pd.DataFrame(rows.tf), results / "cnv" / "tumour_fraction.tsv")
-    genes = pd.DataFrame(rows.genes)
+    write_tsv(pd.DataFrame(rows["qc"]), results / "qc" / "qc_summary.tsv")
+    write_tsv(pd.DataFrame(rows["tf"]), results / "cnv" / "tumour_fraction.tsv")
+    genes = pd.DataFrame(rows["genes"])
     write_tsv(genes, results / "cnv" / "genes.tsv")
     write_tsv(genes[genes["gene"] == "ERBB2"], results / "cnv" / "erbb2.tsv")
-    write_tsv(pd.DataFrame(rows.variants), results / "variants" / "tracked_variants.tsv")
-    write_tsv(pd.DataFrame(rows.snv), results / "variants" / "snv_tumour_fraction.tsv")
-    write_tsv(pd.DataFrame(rows.clusters), results / "clonal" / "variant_clusters.tsv")
-    write_tsv(pd.DataFrame(rows.prevalence), results / "clonal" / "cluster_prevalence.tsv")
-    write_tsv(pd.DataFrame(rows.tree), results / "clonal" / "tree.tsv")
-    write_tsv(pd.DataFrame(rows.events), results / "clonal" / "events.tsv")
-    burden = pd.DataFrame(rows.burden).merge(clinical_df, on="patient_id")
+    write_tsv(pd.DataFrame(rows["variants"]), results / "variants" / "tracked_variants.tsv")
+    write_tsv(pd.DataFrame(rows["snv"]), results / "variants" / "snv_tumour_fraction.tsv")
+    write_tsv(pd.DataFrame(rows["clusters"]), results / "clonal" / "variant_clusters.tsv")
+    write_tsv(pd.DataFrame(rows["prevalence"]), results / "clonal" / "cluster_prevalence.tsv")
+    write_tsv(pd.DataFrame(rows["tree"]), results / "clonal" / "tree.tsv")
+    write_tsv(pd.DataFrame(rows["events"]), results / "clonal" / "events.tsv")
+    burden = pd.DataFrame(rows["burden"]).merge(clinical_df, on="patient_id")
     median = burden["her2_burden"].median()
     burden.insert(burden.columns.get_loc("her2_burden") + 1, "her2_burden_group",
                   np.where(burden["her2_burden"] > median, "high", "low"))
     write_tsv(burden, results / "cohort" / "her2_burden.tsv")
-    write_tsv(pd.DataFrame(rows.dynamics), results / "cohort" / "dynamics.tsv")
+    write_tsv(pd.DataFrame(rows["dynamics"]), results / "cohort" / "dynamics.tsv")
     if clinical:
         survival, km = _survival_tables(burden)
         write_tsv(survival, results / "cohort" / "survival.tsv")
