@@ -6,14 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plasmatrack.report import figures as F
+from plasmatrack.report.cohort_figures import _at_risk, burden_waterfall, forest_plot, \
+    fragment_length_profiles, km_plot, qc_metrics, qc_passed, swimmer_plot
+from plasmatrack.report.patient_figures import clone_fish_plot, clone_tree, fish_layout, \
+    gene_copy_number_over_time, genome_copy_number, treatment_timeline, \
+    tumour_fraction_over_time, vaf_trajectories, variant_label
+from plasmatrack.report.plotting import RESPONSE_COLOURS, esc
+from plasmatrack.units import DAYS_PER_MONTH
 
 
 def test_esc_makes_plotly_pseudo_html_inert():
-    assert F.esc('<a href="javascript:x">G</a>') == \
+    assert esc('<a href="javascript:x">G</a>') == \
         "&lt;a href=&#34;javascript:x&#34;&gt;G&lt;/a&gt;"
-    assert F.esc("it's & <b>") == "it&#39;s &amp; &lt;b&gt;"
-    assert F.esc(None) == "" and F.esc(float("nan")) == ""
+    assert esc("it's & <b>") == "it&#39;s &amp; &lt;b&gt;"
+    assert esc(None) == "" and esc(float("nan")) == ""
 
 
 def test_fish_layout_nests_children_centred_inside_parent():
@@ -21,7 +27,7 @@ def test_fish_layout_nests_children_centred_inside_parent():
                          "timepoint_days": [0] * 4 + [60] * 4,
                          "prevalence": [1.0, 0.6, 0.3, 0.2, 0.8, 0.0, 0.8, 0.0]})
     tree = pd.DataFrame({"cluster_id": ["1", "2", "3", "4"], "parent_cluster_id": ["", "1", "1", "2"]})
-    bands, scaled = F.fish_layout(prev, tree)
+    bands, scaled = fish_layout(prev, tree)
     assert not scaled
     b = bands.set_index(["cluster_id", "timepoint_days"])
     # day 0: trunk [0, 1]; children 0.6 + 0.3 centred -> start 0.05
@@ -44,17 +50,17 @@ def test_fish_layout_scales_children_when_sum_rule_is_violated():
     prev = pd.DataFrame({"cluster_id": ["1", "2", "3"], "timepoint_days": [0, 0, 0],
                          "prevalence": [0.5, 0.4, 0.4]})
     tree = pd.DataFrame({"cluster_id": ["1", "2", "3"], "parent_cluster_id": ["", "1", "1"]})
-    bands, scaled = F.fish_layout(prev, tree)
+    bands, scaled = fish_layout(prev, tree)
     assert scaled
     b = bands.set_index("cluster_id")
     widths = b["upper"] - b["lower"]
     assert widths["2"] + widths["3"] == pytest.approx(0.5)
     assert widths["2"] == pytest.approx(0.25)
-    fig, scaled2 = F.clone_fish_plot(prev, tree, {"2": "PIK3CA"})
+    fig, scaled2 = clone_fish_plot(prev, tree, {"2": "PIK3CA"})
     assert scaled2 and len(fig.data) == 3
     # an excess within estimation noise is drawn nested without a sum-rule warning
     near = prev.assign(prevalence=[0.5, 0.26, 0.26])
-    bands, scaled3 = F.fish_layout(near, tree)
+    bands, scaled3 = fish_layout(near, tree)
     assert not scaled3
     b = bands.set_index("cluster_id")
     assert (b["upper"] - b["lower"])[["2", "3"]].sum() == pytest.approx(0.5)
@@ -62,13 +68,13 @@ def test_fish_layout_scales_children_when_sum_rule_is_violated():
 
 def test_clone_tree_places_children_right_of_parents():
     tree = pd.DataFrame({"cluster_id": ["1", "2", "3"], "parent_cluster_id": ["", "1", "2"]})
-    fig = F.clone_tree(tree, ["1", "2", "3"], {"3": "ESR1 D538G"})
+    fig = clone_tree(tree, ["1", "2", "3"], {"3": "ESR1 D538G"})
     nodes = fig.data[1]
     xs = dict(zip([t.split("<br>")[0] for t in nodes.text], nodes.x))
     assert xs["clone 1"] == 0 and xs["clone 2"] == 1 and xs["clone 3"] == 2
     assert any("ESR1 D538G" in t for t in nodes.text)
     # a forest (two roots) is drawn and said
-    forest = F.clone_tree(pd.DataFrame({"cluster_id": ["1", "2"], "parent_cluster_id": ["", ""]}),
+    forest = clone_tree(pd.DataFrame({"cluster_id": ["1", "2"], "parent_cluster_id": ["", ""]}),
                           ["1", "2"])
     assert "forest" in forest.layout.title.text
 
@@ -83,13 +89,13 @@ def test_tumour_fraction_plot_intervals_and_detection_markers():
     snv = pd.DataFrame({"sample_id": ["A_D1"], "timepoint_days": [0],
                         "tumour_fraction_snv": [0.22], "tf_snv_lower": [0.2],
                         "tf_snv_upper": [0.25], "n_variants": [5]})
-    fig = F.tumour_fraction_over_time(_tf_rows(), snv, ttf_days=200.0, ttf_event=1)
+    fig = tumour_fraction_over_time(_tf_rows(), snv, ttf_days=200.0, ttf_event=1)
     cn, sv = fig.data
     assert np.allclose(cn.error_y.array, [0.06, 0.01, 0.03])
     assert np.allclose(cn.error_y.arrayminus, [0.05, 0.0, 0.05])
     assert list(cn.marker.symbol) == ["circle", "circle-open", "circle"]
     assert np.allclose(sv.error_y.array, [0.03]) and "5 SNVs" in sv.text[0]
-    assert F.tumour_fraction_over_time(None, None) is None
+    assert tumour_fraction_over_time(None, None) is None
 
 
 def test_gene_copy_number_plot_thresholds_and_not_estimable():
@@ -99,7 +105,7 @@ def test_gene_copy_number_plot_thresholds_and_not_estimable():
                          "tumour_copy_number_lower": [10.0, np.nan],
                          "tumour_copy_number_upper": [15.0, np.nan],
                          "amplified": [True, False]})
-    fig = F.gene_copy_number_over_time(rows, "ERBB2", pcn_threshold=2.4)
+    fig = gene_copy_number_over_time(rows, "ERBB2", pcn_threshold=2.4)
     pcn = fig.data[0]
     assert list(pcn.marker.color) == ["#c2185b", "#1f77b4"]
     hlines = [s for s in fig.layout.shapes if s.y0 == s.y1]
@@ -131,7 +137,7 @@ def _variants():
 
 
 def test_vaf_trajectories_hide_germline_and_chip_and_switch_scale():
-    fig = F.vaf_trajectories(_variants(), _tf_rows())
+    fig = vaf_trajectories(_variants(), _tf_rows())
     by_name = {t.name: t for t in fig.data}
     assert len(fig.data) == 6  # 5 variants + TF/2
     never = [t for t in fig.data if t.name.endswith("(never detected)")]
@@ -157,8 +163,8 @@ def test_vaf_trajectories_hide_germline_and_chip_and_switch_scale():
 def test_variant_label_prefers_protein_change():
     row = {"gene": "PIK3CA", "protein_change": "H1047R", "chrom": "chr3", "pos": 5, "ref": "A",
            "alt": "G"}
-    assert F.variant_label(row) == "PIK3CA H1047R"
-    assert F.variant_label({**row, "protein_change": np.nan}) == "PIK3CA chr3:5 A>G"
+    assert variant_label(row) == "PIK3CA H1047R"
+    assert variant_label({**row, "protein_change": np.nan}) == "PIK3CA chr3:5 A>G"
 
 
 def _cnr(n_per_contig=200, gene_bins=(50, 53)):
@@ -174,7 +180,7 @@ def test_genome_copy_number_offsets_pooling_and_gene_bins():
     cnr = _cnr()
     cns = pd.DataFrame({"chromosome": ["chr1", "chr17"], "start": [0, 0],
                         "end": [200_000, 200_000], "log2": [0.0, 0.1]})
-    fig = F.genome_copy_number([("A_D1", "A_D1 (day 0)", cnr, cns)], "ERBB2",
+    fig = genome_copy_number([("A_D1", "A_D1 (day 0)", cnr, cns)], "ERBB2",
                                ("chr17", 50_000, 53_000), max_bins=100)
     bins, gene, segs = fig.data[:3]
     assert len(bins.x) <= 100 + 3
@@ -183,7 +189,7 @@ def test_genome_copy_number_offsets_pooling_and_gene_bins():
     assert np.allclose(gene.y, 2.0)
     assert [x for x in segs.x if x is not None] == [0, 200_000, 200_000, 400_000]
     assert list(fig.layout.xaxis.ticktext) == ["1", "17"]
-    assert F.genome_copy_number([("A", "A", pd.DataFrame(columns=cnr.columns), None)],
+    assert genome_copy_number([("A", "A", pd.DataFrame(columns=cnr.columns), None)],
                                 "ERBB2") is None
 
 
@@ -196,13 +202,13 @@ def test_fragment_profiles_individual_then_aggregated():
                                                                          "normal"],
                        "qc_pass": [True, False, True]})
     profiles = {"S1": hist(167), "S2": hist(150), "S3": hist(250)}
-    fig = F.fragment_length_profiles(profiles, qc, max_individual=5)
+    fig = fragment_length_profiles(profiles, qc, max_individual=5)
     assert len(fig.data) == 3
     by = {t.name: t for t in fig.data}
     assert by["S2"].line.color == "#c2185b" and by["S3"].line.color == "#9e9e9e"
     assert sum(by["S1"].y) == pytest.approx(1.0)
     assert by["S1"].x[int(np.argmax(by["S1"].y))] == 167
-    agg = F.fragment_length_profiles(profiles, qc, max_individual=2)
+    agg = fragment_length_profiles(profiles, qc, max_individual=2)
     names = [t.name for t in agg.data]
     assert names == ["normal 10-90%", "normal median (1 samples)", "plasma 10-90%",
                      "plasma median (2 samples)", "S2 (QC fail)"]
@@ -210,14 +216,14 @@ def test_fragment_profiles_individual_then_aggregated():
 
 def test_qc_passed_reads_bool_text_and_numbers():
     qc = pd.DataFrame({"qc_pass": ["True", "False", "PASS", "FAIL", "1", "0", ""]})
-    assert F.qc_passed(qc).tolist() == [True, False, True, False, True, False, pd.NA]
+    assert qc_passed(qc).tolist() == [True, False, True, False, True, False, pd.NA]
 
 
 def test_qc_metrics_marks_failures_with_reason():
     qc = pd.DataFrame({"sample_id": ["S1", "S2"], "sample_type": ["plasma", "plasma"],
                        "duplicate_rate": [0.1, 0.7], "fragment_mode": [167, 166],
                        "qc_pass": [True, False], "qc_reason": ["", "duplicate rate 0.7 > 0.6"]})
-    fig = F.qc_metrics(qc)
+    fig = qc_metrics(qc)
     fails = [t for t in fig.data if t.name == "fail"]
     assert len(fails) == 2 and all(list(t.y) in ([0.7], [166]) for t in fails)
     assert "duplicate rate 0.7 &gt; 0.6" in fails[0].text[0]
@@ -227,11 +233,11 @@ def test_burden_waterfall_sorted_and_coloured_by_response():
     burden = pd.DataFrame({"patient_id": ["P1", "P2", "P3", "P4"],
                            "her2_burden": [0.5, 3.0, 0.0, 1.2]})
     response = pd.Series({"P1": "PR", "P2": "PD", "P3": "CR"})
-    fig = F.burden_waterfall(burden, response)
+    fig = burden_waterfall(burden, response)
     assert list(fig.layout.xaxis.categoryarray) == ["P2", "P4", "P1", "P3"]
     colours = {t.name: t.marker.color for t in fig.data}
-    assert colours == {"CR": F.RESPONSE_COLOURS["CR"], "PR": F.RESPONSE_COLOURS["PR"],
-                       "PD": F.RESPONSE_COLOURS["PD"], "unknown": F.RESPONSE_COLOURS["unknown"]}
+    assert colours == {"CR": RESPONSE_COLOURS["CR"], "PR": RESPONSE_COLOURS["PR"],
+                       "PD": RESPONSE_COLOURS["PD"], "unknown": RESPONSE_COLOURS["unknown"]}
 
 
 def test_km_plot_numbers_at_risk_censoring_and_title():
@@ -247,11 +253,11 @@ def test_km_plot_numbers_at_risk_censoring_and_title():
                            "ci_upper": km.confidence_interval_.iloc[1:, 1].to_numpy(),
                            "at_risk": table["at_risk"].to_numpy()})
     ticks = np.array([0, 2, 4, 6, 8, 10])
-    assert F._at_risk(curves, ticks) == [int((t >= x).sum()) for x in ticks]
-    fig = F.km_plot(curves, "TTF", {"p_value": 0.0074, "hazard_ratio": 0.57, "hr_lower": 0.38,
+    assert _at_risk(curves, ticks) == [int((t >= x).sum()) for x in ticks]
+    fig = km_plot(curves, "TTF", {"p_value": 0.0074, "hazard_ratio": 0.57, "hr_lower": 0.38,
                                     "hr_upper": 0.87})
     assert fig.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.0074, HR 0.57 (0.38-0.87))"
-    maxstat = F.km_plot(curves, "TTF", {"p_value": 0.001, "p_value_adjusted": 0.034})
+    maxstat = km_plot(curves, "TTF", {"p_value": 0.001, "p_value_adjusted": 0.034})
     assert maxstat.layout.title.text == "TTF: Kaplan-Meier (cut-point-adjusted log-rank p = 0.034)"
     censor = [tr for tr in fig.data if tr.mode == "markers"][0]
     assert sorted(censor.x) == [2.0, 4.0, 7.5]
@@ -264,7 +270,7 @@ def test_forest_plot_log_axis_and_intervals():
                          "n": [14, 14], "events": [10, 10], "p_value": [0.01, 0.2],
                          "hazard_ratio": [2.0, np.nan], "hr_lower": [1.2, np.nan],
                          "hr_upper": [3.5, np.nan]})
-    fig = F.forest_plot(surv)
+    fig = forest_plot(surv)
     assert fig.layout.xaxis.type == "log"
     assert "not estimable" not in fig.layout.title.text
     tr = fig.data[0]
@@ -278,23 +284,23 @@ def test_swimmer_orders_by_ttf_and_marks_events():
     draws = pd.DataFrame({"sample_id": ["P1_D1", "P1_D2", "P3_D1"],
                           "patient_id": ["P1", "P1", "P3"], "timepoint_days": [0, 61, 0]})
     tf = pd.DataFrame({"sample_id": ["P1_D1", "P1_D2"], "tf_detected": [True, False]})
-    fig = F.swimmer_plot(clinical, draws, tf)
+    fig = swimmer_plot(clinical, draws, tf)
     assert list(fig.layout.yaxis.categoryarray) == ["P2", "P1", "P3"]
     by = {t.name: t for t in fig.data}
     assert sorted(by["treatment failure"].y) == ["P1", "P2"]
     assert list(by["censored"].y) == ["P3"]
-    assert list(by["ctDNA not detected"].x) == pytest.approx([61 / F.DAYS_PER_MONTH])
+    assert list(by["ctDNA not detected"].x) == pytest.approx([61 / DAYS_PER_MONTH])
     assert list(by["draw (TF not assessed)"].y) == ["P3"]
 
 
 def test_treatment_timeline_without_clinical_shows_draws_only():
     draws = pd.DataFrame({"sample_id": ["A_D1", "A_D2"], "timepoint_days": [-3, 42]})
-    fig = F.treatment_timeline("A", draws, None)
+    fig = treatment_timeline("A", draws, None)
     assert [t.name for t in fig.data] == ["plasma draw"]
-    fig = F.treatment_timeline("A", draws, {"ttf_months": 2.0, "ttf_event": 0,
+    fig = treatment_timeline("A", draws, {"ttf_months": 2.0, "ttf_event": 0,
                                             "best_response": "SD"})
     marker = [t for t in fig.data if t.name.startswith("censored")][0]
-    assert list(marker.x) == pytest.approx([2.0 * F.DAYS_PER_MONTH])
+    assert list(marker.x) == pytest.approx([2.0 * DAYS_PER_MONTH])
     assert "best response SD" in fig.layout.title.text
 
 
@@ -303,11 +309,11 @@ def test_degenerate_hazard_ratios_are_not_drawn():
                          "n": [40, 2], "events": [30, 2], "p_value": [0.01, 0.3],
                          "hazard_ratio": [1.8, 9.5e6], "hr_lower": [1.1, 0.0],
                          "hr_upper": [2.9, np.inf]})
-    fig = F.forest_plot(surv)
+    fig = forest_plot(surv)
     assert list(fig.data[0].x) == [1.8]
     assert "(1 not estimable, not drawn)" in fig.layout.title.text
     curves = pd.DataFrame({"analysis": "separated", "group": ["high", "low"], "time": [1.0, 2.0],
                            "survival": [0.0, 0.0], "ci_lower": [0.0, 0.0], "ci_upper": [1.0, 1.0],
                            "at_risk": [1, 1]})
-    km = F.km_plot(curves, "separated", surv.iloc[1].to_dict())
+    km = km_plot(curves, "separated", surv.iloc[1].to_dict())
     assert km.layout.title.text.endswith("HR not estimable)")

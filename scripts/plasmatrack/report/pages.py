@@ -3,7 +3,7 @@
 Pages are self-contained and work offline (no CDN, no web fonts). Every value that reaches the
 HTML goes through Jinja2's autoescape; figure JSON is produced by plotly, which escapes ``<``, ``>``
 and ``/`` inside its script blocks, and user strings inside figures are escaped by
-``figures.esc``. Every plotted table is written as TSV into a folder beside the page
+``plotting.esc``. Every plotted table is written as TSV into a folder beside the page
 (``<page>_data/``) and linked under its figure. Pages are written atomically.
 """
 
@@ -28,7 +28,14 @@ from plotly.offline import get_plotlyjs
 
 from .. import __version__
 from ..io import atomic_open, write_tsv
-from . import figures as F
+from ..units import DAYS_PER_MONTH
+from .cohort_figures import burden_by_response, burden_waterfall, forest_plot, \
+    fragment_length_profiles, km_plot, qc_metric_columns, qc_metrics, qc_passed, \
+    qc_reason_column, swimmer_plot
+from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_plot, \
+    clone_labels, clone_tree, fish_layout, gene_copy_number_over_time, genome_copy_number, \
+    treatment_timeline, tumour_fraction_over_time, vaf_trajectories
+from .plotting import float_or_none
 from .sources import StageData, as_bool
 
 MAX_CELL_CHARS = 120
@@ -47,7 +54,7 @@ class ReportSettings:
     max_bins_per_draw: int = 3000
     max_individual_fragment_profiles: int = 40
     table_page_size: int = 50
-    hidden_variant_categories: tuple[str, ...] = F.HIDDEN_CATEGORIES
+    hidden_variant_categories: tuple[str, ...] = HIDDEN_CATEGORIES
 
     @classmethod
     def from_config(cls, config: dict | None) -> "ReportSettings":
@@ -182,24 +189,50 @@ def _draws(data: StageData, patient: str) -> pd.DataFrame:
     return mine[mine["sample_type"] == "plasma"].sort_values("timepoint_days")
 
 
+@dataclass(frozen=True)
+class PatientView:
+    """What every section of one patient's page draws on: the stage data, the patient's plasma
+    draws (time order), clinical row and time to treatment failure (days; None when not given),
+    and the patient's tumour-fraction rows."""
+
+    data: StageData
+    patient: str
+    settings: ReportSettings
+    draws: pd.DataFrame
+    clinical: dict | None
+    ttf_days: float | None
+    ttf_event: int | None
+    tf: pd.DataFrame | None
+
+    @classmethod
+    def build(cls, data: StageData, patient: str, settings: ReportSettings) -> "PatientView":
+        clinical = data.clinical_row(patient)
+        ttf_days = ttf_event = None
+        if clinical and float_or_none(clinical.get("ttf_months")) is not None:
+            ttf_days = float_or_none(clinical["ttf_months"]) * DAYS_PER_MONTH
+            ttf_event = int(float_or_none(clinical.get("ttf_event")) or 0)
+        return cls(data, patient, settings, _draws(data, patient), clinical, ttf_days, ttf_event,
+                   data.for_patient("tumour_fraction", patient))
+
+
 def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | str,
                        settings: ReportSettings | None = None, cohort_href: str = "../cohort.html"
                        ) -> Path:
     """Write ``out_html`` (the patient's page) and its ``<name>_data/`` TSVs."""
-    settings = settings or ReportSettings()
-    gene = settings.her2_gene
+    view = PatientView.build(data, patient, settings or ReportSettings())
     page = Page(title=f"plasmatrack: patient {patient}", html_path=Path(out_html),
                 nav=[("cohort report", cohort_href)])
-    draws = _draws(data, patient)
-    clinical = data.clinical_row(patient)
-    ttf_days = ttf_event = None
-    if clinical and F._num(clinical.get("ttf_months")) is not None:
-        ttf_days = F._num(clinical["ttf_months"]) * F.DAYS_PER_MONTH
-        ttf_event = int(F._num(clinical.get("ttf_event")) or 0)
+    for add_section in (_summary_section, _tumour_fraction_section, _gene_section,
+                        _variants_section, _clones_section, _copy_number_section,
+                        _patient_qc_section):
+        add_section(page, view)
+    return page.write()
 
-    # -- summary + timeline
-    blocks = page.section("summary", "Summary and treatment timeline")
-    items = [("patient", patient), ("plasma draws", str(len(draws)))]
+
+def _summary_items(view: PatientView) -> list[tuple[str, str]]:
+    """(label, value) rows of the patient summary: draws, clinical fields, baseline burden."""
+    clinical, ttf_days, ttf_event = view.clinical, view.ttf_days, view.ttf_event
+    items = [("patient", view.patient), ("plasma draws", str(len(view.draws)))]
     if clinical:
         for key, label in (("her2_status", "HER2 status"), ("cancer_type", "cancer type"),
                            ("best_response", "best response")):
@@ -207,13 +240,13 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                 items.append((label, _cell(clinical.get(key))))
         if ttf_days is not None:
             items.append(("time to treatment failure",
-                          f"{F._num(clinical['ttf_months']):.1f} months "
+                          f"{float_or_none(clinical['ttf_months']):.1f} months "
                           f"({'failure' if ttf_event == 1 else 'censored'})"))
-        if F._num(clinical.get("os_months")) is not None:
-            os_event = F._num(clinical.get("os_event"))
-            items.append(("overall survival", f"{F._num(clinical['os_months']):.1f} months "
+        if float_or_none(clinical.get("os_months")) is not None:
+            os_event = float_or_none(clinical.get("os_event"))
+            items.append(("overall survival", f"{float_or_none(clinical['os_months']):.1f} months "
                           f"({'death' if os_event == 1 else 'censored'})"))
-    burden = data.for_patient("her2_burden", patient)
+    burden = view.data.for_patient("her2_burden", view.patient)
     if burden is not None and not burden.empty:
         row = burden.iloc[0]
         items.append(("baseline HER2 burden", _cell(row["her2_burden"])
@@ -222,27 +255,35 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                          else "")))
         if "baseline_sample_id" in row:
             items.append(("baseline draw", _cell(row["baseline_sample_id"])))
-    blocks.append({"kind": "summary", "items": items})
-    if clinical is None:
+    return items
+
+
+def _summary_section(page: Page, view: PatientView) -> None:
+    blocks = page.section("summary", "Summary and treatment timeline")
+    blocks.append({"kind": "summary", "items": _summary_items(view)})
+    if view.clinical is None:
         blocks.append({"kind": "note", "text": (
             "This patient has no clinical row (or the run has no clinical sheet): the patient is "
             "analysed but left out of the survival analyses; the timeline shows draws only.")})
+    draws = view.draws
     timeline_rows = [{"event": "plasma draw", "sample_id": s, "day": d}
                      for s, d in zip(draws["sample_id"], draws["timepoint_days"])]
-    if ttf_days is not None:
-        timeline_rows.append({"event": "treatment failure" if ttf_event == 1 else "TTF censored",
-                              "sample_id": "", "day": round(ttf_days, 1)})
-    page.figure(blocks, F.treatment_timeline(patient, draws, clinical),
+    if view.ttf_days is not None:
+        timeline_rows.append({"event": "treatment failure" if view.ttf_event == 1
+                              else "TTF censored", "sample_id": "",
+                              "day": round(view.ttf_days, 1)})
+    page.figure(blocks, treatment_timeline(view.patient, draws, view.clinical),
                 "Plasma draws (days from treatment start), time on treatment to treatment failure "
                 "(X) or censoring (arrow), coloured by best response; overall survival where "
                 "given.", "timeline", pd.DataFrame(timeline_rows))
 
-    # -- tumour fraction
+
+def _tumour_fraction_section(page: Page, view: PatientView) -> None:
     blocks = page.section("tumour-fraction", "Tumour fraction")
-    tf = data.for_patient("tumour_fraction", patient)
-    snv = data.for_patient("snv_tumour_fraction", patient)
+    tf = view.tf
+    snv = view.data.for_patient("snv_tumour_fraction", view.patient)
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    fig = F.tumour_fraction_over_time(tf_plot, snv, ttf_days, ttf_event)
+    fig = tumour_fraction_over_time(tf_plot, snv, view.ttf_days, view.ttf_event)
     if snv is not None:
         page.tables["snv_tumour_fraction"] = snv
     disagree = tf_disagreements(tf)
@@ -254,59 +295,84 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                 "genome-wide copy number (HMM), clonal somatic SNVs (about 2 x VAF) and, where "
                 "the matched normal has heterozygous SNPs, allelic imbalance (BAF). "
                 "Dotted line: treatment failure.", "tumour_fraction", tf,
-                missing=_why_missing(data, ["tumour_fraction", "snv_tumour_fraction"]))
+                missing=_why_missing(view.data, ["tumour_fraction", "snv_tumour_fraction"]))
 
-    # -- ERBB2
+
+def _gene_section(page: Page, view: PatientView) -> None:
+    """The HER2 gene's (``settings.her2_gene``, ERBB2 by default) copy number over time."""
+    settings, gene = view.settings, view.settings.her2_gene
     blocks = page.section("erbb2", f"{gene} copy number")
-    erbb2 = data.for_patient("erbb2", patient)
+    erbb2 = view.data.for_patient("erbb2", view.patient)
     if erbb2 is not None:
         erbb2 = erbb2[erbb2["gene"] == gene].assign(amplified=lambda d: as_bool(d["amplified"]))
-    page.figure(blocks, F.gene_copy_number_over_time(
+    page.figure(blocks, gene_copy_number_over_time(
                     erbb2, gene, settings.pcn_threshold, settings.tumour_cn_threshold,
-                    ttf_days, ttf_event),
+                    view.ttf_days, view.ttf_event),
                 f"{gene} plasma copy number (PCN; dashed: observed-copy threshold "
                 f"{settings.pcn_threshold:g}) and TF-adjusted tumour copy number with 95% "
                 "interval (dashed: tissue-style threshold); red: called amplified by the copy-"
                 "number stage. Tumour copy number is not estimable when TF is about 0.",
-                "erbb2", erbb2, missing=_why_missing(data, ["erbb2"], patient))
+                "erbb2", erbb2, missing=_why_missing(view.data, ["erbb2"], view.patient))
 
-    # -- variants
+
+def _variants_section(page: Page, view: PatientView) -> None:
     blocks = page.section("variants", "Tracked variants")
-    variants = data.for_patient("tracked_variants", patient)
-    page.figure(blocks, F.vaf_trajectories(variants, tf, ttf_days, ttf_event,
-                                           settings.hidden_variant_categories),
+    variants = view.data.for_patient("tracked_variants", view.patient)
+    page.figure(blocks, vaf_trajectories(variants, view.tf, view.ttf_days, view.ttf_event,
+                                         view.settings.hidden_variant_categories),
                 "VAF with 95% interval of every tracked variant in every plasma draw. Marker: "
                 "filled = detected, open circle = not detected, open diamond = undetermined "
-                "(too few informative fragments). Germline, CHIP and artifact variants and variants "
-                "never detected in any draw are hidden: switch them on with the buttons or the "
-                "legend. Log scale: zero VAFs "
-                "are not drawn. Dashed: TF/2 from copy number.",
+                "(too few informative fragments). Germline, CHIP and artifact variants and "
+                "variants never detected in any draw are hidden: switch them on with the buttons "
+                "or the legend. Log scale: zero VAFs are not drawn. Dashed: TF/2 from copy number.",
                 "tracked_variants", variants,
-                missing=_why_missing(data, ["tracked_variants"], patient))
+                missing=_why_missing(view.data, ["tracked_variants"], view.patient))
 
-    # -- clones
-    blocks = page.section("clones", "Clonal evolution")
-    prevalence = data.for_patient("cluster_prevalence", patient)
-    tree = data.for_patient("tree", patient)
-    clusters = data.for_patient("variant_clusters", patient)
-    labels = F.clone_labels(clusters)
+
+def _clone_names(clusters: pd.DataFrame | None, tree: pd.DataFrame | None) -> dict[str, str]:
+    """cluster_id -> label: the genes of each clone, or the clonal stage's own clone names
+    ("PIK3CA H1047R", tree.tsv ``label``) where it gives them."""
+    labels = clone_labels(clusters)
     if tree is not None and "label" in tree:
-        # the clonal stage's own clone names ("PIK3CA H1047R") where it gives them
         for cid, label in zip(tree["cluster_id"].astype(str), tree["label"]):
             if _cell(label):
                 labels[cid] = _cell(label)
+    return labels
+
+
+def _cluster_ids(prevalence: pd.DataFrame | None, tree: pd.DataFrame | None) -> list[str]:
+    """The clones to draw in the tree: those with prevalences, else those of the tree."""
+    if prevalence is not None and not prevalence.empty:
+        return sorted(set(prevalence["cluster_id"].astype(str)))
+    if tree is not None and not tree.empty:
+        return sorted(set(tree["cluster_id"].astype(str)))
+    return []
+
+
+def _clone_tree_notes(blocks: list[dict], tree: pd.DataFrame | None) -> None:
+    """The clonal stage's resolution warning and tree notes, before the clone figures."""
     limited = resolution_warning(tree)
     if limited:
         blocks.append({"kind": "warnings", "items": [limited]})
     if tree is not None and "note" in tree:
         for note in sorted({_cell(n) for n in tree["note"] if _cell(n)}):
             blocks.append({"kind": "note", "text": f"Clone tree: {note}"})
-    fish, scaled = F.clone_fish_plot(prevalence, tree, labels, ttf_days)
-    bands = F.fish_layout(prevalence, tree)[0] if fish is not None else None
+
+
+def _clones_section(page: Page, view: PatientView) -> None:
+    data, patient = view.data, view.patient
+    blocks = page.section("clones", "Clonal evolution")
+    prevalence = data.for_patient("cluster_prevalence", patient)
+    tree = data.for_patient("tree", patient)
+    clusters = data.for_patient("variant_clusters", patient)
+    labels = _clone_names(clusters, tree)
+    _clone_tree_notes(blocks, tree)
+    fish, scaled = clone_fish_plot(prevalence, tree, labels, view.ttf_days)
+    bands = fish_layout(prevalence, tree)[0] if fish is not None else None
     if scaled:
         blocks.append({"kind": "note", "text": (
             "The clone prevalences violate the sum rule at some draw (children add up to more "
-            f"than their parent by over {F.SUM_RULE_TOLERANCE:g}); the fish plot scales the "
+            f"than their parent by over {SUM_RULE_TOLERANCE:g}); the fish plot scales the "
             "children down to fit. See the clone tree notes of the clonal stage.")})
     page.figure(blocks, fish,
                 "Clone prevalence (cancer cell fraction incl. descendants) over time: each clone "
@@ -315,10 +381,7 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                 missing=_why_missing(data, ["cluster_prevalence"], patient))
     if bands is not None:
         page.tables["fish_bands"] = bands
-    cluster_ids = sorted(set(prevalence["cluster_id"].astype(str))) if prevalence is not None \
-        and not prevalence.empty else (sorted(set(tree["cluster_id"].astype(str)))
-                                       if tree is not None and not tree.empty else [])
-    page.figure(blocks, F.clone_tree(tree, cluster_ids, labels),
+    page.figure(blocks, clone_tree(tree, _cluster_ids(prevalence, tree), labels),
                 "Clone tree (parent left of child), labelled with the genes of each clone.",
                 "tree", tree if tree is not None and not tree.empty else None,
                 missing=_why_missing(data, ["tree"], patient))
@@ -327,19 +390,21 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     events = data.for_patient("events", patient)
     if events is not None and not events.empty:
         page.table(blocks, events.drop(columns=["patient_id"]), "Clonal events.", "events",
-                   page_size=settings.table_page_size)
+                   page_size=view.settings.table_page_size)
 
-    # -- genome-wide copy number
-    blocks = page.section("copy-number", "Genome-wide copy number")
+
+def _copy_number_draws(view: PatientView) -> tuple[list, list, list]:
+    """Per draw with a .cnr: (sample_id, label, cnr, cns) for the figure, and the bins and
+    segments (with sample_id) for the TSVs beside it."""
     cn_draws, bins_out, segs_out = [], [], []
-    for sid, day in zip(draws["sample_id"], draws["timepoint_days"]):
-        cnr = data.sample_file("cnr", sid)
+    for sid, day in zip(view.draws["sample_id"], view.draws["timepoint_days"]):
+        cnr = view.data.sample_file("cnr", sid)
         if cnr is None:
             continue
-        cns = data.sample_file("cns", sid)
+        cns = view.data.sample_file("cns", sid)
         label = f"{sid} (day {_cell(day)})"
-        if tf is not None:
-            row = tf[tf["sample_id"] == sid]
+        if view.tf is not None:
+            row = view.tf[view.tf["sample_id"] == sid]
             if not row.empty:
                 label += f", TF {row['tumour_fraction'].iloc[0]:.3f}"
         cn_draws.append((sid, label, cnr, cns))
@@ -347,8 +412,15 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
                              if c in cnr]].assign(sample_id=sid))
         if cns is not None:
             segs_out.append(cns[["chromosome", "start", "end", "log2"]].assign(sample_id=sid))
-    fig = F.genome_copy_number(cn_draws, gene, data.gene_location(gene),
-                               settings.max_bins_per_draw)
+    return cn_draws, bins_out, segs_out
+
+
+def _copy_number_section(page: Page, view: PatientView) -> None:
+    settings, gene = view.settings, view.settings.her2_gene
+    blocks = page.section("copy-number", "Genome-wide copy number")
+    cn_draws, bins_out, segs_out = _copy_number_draws(view)
+    fig = genome_copy_number(cn_draws, gene, view.data.gene_location(gene),
+                             settings.max_bins_per_draw)
     page.figure(blocks, fig,
                 f"Bin log2 ratios (grey; pooled to at most {settings.max_bins_per_draw} points "
                 f"per draw), segments (orange) and {gene} (red, shaded) per draw.",
@@ -358,17 +430,17 @@ def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | st
     if bins_out:
         page.tables["copy_number_bins"] = pd.concat(bins_out, ignore_index=True)
 
-    # -- QC
+
+def _patient_qc_section(page: Page, view: PatientView) -> None:
     blocks = page.section("qc", "QC")
-    qc = data.for_patient("qc_summary", patient)
+    qc = view.data.for_patient("qc_summary", view.patient)
     if qc is None or qc.empty:
         blocks.append({"kind": "note", "text": "Not available: " +
-                       _why_missing(data, ["qc_summary"], patient)})
+                       _why_missing(view.data, ["qc_summary"], view.patient)})
     else:
         shown, fail = qc_table(qc)
         page.table(blocks, shown, "QC per sample; failed samples highlighted with the reason.",
-                   "qc", fail=fail, page_size=settings.table_page_size, full=qc)
-    return page.write()
+                   "qc", fail=fail, page_size=view.settings.table_page_size, full=qc)
 
 
 def tf_disagreements(tf: pd.DataFrame | None) -> list[str]:
@@ -413,13 +485,13 @@ def _why_missing(data: StageData, names: list[str], patient: str | None = None) 
 
 def qc_table(qc: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The QC columns a reader needs first, and a pass/fail flag per row (True = failed)."""
-    passed = F.qc_passed(qc)
-    reason = F.qc_reason_column(qc)
+    passed = qc_passed(qc)
+    reason = qc_reason_column(qc)
     cols = [c for c in ("sample_id", "patient_id", "sample_type", "timepoint_days") if c in qc]
     shown = qc[cols].copy()
     shown["QC"] = passed.map({True: "pass", False: "FAIL"}).astype(object).fillna("")
     shown["reason"] = qc[reason].fillna("").astype(str) if reason else ""
-    for col, _ in F.qc_metric_columns(qc):
+    for col, _ in qc_metric_columns(qc):
         shown[col] = pd.to_numeric(qc[col], errors="coerce")
     return shown, (passed == False).fillna(False)  # noqa: E712 (nullable boolean)
 
@@ -438,17 +510,28 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     """Write the cohort page ``out_html`` with links to ``<patients_dir>/<patient>.html``."""
     settings = settings or ReportSettings()
     page = Page(title="plasmatrack: cohort report", html_path=Path(out_html))
+    _overview_section(page, data)
+    _cohort_qc_section(page, data, settings)
+    _burden_section(page, data)
+    _survival_section(page, data, settings)
+    _swimmer_section(page, data)
+    _dynamics_section(page, data, settings)
+    _patients_section(page, data, settings, patients_dir)
+    _methods_section(page, data, truth)
+    return page.write()
+
+
+def _overview_items(data: StageData) -> list[tuple[str, str]]:
+    """(label, value) rows of the cohort overview: counts of patients, draws, QC failures and
+    patients with limited clonal resolution."""
     samples = data.samples()
     patients = data.patients()
     qc = data.table("qc_summary")
-
-    # -- overview
-    blocks = page.section("overview", "Overview")
     n_plasma = int((samples["sample_type"] == "plasma").sum())
     items = [("patients", str(len(patients))), ("plasma draws", str(n_plasma)),
              ("normal samples", str(len(samples) - n_plasma))]
     if qc is not None:
-        n_fail = int((F.qc_passed(qc) == False).fillna(False).sum())  # noqa: E712
+        n_fail = int((qc_passed(qc) == False).fillna(False).sum())  # noqa: E712
         items.append(("samples failing QC", str(n_fail)))
     tree = data.table("tree")
     if tree is not None and "clonal_resolution" in tree and not tree.empty:
@@ -457,9 +540,13 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
                                    "patient_id"].astype(str))
         items.append(("limited clonal resolution", f"{len(limited)} of {len(calls)} patients"
                       + (f" ({', '.join(limited)})" if limited else "")))
-    blocks.append({"kind": "summary", "items": items})
+    return items
+
+
+def _overview_section(page: Page, data: StageData) -> None:
+    blocks = page.section("overview", "Overview")
+    blocks.append({"kind": "summary", "items": _overview_items(data)})
     warnings = list(data.clinical_warnings())
-    tf = data.table("tumour_fraction")
     for name in ("tumour_fraction", "genes", "her2_burden"):
         df = data.table(name)
         if df is not None and "warning" in df:
@@ -474,11 +561,13 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
         blocks.append({"kind": "note", "text": "Not part of this run (sections below say what "
                        "they cannot show): " + ", ".join(absent) + "."})
 
-    # -- QC
+
+def _cohort_qc_section(page: Page, data: StageData, settings: ReportSettings) -> None:
     blocks = page.section("qc", "QC of all samples")
-    profiles = {s: data.sample_file("fragment_lengths", s) for s in samples["sample_id"]
+    qc = data.table("qc_summary")
+    profiles = {s: data.sample_file("fragment_lengths", s) for s in data.samples()["sample_id"]
                 if s in data.sources.per_sample.get("fragment_lengths", {})}
-    frag_fig = F.fragment_length_profiles(profiles, qc, settings.max_individual_fragment_profiles)
+    frag_fig = fragment_length_profiles(profiles, qc, settings.max_individual_fragment_profiles)
     frag_table = None
     if frag_fig is not None:
         parts = [df.assign(sample_id=s) for s, df in profiles.items() if df is not None]
@@ -489,7 +578,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
                 f"{settings.max_individual_fragment_profiles} samples: median and 10-90% band "
                 "per sample type plus every failing sample.", "fragment_lengths", frag_table,
                 missing="no fragment-length histograms (the QC stage has not run)")
-    page.figure(blocks, F.qc_metrics(qc),
+    page.figure(blocks, qc_metrics(qc),
                 "Key QC metrics per sample type; failing samples red (hover for the reason).",
                 None, None, missing=_why_missing(data, ["qc_summary"]))
     if qc is not None and not qc.empty:
@@ -498,49 +587,62 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
         page.table(blocks, shown.iloc[order], "All samples (failures first).", "qc_summary",
                    fail=fail.iloc[order], page_size=settings.table_page_size, full=qc)
 
-    # -- HER2 burden
+
+def _response_test(survival: pd.DataFrame | None) -> dict | None:
+    """The survival table's row testing burden against best response, for the figure title:
+    the global test (Kruskal-Wallis) rather than a trend or pairwise one; None without one."""
+    if survival is None:
+        return None
+    name = survival["analysis"].astype(str)
+    hits = survival[name.str.contains("response", case=False) & survival["p_value"].notna()]
+    if hits.empty:
+        return None
+    kw = hits[hits["analysis"].astype(str).str.contains("kruskal", case=False)]
+    return (kw if not kw.empty else hits).iloc[0].to_dict()
+
+
+def _burden_section(page: Page, data: StageData) -> None:
     blocks = page.section("burden", "Baseline HER2 burden")
     burden = data.table("her2_burden")
     responses = _responses(data)
-    page.figure(blocks, F.burden_waterfall(burden, responses),
+    page.figure(blocks, burden_waterfall(burden, responses),
                 "Baseline HER2 ctDNA burden per patient (high to low), coloured by best "
                 "response.", "her2_burden", burden,
                 missing=_why_missing(data, ["her2_burden"]))
-    survival = data.table("survival")
-    resp_stats = None
-    if survival is not None:
-        name = survival["analysis"].astype(str)
-        hits = survival[name.str.contains("response", case=False) & survival["p_value"].notna()]
-        if not hits.empty:
-            # the global test (Kruskal-Wallis) rather than a trend or pairwise one
-            kw = hits[hits["analysis"].astype(str).str.contains("kruskal", case=False)]
-            resp_stats = (kw if not kw.empty else hits).iloc[0].to_dict()
-    resp_fig = F.burden_by_response(burden, responses, resp_stats)
+    resp_fig = burden_by_response(burden, responses, _response_test(data.table("survival")))
     page.figure(blocks, resp_fig, "Baseline HER2 burden by best response (every patient a "
                 "point).", None, None,
                 missing=(_why_missing(data, ["her2_burden"]) if burden is None
                          else "no best_response in the clinical sheet"))
 
-    # -- survival
+
+def _km_figures(page: Page, blocks: list[dict], km: pd.DataFrame,
+                survival: pd.DataFrame | None) -> None:
+    """One Kaplan-Meier figure per analysis of km_curves.tsv, its test from survival.tsv."""
+    for analysis in sorted(km["analysis"].astype(str).unique()):
+        stats = None
+        if survival is not None:
+            rows = survival[survival["analysis"].astype(str) == analysis]
+            stats = rows.iloc[0].to_dict() if not rows.empty else None
+        page.figure(blocks, km_plot(km, analysis, stats),
+                    f"Kaplan-Meier estimate with 95% band for {analysis}; ticks mark "
+                    "censoring; numbers at risk below; log-rank p and hazard ratio from the "
+                    "survival table.", _safe_name(f"km_{analysis}"),
+                    km[km["analysis"].astype(str) == analysis])
+
+
+def _survival_section(page: Page, data: StageData, settings: ReportSettings) -> None:
     blocks = page.section("survival", "Time to treatment failure and survival")
     km = data.table("km_curves")
+    survival = data.table("survival")
     if km is None or km.empty:
         blocks.append({"kind": "note", "text": "Not available: " +
                        (_why_missing(data, ["km_curves"]) if km is None else "no curves") +
                        (" (e.g. a run without clinical outcomes)" if data.clinical() is None
                         else "")})
     else:
-        for analysis in sorted(km["analysis"].astype(str).unique()):
-            stats = None
-            if survival is not None:
-                rows = survival[survival["analysis"].astype(str) == analysis]
-                stats = rows.iloc[0].to_dict() if not rows.empty else None
-            page.figure(blocks, F.km_plot(km, analysis, stats),
-                        f"Kaplan-Meier estimate with 95% band for {analysis}; ticks mark "
-                        "censoring; numbers at risk below; log-rank p and hazard ratio from the "
-                        "survival table.", _safe_name(f"km_{analysis}"),
-                        km[km["analysis"].astype(str) == analysis])
-    page.figure(blocks, F.forest_plot(survival),
+        _km_figures(page, blocks, km, survival)
+    page.figure(blocks, forest_plot(survival),
                 "Hazard ratios with 95% intervals of the Cox models (log scale).", None, None,
                 missing=_why_missing(data, ["survival"]) if survival is None
                 else "no analysis with an estimable hazard ratio (finite 95% interval)")
@@ -548,12 +650,15 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
         page.table(blocks, survival, "All survival analyses (adjusted p-values for optimised "
                    "cut-points).", "survival", page_size=settings.table_page_size)
 
-    # -- swimmer
+
+def _swimmer_section(page: Page, data: StageData) -> None:
     blocks = page.section("swimmer", "Swimmer plot")
     clinical = data.clinical()
+    samples = data.samples()
     plasma = samples[samples["sample_type"] == "plasma"]
+    tf = data.table("tumour_fraction")
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    page.figure(blocks, F.swimmer_plot(clinical, plasma, tf_plot),
+    page.figure(blocks, swimmer_plot(clinical, plasma, tf_plot),
                 "Time to treatment failure per patient (bar colour: best response; X: failure; "
                 "arrow: censored) with the plasma draws (filled: ctDNA detected by copy number).",
                 "swimmer", clinical[[c for c in ("patient_id", "ttf_months", "ttf_event",
@@ -561,22 +666,27 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
                 if clinical is not None else None,
                 missing="no clinical sheet with ttf_months in this run")
 
-    # -- dynamics
+
+def _dynamics_section(page: Page, data: StageData, settings: ReportSettings) -> None:
     dynamics = data.table("dynamics")
     if dynamics is not None and not dynamics.empty:
         blocks = page.section("dynamics", "On-treatment dynamics")
         page.table(blocks, dynamics, "Change of tumour fraction and HER2 burden from baseline to "
                    "the first on-treatment draw.", "dynamics", page_size=settings.table_page_size)
 
-    # -- patients
-    blocks = page.section("patients", "Patients")
+
+def _patient_rows(data: StageData) -> pd.DataFrame:
+    """One row per patient: draws, clinical fields, baseline TF and HER2 burden."""
+    samples = data.samples()
+    plasma = samples[samples["sample_type"] == "plasma"]
+    burden = data.table("her2_burden")
     rows = []
     base_tf = {}
     if burden is not None and "tumour_fraction" in burden:
         base_tf = dict(zip(burden["patient_id"], burden["tumour_fraction"]))
     burden_of = dict(zip(burden["patient_id"], burden["her2_burden"])) if burden is not None \
         else {}
-    for pid in patients:
+    for pid in data.patients():
         crow = data.clinical_row(pid) or {}
         rows.append({"patient": pid,
                      "plasma draws": int((plasma["patient_id"] == pid).sum()),
@@ -586,12 +696,19 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
                      "TTF event": crow.get("ttf_event", ""),
                      "baseline TF": base_tf.get(pid, ""),
                      "baseline HER2 burden": burden_of.get(pid, "")})
-    table = pd.DataFrame(rows)
-    links = {"patient": {pid: f"{patients_dir}/{pid}.html" for pid in patients}}
-    page.table(blocks, table, "One page per patient (click the ID).", "patients", links=links,
-               page_size=settings.table_page_size)
+    return pd.DataFrame(rows)
 
-    # -- methods
+
+def _patients_section(page: Page, data: StageData, settings: ReportSettings,
+                      patients_dir: str) -> None:
+    blocks = page.section("patients", "Patients")
+    links = {"patient": {pid: f"{patients_dir}/{pid}.html" for pid in data.patients()}}
+    page.table(blocks, _patient_rows(data), "One page per patient (click the ID).", "patients",
+               links=links, page_size=settings.table_page_size)
+
+
+def _methods_section(page: Page, data: StageData, truth: os.PathLike | str | None) -> None:
+    """Methods text, tool versions, the simulator-truth comparison of demo runs, the config."""
     blocks = page.section("methods", "Methods and versions")
     blocks.append({"kind": "text", "text": (
         "Reads aligned with bwa mem (-Y) and duplicate-marked with samtools; cfDNA QC; copy "
@@ -618,7 +735,6 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     if data.sources.config:
         blocks.append({"kind": "pre", "caption": "Configuration of this run (defaults filled in).",
                        "text": yaml.safe_dump(_plain(data.sources.config), sort_keys=True)})
-    return page.write()
 
 
 def segmentation_sentence(tf: pd.DataFrame | None) -> str:

@@ -8,6 +8,7 @@ they are stand-ins for the stages' outputs, not a simulation of reads.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,43 @@ def _bins(cn_of) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["chromosome", "start", "end", "gene", "cn"])
 
 
+@dataclass
+class _Patient:
+    """One synthetic patient's design: plasma draw days and true tumour fractions, ERBB2 copy
+    number (2 when not amplified), time to treatment failure (months) and best response."""
+
+    index: int
+    pid: str
+    amplified: bool
+    ttf: float
+    event: int
+    base_tf: float
+    erbb2_cn: float
+    days: list[int]
+    tfs: list[float]
+    response: str
+
+    def tumour_cn(self, chrom: str, start: int) -> float:
+        """Tumour copy number at a bin start: ERBB2 amplicon, a 1q-like gain and an 8p-like
+        loss on a diploid genome."""
+        if chrom == "chr17" and 900_000 <= start < 1_150_000:
+            return self.erbb2_cn
+        if chrom == "chr1" and start >= 1_500_000:
+            return 3.0
+        if chrom == "chr8" and start < 1_000_000:
+            return 1.0
+        return 2.0
+
+    def samples(self) -> list[tuple[str, str, int | None, float]]:
+        """(sample_id, sample_type, day, true TF): the normal, then the plasma draws."""
+        return [(f"{self.pid}_N", "normal", None, 0.0)] + \
+            [(f"{self.pid}_D{k + 1}", "plasma", d, t)
+             for k, (d, t) in enumerate(zip(self.days, self.tfs))]
+
+
+TableRows = dict[str, list[dict]]  # table name -> its rows, appended patient by patient
+
+
 def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1,
                             draws: int = 3, clinical: bool = True,
                             hostile_text: str | None = None) -> SyntheticRun:
@@ -73,215 +111,318 @@ def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1
     results = root / "results"
     root.mkdir(parents=True, exist_ok=True)
     (root / "genes.bed").write_text("".join(f"{c}\t{s}\t{e}\t{g}\n" for c, s, e, g in GENES))
-    sample_rows, clin_rows, qc_rows, tf_rows, snv_rows, gene_rows, var_rows = ([] for _ in range(7))
-    clus_rows, prev_rows, tree_rows, event_rows, burden_rows, dyn_rows = ([] for _ in range(6))
+    rows: TableRows = defaultdict(list)
     for i in range(n_patients):
-        pid = f"P{i + 1:03d}"
-        amplified = i % 3 != 2
-        ttf = float(rng.weibull(1.3) * 8 + 0.8)
-        event = int(rng.random() > 0.18)
-        base_tf = float(np.exp(rng.uniform(np.log(0.01), np.log(0.45))))
-        erbb2_cn = float(rng.uniform(8, 25)) if amplified else 2.0
-        days = [int(rng.integers(-14, 1)), int(rng.integers(28, 64))]
-        days += [max(int(ttf * 30.4375), days[1] + 14) + k * 30 for k in range(max(0, draws - 2))]
-        tfs = [base_tf, base_tf * rng.uniform(0.05, 0.6)] + \
-            [base_tf * rng.uniform(0.6, 1.6) for _ in range(max(0, draws - 2))]
-        response = ("CR", "PR", "SD", "PD")[min(3, int(rng.integers(0, 3) + base_tf * 4))]
-        clin_rows.append({"patient_id": pid, "ttf_months": round(ttf, 2), "ttf_event": event,
-                          "os_months": round(ttf + rng.uniform(2, 14), 2),
-                          "os_event": int(rng.random() > 0.5), "best_response": response,
-                          "her2_status": "amplified" if amplified else "mutant",
-                          "cancer_type": hostile_text if (hostile_text and i == 0) else "breast",
-                          "age": int(rng.integers(35, 80))})
-        segs_gain = {("chr1", 0), ("chr8", 1)}  # 1q-like gain, 8p-like loss stand-ins
+        _add_patient(rng, i, draws, hostile_text, rows, results)
+    _write_tables(rows, root, results, clinical)
+    return SyntheticRun(root=root, results=results, samples=root / "samples.tsv",
+                        clinical=root / "clinical.tsv", genes_bed=root / "genes.bed")
 
-        def tumour_cn(chrom, start):
-            if chrom == "chr17" and 900_000 <= start < 1_150_000:
-                return erbb2_cn
-            if chrom == "chr1" and start >= 1_500_000 and ("chr1", 0) in segs_gain:
-                return 3.0
-            if chrom == "chr8" and start < 1_000_000:
-                return 1.0
-            return 2.0
-        bins = _bins(tumour_cn)
-        all_samples = [(f"{pid}_N", "normal", None, 0.0)] + \
-            [(f"{pid}_D{k + 1}", "plasma", d, t) for k, (d, t) in enumerate(zip(days, tfs))]
-        n_somatic = int(rng.integers(6, 11))
-        variants = []
-        for v in range(n_somatic):
-            clone = "1" if v < 4 else ("2" if v < n_somatic - 1 else "3")
-            gene, change = HOTSPOTS[v % len(HOTSPOTS)] if v in (0, n_somatic - 1) else \
-                (GENES[v % len(GENES)][3], "")
-            if hostile_text and i == 0 and v == 1:
-                change = hostile_text
-            chrom, gs, ge, _ = next(g for g in GENES if g[3] == gene)
-            variants.append(("somatic", clone, chrom, int(rng.integers(gs, ge)) + 1, gene, change))
-        for v in range(4):
-            chrom, gs, ge, gene = GENES[int(rng.integers(0, len(GENES)))]
-            variants.append(("germline", "", chrom, int(rng.integers(gs, ge)) + 1, gene, ""))
-        variants.append(("chip", "", "chr20", 310_001 + i, "ASXL1", ""))
-        ccf = {"1": [1.0] * len(days), "2": [float(rng.uniform(0.3, 0.7))] * len(days),
-               "3": [0.0] + [float(rng.uniform(0.0, 0.1))] + [float(rng.uniform(0.3, 0.8))]
-               * max(0, len(days) - 2)}
-        ccf["3"] = ccf["3"][:len(days)]
-        # clones 2 and 3 are siblings under the trunk: together at most the whole tumour
-        ccf["2"] = [min(c2, 1.0 - c3) for c2, c3 in zip(ccf["2"], ccf["3"])]
-        for sid, stype, day, tf in all_samples:
-            sample_rows.append({"sample_id": sid, "patient_id": pid, "sample_type": stype,
-                                "timepoint_days": "" if day is None else day,
-                                "fastq_1": f"fastq/{sid}_R1.fastq.gz",
-                                "fastq_2": f"fastq/{sid}_R2.fastq.gz"})
-            hist = _fragment_hist(rng, tf, stype == "normal")
-            write_tsv(hist, results / "qc" / pid / f"{sid}.fragment_lengths.tsv")
-            dup = float(rng.uniform(0.05, 0.25))
-            fails = []
-            depth = float(rng.normal(1100, 200))
-            if i % 7 == 3 and stype == "plasma" and day is not None and day > 0:
-                depth, fails = 60.0, ["mean on-target depth 60 < 100"]
-            mode = int(hist.loc[hist["count"].idxmax(), "length"])
-            qc_rows.append({"sample_id": sid, "patient_id": pid, "sample_type": stype,
-                            "timepoint_days": day, "total_reads": int(rng.integers(150_000,
-                                                                                   250_000)),
-                            "mapped_fraction": round(float(rng.uniform(0.97, 0.995)), 4),
-                            "properly_paired_fraction": round(float(rng.uniform(0.93, 0.98)),
-                                                              4),
-                            "duplicate_rate": round(dup, 4), "fragment_mode": mode,
-                            "fragment_median": mode - 2,
-                            "short_fraction": round(0.1 + tf * 0.3, 4),
-                            "on_target_fraction": round(float(rng.uniform(0.4, 0.6)), 4),
-                            "mean_on_target_depth": round(depth, 1),
-                            "qc_pass": not fails, "qc_reason": "; ".join(fails)})
-            if stype == "plasma":
-                log2 = np.log2((2 * (1 - tf) + bins["cn"] * tf) / 2) + rng.normal(0, 0.08,
-                                                                                   len(bins))
-                cnr = bins.drop(columns="cn").assign(log2=log2.round(4), depth=500.0,
-                                                     weight=1.0)
-                write_tsv(cnr, results / "cnv" / pid / f"{sid}.cnr")
-                seg = (bins.assign(run=(bins["cn"].diff() != 0).cumsum()
-                                   + bins["chromosome"].ne(bins["chromosome"].shift()).cumsum())
-                       .groupby("run").agg(chromosome=("chromosome", "first"),
-                                           start=("start", "min"), end=("end", "max"),
-                                           cn=("cn", "first")))
-                seg["log2"] = np.log2((2 * (1 - tf) + seg["cn"] * tf) / 2).round(4)
-                seg["gene"] = "-"
-                write_tsv(seg[["chromosome", "start", "end", "gene", "log2"]],
-                          results / "cnv" / pid / f"{sid}.cns")
-                tf_est = max(0.0, tf + rng.normal(0, 0.01))
-                detected = tf_est > 0.03
-                tf_rows.append({"sample_id": sid, "patient_id": pid, "timepoint_days": day,
-                                "tumour_fraction": round(tf_est if detected else 0.0, 4),
-                                "tf_lower": round(max(0, tf_est - 0.02), 4),
-                                "tf_upper": round(tf_est + 0.02, 4), "ploidy": 2.1,
-                                "tf_detected": detected, "method": "hmm"})
-                snv_rows.append({"sample_id": sid, "patient_id": pid, "timepoint_days": day,
-                                 "tumour_fraction_snv": round(tf * rng.uniform(0.85, 1.15), 4),
-                                 "tf_snv_lower": round(tf * 0.75, 4),
-                                 "tf_snv_upper": round(tf * 1.25 + 0.005, 4), "n_variants": 4})
-                for chrom, gs, ge, gene in GENES:
-                    cn = tumour_cn(chrom, gs)
-                    pcn = 2 * (1 - tf) + cn * tf + rng.normal(0, 0.05)
-                    est = detected and tf_est > 0.02
-                    tcn = 2 + (pcn - 2) / tf_est if est else np.nan
-                    gene_rows.append({
-                        "sample_id": sid, "patient_id": pid, "timepoint_days": day,
-                        "gene": gene, "log2_ratio": round(float(np.log2(pcn / 2)), 4),
-                        "z_score": round(float((pcn - 2) / 0.05), 2),
-                        "p_value": 1e-6 if pcn > 2.4 else 0.4,
-                        "plasma_copy_number": round(float(pcn), 3),
-                        "tumour_copy_number": round(float(tcn), 2) if est else np.nan,
-                        "tumour_copy_number_lower": round(float(tcn * 0.8), 2) if est else np.nan,
-                        "tumour_copy_number_upper": round(float(tcn * 1.2), 2) if est else np.nan,
-                        "amplified": bool(pcn >= 2.4 and cn > 2)})
-            for cat, clone, chrom, pos, gene, change in variants:
-                k = 0 if day is None else days.index(day)
-                if cat == "somatic":
-                    c = ccf[clone][k] if stype == "plasma" else 0.0
-                    exp = tf * c / (tf * 2 + 2 * (1 - tf))
-                elif cat == "germline":
-                    exp = 0.5
-                else:
-                    exp = 0.03
-                depth = int(rng.integers(700, 1500))
-                alt = int(rng.binomial(depth, exp))
-                vaf = alt / depth
-                half = 1.96 * np.sqrt(max(vaf * (1 - vaf), 1e-6) / depth)
-                status = "detected" if alt >= 3 else ("undetermined" if depth * 0.002 < 3
-                                                      and exp > 0 else "not_detected")
-                var_rows.append({"patient_id": pid, "sample_id": sid, "sample_type": stype,
-                                 "timepoint_days": day, "chrom": chrom, "pos": pos, "ref": "C",
-                                 "alt": "T", "gene": gene, "protein_change": change,
-                                 "ref_count": depth - alt, "alt_count": alt, "depth": depth,
-                                 "vaf": round(vaf, 5), "vaf_lower": round(max(0, vaf - half), 5),
-                                 "vaf_upper": round(vaf + half, 5), "background_rate": 2e-4,
-                                 "p_value": 1e-8 if alt >= 3 else 0.5, "status": status,
-                                 "category": cat, "filters": "PASS"})
-        for cat, clone, chrom, pos, gene, change in variants:
-            if cat == "somatic":
-                clus_rows.append({"patient_id": pid, "chrom": chrom, "pos": pos, "ref": "C",
-                                  "alt": "T", "gene": gene, "cluster_id": clone,
-                                  "cluster_probability": 0.97})
-        for clone, parent in (("1", ""), ("2", "1"), ("3", "1")):
-            tree_rows.append({"patient_id": pid, "cluster_id": clone, "parent_cluster_id": parent})
-            for k, (day, tf) in enumerate(zip(days, tfs)):
-                p = ccf[clone][k]
-                prev_rows.append({"patient_id": pid, "cluster_id": clone,
-                                  "sample_id": f"{pid}_D{k + 1}", "timepoint_days": day,
-                                  "prevalence": round(p, 3),
-                                  "prevalence_lower": round(max(0, p - 0.08), 3),
-                                  "prevalence_upper": round(min(1, p + 0.08), 3)})
-        resistance = HOTSPOTS[(n_somatic - 1) % len(HOTSPOTS)]
-        event_rows.append({"patient_id": pid, "cluster_id": "3", "event": "emerging",
-                           "genes": f"{resistance[0]} {resistance[1]}",
-                           "description": (hostile_text if hostile_text and i == 0 else
-                                           f"{resistance[0]} {resistance[1]} clone emerges at "
-                                           "progression")})
-        pcn0 = 2 * (1 - base_tf) + erbb2_cn * base_tf
-        mut_vaf = base_tf / 2 if not amplified else np.nan
-        burden = max(pcn0 - 2, 0) + (2 * mut_vaf if not amplified else 0)
-        burden_rows.append({"patient_id": pid, "baseline_sample_id": f"{pid}_D1",
-                            "timepoint_days": days[0], "tumour_fraction": round(base_tf, 4),
-                            "erbb2_plasma_copy_number": round(pcn0, 3),
-                            "erbb2_excess_copies": round(pcn0 - 2, 3),
-                            "erbb2_tumour_copy_number": round(erbb2_cn, 2),
-                            "erbb2_amplified": amplified,
-                            "erbb2_mutation_vaf": round(mut_vaf, 4) if not amplified else np.nan,
-                            "her2_burden": round(burden, 4)})
-        dyn_rows.append({"patient_id": pid, "baseline_sample_id": f"{pid}_D1",
-                         "on_treatment_sample_id": f"{pid}_D2",
-                         "tf_ratio": round(tfs[1] / tfs[0], 3),
-                         "tf_log2_fold": round(float(np.log2(tfs[1] / tfs[0])), 3),
-                         "ctdna_cleared": bool(tfs[1] < 0.01)})
-    samples = pd.DataFrame(sample_rows)
-    write_tsv(samples, root / "samples.tsv")
-    clinical_df = pd.DataFrame(clin_rows)
+
+def _add_patient(rng, i: int, draws: int, hostile_text: str | None, rows: TableRows,
+                 results: Path) -> None:
+    """One patient's rows of every table (and its per-sample files). The random draws come in
+    a fixed order, so a seed gives the same tables."""
+    hostile = hostile_text if (hostile_text and i == 0) else None
+    patient = _design_patient(rng, i, draws)
+    rows["clinical"].append(_clinical_row(rng, patient, hostile))
+    bins = _bins(patient.tumour_cn)
+    variants = _variants(rng, patient, hostile)
+    ccf = _clone_ccf(rng, len(patient.days))
+    for sample in patient.samples():
+        _add_sample(rng, patient, sample, bins, variants, ccf, rows, results)
+    rows["clusters"] += _cluster_rows(patient, variants)
+    rows["tree"] += _tree_rows(patient)
+    rows["prevalence"] += _prevalence_rows(patient, ccf)
+    rows["events"].append(_event_row(patient, variants, hostile))
+    rows["burden"].append(_burden_row(patient))
+    rows["dynamics"].append(_dynamics_row(patient))
+
+
+def _design_patient(rng, i: int, draws: int) -> _Patient:
+    amplified = i % 3 != 2
+    ttf = float(rng.weibull(1.3) * 8 + 0.8)
+    event = int(rng.random() > 0.18)
+    base_tf = float(np.exp(rng.uniform(np.log(0.01), np.log(0.45))))
+    erbb2_cn = float(rng.uniform(8, 25)) if amplified else 2.0
+    days = [int(rng.integers(-14, 1)), int(rng.integers(28, 64))]
+    days += [max(int(ttf * 30.4375), days[1] + 14) + k * 30 for k in range(max(0, draws - 2))]
+    tfs = [base_tf, base_tf * rng.uniform(0.05, 0.6)] + \
+        [base_tf * rng.uniform(0.6, 1.6) for _ in range(max(0, draws - 2))]
+    response = ("CR", "PR", "SD", "PD")[min(3, int(rng.integers(0, 3) + base_tf * 4))]
+    return _Patient(i, f"P{i + 1:03d}", amplified, ttf, event, base_tf, erbb2_cn, days, tfs,
+                    response)
+
+
+def _clinical_row(rng, p: _Patient, hostile: str | None) -> dict:
+    return {"patient_id": p.pid, "ttf_months": round(p.ttf, 2), "ttf_event": p.event,
+            "os_months": round(p.ttf + rng.uniform(2, 14), 2),
+            "os_event": int(rng.random() > 0.5), "best_response": p.response,
+            "her2_status": "amplified" if p.amplified else "mutant",
+            "cancer_type": hostile or "breast", "age": int(rng.integers(35, 80))}
+
+
+def _variants(rng, p: _Patient, hostile: str | None) -> list[tuple]:
+    """(category, clone, chrom, pos 1-based, gene, protein change) of the tracked variants:
+    6-10 somatic in clones 1 (trunk), 2 and 3 (emerging), four germline, one CHIP."""
+    n_somatic = int(rng.integers(6, 11))
+    variants = []
+    for v in range(n_somatic):
+        clone = "1" if v < 4 else ("2" if v < n_somatic - 1 else "3")
+        gene, change = HOTSPOTS[v % len(HOTSPOTS)] if v in (0, n_somatic - 1) else \
+            (GENES[v % len(GENES)][3], "")
+        if hostile and v == 1:
+            change = hostile
+        chrom, gs, ge, _ = next(g for g in GENES if g[3] == gene)
+        variants.append(("somatic", clone, chrom, int(rng.integers(gs, ge)) + 1, gene, change))
+    for v in range(4):
+        chrom, gs, ge, gene = GENES[int(rng.integers(0, len(GENES)))]
+        variants.append(("germline", "", chrom, int(rng.integers(gs, ge)) + 1, gene, ""))
+    variants.append(("chip", "", "chr20", 310_001 + p.index, "ASXL1", ""))
+    return variants
+
+
+def _clone_ccf(rng, n_draws: int) -> dict[str, list[float]]:
+    """Cancer cell fraction of clones 1-3 per plasma draw."""
+    ccf = {"1": [1.0] * n_draws, "2": [float(rng.uniform(0.3, 0.7))] * n_draws,
+           "3": [0.0] + [float(rng.uniform(0.0, 0.1))] + [float(rng.uniform(0.3, 0.8))]
+           * max(0, n_draws - 2)}
+    ccf["3"] = ccf["3"][:n_draws]
+    # clones 2 and 3 are siblings under the trunk: together at most the whole tumour
+    ccf["2"] = [min(c2, 1.0 - c3) for c2, c3 in zip(ccf["2"], ccf["3"])]
+    return ccf
+
+
+def _add_sample(rng, p: _Patient, sample: tuple, bins: pd.DataFrame, variants: list[tuple],
+                ccf: dict[str, list[float]], rows: TableRows, results: Path) -> None:
+    """One sample's rows (sheet, QC, and for plasma copy number, TF and genes; variants)."""
+    sid, stype, day, tf = sample
+    rows["samples"].append({"sample_id": sid, "patient_id": p.pid, "sample_type": stype,
+                         "timepoint_days": "" if day is None else day,
+                         "fastq_1": f"fastq/{sid}_R1.fastq.gz",
+                         "fastq_2": f"fastq/{sid}_R2.fastq.gz"})
+    rows["qc"].append(_qc_row(rng, p, sample, results))
+    if stype == "plasma":
+        _write_copy_number(rng, p, sid, tf, bins, results)
+        tf_est = max(0.0, tf + rng.normal(0, 0.01))
+        rows["tf"].append(_tf_row(p, sample, tf_est))
+        rows["snv"].append(_snv_row(rng, p, sample))
+        rows["genes"] += _gene_rows(rng, p, sample, tf_est)
+    rows["variants"] += _variant_rows(rng, p, sample, variants, ccf)
+
+
+def _qc_row(rng, p: _Patient, sample: tuple, results: Path) -> dict:
+    """qc_summary.tsv row; writes the sample's fragment-length histogram. Every seventh
+    patient's on-treatment draws fail on depth."""
+    sid, stype, day, tf = sample
+    hist = _fragment_hist(rng, tf, stype == "normal")
+    write_tsv(hist, results / "qc" / p.pid / f"{sid}.fragment_lengths.tsv")
+    dup = float(rng.uniform(0.05, 0.25))
+    fails = []
+    depth = float(rng.normal(1100, 200))
+    if p.index % 7 == 3 and stype == "plasma" and day is not None and day > 0:
+        depth, fails = 60.0, ["mean on-target depth 60 < 100"]
+    mode = int(hist.loc[hist["count"].idxmax(), "length"])
+    return {"sample_id": sid, "patient_id": p.pid, "sample_type": stype,
+            "timepoint_days": day, "total_reads": int(rng.integers(150_000, 250_000)),
+            "mapped_fraction": round(float(rng.uniform(0.97, 0.995)), 4),
+            "properly_paired_fraction": round(float(rng.uniform(0.93, 0.98)), 4),
+            "duplicate_rate": round(dup, 4), "fragment_mode": mode,
+            "fragment_median": mode - 2,
+            "short_fraction": round(0.1 + tf * 0.3, 4),
+            "on_target_fraction": round(float(rng.uniform(0.4, 0.6)), 4),
+            "mean_on_target_depth": round(depth, 1),
+            "qc_pass": not fails, "qc_reason": "; ".join(fails)}
+
+
+def _write_copy_number(rng, p: _Patient, sid: str, tf: float, bins: pd.DataFrame,
+                       results: Path) -> None:
+    """The draw's CNVkit-like .cnr (noisy bin log2 ratios) and .cns (one segment per run of
+    equal copy number)."""
+    log2 = np.log2((2 * (1 - tf) + bins["cn"] * tf) / 2) + rng.normal(0, 0.08, len(bins))
+    cnr = bins.drop(columns="cn").assign(log2=log2.round(4), depth=500.0, weight=1.0)
+    write_tsv(cnr, results / "cnv" / p.pid / f"{sid}.cnr")
+    seg = (bins.assign(run=(bins["cn"].diff() != 0).cumsum()
+                       + bins["chromosome"].ne(bins["chromosome"].shift()).cumsum())
+           .groupby("run").agg(chromosome=("chromosome", "first"),
+                               start=("start", "min"), end=("end", "max"),
+                               cn=("cn", "first")))
+    seg["log2"] = np.log2((2 * (1 - tf) + seg["cn"] * tf) / 2).round(4)
+    seg["gene"] = "-"
+    write_tsv(seg[["chromosome", "start", "end", "gene", "log2"]],
+              results / "cnv" / p.pid / f"{sid}.cns")
+
+
+def _tf_row(p: _Patient, sample: tuple, tf_est: float) -> dict:
+    """tumour_fraction.tsv row of the estimate ``tf_est``, detected above 0.03."""
+    sid, _, day, _ = sample
+    detected = tf_est > 0.03
+    return {"sample_id": sid, "patient_id": p.pid, "timepoint_days": day,
+            "tumour_fraction": round(tf_est if detected else 0.0, 4),
+            "tf_lower": round(max(0, tf_est - 0.02), 4),
+            "tf_upper": round(tf_est + 0.02, 4), "ploidy": 2.1,
+            "tf_detected": detected, "method": "hmm"}
+
+
+def _snv_row(rng, p: _Patient, sample: tuple) -> dict:
+    """snv_tumour_fraction.tsv row: the true TF within 15%."""
+    sid, _, day, tf = sample
+    return {"sample_id": sid, "patient_id": p.pid, "timepoint_days": day,
+            "tumour_fraction_snv": round(tf * rng.uniform(0.85, 1.15), 4),
+            "tf_snv_lower": round(tf * 0.75, 4),
+            "tf_snv_upper": round(tf * 1.25 + 0.005, 4), "n_variants": 4}
+
+
+def _gene_rows(rng, p: _Patient, sample: tuple, tf_est: float) -> list[dict]:
+    """genes.tsv rows of one draw (PCN = 2(1-TF) + CN*TF with noise); the tumour copy number
+    is estimable only when the TF estimate is detected."""
+    sid, _, day, tf = sample
+    detected = tf_est > 0.03
+    out = []
+    for chrom, gs, ge, gene in GENES:
+        cn = p.tumour_cn(chrom, gs)
+        pcn = 2 * (1 - tf) + cn * tf + rng.normal(0, 0.05)
+        est = detected and tf_est > 0.02
+        tcn = 2 + (pcn - 2) / tf_est if est else np.nan
+        out.append({
+            "sample_id": sid, "patient_id": p.pid, "timepoint_days": day,
+            "gene": gene, "log2_ratio": round(float(np.log2(pcn / 2)), 4),
+            "z_score": round(float((pcn - 2) / 0.05), 2),
+            "p_value": 1e-6 if pcn > 2.4 else 0.4,
+            "plasma_copy_number": round(float(pcn), 3),
+            "tumour_copy_number": round(float(tcn), 2) if est else np.nan,
+            "tumour_copy_number_lower": round(float(tcn * 0.8), 2) if est else np.nan,
+            "tumour_copy_number_upper": round(float(tcn * 1.2), 2) if est else np.nan,
+            "amplified": bool(pcn >= 2.4 and cn > 2)})
+    return out
+
+
+def _variant_rows(rng, p: _Patient, sample: tuple, variants: list[tuple],
+                  ccf: dict[str, list[float]]) -> list[dict]:
+    """tracked_variants.tsv rows of one sample: binomial alt counts around the expected VAF
+    (somatic: TF*CCF / (2TF + 2(1-TF)), germline 0.5, CHIP 0.03)."""
+    sid, stype, day, tf = sample
+    out = []
+    for cat, clone, chrom, pos, gene, change in variants:
+        k = 0 if day is None else p.days.index(day)
+        if cat == "somatic":
+            c = ccf[clone][k] if stype == "plasma" else 0.0
+            exp = tf * c / (tf * 2 + 2 * (1 - tf))
+        elif cat == "germline":
+            exp = 0.5
+        else:
+            exp = 0.03
+        depth = int(rng.integers(700, 1500))
+        alt = int(rng.binomial(depth, exp))
+        vaf = alt / depth
+        half = 1.96 * np.sqrt(max(vaf * (1 - vaf), 1e-6) / depth)
+        status = "detected" if alt >= 3 else ("undetermined" if depth * 0.002 < 3
+                                              and exp > 0 else "not_detected")
+        out.append({"patient_id": p.pid, "sample_id": sid, "sample_type": stype,
+                    "timepoint_days": day, "chrom": chrom, "pos": pos, "ref": "C",
+                    "alt": "T", "gene": gene, "protein_change": change,
+                    "ref_count": depth - alt, "alt_count": alt, "depth": depth,
+                    "vaf": round(vaf, 5), "vaf_lower": round(max(0, vaf - half), 5),
+                    "vaf_upper": round(vaf + half, 5), "background_rate": 2e-4,
+                    "p_value": 1e-8 if alt >= 3 else 0.5, "status": status,
+                    "category": cat, "filters": "PASS"})
+    return out
+
+
+def _cluster_rows(p: _Patient, variants: list[tuple]) -> list[dict]:
+    return [{"patient_id": p.pid, "chrom": chrom, "pos": pos, "ref": "C", "alt": "T",
+             "gene": gene, "cluster_id": clone, "cluster_probability": 0.97}
+            for cat, clone, chrom, pos, gene, _ in variants if cat == "somatic"]
+
+
+_CLONE_PARENTS = (("1", ""), ("2", "1"), ("3", "1"))  # clones 2 and 3 branch off the trunk
+
+
+def _tree_rows(p: _Patient) -> list[dict]:
+    return [{"patient_id": p.pid, "cluster_id": clone, "parent_cluster_id": parent}
+            for clone, parent in _CLONE_PARENTS]
+
+
+def _prevalence_rows(p: _Patient, ccf: dict[str, list[float]]) -> list[dict]:
+    """cluster_prevalence.tsv rows: each clone's CCF per draw, +/- 0.08."""
+    rows = []
+    for clone, _ in _CLONE_PARENTS:
+        for k, day in enumerate(p.days):
+            c = ccf[clone][k]
+            rows.append({"patient_id": p.pid, "cluster_id": clone,
+                         "sample_id": f"{p.pid}_D{k + 1}", "timepoint_days": day,
+                         "prevalence": round(c, 3),
+                         "prevalence_lower": round(max(0, c - 0.08), 3),
+                         "prevalence_upper": round(min(1, c + 0.08), 3)})
+    return rows
+
+
+def _event_row(p: _Patient, variants: list[tuple], hostile: str | None) -> dict:
+    """events.tsv row: clone 3, led by the last somatic variant's hotspot, emerges."""
+    n_somatic = sum(v[0] == "somatic" for v in variants)
+    resistance = HOTSPOTS[(n_somatic - 1) % len(HOTSPOTS)]
+    return {"patient_id": p.pid, "cluster_id": "3", "event": "emerging",
+            "genes": f"{resistance[0]} {resistance[1]}",
+            "description": hostile or (f"{resistance[0]} {resistance[1]} clone emerges at "
+                                       "progression")}
+
+
+def _burden_row(p: _Patient) -> dict:
+    """her2_burden.tsv row at the first draw: excess ERBB2 copies, or 2 x VAF of the HER2
+    mutation for non-amplified patients."""
+    pcn0 = 2 * (1 - p.base_tf) + p.erbb2_cn * p.base_tf
+    mut_vaf = p.base_tf / 2 if not p.amplified else np.nan
+    burden = max(pcn0 - 2, 0) + (2 * mut_vaf if not p.amplified else 0)
+    return {"patient_id": p.pid, "baseline_sample_id": f"{p.pid}_D1",
+            "timepoint_days": p.days[0], "tumour_fraction": round(p.base_tf, 4),
+            "erbb2_plasma_copy_number": round(pcn0, 3),
+            "erbb2_excess_copies": round(pcn0 - 2, 3),
+            "erbb2_tumour_copy_number": round(p.erbb2_cn, 2),
+            "erbb2_amplified": p.amplified,
+            "erbb2_mutation_vaf": round(mut_vaf, 4) if not p.amplified else np.nan,
+            "her2_burden": round(burden, 4)}
+
+
+def _dynamics_row(p: _Patient) -> dict:
+    tfs = p.tfs
+    return {"patient_id": p.pid, "baseline_sample_id": f"{p.pid}_D1",
+            "on_treatment_sample_id": f"{p.pid}_D2",
+            "tf_ratio": round(tfs[1] / tfs[0], 3),
+            "tf_log2_fold": round(float(np.log2(tfs[1] / tfs[0])), 3),
+            "ctdna_cleared": bool(tfs[1] < 0.01)}
+
+
+def _write_tables(rows: TableRows, root: Path, results: Path, clinical: bool) -> None:
+    """The sheets under ``root`` and every stage table under ``results``; the burden table
+    carries the clinical columns and a median split, as the cohort stage writes it."""
+    write_tsv(pd.DataFrame(rows["samples"]), root / "samples.tsv")
+    clinical_df = pd.DataFrame(rows["clinical"])
     # written by hand: sheets are plain TSV without CSV quoting (a '"' is kept as it is)
     with open(root / "clinical.tsv", "w") as handle:
         handle.write("\t".join(clinical_df.columns) + "\n")
         for rec in clinical_df.itertuples(index=False):
             handle.write("\t".join(str(v) for v in rec) + "\n")
-    write_tsv(pd.DataFrame(qc_rows), results / "qc" / "qc_summary.tsv")
-    write_tsv(pd.DataFrame(tf_rows), results / "cnv" / "tumour_fraction.tsv")
-    genes = pd.DataFrame(gene_rows)
+    write_tsv(pd.DataFrame(rows["qc"]), results / "qc" / "qc_summary.tsv")
+    write_tsv(pd.DataFrame(rows["tf"]), results / "cnv" / "tumour_fraction.tsv")
+    genes = pd.DataFrame(rows["genes"])
     write_tsv(genes, results / "cnv" / "genes.tsv")
     write_tsv(genes[genes["gene"] == "ERBB2"], results / "cnv" / "erbb2.tsv")
-    write_tsv(pd.DataFrame(var_rows), results / "variants" / "tracked_variants.tsv")
-    write_tsv(pd.DataFrame(snv_rows), results / "variants" / "snv_tumour_fraction.tsv")
-    write_tsv(pd.DataFrame(clus_rows), results / "clonal" / "variant_clusters.tsv")
-    write_tsv(pd.DataFrame(prev_rows), results / "clonal" / "cluster_prevalence.tsv")
-    write_tsv(pd.DataFrame(tree_rows), results / "clonal" / "tree.tsv")
-    write_tsv(pd.DataFrame(event_rows), results / "clonal" / "events.tsv")
-    burden = pd.DataFrame(burden_rows).merge(clinical_df, on="patient_id")
+    write_tsv(pd.DataFrame(rows["variants"]), results / "variants" / "tracked_variants.tsv")
+    write_tsv(pd.DataFrame(rows["snv"]), results / "variants" / "snv_tumour_fraction.tsv")
+    write_tsv(pd.DataFrame(rows["clusters"]), results / "clonal" / "variant_clusters.tsv")
+    write_tsv(pd.DataFrame(rows["prevalence"]), results / "clonal" / "cluster_prevalence.tsv")
+    write_tsv(pd.DataFrame(rows["tree"]), results / "clonal" / "tree.tsv")
+    write_tsv(pd.DataFrame(rows["events"]), results / "clonal" / "events.tsv")
+    burden = pd.DataFrame(rows["burden"]).merge(clinical_df, on="patient_id")
     median = burden["her2_burden"].median()
     burden.insert(burden.columns.get_loc("her2_burden") + 1, "her2_burden_group",
                   np.where(burden["her2_burden"] > median, "high", "low"))
     write_tsv(burden, results / "cohort" / "her2_burden.tsv")
-    write_tsv(pd.DataFrame(dyn_rows), results / "cohort" / "dynamics.tsv")
+    write_tsv(pd.DataFrame(rows["dynamics"]), results / "cohort" / "dynamics.tsv")
     if clinical:
         survival, km = _survival_tables(burden)
         write_tsv(survival, results / "cohort" / "survival.tsv")
         write_tsv(km, results / "cohort" / "km_curves.tsv")
-    return SyntheticRun(root=root, results=results, samples=root / "samples.tsv",
-                        clinical=root / "clinical.tsv", genes_bed=root / "genes.bed")
 
 
 def _survival_tables(burden: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
