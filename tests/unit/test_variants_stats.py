@@ -7,8 +7,9 @@ import pytest
 from scipy import stats
 
 from plasmatrack.variants.background import BackgroundParams, calibrate_threshold
+from plasmatrack.stats.binomial import wilson_interval
 from plasmatrack.variants.stats import (detection_power, fisher_strand_p, min_detectable_alt,
-                                        presence_p_value, wilson_interval)
+                                        presence_p_value)
 
 
 def test_wilson_interval_matches_statsmodels():
