@@ -1,5 +1,5 @@
 # HER2 burden at baseline, on-treatment dynamics and survival (TTF, OS) for the cohort.
-# Definitions and statistics: docs/cohort.md; logic: scripts/plasmatrack/burden.py, survival.py.
+# Definitions and statistics: docs/cohort.md; logic: scripts/plasmatrack/cohort/, stats/.
 COHORT_BURDEN = "results/cohort/her2_burden.tsv"
 COHORT_DYNAMICS = "results/cohort/dynamics.tsv"
 COHORT_DRAWS = "results/cohort/draw_metrics.tsv"

@@ -451,6 +451,11 @@ def group_comparison(df: pd.DataFrame, time_col: str, event_col: str, groups: pd
                             list(covariates or []), settings)
     small = small_cohort_note(row["events"], n_terms, int(sizes.min()),
                               settings.min_events_per_term, settings.min_group_size)
+    return _add_row(out, row, notes, small)
+
+
+def _add_row(out: SurvivalResults, row: dict, notes: list[str], small: str) -> SurvivalResults:
+    """Append ``row`` to ``out`` with its small-cohort flag and notes (the reason first)."""
     if small:
         notes.insert(0, small)
     row["small_cohort"] = bool(small)
@@ -607,12 +612,7 @@ def continuous_cox(df: pd.DataFrame, time_col: str, event_col: str, marker_col: 
         notes.append(f"not estimable: {exc}")
     small = small_cohort_note(int(event.sum()), design.shape[1], None,
                               settings.min_events_per_term)
-    if small:
-        notes.insert(0, small)
-    row["small_cohort"] = bool(small)
-    row["note"] = "; ".join(notes)
-    out.rows.append(row)
-    return out
+    return _add_row(out, row, notes, small)
 
 
 def _jt_statistics(x_sorted: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -746,6 +746,10 @@ class TableAnalysis:
     endpoint: str | None = None
 
     @property
+    def endpoint_name(self) -> str:
+        return self.endpoint or self.time_col
+
+    @property
     def needed(self) -> list[str]:
         """Columns that must be present (in the table and in a row for it to be used)."""
         return ([self.time_col, self.event_col, self.group_col or self.marker_col]
@@ -814,16 +818,14 @@ def _numeric_marker(df: pd.DataFrame, marker_col: str, source: str) -> pd.Series
 
 def _group_analyses(df: pd.DataFrame, analysis: TableAnalysis,
                     settings: SurvivalSettings) -> SurvivalResults:
-    out = SurvivalResults()
-    group_col = analysis.group_col
-    time_col, event_col = analysis.time_col, analysis.event_col
-    endpoint = analysis.endpoint or time_col
-    groups = df[group_col].astype(str)
-    out.extend(group_comparison(df, time_col, event_col, groups, f"km_{group_col}", endpoint,
-                                group_col, reference=analysis.reference, settings=settings))
+    """KM + log-rank + Cox by group (and the Cox model adjusted for the covariates)."""
+    col = analysis.group_col
+    groups = df[col].astype(str)
+    data = (df, analysis.time_col, analysis.event_col, groups)
+    out = group_comparison(*data, f"km_{col}", analysis.endpoint_name, col,
+                           reference=analysis.reference, settings=settings)
     if analysis.covariates:
-        out.extend(group_comparison(df, time_col, event_col, groups,
-                                    f"cox_{group_col}_adjusted", endpoint, group_col,
+        out.extend(group_comparison(*data, f"cox_{col}_adjusted", analysis.endpoint_name, col,
                                     reference=analysis.reference,
                                     covariates=list(analysis.covariates), settings=settings))
         # the adjusted row's curves duplicate the unadjusted ones
@@ -834,22 +836,17 @@ def _group_analyses(df: pd.DataFrame, analysis: TableAnalysis,
 
 def _marker_analyses(df: pd.DataFrame, analysis: TableAnalysis,
                      settings: SurvivalSettings) -> SurvivalResults:
-    out = SurvivalResults()
-    marker_col = analysis.marker_col
-    time_col, event_col = analysis.time_col, analysis.event_col
-    endpoint = analysis.endpoint or time_col
+    """High vs low marker at the cut-point, and Cox on the continuous marker (and adjusted)."""
+    col = analysis.marker_col
+    data = (df, analysis.time_col, analysis.event_col, col)
     method = parse_cutpoint(analysis.cutpoint)
     name = method if isinstance(method, str) else "value"
-    res, _ = marker_split_analysis(df, time_col, event_col, marker_col,
-                                   f"km_{marker_col}_{name}", endpoint, method,
+    out, _ = marker_split_analysis(*data, f"km_{col}_{name}", analysis.endpoint_name, method,
                                    settings=settings, reference=analysis.reference or "low")
-    out.extend(res)
     cox = {"log": analysis.log_marker, "log_offset": analysis.log_offset, "settings": settings}
-    out.extend(continuous_cox(df, time_col, event_col, marker_col, f"cox_{marker_col}",
-                              endpoint, **cox))
+    out.extend(continuous_cox(*data, f"cox_{col}", analysis.endpoint_name, **cox))
     if analysis.covariates:
-        out.extend(continuous_cox(df, time_col, event_col, marker_col,
-                                  f"cox_{marker_col}_adjusted", endpoint,
+        out.extend(continuous_cox(*data, f"cox_{col}_adjusted", analysis.endpoint_name,
                                   covariates=list(analysis.covariates), **cox))
     return out
 
