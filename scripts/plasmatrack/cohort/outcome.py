@@ -75,10 +75,10 @@ def _left_out_note(burden: pd.DataFrame, sub: pd.DataFrame, endpoint: str) -> st
             f"burden): {ids}{more}")
 
 
-def _append_note(results: SurvivalResults, start: int, note: str) -> None:
+def _append_note(results: SurvivalResults, note: str) -> None:
     if not note:
         return
-    for row in results.rows[start:]:
+    for row in results.rows:
         row["note"] = "; ".join(filter(None, [row.get("note") or "", note]))
 
 
@@ -122,7 +122,7 @@ def _endpoint_analyses(burden: pd.DataFrame, dynamics: pd.DataFrame | None, endp
     for metric in settings.sensitivity_metrics:
         if metric != settings.metric:
             results.extend(_sensitivity_cox(burden, endpoint, metric, settings))
-    _append_note(results, 0, _left_out_note(burden, sub, endpoint))
+    _append_note(results, _left_out_note(burden, sub, endpoint))
     if dynamics is not None:
         results.extend(landmark_analysis(burden, dynamics, endpoint, settings))
     return results
@@ -211,7 +211,7 @@ def landmark_analysis(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint: st
                            pd.Series(groups, index=evaluable.index), name, endpoint,
                            "molecular response", reference="non-responder",
                            settings=settings.survival)
-    _append_note(res, 0, note)
+    _append_note(res, note)
     results.extend(res)
     fold = drawn[drawn["tf_log2_fold"].notna()].copy()
     fold[time_col] = fold[time_col] - landmark
@@ -219,6 +219,6 @@ def landmark_analysis(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint: st
         res = continuous_cox(fold, time_col, event_col, "tf_log2_fold",
                              f"{endpoint}_landmark_cox_tf_log2_fold", endpoint, log=False,
                              settings=settings.survival, marker_label="TF log2 fold change")
-        _append_note(res, 0, f"landmark {landmark:g} months; HR per doubling of TF")
+        _append_note(res, f"landmark {landmark:g} months; HR per doubling of TF")
         results.extend(res)
     return results

@@ -50,40 +50,78 @@ class BurdenPaths:
                    draws=out / "draw_metrics.tsv")
 
 
+@dataclass
+class CohortInputs:
+    """The cohort_burden rule's inputs in memory: the stage tables (None when absent), the
+    sample sheet and the validated clinical sheet (restricted to the sheet's patients), the
+    files they came from (for error messages) and the warnings of reading them."""
+
+    tumour_fraction: pd.DataFrame | None
+    erbb2: pd.DataFrame | None
+    variants: pd.DataFrame | None
+    samples: pd.DataFrame | None
+    clinical: pd.DataFrame | None
+    sources: dict[str, object]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def patients(self) -> list[str] | None:
+        """The sample sheet's patients, sorted (None without a sheet)."""
+        if self.samples is None:
+            return None
+        return sorted(self.samples["patient_id"].unique())
+
+
+def read_cohort_inputs(tumour_fraction: str | Path | None, erbb2: str | Path | None,
+                       variants: str | Path | None, clinical: str | Path | None,
+                       samples: str | Path | None = None,
+                       her2_gene: str = "ERBB2") -> CohortInputs:
+    """Read the stage tables and sheets. Any stage table may be None/absent (a warning says
+    so); the clinical sheet is validated with :func:`plasmatrack.sheets.load_clinical`."""
+    sample_df = load_samples(samples, check_files=False) if samples else None
+    inputs = CohortInputs(
+        tumour_fraction=read_stage_table(tumour_fraction, TF_INPUT_COLUMNS, "tumour fraction"),
+        erbb2=read_stage_table(erbb2, ERBB2_INPUT_COLUMNS, her2_gene),
+        variants=read_stage_table(variants, VARIANT_INPUT_COLUMNS, "tracked variants"),
+        samples=sample_df, clinical=None,
+        sources={"tumour_fraction": tumour_fraction, "erbb2": erbb2, "variants": variants})
+    for path, df, what in ((tumour_fraction, inputs.tumour_fraction, "tumour fraction"),
+                           (erbb2, inputs.erbb2, f"{her2_gene} copy number"),
+                           (variants, inputs.variants, "tracked variants")):
+        if df is None:
+            inputs.warnings.append(f"{what} table {path or '(not given)'} absent: its "
+                                   "components are NA")
+    if clinical:
+        patients = inputs.patients
+        validated = load_clinical(clinical, patients=set(patients) if patients else None)
+        inputs.clinical = validated.table
+        inputs.warnings += validated.warnings
+        if patients is not None:
+            inputs.clinical = inputs.clinical[inputs.clinical["patient_id"].isin(patients)]
+    return inputs
+
+
+def cohort_tables(inputs: CohortInputs, her2_gene: str = "ERBB2",
+                  settings: CohortSettings = CohortSettings()) -> CohortTables:
+    """The per-draw, per-patient (with the burden groups) and dynamics tables; a stage table
+    that is absent leaves its components NA, and the notes say so."""
+    draws = draw_metrics(inputs.tumour_fraction, inputs.erbb2, inputs.variants, her2_gene,
+                         inputs.samples, settings, sources=inputs.sources)
+    patients = inputs.patients
+    burden = burden_table(draws, inputs.clinical, settings, patients)
+    burden, _, message = assign_burden_groups(burden, settings)
+    warnings = list(inputs.warnings) + ([message] if message else [])
+    dynamics = dynamics_table(draws, settings, patients)
+    return CohortTables(draws=draws, burden=burden, dynamics=dynamics, warnings=warnings)
+
+
 def build_cohort_tables(tumour_fraction: str | Path | None, erbb2: str | Path | None,
                         variants: str | Path | None, clinical: str | Path | None,
                         samples: str | Path | None = None, her2_gene: str = "ERBB2",
                         settings: CohortSettings = CohortSettings()) -> CohortTables:
-    """Read the stage tables and sheets and compute the per-draw, per-patient and dynamics
-    tables. Any stage table may be None/absent (its components are then NA, and the notes say
-    so); the clinical sheet is validated with :func:`plasmatrack.sheets.load_clinical`."""
-    warnings: list[str] = []
-    sample_df = load_samples(samples, check_files=False) if samples else None
-    tf_df = read_stage_table(tumour_fraction, TF_INPUT_COLUMNS, "tumour fraction")
-    erbb2_df = read_stage_table(erbb2, ERBB2_INPUT_COLUMNS, her2_gene)
-    var_df = read_stage_table(variants, VARIANT_INPUT_COLUMNS, "tracked variants")
-    for path, df, what in ((tumour_fraction, tf_df, "tumour fraction"),
-                           (erbb2, erbb2_df, f"{her2_gene} copy number"),
-                           (variants, var_df, "tracked variants")):
-        if df is None:
-            warnings.append(f"{what} table {path or '(not given)'} absent: its components are NA")
-    draws = draw_metrics(tf_df, erbb2_df, var_df, her2_gene, sample_df, settings,
-                         sources={"tumour_fraction": tumour_fraction, "erbb2": erbb2,
-                                  "variants": variants})
-    patients = sorted(sample_df["patient_id"].unique()) if sample_df is not None else None
-    clin = None
-    if clinical:
-        validated = load_clinical(clinical, patients=set(patients) if patients else None)
-        clin = validated.table
-        warnings += validated.warnings
-        if patients is not None:
-            clin = clin[clin["patient_id"].isin(patients)]
-    burden = burden_table(draws, clin, settings, patients)
-    burden, _, message = assign_burden_groups(burden, settings)
-    if message:
-        warnings.append(message)
-    dynamics = dynamics_table(draws, settings, patients)
-    return CohortTables(draws=draws, burden=burden, dynamics=dynamics, warnings=warnings)
+    """:func:`read_cohort_inputs`, then :func:`cohort_tables`."""
+    inputs = read_cohort_inputs(tumour_fraction, erbb2, variants, clinical, samples, her2_gene)
+    return cohort_tables(inputs, her2_gene, settings)
 
 
 def run_cohort_burden(tumour_fraction: str | Path | None, erbb2: str | Path | None,
@@ -106,7 +144,6 @@ def read_burden(path: str | Path) -> pd.DataFrame:
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     return df
-
 
 
 def run_cohort_survival(burden_path: str | Path, dynamics_path: str | Path | None,

@@ -161,7 +161,8 @@ def check_survival_columns(df: pd.DataFrame, time_col: str, event_col: str,
                         f"{out.at[idx, time_col]!r} is not a number")
     for idx in out.index[bad_event][:10]:
         problems.append(f"{source}, row {_line(out, idx)}, column '{event_col}': "
-                        f"{out.at[idx, event_col]!r} is not an event flag (1 = event, 0 = censored)")
+                        f"{out.at[idx, event_col]!r} is not an event flag (1 = event, "
+                        "0 = censored)")
     if problems:
         raise InputError(problems)
     out[time_col] = time.astype(float)
