@@ -448,8 +448,16 @@ def group_comparison(df: pd.DataFrame, time_col: str, event_col: str, groups: pd
     reference = reference if reference is not None else levels[0]
     if reference not in levels:
         raise InputError(f"reference group {reference!r} is not one of: {', '.join(levels)}")
-    n_terms = _cox_by_group(out, row, notes, df, time, event, labels, levels, reference,
-                            list(covariates or []), settings)
+    covariates = list(covariates or [])
+    design, n_indicators = _group_design(df, labels, levels, reference, grouping, covariates)
+    try:
+        fit = _fit_group_cox(time, event, labels, levels, design, settings.alpha)
+    except ValueError as exc:
+        notes.append(f"Cox model not estimable: {exc}")
+        n_terms = n_indicators
+    else:
+        _record_cox(out, row, notes, fit, n_indicators, covariates)
+        n_terms = design.shape[1]
     small = small_cohort_note(row["events"], n_terms, int(sizes.min()),
                               settings.min_events_per_term, settings.min_group_size)
     return _add_row(out, row, notes, small)
@@ -482,32 +490,37 @@ def _km_logrank(out: SurvivalResults, row: dict, time: pd.Series, event: pd.Seri
     return ["no events: log-rank test not computed"]
 
 
-def _cox_by_group(out: SurvivalResults, row: dict, notes: list[str], df: pd.DataFrame,
-                  time: pd.Series, event: pd.Series, labels: pd.Series, levels: list[str],
-                  reference: str, covariates: list[str], settings: SurvivalSettings) -> int:
-    """Cox model of group indicators (+ covariates) into ``out``/``row``/``notes``; returns the
-    number of model terms the small-cohort rule counts."""
+def _group_design(df: pd.DataFrame, labels: pd.Series, levels: list[str], reference: str,
+                  grouping: str, covariates: list[str]) -> tuple[pd.DataFrame, int]:
+    """Cox design: an indicator per non-reference group (named ``grouping=level``), then the
+    covariates; and the number of indicators."""
     indicator = pd.DataFrame({
-        f"{row['grouping']}={lvl}": (labels == lvl).astype(float)
+        f"{grouping}={lvl}": (labels == lvl).astype(float)
         for lvl in levels if lvl != reference
     }, index=df.index)
-    design = pd.concat([indicator, design_matrix(df, covariates)], axis=1)
+    return pd.concat([indicator, design_matrix(df, covariates)], axis=1), indicator.shape[1]
+
+
+def _fit_group_cox(time: pd.Series, event: pd.Series, labels: pd.Series, levels: list[str],
+                   design: pd.DataFrame, alpha: float) -> CoxFit:
+    """:func:`fit_cox` of a group design; ValueError when a group has no event."""
     events_by_group = event.groupby(labels.values).sum()
     no_events = [lvl for lvl in levels if events_by_group.get(lvl, 0) == 0]
-    try:
-        if no_events:
-            # The partial likelihood has no finite maximum (complete separation): lifelines
-            # would return an arbitrary huge HR.
-            raise ValueError(f"no events in group(s) {', '.join(no_events)}: the hazard ratio "
-                             "is not finite (complete separation)")
-        fit = fit_cox(time, event, design, alpha=settings.alpha)
-    except ValueError as exc:
-        notes.append(f"Cox model not estimable: {exc}")
-        return indicator.shape[1]
+    if no_events:
+        # The partial likelihood has no finite maximum (complete separation): lifelines
+        # would return an arbitrary huge HR.
+        raise ValueError(f"no events in group(s) {', '.join(no_events)}: the hazard ratio "
+                         "is not finite (complete separation)")
+    return fit_cox(time, event, design, alpha=alpha)
+
+
+def _record_cox(out: SurvivalResults, row: dict, notes: list[str], fit: CoxFit,
+                n_indicators: int, covariates: list[str]) -> None:
+    """A group Cox fit into the term table and the row (the HR when there are two groups)."""
     out.terms.append(fit.terms.assign(analysis=row["analysis"], endpoint=row["endpoint"]))
     row["concordance"] = fit.concordance
-    row["ph_test_p"] = fit.terms["ph_test_p"].iloc[: indicator.shape[1]].min()
-    if indicator.shape[1] == 1:
+    row["ph_test_p"] = fit.terms["ph_test_p"].iloc[:n_indicators].min()
+    if n_indicators == 1:
         first = fit.terms.iloc[0]
         row.update(hazard_ratio=first["hazard_ratio"], hr_lower=first["hr_lower"],
                    hr_upper=first["hr_upper"])
@@ -515,7 +528,6 @@ def _cox_by_group(out: SurvivalResults, row: dict, notes: list[str], df: pd.Data
         notes.append(fit.note)
     if covariates:
         row["adjustment"] = "Cox adjusted for " + ", ".join(covariates)
-    return design.shape[1]
 
 
 def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marker_col: str,
@@ -526,9 +538,9 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
                           ) -> tuple[SurvivalResults, Split | None]:
     """High vs low ``marker`` (see :func:`split_marker`), KM + log-rank + Cox (high vs low).
     For a maximally selected cut, ``p_value`` is the naive log-rank p at the chosen cut and
-    ``p_value_adjusted`` the selection-adjusted one (Lausen-Schumacher 1994 by default), with
-    the permutation estimate beside it; the standardised statistic at every candidate cut goes
-    to the cut table."""
+    ``p_value_adjusted`` the selection-adjusted one (``settings.maxstat_p``, the exact Gaussian
+    p by default), with the others beside it; the standardised statistic at every candidate cut
+    goes to the cut table."""
     label = marker_label or marker_col
     try:
         split = split_marker(df[marker_col], df[time_col], df[event_col], cutpoint,
