@@ -38,10 +38,10 @@ def best_of(fn, repeats: int) -> float:
 
 
 def ours_analysis(df):
-    from plasmatrack.survival import AnalysisOptions, analyze_table
+    from plasmatrack.stats.survival import SurvivalSettings, TableAnalysis, analyze_table
 
-    analyze_table(df, "months", "event", marker_col="marker", cutpoint="median",
-                  options=AnalysisOptions(permutations=0))
+    analyze_table(df, TableAnalysis("months", "event", marker_col="marker", cutpoint="median"),
+                  SurvivalSettings(permutations=0))
 
 
 def lifelines_analysis(df):
@@ -60,7 +60,7 @@ def lifelines_analysis(df):
 
 
 def ours_maxstat(df, permutations=0):
-    from plasmatrack.maxstat import maxstat_test
+    from plasmatrack.stats.maxstat import maxstat_test
 
     return maxstat_test(df["months"], df["event"], df["marker"], permutations=permutations)
 

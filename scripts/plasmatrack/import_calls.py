@@ -28,14 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .burden import (
-    CohortSettings,
-    assign_burden_groups,
-    burden_table,
-    draw_metrics,
-    dynamics_table,
-    is_synonymous,
-)
+from .cohort.burden import burden_table
+from .cohort.draws import draw_metrics, is_synonymous
+from .cohort.dynamics import dynamics_table
+from .cohort.outcome import assign_burden_groups
+from .cohort.settings import CohortSettings
 from .errors import InputError
 from .ids import id_problem
 from .io import write_tsv
@@ -247,7 +244,8 @@ def _variant_table(seq: pd.DataFrame, draws: pd.DataFrame) -> pd.DataFrame:
     variants["vaf"] = variants["vaf"].fillna(0.0)
     variants["sample_type"] = "plasma"
     variants["category"] = "somatic"
-    # burden.draw_metrics reads protein_change to leave silent changes out of the HER2 mutation
+    # cohort.draws.draw_metrics reads protein_change to leave silent changes out of the
+    # HER2 mutation
     variants["protein_change"] = variants["alteration"]
     variants = variants[["patient_id", "sample_id", "sample_type", "timepoint_days", "gene",
                          "alteration", "protein_change", "vaf", "status", "category"]]

@@ -1,14 +1,15 @@
 """Rule cohort_burden: per-draw HER2 metrics, baseline burden per patient, dynamics."""
 import logging
 
-from plasmatrack.burden import CohortSettings, build_cohort_tables, write_cohort_tables
+from plasmatrack.cohort.pipeline import BurdenPaths, run_cohort_burden
+from plasmatrack.cohort.settings import CohortSettings
 
 sm = snakemake  # noqa: F821
 logging.basicConfig(filename=sm.log[0], level=logging.INFO, format="%(levelname)s: %(message)s")
-tables = build_cohort_tables(
+tables = run_cohort_burden(
     sm.input.tumour_fraction, sm.input.erbb2, sm.input.variants, sm.input.clinical,
     sm.input.samples, sm.params.her2_gene, CohortSettings.from_config(sm.params.settings),
+    BurdenPaths(burden=sm.output.burden, dynamics=sm.output.dynamics, draws=sm.output.draws),
 )
-write_cohort_tables(tables, sm.output.burden, sm.output.dynamics, sm.output.draws)
 for warning in tables.warnings:
     logging.warning(warning)

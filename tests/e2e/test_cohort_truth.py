@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from plasmatrack.survival import SURVIVAL_COLUMNS
+from plasmatrack.stats.survival import SURVIVAL_COLUMNS
 
 pytestmark = pytest.mark.slow
 

@@ -12,20 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plasmatrack.burden import (
-    CohortSettings,
-    assign_burden_groups,
-    build_cohort_tables,
-    burden_table,
-    cohort_survival,
-    draw_metrics,
-    dynamics_table,
-    metric_values,
-    select_baseline,
-)
+from plasmatrack.cohort.burden import burden_table, select_baseline
+from plasmatrack.cohort.draws import draw_metrics, metric_values
+from plasmatrack.cohort.dynamics import dynamics_table
+from plasmatrack.cohort.outcome import assign_burden_groups, cohort_survival
+from plasmatrack.cohort.pipeline import build_cohort_tables
+from plasmatrack.cohort.settings import CohortSettings
 from plasmatrack.errors import InputError
 from plasmatrack.import_calls import CallColumns, import_calls, patient_table
-from plasmatrack.survival import continuous_cox
+from plasmatrack.stats.survival import continuous_cox
 
 BIN = Path(sys.executable).parent
 

@@ -82,7 +82,7 @@ SETTINGS = {
         for name in ("normalise_to_trunk", "estimable_max_width", "resolution_limit",
                      "tree_tolerance")
     },
-    ("plasmatrack.burden", "CohortSettings"): {
+    ("plasmatrack.cohort.settings", "CohortSettings"): {
         name: f"cohort.{name}"
         for name in ("baseline_window_days", "on_treatment_window_days", "metric",
                      "sensitivity_metrics", "cutpoint", "min_prop", "permutations", "maxstat_p",
@@ -91,7 +91,7 @@ SETTINGS = {
                      "progression_ratio", "min_tf_for_tumour_cn", "min_events_per_term",
                      "min_group_size")
     },
-    ("plasmatrack.survival", "AnalysisOptions"): {
+    ("plasmatrack.stats.survival", "SurvivalSettings"): {
         name: f"cohort.{name}"
         for name in ("min_prop", "permutations", "seed", "maxstat_p", "min_events_per_term",
                      "min_group_size")
@@ -166,7 +166,7 @@ FROM_CONFIG = {
     ("plasmatrack.variants.background", "BackgroundSettings"): "variants",
     ("plasmatrack.variants.classify", "CallSettings"): "variants",
     ("plasmatrack.clonal.pipeline", "ClonalSettings"): "clonal",
-    ("plasmatrack.burden", "CohortSettings"): "cohort",
+    ("plasmatrack.cohort.settings", "CohortSettings"): "cohort",
     ("plasmatrack.report.pages", "ReportSettings"): "",
 }
 

@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from plasmatrack.cli import main
 from plasmatrack.errors import InputError
-from plasmatrack.maxstat import (
+from plasmatrack.stats.maxstat import (
     candidate_sizes,
     logrank_scores,
     maxstat_test,
@@ -18,10 +18,11 @@ from plasmatrack.maxstat import (
     p_gauss,
     p_lausen94,
 )
-from plasmatrack.survival import (
+from plasmatrack.stats.survival import (
     EXTRA_COLUMNS,
     SURVIVAL_COLUMNS,
-    AnalysisOptions,
+    SurvivalSettings,
+    TableAnalysis,
     analyze_table,
     jonckheere_terpstra,
     km_curves,
@@ -205,8 +206,9 @@ def _table(n=120, effect=0.5, seed=2):
 
 def test_analyze_table_marker_median_and_cox():
     df = _table()
-    res = analyze_table(df, "months", "event", marker_col="marker", cutpoint="median",
-                        covariates=["age", "site"], options=AnalysisOptions(permutations=0))
+    analysis = TableAnalysis("months", "event", marker_col="marker", cutpoint="median",
+                             covariates=["age", "site"])
+    res = analyze_table(df, analysis, SurvivalSettings(permutations=0))
     table = res.table()
     assert list(table.columns) == SURVIVAL_COLUMNS + EXTRA_COLUMNS
     km = table.set_index("analysis").loc["km_marker_median"]
@@ -229,8 +231,8 @@ def test_analyze_table_marker_median_and_cox():
 
 def test_maxstat_row_reports_naive_and_adjusted_p():
     df = _table(effect=0.4, seed=5)
-    res = analyze_table(df, "months", "event", marker_col="marker", cutpoint="maxstat",
-                        options=AnalysisOptions(permutations=1000, seed=3))
+    analysis = TableAnalysis("months", "event", marker_col="marker", cutpoint="maxstat")
+    res = analyze_table(df, analysis, SurvivalSettings(permutations=1000, seed=3))
     row = res.table().iloc[0]
     assert row["test"] == "maximally selected log-rank statistic"
     assert row["p_value_adjusted"] == row["p_value_gauss"]
@@ -245,7 +247,7 @@ def test_maxstat_row_reports_naive_and_adjusted_p():
 def test_small_cohort_is_flagged_and_separation_gives_no_hr():
     df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8.0], "e": [1, 1, 1, 1, 0, 0, 0, 0],
                        "g": ["a", "a", "a", "a", "b", "b", "b", "b"]})
-    row = analyze_table(df, "t", "e", group_col="g").table().iloc[0]
+    row = analyze_table(df, TableAnalysis("t", "e", group_col="g")).table().iloc[0]
     assert row["small_cohort"] is True or row["small_cohort"] == True  # noqa: E712
     assert "small cohort" in row["note"]
     assert pd.isna(row["hazard_ratio"])
@@ -256,22 +258,24 @@ def test_small_cohort_is_flagged_and_separation_gives_no_hr():
 def test_group_reference_sets_hr_direction():
     df = _table(seed=8)
     df["grp"] = np.where(df["marker"] > 1, "hi", "lo")
-    a = analyze_table(df, "months", "event", group_col="grp", reference="lo").table().iloc[0]
-    b = analyze_table(df, "months", "event", group_col="grp", reference="hi").table().iloc[0]
+    a = analyze_table(df, TableAnalysis("months", "event", group_col="grp",
+                                    reference="lo")).table().iloc[0]
+    b = analyze_table(df, TableAnalysis("months", "event", group_col="grp",
+                                    reference="hi")).table().iloc[0]
     assert a["hazard_ratio"] == pytest.approx(1 / b["hazard_ratio"], rel=1e-4)
     with pytest.raises(InputError, match="reference"):
-        analyze_table(df, "months", "event", group_col="grp", reference="nope")
+        analyze_table(df, TableAnalysis("months", "event", group_col="grp", reference="nope"))
 
 
 def test_bad_event_values_name_row_and_column():
     df = pd.DataFrame({"t": [1.0, 2.0, 3.0], "e": [1, 2, 0], "m": [1.0, 2.0, 3.0]})
     with pytest.raises(InputError, match=r"row 3, column 'e'.*event flag"):
-        analyze_table(df, "t", "e", marker_col="m", source="x.tsv")
+        analyze_table(df, TableAnalysis("t", "e", marker_col="m"), source="x.tsv")
     df = pd.DataFrame({"t": [1.0, "soon", 3.0], "e": [1, 1, 0], "m": [1.0, 2.0, 3.0]})
     with pytest.raises(InputError, match=r"row 3, column 't'"):
-        analyze_table(df, "t", "e", marker_col="m")
+        analyze_table(df, TableAnalysis("t", "e", marker_col="m"))
     with pytest.raises(InputError, match="not found"):
-        analyze_table(df, "time", "e", marker_col="m")
+        analyze_table(df, TableAnalysis("time", "e", marker_col="m"))
 
 
 # --------------------------------------------------------------------------- response tests
@@ -296,7 +300,7 @@ def test_burden_rising_with_worse_response_is_a_trend():
     df = pd.DataFrame({"burden": np.exp(level * 0.8 + rng.normal(0, 0.5, 40)),
                        "best_response": resp})
     res = marker_vs_response(df, "burden", "best_response", "bvr",
-                             AnalysisOptions(permutations=2000))
+                             SurvivalSettings(permutations=2000))
     rows = res.table().set_index("analysis")
     assert rows.loc["bvr_jonckheere_terpstra", "statistic"] > 3
     assert rows.loc["bvr_jonckheere_terpstra", "p_value"] < 0.001

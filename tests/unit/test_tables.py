@@ -116,23 +116,23 @@ PRODUCERS = {
     "events": ("plasmatrack.clonal.pipeline", "EVENT_COLUMNS"),
     "ccf": ("plasmatrack.clonal.pipeline", "CCF_COLUMNS"),
     "model_selection": ("plasmatrack.clonal.pipeline", "SELECTION_COLUMNS"),
-    "her2_burden": ("plasmatrack.burden", "BURDEN_COLUMNS"),
-    "draw_metrics": ("plasmatrack.burden", "DRAW_COLUMNS"),
-    "dynamics": ("plasmatrack.burden", "DYNAMICS_COLUMNS"),
-    "survival": ("plasmatrack.survival", "SURVIVAL_COLUMNS"),
-    "km_curves": ("plasmatrack.survival", "CURVE_COLUMNS"),
-    "km_at_risk": ("plasmatrack.survival", "AT_RISK_COLUMNS"),
-    "cox_terms": ("plasmatrack.survival", "TERM_COLUMNS"),
-    "maxstat_cuts": ("plasmatrack.survival", "CUT_COLUMNS"),
+    "her2_burden": ("plasmatrack.cohort.columns", "BURDEN_COLUMNS"),
+    "draw_metrics": ("plasmatrack.cohort.columns", "DRAW_METRICS_COLUMNS"),
+    "dynamics": ("plasmatrack.cohort.columns", "DYNAMICS_COLUMNS"),
+    "survival": ("plasmatrack.stats.survival", "SURVIVAL_COLUMNS"),
+    "km_curves": ("plasmatrack.stats.survival", "KM_CURVES_COLUMNS"),
+    "km_at_risk": ("plasmatrack.stats.survival", "KM_AT_RISK_COLUMNS"),
+    "cox_terms": ("plasmatrack.stats.survival", "COX_TERMS_COLUMNS"),
+    "maxstat_cuts": ("plasmatrack.stats.survival", "MAXSTAT_CUTS_COLUMNS"),
 }
 
 # Readers' column constants: each must be within the registry's required columns. (cnv.baf's
 # TRACKED_REQUIRED also reads tracked_variants' added column variant_type, which the contract
 # leaves out: the report's synthetic tables, like other tools' tracked tables, do not have it.)
 CONSUMERS = {
-    "tumour_fraction": [("plasmatrack.burden", "TF_COLUMNS")],
-    "erbb2": [("plasmatrack.burden", "ERBB2_COLUMNS")],
-    "tracked_variants": [("plasmatrack.burden", "VARIANT_COLUMNS"),
+    "tumour_fraction": [("plasmatrack.cohort.columns", "TF_INPUT_COLUMNS")],
+    "erbb2": [("plasmatrack.cohort.columns", "ERBB2_INPUT_COLUMNS")],
+    "tracked_variants": [("plasmatrack.cohort.columns", "VARIANT_INPUT_COLUMNS"),
                          ("plasmatrack.clonal.inputs", "TRACKED_REQUIRED")],
     "tumour_fraction_cn": [("plasmatrack.clonal.inputs", "TF_REQUIRED")],
     "snv_tumour_fraction": [("plasmatrack.clonal.inputs", "SNV_TF_REQUIRED")],

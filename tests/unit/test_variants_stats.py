@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from plasmatrack.stats.binomial import wilson_interval
 from plasmatrack.variants.background import BackgroundSettings, calibrate_threshold
 from plasmatrack.variants.stats import (detection_power, fisher_strand_p, min_detectable_alt,
-                                        presence_p_value, wilson_interval)
+                                        presence_p_value)
 
 
 def test_wilson_interval_matches_statsmodels():

@@ -1,5 +1,5 @@
 # HER2 burden at baseline, on-treatment dynamics and survival (TTF, OS) for the cohort.
-# Definitions and statistics: docs/cohort.md; logic: scripts/plasmatrack/burden.py, survival.py.
+# Definitions and statistics: docs/cohort.md; logic: scripts/plasmatrack/cohort/, stats/.
 COHORT_BURDEN = tables.HER2_BURDEN.path
 COHORT_DYNAMICS = tables.DYNAMICS.path
 COHORT_DRAWS = tables.DRAW_METRICS.path

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln
 
+from ..stats.binomial import wilson_interval, z_for_level
+
 BINOMIAL = float("inf")
 
 
@@ -212,7 +214,7 @@ def variant_ccf(data: MutationData, grid_points: int = 201, precision: float = B
     depth = data.depth
     with np.errstate(divide="ignore", invalid="ignore"):
         vaf = np.where(depth > 0, data.alt / depth, np.nan)
-        v_lo, v_hi = wilson_interval(data.alt, depth, level)
+        v_lo, v_hi = wilson_interval(data.alt, depth, z_for_level(level), exact_bounds=False)
         mcn = np.where(t > 1e-6, vaf * copies / t, np.nan)
         mcn_lo = np.where(t > 1e-6, v_lo * copies / t, np.nan)
         mcn_hi = np.where(t > 1e-6, v_hi * copies / t, np.nan)
@@ -239,19 +241,3 @@ def variant_ccf(data: MutationData, grid_points: int = 201, precision: float = B
                 "ccf_upper": upper[i, d] if ok else np.nan,
             })
     return pd.DataFrame(rows)
-
-
-def wilson_interval(successes, trials, level: float = 0.95):
-    """Wilson score interval for a binomial proportion (NaN where trials == 0)."""
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + level / 2.0)
-    n = np.asarray(trials, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.asarray(successes, dtype=float) / n
-        denom = 1.0 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-    hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return lo, hi

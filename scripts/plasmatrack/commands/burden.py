@@ -26,9 +26,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..burden import CohortSettings, build_cohort_tables, run_cohort_survival, \
-        write_cohort_tables
-    from ..survival import parse_cutpoint
+    from ..cohort.pipeline import BurdenPaths, run_cohort_burden, run_cohort_survival
+    from ..cohort.settings import CohortSettings
+    from ..stats.survival import SurvivalPaths, parse_cutpoint
 
     section: dict = {}
     samples = args.samples
@@ -47,15 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if args.cutpoint:
         section["cutpoint"] = parse_cutpoint(args.cutpoint)
     settings = CohortSettings.from_config(section)
-    tables = build_cohort_tables(args.tumour_fraction, args.erbb2, args.variants, clinical,
-                                 samples, her2_gene or "ERBB2", settings)
     out = Path(args.out)
-    write_cohort_tables(tables, out / "her2_burden.tsv", out / "dynamics.tsv",
-                        out / "draw_metrics.tsv")
+    paths = BurdenPaths.in_folder(out)
+    tables = run_cohort_burden(args.tumour_fraction, args.erbb2, args.variants, clinical,
+                               samples, her2_gene or "ERBB2", settings, paths)
     for warning in tables.warnings:
         print(f"warning: {warning}")
     if not args.no_survival and clinical:
-        run_cohort_survival(out / "her2_burden.tsv", out / "dynamics.tsv", out, settings)
+        run_cohort_survival(paths.burden, paths.dynamics, SurvivalPaths.in_folder(out), settings)
     n = int(tables.burden["her2_burden"].notna().sum())
     print(f"ok: {len(tables.burden)} patients, {n} with a HER2 burden; tables in {out}")
     return 0

@@ -51,24 +51,31 @@ def _split(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..import_calls import read_table
-    from ..survival import AnalysisOptions, analyze_table, write_results
+def _analysis(args: argparse.Namespace):
+    from ..stats.survival import TableAnalysis
 
-    table = read_table(args.table)
-    options = AnalysisOptions(min_prop=args.min_prop, permutations=args.permutations,
-                              seed=args.seed, maxstat_p=args.maxstat_p)
-    reference = args.reference
-    results = analyze_table(
-        table, args.time_col, args.event_col, group_col=args.group_col,
-        marker_col=args.marker_col, cutpoint=args.cutpoint,
-        covariates=_split(args.covariates), reference=reference,
+    return TableAnalysis(
+        args.time_col, args.event_col, group_col=args.group_col, marker_col=args.marker_col,
+        cutpoint=args.cutpoint, covariates=_split(args.covariates), reference=args.reference,
         log_marker=not args.no_log, log_offset=args.log_offset,
         time_divisor=args.time_divisor, min_time=args.min_time,
-        complete_cols=_split(args.complete_cases), endpoint=args.endpoint, options=options,
-        source=str(args.table),
-    )
-    paths = write_results(results, args.out)
+        complete_cols=_split(args.complete_cases), endpoint=args.endpoint)
+
+
+def _settings(args: argparse.Namespace):
+    from ..stats.survival import SurvivalSettings
+
+    return SurvivalSettings(min_prop=args.min_prop, permutations=args.permutations,
+                            seed=args.seed, maxstat_p=args.maxstat_p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..import_calls import read_table
+    from ..stats.survival import SurvivalPaths, analyze_table, write_results
+
+    table = read_table(args.table)
+    results = analyze_table(table, _analysis(args), _settings(args), source=str(args.table))
+    paths = write_results(results, SurvivalPaths.in_folder(args.out))
     for warning in results.warnings:
         print(f"note: {warning}")
     table_out = results.table()

@@ -5,7 +5,7 @@ Modules, one concern each:
 - ``pileup``: fragment-level allele counting at sites with explicit read filters
 - ``discover``: candidate discovery on a patient's pooled plasma draws
 - ``background``: per-locus, per-substitution error model from controls, blacklist, threshold
-- ``stats``: confidence intervals, beta-binomial presence test, power
+- ``stats``: beta-binomial presence test, power (VAF intervals: ``plasmatrack.stats.binomial``)
 - ``classify``: per-observation status and per-variant category (somatic/germline/chip/artifact)
 - ``annotate``: gene, exon and protein change
 - ``snv_tf``: tumour fraction from clonal somatic SNVs

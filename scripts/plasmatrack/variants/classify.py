@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .stats import detection_power, fisher_strand_p, presence_p_value, wilson_interval
+from ..stats.binomial import wilson_interval
+from .stats import detection_power, fisher_strand_p, presence_p_value
 
 DETECTED, NOT_DETECTED, UNDETERMINED = "detected", "not_detected", "undetermined"
 SOMATIC, GERMLINE, CHIP, ARTIFACT = "somatic", "germline", "chip", "artifact"

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .stats import pooled_background_p_value, wilson_interval
+from ..stats.binomial import wilson_interval
+from .stats import pooled_background_p_value
 
 # Two-sided binomial p below which an SNV's pooled VAF is inconsistent with the clonal level.
 CONSISTENCY_P = 0.01

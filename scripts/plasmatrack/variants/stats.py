@@ -1,4 +1,5 @@
-"""Statistics of allele counts: VAF intervals, the beta-binomial presence test and its power.
+"""Statistics of allele counts: the beta-binomial presence test and its power (the VAF interval is
+:func:`plasmatrack.stats.binomial.wilson_interval`).
 
 All functions are vectorised over numpy arrays of counts (fragments)."""
 
@@ -9,27 +10,9 @@ import math
 import numpy as np
 from scipy import special, stats
 
-Z95 = 1.959963984540054
 # Below this p-value the tail is summed exactly (over at most TAIL_TERMS counts).
 TAIL_EXACT_BELOW = 1e-8
 TAIL_TERMS = 5000
-
-
-def wilson_interval(alt, depth, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for alt/depth (default 95%). NaN where depth is 0."""
-    alt = np.asarray(alt, dtype=float)
-    n = np.asarray(depth, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = alt / n
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-        lower = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-        upper = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    # Exact at the boundaries (rounding can leave 1e-17 instead of 0).
-    lower = np.where(alt == 0, 0.0, lower)
-    upper = np.where((alt == n) & (n > 0), 1.0, upper)
-    return lower, upper
 
 
 def presence_p_value(alt, depth, a, b) -> np.ndarray:

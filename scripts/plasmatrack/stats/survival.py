@@ -4,8 +4,8 @@ proportional hazards with concordance and a proportional-hazards check, and rank
 across ordered response categories.
 
 Everything here is assay-agnostic: it works on plain columns (time, event, marker or group,
-covariates) so the same code serves the pipeline's HER2 burden analysis (``burden.py``), the
-standalone ``plasmatrack survival`` command and tables imported from other assays.
+covariates) so the same code serves the pipeline's HER2 burden analysis (``plasmatrack.cohort``),
+the standalone ``plasmatrack survival`` command and tables imported from other assays.
 
 Conventions: ``event`` is 1 for an event (treatment failure, progression, death) and 0 for
 censoring; times are in the table's unit (months in the pipeline); a marker split puts
@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError
+from ..errors import InputError
+from ..io import write_tsv
+from ..sheets import EVALUABLE_RESPONSES
+from ..units import nice_step
 from .maxstat import MaxstatResult, maxstat_test
-from .sheets import EVALUABLE_RESPONSES
-from .units import nice_step
 
 # Exact column order of results/cohort/survival.tsv (issue 6), then our additions.
 SURVIVAL_COLUMNS = [
@@ -39,16 +42,16 @@ EXTRA_COLUMNS = [
     "p_value_gauss",
     "permutations", "ph_test_p", "groups", "median_survival", "small_cohort", "note",
 ]
-CURVE_COLUMNS = [
+KM_CURVES_COLUMNS = [
     "analysis", "endpoint", "group", "time", "survival", "ci_lower", "ci_upper", "at_risk",
     "events", "censored",
 ]
-AT_RISK_COLUMNS = ["analysis", "endpoint", "group", "time", "at_risk"]
-TERM_COLUMNS = [
+KM_AT_RISK_COLUMNS = ["analysis", "endpoint", "group", "time", "at_risk"]
+COX_TERMS_COLUMNS = [
     "analysis", "endpoint", "term", "hazard_ratio", "hr_lower", "hr_upper", "p_value", "z",
     "ph_test_p",
 ]
-CUT_COLUMNS = ["analysis", "endpoint", "cutpoint", "statistic", "selected"]
+MAXSTAT_CUTS_COLUMNS = ["analysis", "endpoint", "cutpoint", "statistic", "selected"]
 RESPONSE_ORDER = EVALUABLE_RESPONSES  # NE (not evaluable) is left out of response comparisons
 
 # Fewer events than this per model term (or per compared group) and a result is flagged as
@@ -96,16 +99,16 @@ class SurvivalResults:
         return pd.concat(frames, ignore_index=True)[columns]
 
     def curve_table(self) -> pd.DataFrame:
-        return self._cat(self.curves, CURVE_COLUMNS)
+        return self._cat(self.curves, KM_CURVES_COLUMNS)
 
     def at_risk_table(self) -> pd.DataFrame:
-        return self._cat(self.at_risk, AT_RISK_COLUMNS)
+        return self._cat(self.at_risk, KM_AT_RISK_COLUMNS)
 
     def term_table(self) -> pd.DataFrame:
-        return self._cat(self.terms, TERM_COLUMNS)
+        return self._cat(self.terms, COX_TERMS_COLUMNS)
 
     def cut_table(self) -> pd.DataFrame:
-        return self._cat(self.cuts, CUT_COLUMNS)
+        return self._cat(self.cuts, MAXSTAT_CUTS_COLUMNS)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -158,7 +161,8 @@ def check_survival_columns(df: pd.DataFrame, time_col: str, event_col: str,
                         f"{out.at[idx, time_col]!r} is not a number")
     for idx in out.index[bad_event][:10]:
         problems.append(f"{source}, row {_line(out, idx)}, column '{event_col}': "
-                        f"{out.at[idx, event_col]!r} is not an event flag (1 = event, 0 = censored)")
+                        f"{out.at[idx, event_col]!r} is not an event flag (1 = event, "
+                        "0 = censored)")
     if problems:
         raise InputError(problems)
     out[time_col] = time.astype(float)
@@ -220,9 +224,10 @@ def km_curves(time: pd.Series, event: pd.Series, groups: pd.Series | None, analy
         }))
         med = kmf.median_survival_time_
         medians[str(level)] = float(med) if np.isfinite(med) else float("nan")
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CURVE_COLUMNS),
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=KM_CURVES_COLUMNS),
             pd.concat(risk_frames, ignore_index=True) if risk_frames
-            else pd.DataFrame(columns=AT_RISK_COLUMNS),
+            else pd.DataFrame(columns=KM_AT_RISK_COLUMNS),
             medians)
 
 
@@ -396,8 +401,9 @@ def split_marker(marker: pd.Series, time: pd.Series | None, event: pd.Series | N
 # --------------------------------------------------------------------------- analyses
 
 @dataclass(frozen=True)
-class AnalysisOptions:
-    """Settings shared by every analysis of a run."""
+class SurvivalSettings:
+    """Settings shared by every analysis of a run (the statistics keys of the ``cohort`` config
+    section; ``plasmatrack survival`` builds them from its options)."""
 
     min_prop: float = 0.1
     permutations: int = 2000
@@ -408,77 +414,57 @@ class AnalysisOptions:
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     alpha: float = 0.05
 
+    @classmethod
+    def from_config(cls, section: dict | None) -> "SurvivalSettings":
+        """From a config section holding these keys among others (the ``cohort`` section);
+        keys of other settings are left to their own classes."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (section or {}).items() if k in known})
+
 
 def group_comparison(df: pd.DataFrame, time_col: str, event_col: str, groups: pd.Series,
                      analysis: str, endpoint: str, grouping: str,
                      reference: str | None = None, covariates: list[str] | None = None,
-                     options: AnalysisOptions = AnalysisOptions(),
+                     settings: SurvivalSettings = SurvivalSettings(),
                      cutpoint: float | None = None) -> SurvivalResults:
     """KM curves + log-rank across ``groups``, and a Cox model of group (vs ``reference``;
     default: the first level in sorted order), optionally adjusted for ``covariates``. One row
     in survival.tsv; the hazard ratio is filled when there are exactly two groups."""
     out = SurvivalResults()
     time, event = df[time_col].astype(float), df[event_col].astype(int)
+    labels = groups.astype(str)
     levels = sorted(groups.dropna().astype(str).unique())
-    n, n_events = int(len(df)), int(event.sum())
-    row = {"analysis": analysis, "endpoint": endpoint, "n": n, "events": n_events,
-           "grouping": grouping, "cutpoint": cutpoint, "test": "log-rank",
-           "adjustment": "none"}
-    sizes = groups.astype(str).value_counts()
-    row["groups"] = ";".join(f"{lvl}={int(sizes.get(lvl, 0))}" for lvl in levels)
-    notes = []
+    sizes = labels.value_counts()
+    row = {"analysis": analysis, "endpoint": endpoint, "n": int(len(df)),
+           "events": int(event.sum()), "grouping": grouping, "cutpoint": cutpoint,
+           "test": "log-rank", "adjustment": "none",
+           "groups": ";".join(f"{lvl}={int(sizes.get(lvl, 0))}" for lvl in levels)}
     if len(levels) < 2:
         row["note"] = f"not estimable: only one group ({', '.join(levels) or 'none'})"
         row["small_cohort"] = True
         out.rows.append(row)
         return out
-    curves, risk, medians = km_curves(time, event, groups.astype(str), analysis, endpoint,
-                                      alpha=options.alpha)
-    out.curves.append(curves)
-    out.at_risk.append(risk)
-    row["median_survival"] = ";".join(
-        f"{k}={'NR' if np.isnan(v) else _fmt(v)}" for k, v in medians.items())
-    if n_events > 0:
-        chi2, p = logrank(time, event, groups.astype(str))
-        row.update(statistic=chi2, p_value=p, p_value_adjusted=p)
-    else:
-        notes.append("no events: log-rank test not computed")
+    notes = _km_logrank(out, row, time, event, labels, settings)
     reference = reference if reference is not None else levels[0]
     if reference not in levels:
         raise InputError(f"reference group {reference!r} is not one of: {', '.join(levels)}")
-    indicator = pd.DataFrame({
-        f"{grouping}={lvl}": (groups.astype(str) == lvl).astype(float)
-        for lvl in levels if lvl != reference
-    }, index=df.index)
     covariates = list(covariates or [])
-    design = pd.concat([indicator, design_matrix(df, covariates)], axis=1)
-    events_by_group = event.groupby(groups.astype(str).values).sum()
-    no_events = [lvl for lvl in levels if events_by_group.get(lvl, 0) == 0]
+    design, n_indicators = _group_design(df, labels, levels, reference, grouping, covariates)
     try:
-        if no_events:
-            # The partial likelihood has no finite maximum (complete separation): lifelines
-            # would return an arbitrary huge HR.
-            raise ValueError(f"no events in group(s) {', '.join(no_events)}: the hazard ratio "
-                             "is not finite (complete separation)")
-        fit = fit_cox(time, event, design, alpha=options.alpha)
-        term_df = fit.terms.assign(analysis=analysis, endpoint=endpoint)
-        out.terms.append(term_df)
-        row["concordance"] = fit.concordance
-        row["ph_test_p"] = fit.terms["ph_test_p"].iloc[: indicator.shape[1]].min()
-        if indicator.shape[1] == 1:
-            first = fit.terms.iloc[0]
-            row.update(hazard_ratio=first["hazard_ratio"], hr_lower=first["hr_lower"],
-                       hr_upper=first["hr_upper"])
-        if fit.note:
-            notes.append(fit.note)
-        if covariates:
-            row["adjustment"] = "Cox adjusted for " + ", ".join(covariates)
-        n_terms = design.shape[1]
+        fit = _fit_group_cox(time, event, labels, levels, design, settings.alpha)
     except ValueError as exc:
         notes.append(f"Cox model not estimable: {exc}")
-        n_terms = indicator.shape[1]
-    small = small_cohort_note(n_events, n_terms, int(sizes.min()),
-                              options.min_events_per_term, options.min_group_size)
+        n_terms = n_indicators
+    else:
+        _record_cox(out, row, notes, fit, n_indicators, covariates)
+        n_terms = design.shape[1]
+    small = small_cohort_note(row["events"], n_terms, int(sizes.min()),
+                              settings.min_events_per_term, settings.min_group_size)
+    return _add_row(out, row, notes, small)
+
+
+def _add_row(out: SurvivalResults, row: dict, notes: list[str], small: str) -> SurvivalResults:
+    """Append ``row`` to ``out`` with its small-cohort flag and notes (the reason first)."""
     if small:
         notes.insert(0, small)
     row["small_cohort"] = bool(small)
@@ -487,21 +473,78 @@ def group_comparison(df: pd.DataFrame, time_col: str, event_col: str, groups: pd
     return out
 
 
+def _km_logrank(out: SurvivalResults, row: dict, time: pd.Series, event: pd.Series,
+                labels: pd.Series, settings: SurvivalSettings) -> list[str]:
+    """KM curves and medians per group into ``out``/``row``, the log-rank test into ``row``;
+    returns the notes so far."""
+    curves, risk, medians = km_curves(time, event, labels, row["analysis"], row["endpoint"],
+                                      alpha=settings.alpha)
+    out.curves.append(curves)
+    out.at_risk.append(risk)
+    row["median_survival"] = ";".join(
+        f"{k}={'NR' if np.isnan(v) else _fmt(v)}" for k, v in medians.items())
+    if row["events"] > 0:
+        chi2, p = logrank(time, event, labels)
+        row.update(statistic=chi2, p_value=p, p_value_adjusted=p)
+        return []
+    return ["no events: log-rank test not computed"]
+
+
+def _group_design(df: pd.DataFrame, labels: pd.Series, levels: list[str], reference: str,
+                  grouping: str, covariates: list[str]) -> tuple[pd.DataFrame, int]:
+    """Cox design: an indicator per non-reference group (named ``grouping=level``), then the
+    covariates; and the number of indicators."""
+    indicator = pd.DataFrame({
+        f"{grouping}={lvl}": (labels == lvl).astype(float)
+        for lvl in levels if lvl != reference
+    }, index=df.index)
+    return pd.concat([indicator, design_matrix(df, covariates)], axis=1), indicator.shape[1]
+
+
+def _fit_group_cox(time: pd.Series, event: pd.Series, labels: pd.Series, levels: list[str],
+                   design: pd.DataFrame, alpha: float) -> CoxFit:
+    """:func:`fit_cox` of a group design; ValueError when a group has no event."""
+    events_by_group = event.groupby(labels.values).sum()
+    no_events = [lvl for lvl in levels if events_by_group.get(lvl, 0) == 0]
+    if no_events:
+        # The partial likelihood has no finite maximum (complete separation): lifelines
+        # would return an arbitrary huge HR.
+        raise ValueError(f"no events in group(s) {', '.join(no_events)}: the hazard ratio "
+                         "is not finite (complete separation)")
+    return fit_cox(time, event, design, alpha=alpha)
+
+
+def _record_cox(out: SurvivalResults, row: dict, notes: list[str], fit: CoxFit,
+                n_indicators: int, covariates: list[str]) -> None:
+    """A group Cox fit into the term table and the row (the HR when there are two groups)."""
+    out.terms.append(fit.terms.assign(analysis=row["analysis"], endpoint=row["endpoint"]))
+    row["concordance"] = fit.concordance
+    row["ph_test_p"] = fit.terms["ph_test_p"].iloc[:n_indicators].min()
+    if n_indicators == 1:
+        first = fit.terms.iloc[0]
+        row.update(hazard_ratio=first["hazard_ratio"], hr_lower=first["hr_lower"],
+                   hr_upper=first["hr_upper"])
+    if fit.note:
+        notes.append(fit.note)
+    if covariates:
+        row["adjustment"] = "Cox adjusted for " + ", ".join(covariates)
+
+
 def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marker_col: str,
                           analysis: str, endpoint: str, cutpoint: str | float = "median",
                           covariates: list[str] | None = None,
-                          options: AnalysisOptions = AnalysisOptions(),
+                          settings: SurvivalSettings = SurvivalSettings(),
                           marker_label: str | None = None, reference: str = "low"
                           ) -> tuple[SurvivalResults, Split | None]:
     """High vs low ``marker`` (see :func:`split_marker`), KM + log-rank + Cox (high vs low).
     For a maximally selected cut, ``p_value`` is the naive log-rank p at the chosen cut and
-    ``p_value_adjusted`` the selection-adjusted one (Lausen-Schumacher 1994 by default), with
-    the permutation estimate beside it; the standardised statistic at every candidate cut goes
-    to the cut table."""
+    ``p_value_adjusted`` the selection-adjusted one (``settings.maxstat_p``, the exact Gaussian
+    p by default), with the others beside it; the standardised statistic at every candidate cut
+    goes to the cut table."""
     label = marker_label or marker_col
     try:
         split = split_marker(df[marker_col], df[time_col], df[event_col], cutpoint,
-                             options.min_prop, options.permutations, options.seed)
+                             settings.min_prop, settings.permutations, settings.seed)
     except ValueError as exc:
         out = SurvivalResults()
         out.rows.append({"analysis": analysis, "endpoint": endpoint, "n": len(df),
@@ -513,7 +556,7 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
     if reference not in ("low", "high"):
         raise InputError(f"reference group of a marker split: 'low' or 'high', not {reference!r}")
     out = group_comparison(df, time_col, event_col, split.groups, analysis, endpoint, grouping,
-                           reference=reference, covariates=covariates, options=options,
+                           reference=reference, covariates=covariates, settings=settings,
                            cutpoint=split.cutpoint)
     row = out.rows[-1]
     # The HR label in the term table reads better as the marker name than the long grouping.
@@ -522,14 +565,14 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
     if split.maxstat is not None:
         ms = split.maxstat
         adjusted = {"gauss": ms.p_gauss, "lausen94": ms.p_lausen94, "lausen92": ms.p_lausen92,
-                    "permutation": ms.p_permutation}[options.maxstat_p]
+                    "permutation": ms.p_permutation}[settings.maxstat_p]
         row.update(test="maximally selected log-rank statistic",
                    statistic=ms.statistic,
                    p_value_adjusted=adjusted,
                    p_value_lausen94=ms.p_lausen94, p_value_lausen92=ms.p_lausen92,
                    p_value_gauss=ms.p_gauss,
                    p_value_permutation=ms.p_permutation, permutations=ms.permutations,
-                   adjustment=f"maxstat p_value_adjusted = {options.maxstat_p}")
+                   adjustment=f"maxstat p_value_adjusted = {settings.maxstat_p}")
         row["note"] = "; ".join(filter(None, [
             "cut-point chosen from the data: quote p_value_adjusted, not p_value", row["note"]]))
         out.cuts.append(pd.DataFrame({
@@ -542,7 +585,7 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
 def continuous_cox(df: pd.DataFrame, time_col: str, event_col: str, marker_col: str,
                    analysis: str, endpoint: str, log: bool = True, log_offset: float = 0.0,
                    covariates: list[str] | None = None,
-                   options: AnalysisOptions = AnalysisOptions(),
+                   settings: SurvivalSettings = SurvivalSettings(),
                    marker_label: str | None = None) -> SurvivalResults:
     """Cox model of the continuous marker (natural log of marker + ``log_offset`` when ``log``):
     HR per unit (per e-fold of the marker when logged), optionally adjusted for covariates."""
@@ -569,7 +612,7 @@ def continuous_cox(df: pd.DataFrame, time_col: str, event_col: str, marker_col: 
            "adjustment": ("Cox adjusted for " + ", ".join(covariates)) if covariates else "none"}
     notes = []
     try:
-        fit = fit_cox(time, event, design, alpha=options.alpha)
+        fit = fit_cox(time, event, design, alpha=settings.alpha)
         first = fit.terms.iloc[0]
         row.update(statistic=first["z"], p_value=first["p_value"],
                    p_value_adjusted=first["p_value"], hazard_ratio=first["hazard_ratio"],
@@ -581,13 +624,8 @@ def continuous_cox(df: pd.DataFrame, time_col: str, event_col: str, marker_col: 
     except ValueError as exc:
         notes.append(f"not estimable: {exc}")
     small = small_cohort_note(int(event.sum()), design.shape[1], None,
-                              options.min_events_per_term)
-    if small:
-        notes.insert(0, small)
-    row["small_cohort"] = bool(small)
-    row["note"] = "; ".join(notes)
-    out.rows.append(row)
-    return out
+                              settings.min_events_per_term)
+    return _add_row(out, row, notes, small)
 
 
 def _jt_statistics(x_sorted: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -642,7 +680,7 @@ def jonckheere_terpstra(values: pd.Series, groups: pd.Series, order: list[str],
 
 
 def marker_vs_response(df: pd.DataFrame, marker_col: str, response_col: str, analysis: str,
-                       options: AnalysisOptions = AnalysisOptions(),
+                       settings: SurvivalSettings = SurvivalSettings(),
                        marker_label: str | None = None) -> SurvivalResults:
     """Marker across best-response categories: Kruskal-Wallis (any difference) and
     Jonckheere-Terpstra (monotone trend over CR < PR < SD < PD). NE and missing responses are
@@ -658,8 +696,8 @@ def marker_vs_response(df: pd.DataFrame, marker_col: str, response_col: str, ana
             "groups": ";".join(f"{r}={int(sizes.get(r, 0))}" for r in present),
             "median_survival": pd.NA}
     small = (f"small cohort: smallest response group has {int(sizes.min())} patients "
-             f"(< {options.min_group_size})" if len(present) and
-             sizes.min() < options.min_group_size else "")
+             f"(< {settings.min_group_size})" if len(present) and
+             sizes.min() < settings.min_group_size else "")
     if len(present) < 2:
         for name, test in (("kruskal_wallis", "Kruskal-Wallis"),
                            ("jonckheere_terpstra", "Jonckheere-Terpstra")):
@@ -677,13 +715,13 @@ def marker_vs_response(df: pd.DataFrame, marker_col: str, response_col: str, ana
                      "statistic": h, "p_value": p_kw, "p_value_adjusted": p_kw,
                      "small_cohort": bool(small), "note": small})
     jt, z, p_jt = jonckheere_terpstra(sub[marker_col], sub[response_col], present,
-                                      permutations=max(options.permutations, 2000),
-                                      seed=options.seed)
+                                      permutations=max(settings.permutations, 2000),
+                                      seed=settings.seed)
     out.rows.append({**base, "analysis": f"{analysis}_jonckheere_terpstra",
                      "test": "Jonckheere-Terpstra (permutation p)", "statistic": z,
                      "p_value": p_jt, "p_value_adjusted": p_jt,
                      "p_value_permutation": p_jt,
-                     "permutations": max(options.permutations, 2000),
+                     "permutations": max(settings.permutations, 2000),
                      "small_cohort": bool(small),
                      "note": "; ".join(filter(None, [small, f"JT = {_fmt(jt)}; statistic is the "
                                                     "standardised JT (positive: marker rises "
@@ -693,105 +731,166 @@ def marker_vs_response(df: pd.DataFrame, marker_col: str, response_col: str, ana
 
 # --------------------------------------------------------------------------- generic table
 
-def analyze_table(table: pd.DataFrame, time_col: str, event_col: str,
-                  group_col: str | None = None, marker_col: str | None = None,
-                  cutpoint: str | float = "median", covariates: list[str] | None = None,
-                  reference: str | None = None, log_marker: bool = True,
-                  log_offset: float = 0.0, time_divisor: float = 1.0,
-                  min_time: float | None = None, complete_cols: list[str] | None = None,
-                  endpoint: str | None = None, options: AnalysisOptions = AnalysisOptions(),
-                  source: str = "table") -> SurvivalResults:
-    """The standalone analysis behind ``plasmatrack survival``.
+@dataclass(frozen=True)
+class TableAnalysis:
+    """What ``plasmatrack survival`` analyses in a plain table: the time and event columns,
+    exactly one of a group column and a numeric marker column, and how rows are chosen.
 
     Rows are kept when time, event, the group/marker and every covariate and ``complete_cols``
     column are present; negative times are always dropped, and times <= ``min_time`` too when it
-    is given. Time is divided by ``time_divisor`` (e.g. 30 for days -> months). With
-    ``group_col``: KM + log-rank + Cox by group. With ``marker_col``: KM + log-rank + Cox of high
-    vs low at ``cutpoint``, and a Cox model of the continuous marker (logged unless
-    ``log_marker`` is False). Covariates adjust the Cox models (extra rows, suffix
-    ``_adjusted``)."""
-    if (group_col is None) == (marker_col is None):
+    is given. Time is divided by ``time_divisor`` (e.g. 30 for days -> months). A marker is split
+    at ``cutpoint`` and also given a Cox model (of its natural log plus ``log_offset`` unless
+    ``log_marker`` is False). ``reference``: the hazard ratio's reference group (default 'low'
+    for a marker split, the first group in sorted order otherwise). ``endpoint``: the name in
+    the output (default: the time column)."""
+
+    time_col: str
+    event_col: str
+    group_col: str | None = None
+    marker_col: str | None = None
+    cutpoint: str | float = "median"
+    covariates: Sequence[str] = ()
+    reference: str | None = None
+    log_marker: bool = True
+    log_offset: float = 0.0
+    time_divisor: float = 1.0
+    min_time: float | None = None
+    complete_cols: Sequence[str] = ()
+    endpoint: str | None = None
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.endpoint or self.time_col
+
+    @property
+    def needed(self) -> list[str]:
+        """Columns that must be present (in the table and in a row for it to be used)."""
+        return ([self.time_col, self.event_col, self.group_col or self.marker_col]
+                + list(self.covariates) + list(self.complete_cols))
+
+
+def analyze_table(table: pd.DataFrame, analysis: TableAnalysis,
+                  settings: SurvivalSettings = SurvivalSettings(),
+                  source: str = "table") -> SurvivalResults:
+    """The standalone analysis behind ``plasmatrack survival`` (see :class:`TableAnalysis`).
+    With a group column: KM + log-rank + Cox by group. With a marker column: KM + log-rank + Cox
+    of high vs low at the cut-point, and a Cox model of the continuous marker. Covariates adjust
+    the Cox models (extra rows, suffix ``_adjusted``)."""
+    if (analysis.group_col is None) == (analysis.marker_col is None):
         raise InputError("give exactly one of a group column and a marker column")
-    df = check_survival_columns(table, time_col, event_col, source)
-    covariates = list(covariates or [])
-    needed = [time_col, event_col, group_col or marker_col] + covariates + list(complete_cols or [])
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise InputError(f"{source}: column(s) not found: {', '.join(missing)}")
     out = SurvivalResults()
-    df, dropped = complete_cases(df, needed)
-    if dropped:
-        out.warnings.append(f"{dropped} row(s) with a missing {', '.join(dict.fromkeys(needed))} "
-                            "value left out")
-    df[time_col] = df[time_col] / time_divisor
-    negative = df[time_col] < 0
-    if negative.any():
-        out.warnings.append(f"{int(negative.sum())} row(s) with a negative time left out")
-        df = df[~negative]
-    if min_time is not None:
-        early = df[time_col] <= min_time
-        if early.any():
-            out.warnings.append(f"{int(early.sum())} row(s) with time <= {min_time} left out")
-            df = df[~early]
-    if marker_col is not None:
-        numeric = pd.to_numeric(df[marker_col], errors="coerce")
-        if numeric.isna().any():
-            idx = df.index[numeric.isna()][0]
-            raise InputError(f"{source}, column '{marker_col}': {df.at[idx, marker_col]!r} is "
-                             "not a number (a marker must be numeric; use --group-col for "
-                             "categories)")
-        df[marker_col] = numeric.astype(float)
-    endpoint = endpoint or time_col
-    if len(df) == 0:
-        raise InputError(f"{source}: no rows left to analyse after removing incomplete rows")
-    if group_col is not None:
-        groups = df[group_col].astype(str)
-        out.extend(group_comparison(df, time_col, event_col, groups, f"km_{group_col}",
-                                    endpoint, group_col, reference=reference, options=options))
-        if covariates:
-            out.extend(group_comparison(df, time_col, event_col, groups,
-                                        f"cox_{group_col}_adjusted", endpoint, group_col,
-                                        reference=reference, covariates=covariates,
-                                        options=options))
-            # the adjusted row's curves duplicate the unadjusted ones
-            out.curves.pop()
-            out.at_risk.pop()
+    df = analysable_rows(table, analysis, source, out.warnings)
+    if analysis.group_col is not None:
+        out.extend(_group_analyses(df, analysis, settings))
     else:
-        method = parse_cutpoint(cutpoint)
-        name = method if isinstance(method, str) else "value"
-        res, _ = marker_split_analysis(df, time_col, event_col, marker_col,
-                                       f"km_{marker_col}_{name}", endpoint, method,
-                                       options=options, reference=reference or "low")
-        out.extend(res)
-        out.extend(continuous_cox(df, time_col, event_col, marker_col, f"cox_{marker_col}",
-                                  endpoint, log=log_marker, log_offset=log_offset,
-                                  options=options))
-        if covariates:
-            out.extend(continuous_cox(df, time_col, event_col, marker_col,
-                                      f"cox_{marker_col}_adjusted", endpoint, log=log_marker,
-                                      log_offset=log_offset, covariates=covariates,
-                                      options=options))
+        out.extend(_marker_analyses(df, analysis, settings))
     return out
 
 
-def write_results(results: SurvivalResults, out_dir, prefix: str = "") -> dict[str, str]:
+def analysable_rows(table: pd.DataFrame, analysis: TableAnalysis, source: str,
+                    warnings_out: list[str]) -> pd.DataFrame:
+    """The rows :func:`analyze_table` uses (time divided, marker numeric); what was left out
+    and why goes to ``warnings_out``. Raises InputError naming ``source``."""
+    time_col = analysis.time_col
+    df = check_survival_columns(table, time_col, analysis.event_col, source)
+    needed = analysis.needed
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InputError(f"{source}: column(s) not found: {', '.join(missing)}")
+    df, dropped = complete_cases(df, needed)
+    if dropped:
+        warnings_out.append(f"{dropped} row(s) with a missing "
+                            f"{', '.join(dict.fromkeys(needed))} value left out")
+    df[time_col] = df[time_col] / analysis.time_divisor
+    negative = df[time_col] < 0
+    if negative.any():
+        warnings_out.append(f"{int(negative.sum())} row(s) with a negative time left out")
+        df = df[~negative]
+    if analysis.min_time is not None:
+        early = df[time_col] <= analysis.min_time
+        if early.any():
+            warnings_out.append(f"{int(early.sum())} row(s) with time <= {analysis.min_time} "
+                                "left out")
+            df = df[~early]
+    if analysis.marker_col is not None:
+        df[analysis.marker_col] = _numeric_marker(df, analysis.marker_col, source)
+    if len(df) == 0:
+        raise InputError(f"{source}: no rows left to analyse after removing incomplete rows")
+    return df
+
+
+def _numeric_marker(df: pd.DataFrame, marker_col: str, source: str) -> pd.Series:
+    numeric = pd.to_numeric(df[marker_col], errors="coerce")
+    if numeric.isna().any():
+        idx = df.index[numeric.isna()][0]
+        raise InputError(f"{source}, column '{marker_col}': {df.at[idx, marker_col]!r} is "
+                         "not a number (a marker must be numeric; use --group-col for "
+                         "categories)")
+    return numeric.astype(float)
+
+
+def _group_analyses(df: pd.DataFrame, analysis: TableAnalysis,
+                    settings: SurvivalSettings) -> SurvivalResults:
+    """KM + log-rank + Cox by group (and the Cox model adjusted for the covariates)."""
+    col = analysis.group_col
+    groups = df[col].astype(str)
+    data = (df, analysis.time_col, analysis.event_col, groups)
+    out = group_comparison(*data, f"km_{col}", analysis.endpoint_name, col,
+                           reference=analysis.reference, settings=settings)
+    if analysis.covariates:
+        out.extend(group_comparison(*data, f"cox_{col}_adjusted", analysis.endpoint_name, col,
+                                    reference=analysis.reference,
+                                    covariates=list(analysis.covariates), settings=settings))
+        # the adjusted row's curves duplicate the unadjusted ones
+        out.curves.pop()
+        out.at_risk.pop()
+    return out
+
+
+def _marker_analyses(df: pd.DataFrame, analysis: TableAnalysis,
+                     settings: SurvivalSettings) -> SurvivalResults:
+    """High vs low marker at the cut-point, and Cox on the continuous marker (and adjusted)."""
+    col = analysis.marker_col
+    data = (df, analysis.time_col, analysis.event_col, col)
+    method = parse_cutpoint(analysis.cutpoint)
+    name = method if isinstance(method, str) else "value"
+    out, _ = marker_split_analysis(*data, f"km_{col}_{name}", analysis.endpoint_name, method,
+                                   settings=settings, reference=analysis.reference or "low")
+    cox = {"log": analysis.log_marker, "log_offset": analysis.log_offset, "settings": settings}
+    out.extend(continuous_cox(*data, f"cox_{col}", analysis.endpoint_name, **cox))
+    if analysis.covariates:
+        out.extend(continuous_cox(*data, f"cox_{col}_adjusted", analysis.endpoint_name,
+                                  covariates=list(analysis.covariates), **cox))
+    return out
+
+
+@dataclass(frozen=True)
+class SurvivalPaths:
+    """Where :func:`write_results` puts each table (table name -> path)."""
+
+    survival: Path
+    km_curves: Path
+    km_at_risk: Path
+    cox_terms: Path
+    maxstat_cuts: Path
+
+    @classmethod
+    def in_folder(cls, out_dir: str | Path) -> "SurvivalPaths":
+        """The tables under their published file names (the table registry's) in ``out_dir``."""
+        from ..tables import BY_NAME
+        return cls(**{f.name: Path(out_dir) / Path(BY_NAME[f.name].path).name
+                      for f in fields(cls)})
+
+    def as_dict(self) -> dict[str, str]:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+def write_results(results: SurvivalResults, paths: SurvivalPaths) -> dict[str, str]:
     """Write survival.tsv, km_curves.tsv, km_at_risk.tsv, cox_terms.tsv and maxstat_cuts.tsv
-    into ``out_dir``; returns name -> path."""
-    from pathlib import Path
-
-    from .io import write_tsv
-
-    out_dir = Path(out_dir)
-    paths = {
-        "survival": out_dir / f"{prefix}survival.tsv",
-        "km_curves": out_dir / f"{prefix}km_curves.tsv",
-        "km_at_risk": out_dir / f"{prefix}km_at_risk.tsv",
-        "cox_terms": out_dir / f"{prefix}cox_terms.tsv",
-        "maxstat_cuts": out_dir / f"{prefix}maxstat_cuts.tsv",
-    }
-    write_tsv(results.table(), paths["survival"])
-    write_tsv(results.curve_table(), paths["km_curves"])
-    write_tsv(results.at_risk_table(), paths["km_at_risk"])
-    write_tsv(results.term_table(), paths["cox_terms"])
-    write_tsv(results.cut_table(), paths["maxstat_cuts"])
-    return {k: str(v) for k, v in paths.items()}
+    to ``paths``; returns table name -> path."""
+    write_tsv(results.table(), paths.survival)
+    write_tsv(results.curve_table(), paths.km_curves)
+    write_tsv(results.at_risk_table(), paths.km_at_risk)
+    write_tsv(results.term_table(), paths.cox_terms)
+    write_tsv(results.cut_table(), paths.maxstat_cuts)
+    return paths.as_dict()
