@@ -18,6 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TARGETS = ["results/align/PT1/PT1_N.bam.bai", "results/align/PT1/PT1_D1.bam.bai",
            "results/align/PT1/PT1_D2.bam.bai"]
+# The alignments themselves: Snakemake may run the three aligns before any index job or
+# interleave them (its job order varies between runs), so a finished BAM, not its index, is what
+# "finished before the kill" means.
+BAMS = [t.removesuffix(".bai") for t in TARGETS]
 
 
 def _cmd(workdir: Path, config: Path) -> list[str]:
@@ -46,14 +50,18 @@ def test_sigkill_during_alignment_then_rerun(tmp_path):
     deadline = time.time() + 120
     # Kill once the first BAM is finished and a later alignment is under way.
     while time.time() < deadline:
-        done = [t for t in TARGETS if (crashed / t).exists()]
-        if done and any((crashed / "results/align/PT1").glob("*.tmp")):
+        done = [b for b in BAMS if (crashed / b).exists()]
+        # A later alignment's scratch folder, not the finished one's (removed just after its BAM
+        # appears, while Snakemake has not yet recorded that job as complete).
+        running = [b for b in BAMS if (crashed / b).with_suffix(".tmp").exists()
+                   and not (crashed / b).exists()]
+        if done and running:
             break
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished_before = {t: (crashed / t).stat().st_mtime for t in TARGETS if (crashed / t).exists()}
-    assert 0 < len(finished_before) < len(TARGETS), "the kill did not land mid-run"
+    finished_before = {b: (crashed / b).stat().st_mtime for b in BAMS if (crashed / b).exists()}
+    assert 0 < len(finished_before) < len(BAMS), "the kill did not land mid-run"
 
     # A SIGKILLed Snakemake leaves its lock behind: the documented recovery is --unlock, then rerun.
     subprocess.run(_cmd(crashed, config) + ["--unlock"], check=True, capture_output=True, env=_env())
