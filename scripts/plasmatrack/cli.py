@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "survival": ("survival", "Kaplan-Meier, log-rank, cut-points and Cox on any table"),
     "report": ("report", "HTML reports per patient and for the cohort"),
 }
+# A stage's name also names its command where the command is older than the stage's name:
+# `plasmatrack variants` is `plasmatrack track`, and so on (docs/architecture.md, "Stages").
+ALIASES: dict[str, str] = {"variants": "track", "clonal": "clones", "cohort": "burden"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -36,8 +39,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"plasmatrack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    aliases_of = {name: [a for a, n in ALIASES.items() if n == name] for name in COMMANDS}
     for name, (module, help_text) in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser = sub.add_parser(name, aliases=aliases_of[name], help=help_text,
+                                    description=help_text)
         if name == only:
             mod = importlib.import_module(f"plasmatrack.commands.{module}")
             mod.configure_parser(sub_parser)
@@ -48,6 +53,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
+    command = ALIASES.get(command, command)
     parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -1,5 +1,5 @@
 # HTML reports: one page per patient and one for the cohort, from the published stage tables.
-# Pages, figures and options: docs/reports.md; logic: scripts/plasmatrack/report/.
+# Pages, figures and options: docs/report.md; logic: scripts/plasmatrack/report/.
 from plasmatrack.report.sources import TABLES as REPORT_TABLES  # noqa: E402
 
 REPORT_COHORT = "results/reports/cohort.html"
