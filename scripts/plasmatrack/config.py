@@ -6,6 +6,7 @@ Relative paths in the config are resolved against the folder of the config file.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,46 @@ def _set(config: dict, dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def unknown_key_message(source: str, key: str, known) -> str:
+    """``source: key 'x' is not a known setting (did you mean 'y'?)``; ``key`` dotted, ``known``
+    the names its mapping allows."""
+    prefix, _, name = key.rpartition(".")
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean '{prefix + '.' if prefix else ''}{close[0]}'?)" if close else ""
+    return f"{source}: key '{key}' is not a known setting{hint}"
+
+
+def _cast_like(default: Any, value: Any) -> Any:
+    """``value`` as the type of a field's scalar default (YAML's ``2000`` for a float field,
+    a list for a tuple field); other values as they are."""
+    if value is None or default is None:
+        return value
+    for kind in (bool, int, float, str, tuple):
+        if isinstance(default, kind):
+            return kind(value)
+    return value
+
+
+def settings_kwargs(cls, section: dict | None, where: str, names=None, strict: bool = True
+                    ) -> dict:
+    """Keyword arguments for the settings dataclass ``cls`` from the config mapping ``section``
+    (config key ``where``): each of its fields present in ``section`` (only ``names`` when
+    given), cast to the type of the field's default. Missing keys are left out, so the
+    dataclass defaults (equal to the schema's, tests/unit/test_settings_schema.py) apply.
+    ``strict``: a key of ``section`` that is no such field is an error naming the nearest."""
+    section = dict(section or {})
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    wanted = set(defaults) if names is None else set(names)
+    if strict:
+        unknown = sorted(set(section) - wanted, key=str)
+        if unknown:
+            hints = [difflib.get_close_matches(str(k), list(wanted), n=1) for k in unknown]
+            near = [f"'{k}' -> '{h[0]}'" for k, h in zip(unknown, hints) if h]
+            raise InputError(f"config '{where}': unknown keys {unknown}"
+                             + (f" (did you mean {', '.join(near)}?)" if near else ""))
+    return {k: _cast_like(defaults[k], section[k]) for k in sorted(wanted & set(section))}
+
+
 def _unknown_key_problems(err: jsonschema.ValidationError, source: str) -> list[str]:
     """One message per key that an ``additionalProperties: false`` error rejects, with the
     nearest known key of that mapping suggested."""
@@ -90,9 +131,7 @@ def _unknown_key_problems(err: jsonschema.ValidationError, source: str) -> list[
     prefix = "".join(f"{p}." for p in err.path)
     problems = []
     for name in sorted(set(err.instance) - set(known), key=str):
-        close = difflib.get_close_matches(str(name), known, n=1)
-        hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-        problems.append(f"{source}: key '{prefix}{name}' is not a known setting{hint}")
+        problems.append(unknown_key_message(source, f"{prefix}{name}", known))
     return problems
 
 

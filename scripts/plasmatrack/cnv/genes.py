@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ..errors import InputError
+from ..config import settings_kwargs
 from .coverage import OFF_TARGET_NAMES
 
 GENE_COLUMNS = [
@@ -53,11 +53,7 @@ class GeneSettings:
 
     @classmethod
     def from_config(cls, section: dict | None) -> "GeneSettings":
-        section = dict(section or {})
-        unknown = set(section) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"config cnv.genes: unknown keys {sorted(unknown)}")
-        return cls(**{k: float(v) for k, v in section.items()})
+        return cls(**settings_kwargs(cls, section, "cnv.genes"))
 
 
 def bin_class(gene_column: pd.Series) -> np.ndarray:

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from ..config import settings_kwargs
 from ..errors import InputError
 
 NEUTRAL_COPY = 2
@@ -103,9 +104,7 @@ class HmmSettings:
         for key in ("tf_starts", "ploidy_starts", "tf_bounds", "ploidy_bounds"):
             if key in section:
                 section[key] = tuple(float(v) for v in section[key])
-        unknown = set(section) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"config cnv.hmm: unknown keys {sorted(unknown)}")
+        settings_kwargs(cls, section, "cnv.hmm")  # unknown keys: an error naming the nearest
         if section.get("bin_classes", "off_target") not in ("off_target", "all"):
             raise InputError(f"config cnv.hmm.bin_classes: {section['bin_classes']!r} is not "
                              "off_target or all")

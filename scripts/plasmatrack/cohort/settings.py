@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from ..config import settings_kwargs
 from ..errors import InputError
 from ..stats.survival import SurvivalSettings, parse_cutpoint
 
@@ -49,10 +50,7 @@ class CohortSettings:
     @classmethod
     def from_config(cls, section: dict | None) -> "CohortSettings":
         section = dict(section or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise InputError(f"config 'cohort': unknown key(s) {', '.join(unknown)}")
+        settings_kwargs(cls, section, "cohort")  # unknown keys: an error naming the nearest
         for key in ("baseline_window_days", "on_treatment_window_days", "sensitivity_metrics",
                     "covariates", "endpoints"):
             if key in section and section[key] is not None:

@@ -38,12 +38,13 @@ leave-one-patient-out) test negative.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..config import settings_kwargs
 from .stats import presence_p_value
 
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
@@ -83,16 +84,14 @@ class BackgroundSettings:
 
     @classmethod
     def from_config(cls, variants_config: dict) -> "BackgroundSettings":
-        bg = variants_config.get("background", {})
-        det = variants_config.get("detection", {})
+        # both sections hold other classes' keys too (max_control_samples, min_power, ...)
+        detection = ("max_p_value", "control_specificity")
         return cls(
-            prior_strength=float(bg.get("prior_strength", 2000)),
-            blacklist_min_rate=float(bg.get("blacklist_min_rate", 0.002)),
-            blacklist_min_fraction=float(bg.get("blacklist_min_fraction", 0.2)),
-            exclude_control_vaf=float(bg.get("exclude_control_vaf", 0.1)),
-            max_p_value=float(det.get("max_p_value", 0.001)),
-            control_specificity=float(det.get("control_specificity", 0.95)),
-        )
+            **settings_kwargs(cls, variants_config.get("background"), "variants.background",
+                              names=[f.name for f in fields(cls) if f.name not in detection],
+                              strict=False),
+            **settings_kwargs(cls, variants_config.get("detection"), "variants.detection",
+                              names=detection, strict=False))
 
 
 def substitution_class(ref: str, alt: str) -> str:

@@ -29,17 +29,19 @@ Category of a variant (per patient, the same in every sample), first rule that a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
+from ..config import settings_kwargs
 from ..stats.binomial import wilson_interval
 from .stats import detection_power, fisher_strand_p, presence_p_value
 
 DETECTED, NOT_DETECTED, UNDETERMINED = "detected", "not_detected", "undetermined"
 SOMATIC, GERMLINE, CHIP, ARTIFACT = "somatic", "germline", "chip", "artifact"
 PLASMA_GERMLINE_MIN_DEPTH = 20
+DETECTION_KEYS = ("min_power", "reference_vaf")  # CallSettings' keys under variants.detection
 DEFAULT_CHIP_GENES = ("DNMT3A", "TET2", "ASXL1", "PPM1D", "JAK2", "SF3B1", "SRSF2", "CBL",
                       "GNB1", "GNAS", "IDH2", "U2AF1", "BCOR", "BCORL1", "STAT3", "KDM6A")
 
@@ -60,18 +62,13 @@ class CallSettings:
 
     @classmethod
     def from_config(cls, variants_config: dict) -> "CallSettings":
-        det = variants_config.get("detection", {})
-        cl = variants_config.get("classification", {})
-        return cls(
-            min_power=float(det.get("min_power", 0.8)),
-            reference_vaf=float(det.get("reference_vaf", 0.01)),
-            germline_min_vaf=float(cl.get("germline_min_vaf", 0.2)),
-            min_normal_depth=int(cl.get("min_normal_depth", 20)),
-            chip_min_vaf=float(cl.get("chip_min_vaf", 0.001)),
-            strand_bias_max_p=float(cl.get("strand_bias_max_p", 1e-6)),
-            min_strand_fraction=float(cl.get("min_strand_fraction", 0.1)),
-            chip_genes=tuple(cl.get("chip_genes", DEFAULT_CHIP_GENES)),
-        )
+        # variants.detection also holds the background model's keys; classification is ours
+        detection = settings_kwargs(cls, variants_config.get("detection"), "variants.detection",
+                                    names=DETECTION_KEYS, strict=False)
+        classification = settings_kwargs(
+            cls, variants_config.get("classification"), "variants.classification",
+            names=[f.name for f in fields(cls) if f.name not in DETECTION_KEYS])
+        return cls(**detection, **classification)
 
 
 def call_observations(obs: pd.DataFrame, threshold: float, params: CallSettings) -> pd.DataFrame:

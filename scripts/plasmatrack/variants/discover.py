@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..config import settings_kwargs
 from ..errors import InputError
 from .cigar import INSERTION_EVENT, indel_events, query_position
 from .pileup import ReadFilterSettings
@@ -50,12 +51,7 @@ class DiscoverySettings:
 
     @classmethod
     def from_config(cls, variants_config: dict) -> "DiscoverySettings":
-        d = variants_config.get("discovery", {})
-        return cls(max_p_value=float(d.get("max_p_value", 1e-6)),
-                   min_alt_fragments=int(d.get("min_alt_fragments", 3)),
-                   min_vaf=float(d.get("min_vaf", 0.0005)),
-                   indels=bool(d.get("indels", True)),
-                   max_indel_length=int(d.get("max_indel_length", 50)))
+        return cls(**settings_kwargs(cls, variants_config.get("discovery"), "variants.discovery"))
 
 
 def read_regions(bed: str | Path, reference: Reference) -> list[tuple[str, int, int]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import settings_kwargs
 from ..errors import InputError
 from .cigar import DELETION_EVENT, INSERTION_EVENT, indel_events, query_position
 from .sites import DELETION, INSERTION, SNV, Reference, indel_class
@@ -59,12 +60,7 @@ class ReadFilterSettings:
 
     @classmethod
     def from_config(cls, variants_config: dict) -> "ReadFilterSettings":
-        return cls(
-            min_mapping_quality=int(variants_config.get("min_mapping_quality", 40)),
-            min_base_quality=int(variants_config.get("min_base_quality", 30)),
-            flag_filter=int(variants_config.get("flag_filter", 3844)),
-            require_proper_pair=bool(variants_config.get("require_proper_pair", False)),
-        )
+        return cls(**settings_kwargs(cls, variants_config, "variants", strict=False))
 
 
 class _Site:
