@@ -6,6 +6,7 @@ crash never leaves a half-written table that a rerun would mistake for a finishe
 from __future__ import annotations
 
 import contextlib
+import math
 import glob
 import gzip
 import os
@@ -13,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+import numpy as np
 import pandas as pd
 
 
@@ -73,3 +75,20 @@ def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     """Read a TSV written by plasmatrack (IDs stay strings)."""
     dtype = kwargs.pop("dtype", {"sample_id": str, "patient_id": str})
     return pd.read_csv(path, sep="\t", dtype=dtype, **kwargs)
+
+
+_TRUE = {"true", "1", "1.0", "yes", "y", "t"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f"}
+
+
+def as_bool(values: pd.Series) -> pd.Series:
+    """A nullable boolean column from booleans, 0/1 or text (true/false, yes/no, t/f, y/n;
+    any case); missing and anything else -> NA. Tables from other tools write flags every way."""
+    def one(v):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            return pd.NA
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        text = str(v).strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else pd.NA
+    return values.map(one).astype("boolean")

@@ -41,7 +41,7 @@ from scipy.stats import binom
 
 from ..config import schema_default
 from ..errors import InputError, where
-from ..io import read_tsv
+from ..io import as_bool, read_tsv
 from .ccf import MutationData, expected_vaf
 
 TRACKED_REQUIRED = ("patient_id", "sample_id", "sample_type", "timepoint_days", "chrom", "pos",
@@ -111,7 +111,7 @@ def read_tumour_fraction(path: str | os.PathLike) -> pd.DataFrame:
     _require(df, TF_REQUIRED, path)
     df["tumour_fraction"] = _numeric(df, "tumour_fraction", path, allow_na=True)
     if "tf_detected" in df:
-        det = df["tf_detected"].astype(str).str.lower().isin(["true", "1", "yes"])
+        det = as_bool(df["tf_detected"]).fillna(False).to_numpy(bool)
         df["tumour_fraction"] = np.where(det, df["tumour_fraction"], 0.0)
     if "ploidy" not in df:
         df["ploidy"] = 2.0

@@ -6,7 +6,6 @@ components become NA and every row says so). Definitions: :mod:`plasmatrack.coho
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io import read_tsv
+from ..io import as_bool, read_tsv
 from .columns import DRAW_METRICS_COLUMNS
 from .settings import METRICS, CohortSettings
 
@@ -32,22 +31,6 @@ def read_stage_table(path: str | Path | None, required: tuple[str, ...],
     if missing:
         raise InputError(f"{path}: {what} table lacks column(s) {', '.join(missing)}")
     return df
-
-
-def as_bool(series: pd.Series) -> pd.Series:
-    """True/False/NA from booleans, 0/1 or text (true/false/yes/no)."""
-    def conv(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            return pd.NA
-        if isinstance(v, (bool, np.bool_)):
-            return bool(v)
-        text = str(v).strip().lower()
-        if text in ("true", "1", "1.0", "yes", "y", "t"):
-            return True
-        if text in ("false", "0", "0.0", "no", "n", "f"):
-            return False
-        return pd.NA
-    return series.map(conv).astype("boolean")
 
 
 def _numeric(df: pd.DataFrame, col: str, path: object) -> pd.Series:

@@ -19,7 +19,8 @@ from ..sheets import load_clinical, load_samples
 from ..stats.survival import SurvivalPaths, write_results
 from .burden import burden_table
 from .columns import ERBB2_INPUT_COLUMNS, TF_INPUT_COLUMNS, VARIANT_INPUT_COLUMNS
-from .draws import as_bool, draw_metrics, read_stage_table
+from ..io import as_bool
+from .draws import draw_metrics, read_stage_table
 from .dynamics import dynamics_table
 from .outcome import assign_burden_groups, cohort_survival
 from .settings import CohortSettings

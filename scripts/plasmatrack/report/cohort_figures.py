@@ -21,7 +21,7 @@ from ..sheets import BEST_RESPONSES
 from ..units import DAYS_PER_MONTH, nice_step
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
     format_int
-from .sources import as_bool
+from ..io import as_bool
 
 RESPONSE_ORDER = [*BEST_RESPONSES, "unknown"]  # the sheet's categories, then a missing response
 

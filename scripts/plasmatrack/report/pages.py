@@ -36,7 +36,8 @@ from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_p
     clone_labels, clone_tree, fish_layout, gene_copy_number_over_time, genome_copy_number, \
     treatment_timeline, tumour_fraction_over_time, vaf_trajectories
 from .plotting import float_or_none
-from .sources import StageData, as_bool
+from ..io import as_bool
+from .sources import StageData
 
 MAX_CELL_CHARS = 120
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,

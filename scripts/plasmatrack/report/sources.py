@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import tables
 from ..errors import InputError, where
-from ..io import read_tsv
+from ..io import as_bool, read_tsv
 
 # The published tables a report reads (plasmatrack.tables), paths relative to the results folder.
 _COHORT_TABLES = (tables.QC_SUMMARY, tables.TUMOUR_FRACTION, tables.GENES, tables.ERBB2,
@@ -57,26 +57,6 @@ NUMERIC: dict[str, tuple[str, ...]] = {
 _STRING_COLUMNS = {"sample_id": str, "patient_id": str, "cluster_id": str,
                    "parent_cluster_id": str, "chrom": str, "chromosome": str, "gene": str,
                    "group": str, "analysis": str, "baseline_sample_id": str}
-
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f", ""}
-
-
-def as_bool(values: pd.Series) -> pd.Series:
-    """Boolean column from True/False, 1/0, yes/no text (missing -> NA)."""
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return pd.NA
-        if isinstance(v, (bool, np.bool_)):
-            return bool(v)
-        text = str(v).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return pd.NA if text == "" else False
-        return pd.NA
-    return values.map(one).astype("boolean")
-
 
 def check_table(df: pd.DataFrame, kind: str, path: os.PathLike | str) -> pd.DataFrame:
     """Check the required columns of a ``kind`` table and make its numeric columns numbers.
