@@ -15,11 +15,12 @@ from ..stats.survival import (
     group_comparison,
     marker_split_analysis,
     marker_vs_response,
+    overall_km,
     split_marker,
 )
 from ..units import DAYS_PER_MONTH
 from .draws import metric_values
-from .settings import ENDPOINTS, CohortSettings
+from .settings import ENDPOINTS, PRIMARY_ENDPOINT, CohortSettings
 
 
 def survival_subset(burden: pd.DataFrame, endpoint: str, marker: str = "her2_burden"
@@ -110,19 +111,25 @@ def _endpoint_analyses(burden: pd.DataFrame, dynamics: pd.DataFrame | None, endp
                        settings: CohortSettings) -> SurvivalResults:
     """The analyses of one endpoint: the high/low splits, Cox on log burden (and adjusted), Cox
     on each sensitivity metric (each row says who was left out), then the landmark analysis."""
+    time_col, event_col = ENDPOINTS[endpoint]
+    followed = (burden[burden[time_col].notna() & burden[event_col].notna()]
+                if time_col in burden and event_col in burden else burden.iloc[0:0])
+    # every patient with outcome data, burden or not: the cohort's median TTF / OS
+    results = overall_km(followed, time_col, event_col, f"{endpoint}_all", endpoint,
+                         settings.survival)
     sub = survival_subset(burden, endpoint)
     if len(sub) == 0:
-        results = SurvivalResults()
         results.rows.append({"analysis": f"{endpoint}_burden", "endpoint": endpoint,
                              "n": 0, "events": 0, "small_cohort": True,
                              "note": "not estimable: no patient with both a HER2 burden "
                                      f"and {endpoint.upper()} data"})
         return results
-    results = _burden_analyses(sub, endpoint, settings)
+    by_burden = _burden_analyses(sub, endpoint, settings)
     for metric in settings.sensitivity_metrics:
         if metric != settings.metric:
-            results.extend(_sensitivity_cox(burden, endpoint, metric, settings))
-    _append_note(results, _left_out_note(burden, sub, endpoint))
+            by_burden.extend(_sensitivity_cox(burden, endpoint, metric, settings))
+    _append_note(by_burden, _left_out_note(burden, sub, endpoint))
+    results.extend(by_burden)
     if dynamics is not None:
         results.extend(landmark_analysis(burden, dynamics, endpoint, settings))
     return results
@@ -143,6 +150,9 @@ def _burden_analyses(sub: pd.DataFrame, endpoint: str,
         res, _ = marker_split_analysis(sub, time_col, event_col, "her2_burden",
                                        f"{endpoint}_burden_{name}", endpoint, method,
                                        settings=settings.survival, marker_label=label)
+        # the study's question: the primary endpoint by the configured (pre-specified) split
+        for row in res.rows:
+            row["primary"] = endpoint == PRIMARY_ENDPOINT and method == cut
         results.extend(res)
     cox = {"log": True, "log_offset": settings.log_offset, "settings": settings.survival,
            "marker_label": label}

@@ -18,6 +18,7 @@ METRICS: dict[str, str] = {
 }
 PRIMARY_METRIC = "altered_copies"
 ENDPOINTS = {"ttf": ("ttf_months", "ttf_event"), "os": ("os_months", "os_event")}
+PRIMARY_ENDPOINT = "ttf"  # time to treatment failure: the study's question (and the cut's)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,14 @@ SURVIVAL_COLUMNS = [
 EXTRA_COLUMNS = [
     "test", "adjustment", "p_value_lausen94", "p_value_lausen92", "p_value_permutation",
     "p_value_gauss",
-    "permutations", "ph_test_p", "groups", "median_survival", "small_cohort", "note",
+    "permutations", "ph_test_p", "groups", "median_survival", "median_lower", "median_upper",
+    "cut_selection", "primary", "small_cohort", "note",
 ]
+# cut_selection of a marker split: a cut fixed before the outcomes are looked at (a value, or the
+# marker's median) or one chosen from the data by the outcomes (maxstat: exploratory, its p is
+# the selection-adjusted one).
+PRE_SPECIFIED = "pre-specified"
+DATA_CHOSEN = "data-chosen"
 KM_CURVES_COLUMNS = [
     "analysis", "endpoint", "group", "time", "survival", "ci_lower", "ci_upper", "at_risk",
     "events", "censored",
@@ -229,6 +235,59 @@ def km_curves(time: pd.Series, event: pd.Series, groups: pd.Series | None, analy
             pd.concat(risk_frames, ignore_index=True) if risk_frames
             else pd.DataFrame(columns=KM_AT_RISK_COLUMNS),
             medians)
+
+
+def median_with_ci(time: pd.Series, event: pd.Series, alpha: float = 0.05
+                   ) -> tuple[float, float, float]:
+    """Kaplan-Meier median survival and its (1 - alpha) interval (lifelines: the times where
+    the exponential Greenwood band of the curve crosses 0.5, Brookmeyer-Crowley style); NaN
+    where not reached."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    kmf = KaplanMeierFitter(alpha=alpha).fit(time.astype(float), event.astype(int))
+    ci = median_survival_times(kmf.confidence_interval_).iloc[0]
+    return tuple(float(v) if np.isfinite(v) else float("nan")
+                 for v in (kmf.median_survival_time_, ci.iloc[0], ci.iloc[1]))
+
+
+def format_group_values(values: dict[str, float]) -> str:
+    """'high=3.2;low=NR': the per-group form of median_survival, median_lower, median_upper
+    (NR: not reached)."""
+    return ";".join(f"{k}={'NR' if np.isnan(v) else _fmt(v)}" for k, v in values.items())
+
+
+def parse_group_values(text) -> dict[str, float]:
+    """The inverse of :func:`format_group_values` (NR and empty values as NaN)."""
+    out: dict[str, float] = {}
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
+        return out
+    for part in str(text).split(";"):
+        if "=" in part:
+            key, value = part.rsplit("=", 1)
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = float("nan")
+    return out
+
+
+def overall_km(df: pd.DataFrame, time_col: str, event_col: str, analysis: str, endpoint: str,
+               settings: "SurvivalSettings | None" = None) -> "SurvivalResults":
+    """One row for all patients: n, events and the median with its interval (no test)."""
+    out = SurvivalResults()
+    alpha = settings.alpha if settings is not None else 0.05
+    time, event = df[time_col].astype(float), df[event_col].astype(int)
+    row = {"analysis": analysis, "endpoint": endpoint, "n": int(len(df)),
+           "events": int(event.sum()), "grouping": "all patients", "test": "Kaplan-Meier",
+           "groups": f"all={len(df)}"}
+    if len(df):
+        med, lo, hi = median_with_ci(time, event, alpha)
+        row.update(median_survival=format_group_values({"all": med}),
+                   median_lower=format_group_values({"all": lo}),
+                   median_upper=format_group_values({"all": hi}))
+    out.rows.append(row)
+    return out
 
 
 def logrank(time: pd.Series, event: pd.Series, groups: pd.Series) -> tuple[float, float]:
@@ -481,8 +540,11 @@ def _km_logrank(out: SurvivalResults, row: dict, time: pd.Series, event: pd.Seri
                                       alpha=settings.alpha)
     out.curves.append(curves)
     out.at_risk.append(risk)
-    row["median_survival"] = ";".join(
-        f"{k}={'NR' if np.isnan(v) else _fmt(v)}" for k, v in medians.items())
+    row["median_survival"] = format_group_values(medians)
+    cis = {k: median_with_ci(time[labels == k], event[labels == k], settings.alpha)
+           for k in medians}
+    row["median_lower"] = format_group_values({k: v[1] for k, v in cis.items()})
+    row["median_upper"] = format_group_values({k: v[2] for k, v in cis.items()})
     if row["events"] > 0:
         chi2, p = logrank(time, event, labels)
         row.update(statistic=chi2, p_value=p, p_value_adjusted=p)
@@ -559,6 +621,7 @@ def marker_split_analysis(df: pd.DataFrame, time_col: str, event_col: str, marke
                            reference=reference, covariates=covariates, settings=settings,
                            cutpoint=split.cutpoint)
     row = out.rows[-1]
+    row["cut_selection"] = DATA_CHOSEN if split.maxstat is not None else PRE_SPECIFIED
     # The HR label in the term table reads better as the marker name than the long grouping.
     for terms in out.terms:
         terms["term"] = terms["term"].str.replace(f"{grouping}=", f"{label} ", regex=False)
