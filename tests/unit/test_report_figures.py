@@ -257,8 +257,20 @@ def test_km_plot_numbers_at_risk_censoring_and_title():
     fig = km_plot(curves, "TTF", {"p_value": 0.0074, "hazard_ratio": 0.57, "hr_lower": 0.38,
                                     "hr_upper": 0.87})
     assert fig.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.0074, HR 0.57 (0.38-0.87))"
-    maxstat = km_plot(curves, "TTF", {"p_value": 0.001, "p_value_adjusted": 0.034})
-    assert maxstat.layout.title.text == "TTF: Kaplan-Meier (cut-point-adjusted log-rank p = 0.034)"
+    # issue 23: "adjusted" only for a cut chosen from the data (cut_selection, or a maximally
+    # selected test in older tables); a median split's p_value_adjusted repeats its p_value
+    maxstat = km_plot(curves, "TTF", {"p_value": 0.001, "p_value_adjusted": 0.034,
+                                      "cut_selection": "data-chosen"})
+    assert maxstat.layout.title.text == ("TTF: Kaplan-Meier (exploratory, data-chosen cut: "
+                                         "cut-point-adjusted log-rank p = 0.034)")
+    old = km_plot(curves, "TTF", {"p_value": 0.001, "p_value_adjusted": 0.034,
+                                  "test": "maximally selected log-rank statistic"})
+    assert old.layout.title.text == maxstat.layout.title.text
+    median = km_plot(curves, "TTF", {"p_value": 0.02, "p_value_adjusted": 0.02,
+                                     "cut_selection": "pre-specified"})
+    assert median.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.02)"
+    assert "adjusted" not in km_plot(curves, "TTF", {"p_value": 0.02,
+                                                     "p_value_adjusted": 0.02}).layout.title.text
     censor = [tr for tr in fig.data if tr.mode == "markers"][0]
     assert sorted(censor.x) == [2.0, 4.0, 7.5]
     at_risk = [tr for tr in fig.data if tr.mode == "text"][0]

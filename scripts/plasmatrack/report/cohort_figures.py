@@ -22,6 +22,7 @@ from ..units import DAYS_PER_MONTH, nice_step
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
     format_int
 from ..io import as_bool
+from .summary import is_data_chosen
 
 RESPONSE_ORDER = [*BEST_RESPONSES, "unknown"]  # the sheet's categories, then a missing response
 
@@ -327,10 +328,12 @@ def _km_title(analysis: str, stats: Mapping | None) -> str:
     title = f"{esc(analysis)}: Kaplan-Meier"
     if not stats:
         return title
-    # An optimised cut-point's own p is over-optimistic: quote the adjusted one where given.
+    # "Adjusted" only for a cut chosen from the data (maxstat): its own p is over-optimistic and
+    # the table's p_value_adjusted is the selection-adjusted one. For a pre-specified cut
+    # p_value_adjusted merely repeats p_value, and calling it adjusted would mislead.
     adjusted = float_or_none(stats.get("p_value_adjusted"))
-    if adjusted is not None:
-        title += f" (cut-point-adjusted log-rank p = {_fmt_p(adjusted)}"
+    if is_data_chosen(dict(stats)) and adjusted is not None:
+        title += f" (exploratory, data-chosen cut: cut-point-adjusted log-rank p = {_fmt_p(adjusted)}"
     else:
         title += f" (log-rank p = {_fmt_p(stats.get('p_value'))}"
     hr = float_or_none(stats.get("hazard_ratio"))

@@ -38,6 +38,8 @@ from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_p
 from .plotting import float_or_none
 from ..io import as_bool
 from .sources import StageData
+from .summary import flag, is_data_chosen, patient_sentences, patient_summary, study_sentences, \
+    study_summary
 
 MAX_CELL_CHARS = 120
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
@@ -261,6 +263,13 @@ def _summary_items(view: PatientView) -> list[tuple[str, str]]:
 
 def _summary_section(page: Page, view: PatientView) -> None:
     blocks = page.section("summary", "Summary and treatment timeline")
+    erbb2 = view.data.for_patient("erbb2", view.patient)
+    if erbb2 is not None:
+        erbb2 = erbb2[erbb2["gene"].astype(str) == view.settings.her2_gene]
+    summary = patient_summary(view.clinical, view.data.for_patient("her2_burden", view.patient),
+                              erbb2, view.tf)
+    blocks.append({"kind": "sentences",
+                   "items": patient_sentences(summary, view.settings.her2_gene)})
     blocks.append({"kind": "summary", "items": _summary_items(view)})
     if view.clinical is None:
         blocks.append({"kind": "note", "text": (
@@ -511,6 +520,7 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     """Write the cohort page ``out_html`` with links to ``<patients_dir>/<patient>.html``."""
     settings = settings or ReportSettings()
     page = Page(title="plasmatrack: cohort report", html_path=Path(out_html))
+    _study_summary_section(page, data, settings)
     _overview_section(page, data)
     _cohort_qc_section(page, data, settings)
     _burden_section(page, data)
@@ -520,6 +530,23 @@ def build_cohort_page(data: StageData, out_html: os.PathLike | str,
     _patients_section(page, data, settings, patients_dir)
     _methods_section(page, data, truth)
     return page.write()
+
+
+def _study_summary_section(page: Page, data: StageData, settings: ReportSettings) -> None:
+    """The study's answer first: sentences from the tables (plasmatrack.report.summary), each
+    linking to its section and to the TSV beside the page it comes from."""
+    blocks = page.section("summary", "Study summary")
+    erbb2 = data.table("erbb2")
+    if erbb2 is not None:
+        erbb2 = erbb2[erbb2["gene"].astype(str) == settings.her2_gene]
+    summary = study_summary(data.samples(), data.table("survival"), data.table("her2_burden"),
+                            erbb2, data.table("tracked_variants"), data.table("dynamics"),
+                            settings.her2_gene)
+    # the TSVs the later sections write beside the page (same names)
+    tsv = {name: f"{page.data_dir.name}/{name}.tsv" for name in
+           ("patients", "her2_burden", "survival", "dynamics") if name == "patients"
+           or data.table(name) is not None}
+    blocks.append({"kind": "sentences", "items": study_sentences(summary, tsv)})
 
 
 def _overview_items(data: StageData) -> list[tuple[str, str]]:
@@ -617,15 +644,57 @@ def _burden_section(page: Page, data: StageData) -> None:
                          else "no best_response in the clinical sheet"))
 
 
+ENDPOINT_TITLES = {"ttf": "Time to treatment failure (primary endpoint)",
+                   "os": "Overall survival"}
+
+
+def survival_order(survival: pd.DataFrame | None, km: pd.DataFrame | None
+                   ) -> list[tuple[str, list[str]]]:
+    """(endpoint, analyses with KM curves) in reading order: TTF (the primary endpoint) first,
+    then OS, then any other endpoint; within one, the primary analysis first, then the other
+    pre-specified ones, then those with a cut chosen from the data (exploratory), each group in
+    the survival table's order. Endpoints are lower-cased; a KM analysis the survival table does
+    not list goes by km_curves' own ``endpoint`` (or 'other')."""
+    rows = {} if survival is None else {
+        str(r["analysis"]): r for r in survival.to_dict("records")}
+    table_order = list(rows)
+    analyses = [] if km is None or km.empty else list(dict.fromkeys(km["analysis"].astype(str)))
+    km_endpoint = {} if km is None or "endpoint" not in km else dict(
+        zip(km["analysis"].astype(str), km["endpoint"].astype(str)))
+    by_endpoint: dict[str, list[str]] = {}
+    for name in analyses:
+        endpoint = rows[name]["endpoint"] if name in rows else km_endpoint.get(name, "other")
+        by_endpoint.setdefault(str(endpoint).strip().lower(), []).append(name)
+    for row in rows.values():  # endpoints with rows but no curves still get their section
+        endpoint = str(row["endpoint"]).strip().lower()
+        if endpoint in ENDPOINT_TITLES:
+            by_endpoint.setdefault(endpoint, [])
+
+    def rank(name: str) -> tuple:
+        row = rows.get(name, {})
+        primary = flag(row.get("primary"))
+        position = table_order.index(name) if name in rows else len(rows)
+        return (not primary, is_data_chosen(row), position, name)
+
+    endpoints = [e for e in ENDPOINT_TITLES if e in by_endpoint] + sorted(
+        e for e in by_endpoint if e not in ENDPOINT_TITLES)
+    return [(e, sorted(by_endpoint[e], key=rank)) for e in endpoints]
+
+
 def _km_figures(page: Page, blocks: list[dict], km: pd.DataFrame,
-                survival: pd.DataFrame | None) -> None:
-    """One Kaplan-Meier figure per analysis of km_curves.tsv, its test from survival.tsv."""
-    for analysis in sorted(km["analysis"].astype(str).unique()):
+                survival: pd.DataFrame | None, analyses: list[str]) -> None:
+    """One Kaplan-Meier figure per analysis, its test from survival.tsv; a cut chosen from the
+    data is labelled exploratory."""
+    for analysis in analyses:
         stats = None
         if survival is not None:
             rows = survival[survival["analysis"].astype(str) == analysis]
             stats = rows.iloc[0].to_dict() if not rows.empty else None
+        chosen = stats is not None and is_data_chosen(stats)
         page.figure(blocks, km_plot(km, analysis, stats),
+                    ("Exploratory: the cut-point was chosen from the data (maximally selected "
+                     "log-rank statistic); the p-value is adjusted for that selection. "
+                     if chosen else "") +
                     f"Kaplan-Meier estimate with 95% band for {analysis}; ticks mark "
                     "censoring; numbers at risk below; log-rank p and hazard ratio from the "
                     "survival table.", _safe_name(f"km_{analysis}"),
@@ -633,23 +702,33 @@ def _km_figures(page: Page, blocks: list[dict], km: pd.DataFrame,
 
 
 def _survival_section(page: Page, data: StageData, settings: ReportSettings) -> None:
-    blocks = page.section("survival", "Time to treatment failure and survival")
+    """One section per endpoint (TTF first), then every analysis (forest plot, table)."""
     km = data.table("km_curves")
     survival = data.table("survival")
-    if km is None or km.empty:
+    order = survival_order(survival, km)
+    for endpoint, analyses in order:
+        blocks = page.section(f"survival-{_safe_name(endpoint)}",
+                              ENDPOINT_TITLES.get(endpoint, f"Survival: {endpoint}"))
+        if analyses:
+            _km_figures(page, blocks, km, survival, analyses)
+        else:
+            blocks.append({"kind": "note", "text": "Not available: no Kaplan-Meier curves "
+                           f"for {endpoint} (see the survival table below)"})
+    blocks = page.section("survival", "All survival analyses")
+    if not order:
         blocks.append({"kind": "note", "text": "Not available: " +
                        (_why_missing(data, ["km_curves"]) if km is None else "no curves") +
                        (" (e.g. a run without clinical outcomes)" if data.clinical() is None
                         else "")})
-    else:
-        _km_figures(page, blocks, km, survival)
     page.figure(blocks, forest_plot(survival),
                 "Hazard ratios with 95% intervals of the Cox models (log scale).", None, None,
                 missing=_why_missing(data, ["survival"]) if survival is None
                 else "no analysis with an estimable hazard ratio (finite 95% interval)")
     if survival is not None and not survival.empty:
-        page.table(blocks, survival, "All survival analyses (adjusted p-values for optimised "
-                   "cut-points).", "survival", page_size=settings.table_page_size)
+        page.table(blocks, survival, "All survival analyses. p_value_adjusted differs from "
+                   "p_value only where the cut-point was chosen from the data (cut_selection "
+                   "data-chosen: exploratory).", "survival",
+                   page_size=settings.table_page_size)
 
 
 def _swimmer_section(page: Page, data: StageData) -> None:
