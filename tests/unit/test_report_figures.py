@@ -268,7 +268,7 @@ def test_km_plot_numbers_at_risk_censoring_and_title():
     assert old.layout.title.text == maxstat.layout.title.text
     median = km_plot(curves, "TTF", {"p_value": 0.02, "p_value_adjusted": 0.02,
                                      "cut_selection": "pre-specified"})
-    assert median.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.02)"
+    assert median.layout.title.text == "TTF: Kaplan-Meier (log-rank p = 0.020)"
     assert "adjusted" not in km_plot(curves, "TTF", {"p_value": 0.02,
                                                      "p_value_adjusted": 0.02}).layout.title.text
     censor = [tr for tr in fig.data if tr.mode == "markers"][0]
