@@ -21,12 +21,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patient", action="append", default=None,
                         help="only this patient's page (repeatable)")
     parser.add_argument("--no-cohort", action="store_true", help="skip the cohort page")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print the cohort page to cohort.pdf beside it (needs "
+                        "Chromium: Debian package chromium, or $PLASMATRACK_CHROMIUM)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..errors import InputError
     from ..report.pages import ReportSettings, build_reports
+    from ..report.pdf import write_pdf
     from ..report.sources import Sources, StageData
 
     config = load_config(args.config) if args.config else None
@@ -43,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         config=config,
     )
     data = StageData(sources)
+    if args.pdf and args.no_cohort:
+        raise InputError("--pdf prints the cohort page: drop --no-cohort")
     patients = args.patient
     if patients:
         unknown = sorted(set(patients) - set(data.patients()))
@@ -52,4 +58,7 @@ def run(args: argparse.Namespace) -> int:
                             patients=patients, cohort=not args.no_cohort)
     for path in written:
         print(path)
+    if args.pdf:
+        cohort = next(p for p in written if p.name == "cohort.html")
+        print(write_pdf(cohort, cohort.with_suffix(".pdf")))
     return 0

@@ -291,11 +291,12 @@ def pct(c: Count) -> str:
     return f"{c.k} of {c.n} ({100 * c.k / c.n:.0f}%)" if c.n else "0 of 0"
 
 
-def median_text(m: Median, unit: str = "months") -> str:
-    """'4.3 months (95% CI 2.1-6.0)'; an open interval bound as 'not reached'."""
+def median_text(m: Median, extra: str = "", unit: str = "months") -> str:
+    """'4.3 months (95% CI 2.1 to 6.0; <extra>)'; an open interval bound as 'not reached'."""
     if math.isnan(m.value):
-        return "not reached"
-    return f"{fmt(m.value)} {unit} (95% CI {fmt(m.lower)} to {fmt(m.upper)})"
+        return "not reached" + (f" ({extra})" if extra else "")
+    return (f"{fmt(m.value)} {unit} (95% CI {fmt(m.lower)} to {fmt(m.upper)}"
+            + (f"; {extra})" if extra else ")"))
 
 
 def _primary_sentence(a: Analysis, metric: str, tsv: str | None) -> list[Sentence]:
@@ -304,8 +305,9 @@ def _primary_sentence(a: Analysis, metric: str, tsv: str | None) -> list[Sentenc
     words = (f"Primary analysis ({'exploratory, ' if a.data_chosen else ''}TTF by baseline HER2 "
              f"ctDNA burden{' [' + metric + ']' if metric else ''}, split at "
              f"{fmt(a.cutpoint, 3)} ({method}; {a.n} patients, {a.events} events): ")
-    groups = [f"median TTF {median_text(a.medians[g])} with {g} burden"
-              + (f" (n = {a.medians[g].n})" if a.medians[g].n is not None else "")
+    groups = [f"median TTF with {g} burden "
+              + median_text(a.medians[g], f"n = {a.medians[g].n}" if a.medians[g].n is not None
+                            else "")
               for g in ("high", "low") if g in a.medians]
     words += ("; ".join(groups) + "; " if groups else "")
     if a.hazard_ratio is not None and a.hr_lower is not None and a.hr_upper is not None:
@@ -344,8 +346,8 @@ def study_sentences(s: StudySummary, tsv: dict[str, str | None] | None = None
     for endpoint in ("ttf", "os"):
         m = s.medians.get(endpoint)
         if m is not None:
-            out.append(Sentence(f"Median {ENDPOINT_NAMES[endpoint]} was {median_text(m)} "
-                                f"({m.n} patients, {m.events} events).",
+            out.append(Sentence(f"Median {ENDPOINT_NAMES[endpoint]} was "
+                                f"{median_text(m, f'{m.n} patients, {m.events} events')}.",
                                 f"#survival-{endpoint}", tsv.get("survival")))
     if s.primary is not None:
         out += _primary_sentence(s.primary, s.burden_metric, tsv.get("survival"))

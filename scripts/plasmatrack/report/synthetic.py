@@ -102,10 +102,14 @@ TableRows = dict[str, list[dict]]  # table name -> its rows, appended patient by
 
 def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1,
                             draws: int = 3, clinical: bool = True,
-                            hostile_text: str | None = None) -> SyntheticRun:
+                            hostile_text: str | None = None,
+                            stage_survival: bool = False) -> SyntheticRun:
     """Write sheets, genes BED and every published stage table for ``n_patients`` patients under
     ``root`` (results in ``root/results``). ``hostile_text``, when given, is put into free-text
-    fields (cancer_type, a protein change, an event description) to test escaping."""
+    fields (cancer_type, a protein change, an event description) to test escaping.
+    ``stage_survival``: the burden groups and the survival tables come from the cohort stage's
+    own code (:mod:`plasmatrack.cohort.outcome`, default settings) instead of the quick
+    lifelines stand-in, so a test can compare a page with exactly what the pipeline writes."""
     rng = np.random.default_rng(seed)
     root = Path(root)
     results = root / "results"
@@ -114,7 +118,7 @@ def write_synthetic_results(root: Path | str, n_patients: int = 6, seed: int = 1
     rows: TableRows = defaultdict(list)
     for i in range(n_patients):
         _add_patient(rng, i, draws, hostile_text, rows, results)
-    _write_tables(rows, root, results, clinical)
+    _write_tables(rows, root, results, clinical, stage_survival)
     return SyntheticRun(root=root, results=results, samples=root / "samples.tsv",
                         clinical=root / "clinical.tsv", genes_bed=root / "genes.bed")
 
@@ -380,19 +384,24 @@ def _burden_row(p: _Patient) -> dict:
             "erbb2_tumour_copy_number": round(p.erbb2_cn, 2),
             "erbb2_amplified": p.amplified,
             "erbb2_mutation_vaf": round(mut_vaf, 4) if not p.amplified else np.nan,
-            "her2_burden": round(burden, 4)}
+            "her2_burden": round(burden, 4), "her2_burden_metric": "altered_copies",
+            "ctdna_detected": bool(p.base_tf > 0.03)}
 
 
 def _dynamics_row(p: _Patient) -> dict:
     tfs = p.tfs
+    ratio = tfs[1] / tfs[0]
     return {"patient_id": p.pid, "baseline_sample_id": f"{p.pid}_D1",
-            "on_treatment_sample_id": f"{p.pid}_D2",
+            "on_treatment_sample_id": f"{p.pid}_D2", "on_treatment_day": p.days[1],
+            "molecular_response": "response" if ratio <= 0.5 else "stable",
+            "molecular_responder": bool(ratio <= 0.5),
             "tf_ratio": round(tfs[1] / tfs[0], 3),
             "tf_log2_fold": round(float(np.log2(tfs[1] / tfs[0])), 3),
             "ctdna_cleared": bool(tfs[1] < 0.01)}
 
 
-def _write_tables(rows: TableRows, root: Path, results: Path, clinical: bool) -> None:
+def _write_tables(rows: TableRows, root: Path, results: Path, clinical: bool,
+                  stage_survival: bool = False) -> None:
     """The sheets under ``root`` and every stage table under ``results``; the burden table
     carries the clinical columns and a median split, as the cohort stage writes it."""
     write_tsv(pd.DataFrame(rows["samples"]), root / "samples.tsv")
@@ -414,15 +423,35 @@ def _write_tables(rows: TableRows, root: Path, results: Path, clinical: bool) ->
     write_tsv(pd.DataFrame(rows["tree"]), results / "clonal" / "tree.tsv")
     write_tsv(pd.DataFrame(rows["events"]), results / "clonal" / "events.tsv")
     burden = pd.DataFrame(rows["burden"]).merge(clinical_df, on="patient_id")
+    # the baseline call is the copy-number stage's call of the baseline draw, as in the stage
+    called = dict(zip(genes.loc[genes["gene"] == "ERBB2", "sample_id"],
+                      genes.loc[genes["gene"] == "ERBB2", "amplified"]))
+    burden["erbb2_amplified"] = burden["baseline_sample_id"].map(called)
     median = burden["her2_burden"].median()
     burden.insert(burden.columns.get_loc("her2_burden") + 1, "her2_burden_group",
                   np.where(burden["her2_burden"] > median, "high", "low"))
+    dynamics = pd.DataFrame(rows["dynamics"])
+    if clinical and stage_survival:
+        _write_stage_survival(burden.drop(columns="her2_burden_group"), dynamics, results)
+        return
     write_tsv(burden, results / "cohort" / "her2_burden.tsv")
-    write_tsv(pd.DataFrame(rows["dynamics"]), results / "cohort" / "dynamics.tsv")
+    write_tsv(dynamics, results / "cohort" / "dynamics.tsv")
     if clinical:
         survival, km = _survival_tables(burden)
         write_tsv(survival, results / "cohort" / "survival.tsv")
         write_tsv(km, results / "cohort" / "km_curves.tsv")
+
+
+def _write_stage_survival(burden: pd.DataFrame, dynamics: pd.DataFrame, results: Path) -> None:
+    """her2_burden.tsv with the cohort stage's groups, dynamics.tsv, and the stage's survival
+    tables (its code, default settings)."""
+    from ..cohort.outcome import assign_burden_groups, cohort_survival
+    from ..stats.survival import SurvivalPaths, write_results
+
+    burden, _, _ = assign_burden_groups(burden)
+    write_tsv(burden, results / "cohort" / "her2_burden.tsv")
+    write_tsv(dynamics, results / "cohort" / "dynamics.tsv")
+    write_results(cohort_survival(burden, dynamics), SurvivalPaths.in_folder(results / "cohort"))
 
 
 def _survival_tables(burden: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
