@@ -281,13 +281,19 @@ def overall_km(df: pd.DataFrame, time_col: str, event_col: str, analysis: str, e
     row = {"analysis": analysis, "endpoint": endpoint, "n": int(len(df)),
            "events": int(event.sum()), "grouping": "all patients", "test": "Kaplan-Meier",
            "groups": f"all={len(df)}"}
+    notes = []
     if len(df):
         med, lo, hi = median_with_ci(time, event, alpha)
         row.update(median_survival=format_group_values({"all": med}),
                    median_lower=format_group_values({"all": lo}),
                    median_upper=format_group_values({"all": hi}))
-    out.rows.append(row)
-    return out
+    if row["events"] == 0:
+        notes.append("no events: median not reached, not estimable")
+    # a median from few events is as imprecise as a model term fitted on them
+    small = small_cohort_note(row["events"], 1, None,
+                              settings.min_events_per_term if settings is not None
+                              else DEFAULT_MIN_EVENTS_PER_TERM)
+    return _add_row(out, row, notes, small)
 
 
 def logrank(time: pd.Series, event: pd.Series, groups: pd.Series) -> tuple[float, float]:
