@@ -9,13 +9,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The Chromium flags (no sandbox as root, no network) are those of the report's own printing
+# (plasmatrack report --pdf): one list.
+from plasmatrack.report.pdf import CHROMIUM_ARGS
+
 CHROMIUM = os.environ.get("PLASMATRACK_CHROMIUM", "/usr/bin/chromium")
-# As root Chromium needs --no-sandbox; the rest keep it from reaching for the network (this
-# machine has none, and refused connections would show up as console noise).
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 
 
 @dataclass

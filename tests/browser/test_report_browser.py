@@ -10,7 +10,6 @@ import pytest
 
 from chromium import render_page
 from plasmatrack.report.pages import ReportSettings, build_reports
-from plasmatrack.report.sources import Sources, StageData
 from plasmatrack.report.synthetic import write_synthetic_results
 
 HOSTILE = "<script>alert(1)</script> \"q\" <img src=x onerror=alert(2)>"
@@ -22,11 +21,8 @@ pytestmark = pytest.mark.browser
 def report_pages(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_cohort")
     run = write_synthetic_results(root / "run", n_patients=3, seed=5, hostile_text=HOSTILE)
-    data = StageData(Sources.from_results_dir(run.results, samples_sheet=run.samples,
-                                              clinical_sheet=run.clinical,
-                                              genes_bed=run.genes_bed,
-                                              config={"her2_gene": "ERBB2"}))
-    written = build_reports(data, root / "reports", ReportSettings(table_page_size=5))
+    written = build_reports(run.stage_data(config={"her2_gene": "ERBB2"}), root / "reports",
+                            ReportSettings(table_page_size=5))
     return root / "reports", written
 
 

@@ -23,7 +23,6 @@ from PIL import Image
 from chromium import browser_executable, render_page
 from plasmatrack.report.pages import ReportSettings, build_reports
 from plasmatrack.report.pdf import print_open_page
-from plasmatrack.report.sources import Sources, StageData
 from plasmatrack.report.synthetic import write_synthetic_results
 
 pytestmark = pytest.mark.browser
@@ -40,10 +39,7 @@ FIRST_SCREEN = {"width": 1300, "height": 900}
 def cohort_page(tmp_path_factory):
     root = tmp_path_factory.mktemp("print_cohort")
     run = write_synthetic_results(root / "run", n_patients=10, seed=7, stage_survival=True)
-    data = StageData(Sources.from_results_dir(run.results, samples_sheet=run.samples,
-                                              clinical_sheet=run.clinical,
-                                              genes_bed=run.genes_bed))
-    build_reports(data, root / "reports", ReportSettings(), patients=[])
+    build_reports(run.stage_data(), root / "reports", ReportSettings(), patients=[])
     return run, root / "reports" / "cohort.html"
 
 

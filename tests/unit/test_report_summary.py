@@ -24,18 +24,12 @@ from plasmatrack.report.synthetic import write_synthetic_results
 HOSTILE = "<script>alert(1)</script>"
 
 
-def _data(run, **kwargs) -> StageData:
-    return StageData(Sources.from_results_dir(run.results, samples_sheet=run.samples,
-                                              clinical_sheet=run.clinical,
-                                              genes_bed=run.genes_bed, **kwargs))
-
-
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     """10 synthetic patients whose burden groups and survival tables are the cohort stage's."""
     root = tmp_path_factory.mktemp("summary")
     run = write_synthetic_results(root / "run", n_patients=10, seed=7, stage_survival=True)
-    written = build_reports(_data(run), root / "reports", ReportSettings())
+    written = build_reports(run.stage_data(), root / "reports", ReportSettings())
     return run, {p.stem: p.read_text() for p in written}
 
 
@@ -144,7 +138,7 @@ def test_adjusted_is_said_only_of_data_chosen_cuts(cohort):
 
 def test_small_cohort_caveat_is_quoted_from_the_table(tmp_path):
     run = write_synthetic_results(tmp_path / "run", n_patients=6, seed=3, stage_survival=True)
-    page = build_cohort_page(_data(run), tmp_path / "cohort.html").read_text()
+    page = build_cohort_page(run.stage_data(), tmp_path / "cohort.html").read_text()
     survival = read_tsv(run.results / "cohort" / "survival.tsv")
     row = survival[survival["analysis"] == "ttf_burden_median"].iloc[0]
     assert as_bool(pd.Series([row["small_cohort"]])).iloc[0]

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..io import as_bool
 from ..stats.survival import DATA_CHOSEN, PRE_SPECIFIED, parse_group_values
+from .plotting import float_or_none
 
 PRIMARY_ENDPOINT = "ttf"
 ENDPOINT_NAMES = {"ttf": "time to treatment failure (TTF)", "os": "overall survival (OS)"}
@@ -85,11 +86,9 @@ class StudySummary:
 
 # ------------------------------------------------------------------------------------ reading
 def _num(value) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
+    """A finite number, else None (an infinite interval bound is no number to quote)."""
+    out = float_or_none(value)
+    return out if out is not None and math.isfinite(out) else None
 
 
 def _endpoints(survival: pd.DataFrame) -> pd.Series:

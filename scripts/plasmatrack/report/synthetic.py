@@ -36,6 +36,15 @@ class SyntheticRun:
     clinical: Path
     genes_bed: Path
 
+    def stage_data(self, **kwargs):
+        """The report's view of this run (sheets and genes BED given; ``kwargs`` go to
+        :meth:`~plasmatrack.report.sources.Sources.from_results_dir`, e.g. ``config``)."""
+        from .sources import Sources, StageData
+
+        return StageData(Sources.from_results_dir(
+            self.results, samples_sheet=self.samples, clinical_sheet=self.clinical,
+            genes_bed=self.genes_bed, **kwargs))
+
 
 def _fragment_hist(rng, tf: float, normal: bool) -> pd.DataFrame:
     lengths = np.arange(30, 701)
