@@ -63,13 +63,14 @@ def test_summary_figures_equal_the_survival_and_burden_tables(cohort):
          f"to {row['hr_upper']:.2f})"
     assert hr in text
     assert f"log-rank p = {row['p_value']:.2f}" in text or f"p = {row['p_value']:.3f}" in text
-    med, lo, hi = (_groups(row[c]) for c in ("median_survival", "median_lower", "median_upper"))
+    med, lo, hi = (_groups(row[c])
+                   for c in ("median_survival", "median_lower", "median_upper"))
     n = _groups(row["groups"])
     for group in ("high", "low"):
         assert (f"median TTF with {group} burden {med[group]:.1f} months (95% CI "
                 f"{lo[group]:.1f} to {hi[group]:.1f}; n = {n[group]:.0f})") in text
-    assert f"split at {row['cutpoint']:.3f} (median; {int(row['n'])} patients, {int(row['events'])} " \
-           "events)" in text
+    assert (f"split at {row['cutpoint']:.3f} (median; {int(row['n'])} patients, "
+            f"{int(row['events'])} events)") in text
 
     # the cohort's medians: the all-patients rows, which equal lifelines on the clinical sheet
     clinical = read_tsv(run.clinical)
@@ -95,9 +96,13 @@ def test_summary_figures_equal_the_survival_and_burden_tables(cohort):
             f"({100 * k_base / n_base:.0f}%) at baseline and in {int(any_draw.sum())} of "
             f"{len(any_draw)}") in text
     assert 0 < k_base <= any_draw.sum() < len(any_draw) + 1
-    n_mutant = int((burden["her2_status"] == "mutant").sum())
-    assert f"In HER2-mutant patients, the ERBB2 mutation was detected in ctDNA in" in text
-    assert f"of {n_mutant} (" in text
+    mutant = set(burden.loc[burden["her2_status"] == "mutant", "patient_id"])
+    variants = read_tsv(run.results / "variants" / "tracked_variants.tsv")
+    found = set(variants.loc[(variants["gene"] == "ERBB2") & (variants["status"] == "detected")
+                             & (variants["category"] == "somatic"), "patient_id"]) & mutant
+    assert (f"In HER2-mutant patients, the ERBB2 mutation was detected in ctDNA in "
+            f"{len(found)} of {len(mutant)} ({100 * len(found) / len(mutant):.0f}%) at any "
+            "draw.") in text
     assert "10 of 10 patients had serial plasma" in text
 
 

@@ -333,7 +333,8 @@ def _km_title(analysis: str, stats: Mapping | None) -> str:
     # p_value_adjusted merely repeats p_value, and calling it adjusted would mislead.
     adjusted = float_or_none(stats.get("p_value_adjusted"))
     if is_data_chosen(dict(stats)) and adjusted is not None:
-        title += f" (exploratory, data-chosen cut: cut-point-adjusted log-rank p = {_fmt_p(adjusted)}"
+        title += (" (exploratory, data-chosen cut: cut-point-adjusted log-rank p = "
+                  f"{_fmt_p(adjusted)}")
     else:
         title += f" (log-rank p = {_fmt_p(stats.get('p_value'))}"
     hr = float_or_none(stats.get("hazard_ratio"))
