@@ -11,10 +11,10 @@ SEED ?= 1
 DEMO_DIR ?= demo
 # The one list of what each command installs (Debian packages; Python packages: requirements.txt).
 # APT_RUN: what `make demo` and the pipeline's defaults need (Python for the venv, align, QC).
-# APT_TEST: what only the tests add: a browser (+ libatomic1, which playwright's driver loads; poppler-utils:
-# pdftoppm renders the printed cohort page), a
-# real SLURM, R + DNAcopy (ichorCNA .rds panels, the opt-in cbs segmentation) and mosdepth (+ the
-# libhts it loads) for the depth cross-check.
+# APT_TEST: what only the tests add: a browser (+ libatomic1, which playwright's driver loads),
+# poppler-utils (pdftoppm renders the printed cohort page), a real SLURM, R + DNAcopy (ichorCNA .rds
+# panels, the opt-in cbs segmentation) and mosdepth (+ the libhts it loads) for the depth
+# cross-check.
 APT_RUN := python3 python3-venv bwa samtools bcftools tabix
 APT_TEST := chromium libatomic1 poppler-utils slurm-wlm munge r-base-core r-bioc-dnacopy mosdepth libhts-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
