@@ -4,15 +4,19 @@ equal to the stage tables, the truth comparison equal to one computed here, and 
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from lifelines import KaplanMeierFitter
+from lifelines.utils import median_survival_times
 
-from plasmatrack.io import read_tsv
+from plasmatrack.io import as_bool, read_tsv
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -82,3 +86,48 @@ def test_snakemake_report_zip(demo_run, tmp_path):
     for patient in patients:
         assert any(n.endswith(f"/{patient}.html") for n in names), patient
     assert len(index) > 10_000
+
+
+def _summary_text(page: Path) -> str:
+    text = page.read_text()
+    start = text.index('<section id="summary">')
+    section = text[start:text.index("</section>", start)]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", section)).split())
+
+
+def _months(value: float) -> str:
+    """A median or its bound as a sentence says it (an open bound is 'not reached')."""
+    return f"{value:.1f}" if value == value and abs(value) != float("inf") else "not reached"
+
+
+def _all_value(text: str) -> float:
+    return float(str(text).split("=", 1)[1])
+
+
+def test_demo_cohort_summary_states_the_tables(demo_run):
+    """Issue 23 on the demo: the summary's numbers are the survival table's (primary analysis:
+    TTF by the configured split) and the cohort's median TTF is lifelines' on the clinical sheet."""
+    results = demo_run.results
+    text = _summary_text(results / "reports" / "cohort.html")
+    survival = read_tsv(results / "cohort" / "survival.tsv")
+    primary = survival[as_bool(survival["primary"]).fillna(False).astype(bool)]
+    assert list(primary["analysis"]) == ["ttf_burden_median"]  # cohort.cutpoint: median
+    row = primary.iloc[0]
+    assert (f"hazard ratio high vs low {row['hazard_ratio']:.2f} (95% CI {row['hr_lower']:.2f} "
+            f"to {row['hr_upper']:.2f})") in text
+    assert f"log-rank p = {row['p_value']:.2f}" in text or \
+        f"log-rank p = {row['p_value']:.3f}" in text
+    assert f"split at {row['cutpoint']:.3f} (median; {int(row['n'])} patients" in text
+
+    clinical = read_tsv(demo_run.cohort / "clinical.tsv")
+    kmf = KaplanMeierFitter().fit(clinical["ttf_months"].astype(float),
+                                  clinical["ttf_event"].astype(int))
+    ci = median_survival_times(kmf.confidence_interval_).iloc[0]
+    ttf_all = survival[survival["analysis"] == "ttf_all"].iloc[0]
+    assert _all_value(ttf_all["median_survival"]) == pytest.approx(kmf.median_survival_time_,
+                                                                   rel=1e-3)
+    assert (f"Median time to treatment failure (TTF) was {_months(kmf.median_survival_time_)} "
+            f"months (95% CI {_months(ci.iloc[0])} to {_months(ci.iloc[1])}; "
+            f"{len(clinical)} patients") in text
+    patients = read_tsv(demo_run.cohort / "samples.tsv")["patient_id"].nunique()
+    assert f"of {patients} patients had serial plasma" in text
