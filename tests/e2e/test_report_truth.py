@@ -134,3 +134,30 @@ def test_demo_cohort_summary_states_the_tables(demo_run):
             f"{len(clinical)} patients") in text
     patients = read_tsv(demo_run.cohort / "samples.tsv")["patient_id"].nunique()
     assert f"of {patients} patients had serial plasma" in text
+
+
+def test_demo_cohort_page_order_first_screen_and_print(demo_run, chromium, tmp_path):
+    """Issue 23 on the demo's own cohort page: the summary first and TTF the first survival
+    section; the summary inside the first 1300 x 900 screen; the printed page cuts no figure."""
+    import shutil
+
+    from test_report_print import EDGES, FIRST_SCREEN, _print, figure_pages
+
+    page_path = demo_run.results / "reports" / "cohort.html"
+    ids = re.findall(r'<section id="([^"]+)"', page_path.read_text())
+    assert ids[0] == "summary"
+    assert [i for i in ids if i.startswith("survival")][0] == "survival-ttf"
+    rendered = render_page(chromium, page_path, tmp_path / "first.png",
+                           width=FIRST_SCREEN["width"], keep_open=True, full_page=False)
+    try:
+        box = rendered.page.locator("#summary div.abstract").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= FIRST_SCREEN["height"], box
+    finally:
+        rendered.context.close()
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (Debian poppler-utils; `make test` installs it) missing")
+    n_figures = len(re.findall(r'<div class="figure">', page_path.read_text()))
+    printed = figure_pages(_print(chromium, page_path, tmp_path / "cohort.pdf", EDGES),
+                           tmp_path / "pages")
+    assert len(printed) == n_figures > 0
+    assert [f for f in printed if f[0] != f[1]] == [], printed
