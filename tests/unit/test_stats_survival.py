@@ -334,3 +334,21 @@ def test_survival_cli_error_names_the_column(tmp_path, capsys):
                "--marker-col", "m", "--out", str(tmp_path / "o")])
     assert rc == 1
     assert "column 'event' not found" in capsys.readouterr().err
+
+
+def test_survival_cli_three_groups_prints_a_logrank_without_hr(tmp_path, capsys):
+    # Three groups: one k-sample log-rank, no single hazard ratio (NA in the table). The printed
+    # summary used to compare pd.NA and crash after the tables were written.
+    rng = np.random.default_rng(3)
+    arm = np.repeat(["a", "b", "c"], 20)
+    months = rng.exponential(np.repeat([5.0, 10.0, 40.0], 20))
+    table = tmp_path / "t.tsv"
+    pd.DataFrame({"months": months, "event": 1, "arm": arm}).to_csv(table, sep="\t", index=False)
+    rc = main(["survival", "--table", str(table), "--time-col", "months", "--event-col", "event",
+               "--group-col", "arm", "--out", str(tmp_path / "o")])
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    row = pd.read_csv(tmp_path / "o" / "survival.tsv", sep="\t").iloc[0]
+    assert pd.isna(row["hazard_ratio"]) and row["p_value"] < 0.001
+    line = next(x for x in stdout.splitlines() if x.startswith(f"{row['analysis']}:"))
+    assert f"p = {row['p_value_adjusted']:.3g}" in line and "HR" not in line

@@ -69,6 +69,19 @@ def _settings(args: argparse.Namespace):
                             seed=args.seed, maxstat_p=args.maxstat_p)
 
 
+def summary_line(row) -> str:
+    """One printed line per survival.tsv row; a missing HR or p (NA for a 3+-group log-rank,
+    NaN when not estimable) is left out or printed as NA, not compared."""
+    import pandas as pd
+
+    hr = ("" if pd.isna(row["hazard_ratio"])
+          else f", HR {row['hazard_ratio']:.3g} ({row['hr_lower']:.3g}-{row['hr_upper']:.3g})")
+    p = row["p_value_adjusted"]
+    p_text = "p NA" if pd.isna(p) else f"p = {p:.3g}"
+    small = " [small cohort]" if row["small_cohort"] is True else ""
+    return f"{row['analysis']}: n = {row['n']}, events = {row['events']}, {p_text}{hr}{small}"
+
+
 def run(args: argparse.Namespace) -> int:
     from ..import_calls import read_table
     from ..stats.survival import SurvivalPaths, analyze_table, write_results
@@ -78,13 +91,7 @@ def run(args: argparse.Namespace) -> int:
     paths = write_results(results, SurvivalPaths.in_folder(args.out))
     for warning in results.warnings:
         print(f"note: {warning}")
-    table_out = results.table()
-    for _, row in table_out.iterrows():
-        hr = ("" if row["hazard_ratio"] is None or row["hazard_ratio"] != row["hazard_ratio"]
-              else f", HR {row['hazard_ratio']:.3g} ({row['hr_lower']:.3g}-{row['hr_upper']:.3g})")
-        p = row["p_value_adjusted"]
-        p_text = "p NA" if p is None or p != p else f"p = {p:.3g}"
-        print(f"{row['analysis']}: n = {row['n']}, events = {row['events']}, {p_text}{hr}"
-              + (" [small cohort]" if row["small_cohort"] is True else ""))
+    for _, row in results.table().iterrows():
+        print(summary_line(row))
     print(f"tables written: {paths['survival']} (+ km_curves, km_at_risk, cox_terms, maxstat_cuts)")
     return 0
