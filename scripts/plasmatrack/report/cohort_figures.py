@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from ..sheets import BEST_RESPONSES
 from ..units import DAYS_PER_MONTH, nice_step
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
-    format_int
+    format_int, format_p
 from ..io import as_bool
 from .summary import is_data_chosen
 
@@ -248,13 +248,6 @@ def _at_risk(curve: pd.DataFrame, ticks: np.ndarray) -> list[int]:
     return out
 
 
-def _fmt_p(p) -> str:
-    v = float_or_none(p)
-    if v is None:
-        return "n/a"
-    return "< 0.0001" if v < 1e-4 else f"{v:.2g}" if v < 0.01 else f"{v:.3f}"
-
-
 def km_plot(curves: pd.DataFrame, analysis: str, stats: Mapping | None = None,
             time_unit: str = "months") -> go.Figure | None:
     """Kaplan-Meier curves of one analysis (km_curves.tsv rows) with 95% bands, censoring
@@ -334,9 +327,9 @@ def _km_title(analysis: str, stats: Mapping | None) -> str:
     adjusted = float_or_none(stats.get("p_value_adjusted"))
     if is_data_chosen(dict(stats)) and adjusted is not None:
         title += (" (exploratory, data-chosen cut: cut-point-adjusted log-rank p = "
-                  f"{_fmt_p(adjusted)}")
+                  f"{format_p(adjusted)}")
     else:
-        title += f" (log-rank p = {_fmt_p(stats.get('p_value'))}"
+        title += f" (log-rank p = {format_p(stats.get('p_value'))}"
     hr = float_or_none(stats.get("hazard_ratio"))
     if hr is not None:
         lo, hi = float_or_none(stats.get("hr_lower")), float_or_none(stats.get("hr_upper"))
@@ -384,7 +377,7 @@ def forest_plot(survival: pd.DataFrame | None) -> go.Figure | None:
         return None
     df = df.iloc[::-1]
     labels = [f"{esc(a)} [{esc(e)}]" for a, e in zip(df["analysis"], df["endpoint"])]
-    text = [f"HR {h:.2f} ({lo:.2f}-{hi:.2f}), p {_fmt_p(p)}, n={format_int(n)}"
+    text = [f"HR {h:.2f} ({lo:.2f}-{hi:.2f}), p {format_p(p)}, n={format_int(n)}"
             for h, lo, hi, p, n in zip(df["hazard_ratio"], df["hr_lower"].fillna(np.nan),
                                        df["hr_upper"].fillna(np.nan), df["p_value"], df["n"])]
     fig = go.Figure(go.Scatter(
@@ -487,7 +480,7 @@ def burden_by_response(burden: pd.DataFrame | None, response: pd.Series | None =
     title = "Baseline HER2 burden by best response"
     if stats:
         test = stats.get("test") if isinstance(stats.get("test"), str) else None
-        title += f" ({esc(test or 'test')} p = {_fmt_p(stats.get('p_value'))})"
+        title += f" ({esc(test or 'test')} p = {format_p(stats.get('p_value'))})"
     fig.update_xaxes(categoryorder="array", categoryarray=[esc(c) for c in cats],
                      title_text="best response")
     fig.update_yaxes(title_text="baseline HER2 burden")

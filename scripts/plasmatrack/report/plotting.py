@@ -65,6 +65,16 @@ def error_bars(values: pd.Series, lower: pd.Series, upper: pd.Series) -> dict:
                 width=4)
 
 
+def format_p(p) -> str:
+    """A p-value as every page prints it (figure titles, forest plot, summary sentences): the
+    published style of the seed's sources ('0.0074', '0.034', '0.418', '< 0.0001'); 'n/a' when
+    missing."""
+    v = float_or_none(p)
+    if v is None:
+        return "n/a"
+    return "< 0.0001" if v < 1e-4 else f"{v:.2g}" if v < 0.01 else f"{v:.3f}"
+
+
 def format_int(value) -> str:
     """A count for display: the integer, or '?' when missing."""
     v = float_or_none(value)

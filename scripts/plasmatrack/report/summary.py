@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..io import as_bool
 from ..stats.survival import DATA_CHOSEN, PRE_SPECIFIED, parse_group_values
-from .plotting import float_or_none
+from .plotting import float_or_none, format_p
 
 PRIMARY_ENDPOINT = "ttf"
 ENDPOINT_NAMES = {"ttf": "time to treatment failure (TTF)", "os": "overall survival (OS)"}
@@ -281,9 +281,9 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def fmt_p(p: float | None) -> str:
-    if p is None:
-        return "NA"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.1 else f"= {p:.2f}"
+    """'= 0.418' or '< 0.0001': the figures' p-value text (``plotting.format_p``) after 'p'."""
+    text = format_p(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def pct(c: Count) -> str:
