@@ -94,7 +94,8 @@ def _targets(panel: PathLike, header: pysam.AlignmentHeader) -> Targets:
 
 def _check_sorted(bam: PathLike, handle: pysam.AlignmentFile) -> None:
     order = handle.header.to_dict().get("HD", {}).get("SO")
-    if order != "coordinate":
+    # An index proves coordinate order where an older header does not say it.
+    if order != "coordinate" and not handle.has_index():
         raise InputError(f"{bam}: the BAM must be coordinate-sorted (header SO:{order}); "
                          "sort it with samtools sort")
 
