@@ -1,8 +1,8 @@
 """Reading a read's UMI (read name, RX tag) and the checks every UMI must pass.
 
 A UMI is bases only (``ACGT``); a duplex UMI has two halves, joined by ``+`` or ``-`` (BCL
-Convert, fgbio) or, without a separator, split in the middle (ConsensusCruncher's ``|ACGT``
-names). Problems are counted per kind over the whole input, so one error message can give every
+Convert, fgbio). ConsensusCruncher writes R1's and R2's barcodes after a ``|`` without a
+separator (``name|ACGT``); those are read as ``AC+GT``. Problems are counted per kind over the whole input, so one error message can give every
 count and an example of each (``UmiProblems.raise_if_any``)."""
 
 from __future__ import annotations
@@ -27,19 +27,21 @@ NOT_DUPLEX = "duplex mode on UMIs of one part (single-strand UMIs)"
 def umi_from_name(name: str) -> str | None:
     """The UMI of a read name (last ``:``, ``|`` or ``_`` field); None when that is no UMI."""
     last = _NAME_SEPARATORS.split(name)[-1]
-    return last if _UMI_FIELD.fullmatch(last) else None
+    if not _UMI_FIELD.fullmatch(last):
+        return None
+    if name.endswith(f"|{last}") and not has_separator(last) and len(last) % 2 == 0:
+        mid = len(last) // 2
+        return f"{last[:mid]}+{last[mid:]}"
+    return last
 
 
 def split_halves(umi: str) -> tuple[str, str] | None:
-    """The two halves of a duplex UMI; None for a one-part UMI of odd length."""
+    """The two halves of a duplex UMI; None for a one-part UMI."""
     for sep in "+-":
         if sep in umi:
             first, second = umi.split(sep, 1)
             return first, second
-    if len(umi) % 2:
-        return None
-    mid = len(umi) // 2
-    return umi[:mid], umi[mid:]
+    return None
 
 
 def has_separator(umi: str) -> bool:
