@@ -239,6 +239,7 @@ def report_patient_inputs(wildcards):
 def report_cohort_inputs(wildcards):
     inputs = _report_common_inputs()
     inputs["fragment_lengths"] = _report_sample_files("fragment_lengths", SAMPLES)
+    inputs["umi_family_sizes"] = _report_sample_files("umi_family_sizes", UMI_ROWS)
     return inputs
 
 
