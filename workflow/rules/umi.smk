@@ -99,18 +99,21 @@ rule umi_consensus:
         "../../scripts/rules/umi_consensus.py"
 
 
-rule umi_summary:
-    input:
-        metrics=sample_paths(tables.UMI_METRICS.path, UMI_ROWS),
-    output:
-        summary=tables.UMI_SUMMARY.path,
-    log:
-        "logs/umi/summary.log",
-    localrule: True
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/python.yaml"
-    script:
-        "../../scripts/rules/umi_summary.py"
+# Only a run with UMIs has the cohort table: the report reads it when a rule can make it.
+if UMI_IDS:
+
+    rule umi_summary:
+        input:
+            metrics=sample_paths(tables.UMI_METRICS.path, UMI_ROWS),
+        output:
+            summary=tables.UMI_SUMMARY.path,
+        log:
+            "logs/umi/summary.log",
+        localrule: True
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../../envs/python.yaml"
+        script:
+            "../../scripts/rules/umi_summary.py"
