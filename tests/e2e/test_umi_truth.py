@@ -127,28 +127,41 @@ def test_duplex_consensus_error_rate_is_below_1e6_where_raw_is_about_1e3(umi_run
     assert dup_e / dup_b <= 1e-6, (dup_e, dup_b)
 
 
+def _read_span_molecules(mols: pd.DataFrame, chrom: str, pos1: int) -> int:
+    """Truth molecules (>= 1 read pair) whose reads cover ``pos1``: 2 x 100 bp reads see the
+    first and last 100 bases of a fragment."""
+    m = mols[mols["chrom"] == chrom]
+    p = pos1 - 1
+    first = (p >= m["start"]) & (p < np.minimum(m["start"] + 100, m["end"]))
+    last = (p < m["end"]) & (p >= np.maximum(m["end"] - 100, m["start"]))
+    return int((first | last).sum())
+
+
 def test_tracked_variants_count_consensus_molecules_and_their_vaf_matches_truth(umi_run):
+    """Measured on a 2-patient run of the same design: 192 SNV x sample rows, 98% of truth VAFs
+    inside the Wilson interval, r 0.945 (10-130 molecules each), pooled bias 5e-4; depth / truth
+    molecules median 1.00 (0.85-1.01)."""
     tracked = _read(umi_run / tables.TRACKED_VARIANTS.path)
     truth = _read(umi_run / "cohort" / "truth" / "variants.tsv")
     merged = tracked.merge(truth[["sample_id", "chrom", "pos", "ref", "alt", "expected_vaf"]],
                            on=["sample_id", "chrom", "pos", "ref", "alt"])
     snv = merged[(merged["ref"].str.len() == 1) & (merged["alt"].str.len() == 1)
-                 & (merged["expected_vaf"] >= 0.02) & (merged["depth"] >= 50)]
-    assert len(snv) >= 10
-    # consensus molecules, not reads: the depth never exceeds the molecules in the truth
-    mols = pd.concat([pd.read_csv(umi_run / "cohort" / "truth" / "umi" / f"{s}.molecules.tsv.gz",
-                                  sep="\t").assign(sample_id=s) for s in snv["sample_id"].unique()])
-    mols = mols[(mols["reads_a"] + mols["reads_b"]) > 0]
-    for row in snv.itertuples():
-        m = mols[(mols["sample_id"] == row.sample_id) & (mols["chrom"] == row.chrom)]
-        pos0 = row.pos - 1
-        read_span = ((pos0 >= m["start"]) & (pos0 < np.minimum(m["start"] + 100, m["end"]))) | \
-            ((pos0 < m["end"]) & (pos0 >= np.maximum(m["end"] - 100, m["start"])))
-        assert row.depth <= read_span.sum() * 1.01 + 1
-        assert row.depth >= read_span.sum() * 0.85
+                 & (merged["expected_vaf"] >= 0.02) & (merged["depth"] >= 10)]
+    assert len(snv) >= 50
+    # the depth is consensus molecules, not read pairs (which are ~4.8x more per strand)
+    ratio = []
+    for sid, rows in snv.groupby("sample_id"):
+        mols = pd.read_csv(umi_run / "cohort" / "truth" / "umi" / f"{sid}.molecules.tsv.gz",
+                           sep="\t")
+        mols = mols[(mols["reads_a"] + mols["reads_b"]) > 0]
+        ratio += [r.depth / _read_span_molecules(mols, r.chrom, r.pos) for r in rows.itertuples()]
+    assert np.median(ratio) >= 0.97 and min(ratio) >= 0.8 and max(ratio) <= 1.05
     inside = (snv["vaf_lower"] <= snv["expected_vaf"]) & (snv["expected_vaf"] <= snv["vaf_upper"])
-    assert inside.mean() >= 0.85
+    assert inside.mean() >= 0.9
     assert np.corrcoef(snv["vaf"], snv["expected_vaf"])[0, 1] > 0.9
+    pooled_bias = (snv["alt_count"].sum() - (snv["expected_vaf"] * snv["depth"]).sum()) \
+        / snv["depth"].sum()
+    assert abs(pooled_bias) < 0.01
 
 
 def test_cohort_report_shows_the_consensus_qc(umi_run):

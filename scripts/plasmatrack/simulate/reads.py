@@ -315,40 +315,12 @@ def simulate_sample(genome: Genome, inp: SampleInput, noisy: tuple[np.ndarray, n
     start, length, source = start[order], length[order], source[order]
     end = start + length
 
-    # alleles of unique molecules at each variant
-    hit_mol, hit_pos, hit_base = [], [], []
-    indel_of: dict[int, int] = {}
-    for v in range(inp.var_pos.size):
-        g = int(inp.var_pos[v])
-        ref, alt = inp.var_ref[v], inp.var_alt[v]
-        lo = np.searchsorted(start, g - L_MAX - 10)
-        hi = np.searchsorted(start, g, side="right")
-        cand = np.arange(lo, hi)
-        cand = cand[end[cand] >= g + len(ref)]
-        p = np.where(source[cand] == 1, inp.p_tumour[v], inp.p_normal[v])
-        carriers = cand[rng.random(cand.size) < p]
-        if len(ref) == 1 and len(alt) == 1:
-            hit_mol.append(carriers)
-            hit_pos.append(np.full(carriers.size, g, dtype=np.int64))
-            hit_base.append(np.full(carriers.size, ord(alt), dtype=np.uint8))
-        else:
-            for c in carriers.tolist():
-                indel_of.setdefault(c, v)
-    hit_mol_a = np.concatenate(hit_mol) if hit_mol else np.zeros(0, dtype=np.int64)
-    hit_pos_a = np.concatenate(hit_pos) if hit_pos else np.zeros(0, dtype=np.int64)
-    hit_base_a = np.concatenate(hit_base) if hit_base else np.zeros(0, dtype=np.uint8)
-    srt = np.argsort(hit_mol_a, kind="stable")
-    hit_mol_a, hit_pos_a, hit_base_a = hit_mol_a[srt], hit_pos_a[srt], hit_base_a[srt]
+    hit_mol_a, hit_pos_a, hit_base_a, indel_of = _molecule_alleles(rng, inp, start, end,
+                                                                 source)
 
     plan = None
     if inp.umi is None:
-        # duplicates: copies of unique molecules with an overdispersed family propensity
-        propensity = rng.gamma(0.5, size=n_uniq)
-        dup_src = rng.choice(n_uniq, size=n_dup, p=propensity / propensity.sum()) if n_dup \
-            else np.zeros(0, dtype=np.int64)
-        mol = np.concatenate([np.arange(n_uniq), dup_src])
-        mol = mol[rng.permutation(mol.size)]
-        strand = rng.integers(0, 2, n_uniq).astype(np.int8)
+        mol, strand = _duplicates(rng, n_uniq, n_dup)
     else:
         # a stream of its own, so that the molecules are those of the same seed without UMIs
         plan = umi.plan_reads(np.random.default_rng(inp.seed + [0x0511]), inp.umi, n_total,
@@ -427,6 +399,52 @@ def simulate_sample(genome: Genome, inp: SampleInput, noisy: tuple[np.ndarray, n
         stats["umi"] = umi.write_truth(plan, inp.umi, genome, inp.sample_id,
                                        (start, end, source), umi_truth)
     return stats
+
+
+def _molecule_alleles(rng: np.random.Generator, inp: SampleInput, start: np.ndarray,
+                      end: np.ndarray, source: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+    """Alleles of the unique molecules at each variant: SNV carriers as (molecule, global
+    position, alt base code) arrays sorted by molecule, and indel carriers as molecule ->
+    variant index."""
+    hit_mol, hit_pos, hit_base = [], [], []
+    indel_of: dict[int, int] = {}
+    for v in range(inp.var_pos.size):
+        g = int(inp.var_pos[v])
+        ref, alt = inp.var_ref[v], inp.var_alt[v]
+        lo = np.searchsorted(start, g - L_MAX - 10)
+        hi = np.searchsorted(start, g, side="right")
+        cand = np.arange(lo, hi)
+        cand = cand[end[cand] >= g + len(ref)]
+        p = np.where(source[cand] == 1, inp.p_tumour[v], inp.p_normal[v])
+        carriers = cand[rng.random(cand.size) < p]
+        if len(ref) == 1 and len(alt) == 1:
+            hit_mol.append(carriers)
+            hit_pos.append(np.full(carriers.size, g, dtype=np.int64))
+            hit_base.append(np.full(carriers.size, ord(alt), dtype=np.uint8))
+        else:
+            for c in carriers.tolist():
+                indel_of.setdefault(c, v)
+    hit_mol_a = np.concatenate(hit_mol) if hit_mol else np.zeros(0, dtype=np.int64)
+    hit_pos_a = np.concatenate(hit_pos) if hit_pos else np.zeros(0, dtype=np.int64)
+    hit_base_a = np.concatenate(hit_base) if hit_base else np.zeros(0, dtype=np.uint8)
+    srt = np.argsort(hit_mol_a, kind="stable")
+    hit_mol_a, hit_pos_a, hit_base_a = hit_mol_a[srt], hit_pos_a[srt], hit_base_a[srt]
+    return hit_mol_a, hit_pos_a, hit_base_a, indel_of
+
+
+def _duplicates(rng: np.random.Generator, n_uniq: int, n_dup: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Read pairs as unique molecules plus ``n_dup`` PCR duplicates (copies chosen with an
+    overdispersed family propensity), shuffled: (molecule of each read pair, strand of each
+    molecule, 1 = read 1 from the bottom strand)."""
+    propensity = rng.gamma(0.5, size=n_uniq)
+    dup_src = rng.choice(n_uniq, size=n_dup, p=propensity / propensity.sum()) if n_dup else \
+        np.zeros(0, dtype=np.int64)
+    mol = np.concatenate([np.arange(n_uniq), dup_src])
+    mol = mol[rng.permutation(mol.size)]
+    strand = rng.integers(0, 2, n_uniq).astype(np.int8)
+    return mol, strand
 
 
 def _edited_fragment(seq: np.ndarray, s: int, e: int, g: int, ref: str, alt: str) -> np.ndarray:

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
 
 UMI_MODES = ("none", "single", "duplex")
 # Shapes of the two gamma efficiencies: molecule-to-molecule variation (capture, GC, length)
@@ -65,10 +64,6 @@ class UmiSimSettings:
     umi_error_rate: float = 1e-3  # per UMI base read
     pcr_cycles: int = 10
     pcr_error_rate: float = 2e-6  # per base per duplication (high-fidelity polymerase)
-
-    @property
-    def enabled(self) -> bool:
-        return self.mode != "none"
 
     def check(self) -> list[str]:
         """Problems with the settings, as CLI-facing sentences (empty when valid)."""
@@ -314,9 +309,3 @@ def write_gz_table(frame: pd.DataFrame, path) -> None:
     with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
                                                 compresslevel=1, mtime=0) as handle:
         handle.write(frame.to_csv(sep="\t", index=False).encode())
-
-
-def check_settings(settings: UmiSimSettings) -> None:
-    problems = settings.check()
-    if problems:
-        raise InputError(problems)
