@@ -67,6 +67,7 @@ class ConsensusModel:
         self.pre_umi = float(phred_to_error(settings.error_rate_pre_umi))
         self.min_quality = settings.min_input_base_quality
         self.max_quality = settings.max_base_quality
+        self.min_consensus = settings.min_consensus_base_quality
 
     def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
         """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
@@ -84,7 +85,7 @@ class ConsensusModel:
         with np.errstate(divide="ignore"):
             phred = np.floor(-10.0 * np.log10(error))
         depth = valid.sum(axis=0)
-        called = depth > 0
+        called = (depth > 0) & (phred >= self.min_consensus)
         cons = np.where(called, best, N).astype(np.uint8)
         qual = np.where(called, np.clip(phred, NO_CALL_QUALITY, self.max_quality),
                         NO_CALL_QUALITY).astype(np.uint8)
