@@ -1,6 +1,8 @@
 """The umi stage on PCR families generated here (independent of plasmatrack simulate): duplex
-molecules with UMI sequencing errors, families of 1 + Poisson(3) read pairs per strand and 1e-3
-sequencing errors per base. Truth: every read pair's molecule and the reference."""
+molecules with UMI sequencing errors, families of 1 + Poisson(3) read pairs per strand, 1e-3
+sequencing errors per base and first-cycle PCR errors (2e-5 per base, in about half of a strand's
+family: single-strand consensus keeps some, duplex none). Truth: every read pair's molecule and
+the reference."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ READ = 80
 GENOME = 30_000
 ERROR = 1e-3
 UMI_ERROR = 0.02  # per read pair: one UMI base miscalled
+PCR_ERROR = 2e-5  # per base, first PCR cycle of each strand (polymerase error ~1e-5 per cycle)
 
 
 def _mutate(rng, seq: np.ndarray, rate: float) -> np.ndarray:
@@ -76,10 +79,14 @@ def _cohort(tmp_path, seed: int, molecules: int = 1500, genome_length: int = GEN
                 template[pos] = (genome[pos] + 1) % 4
         alpha, beta = ("".join(rng.choice(list("ACGT"), 6)) for _ in range(2))
         for strand, umi in (("A", f"{alpha}+{beta}"), ("B", f"{beta}+{alpha}")):
+            # A first-cycle PCR error of this strand is in about half of its family.
+            pcr = template.copy()
+            pcr[start:start + length] = _mutate(rng, template[start:start + length], PCR_ERROR)
             for copy in range(1 + rng.poisson(family_mean)):
                 name = f"m{mol}{strand}{copy}:{_umi_with_error(rng, umi)}"
                 truth[name] = mol
-                reads += _pair(rng, header, name, template, start, length, strand)
+                source = pcr if rng.random() < 0.5 else template
+                reads += _pair(rng, header, name, source, start, length, strand)
     reads.sort(key=lambda r: r.reference_start)
     bam = tmp_path / "raw.bam"
     with pysam.AlignmentFile(str(bam), "wb", header=header) as out:

@@ -27,6 +27,7 @@ PathLike = str | os.PathLike
 # Molecules called together: the consensus of same-shaped families is one numpy computation;
 # a batch holds a few hundred molecules' reads, independent of the sample's size.
 BATCH = 512
+SORT_MEMORY = "16M"
 
 
 @dataclass
@@ -105,7 +106,9 @@ def _check_sorted(bam: PathLike, handle: pysam.AlignmentFile) -> None:
 
 def _sort_and_index(unsorted: Path, out_bam: PathLike) -> None:
     with atomic_path(out_bam) as tmp:
-        pysam.sort("-o", str(tmp), "-T", str(tmp) + ".sort", str(unsorted))
+        # samtools sort keeps up to -m of records in memory before spilling to temporary
+        # files: a fixed buffer keeps peak memory independent of the sample size.
+        pysam.sort("-m", SORT_MEMORY, "-o", str(tmp), "-T", str(tmp) + ".sort", str(unsorted))
         with atomic_path(str(out_bam) + ".bai") as tmp_bai:
             pysam.index("-o", str(tmp_bai), str(tmp))
     unsorted.unlink()
