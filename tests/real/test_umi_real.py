@@ -14,14 +14,7 @@ from plasmatrack.umi.settings import UmiSettings
 from plasmatrack.umi.stream import MoleculeStream, five_prime
 from plasmatrack.umi.umis import UmiProblems
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 pytestmark = pytest.mark.real
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real data {path} is absent (see ../shared/data/README.md)")
-    return path
 
 
 def _molecule_of_each_read(bam: Path, settings: UmiSettings) -> dict[tuple[str, int], int]:
@@ -37,19 +30,19 @@ def _molecule_of_each_read(bam: Path, settings: UmiSettings) -> dict[tuple[str, 
 
 @pytest.mark.parametrize("bam,source", [("chr19_tag.bam", "tag"), ("chr19.bam", "read_name")])
 @pytest.mark.parametrize("max_edits,molecules", [(1, 728), (2, 672)])
-def test_umitools_chr19_directional_molecules(bam, source, max_edits, molecules):
-    path = _need(DATA / "umitools-chr19" / bam)
+def test_umitools_chr19_directional_molecules(shared_data, bam, source, max_edits, molecules):
+    path = shared_data / "umitools-chr19" / bam
     settings = UmiSettings(mode="single", source=source, max_edits=max_edits)
     assignment = _molecule_of_each_read(path, settings)
     assert len(assignment) == 55_197
     assert len(set(assignment.values())) == molecules
 
 
-def test_umitools_chr19_partition_is_umitools_group_dir():
-    reference = pd.read_csv(_need(DATA / "umitools-chr19" / "expected" / "group_dir_py3.tsv"),
-                            sep="\t")
+def test_umitools_chr19_partition_is_umitools_group_dir(shared_data):
+    folder = shared_data / "umitools-chr19"
+    reference = pd.read_csv(folder / "expected" / "group_dir_py3.tsv", sep="\t")
     settings = UmiSettings(mode="single", source="tag", max_edits=1)
-    assignment = _molecule_of_each_read(DATA / "umitools-chr19" / "chr19_tag.bam", settings)
+    assignment = _molecule_of_each_read(folder / "chr19_tag.bam", settings)
     reference["ours"] = [assignment[key] for key in zip(reference.read_id, reference.position)]
     # Identical partitions: each UMI-tools group is one of ours and each of ours one of theirs.
     assert reference.groupby("unique_id").ours.nunique().max() == 1
@@ -57,14 +50,13 @@ def test_umitools_chr19_partition_is_umitools_group_dir():
     assert reference.unique_id.nunique() == reference.ours.nunique() == 728
 
 
-def _mageri_consensus(tmp_path: Path) -> tuple[dict, Path, str]:
+def _mageri_consensus(folder: Path, tmp_path: Path) -> tuple[dict, Path, str]:
     """MAGERI's reads: 14-nt inline UMI cut out, bwa mem to the amplicon, consensus."""
     import shutil
     import subprocess
 
     from plasmatrack.umi.pipeline import ConsensusInputs, run_consensus, run_extract
 
-    folder = _need(DATA / "mageri-spike-umi")
     if not (shutil.which("bwa") and shutil.which("samtools")):
         pytest.skip("bwa and samtools are needed to align the MAGERI reads")
     settings = UmiSettings(mode="single", source="inline", read_structures=("14M+T", "+T"))
@@ -84,8 +76,8 @@ def _mageri_consensus(tmp_path: Path) -> tuple[dict, Path, str]:
     return row, tmp_path / "cons.bam", amplicon
 
 
-def test_mageri_spike_variants_after_consensus_and_family_errors_gone(tmp_path):
-    row, bam, amplicon = _mageri_consensus(tmp_path)
+def test_mageri_spike_variants_after_consensus_and_family_errors_gone(shared_data, tmp_path):
+    row, bam, amplicon = _mageri_consensus(shared_data / "mageri-spike-umi", tmp_path)
     # Family counts (docs/umi.md): 188 molecules, 14 with >= 2 reads, the largest 12,987 pairs.
     assert row["molecules"] == 188 and row["families_ge2"] == 14
     assert row["family_size_max"] == 12_987
@@ -109,10 +101,10 @@ def test_mageri_spike_variants_after_consensus_and_family_errors_gone(tmp_path):
 
 
 @pytest.mark.parametrize("sample,singletons,sscs_reads", [("56", 19_522, 0), ("58", 19_542, 14)])
-def test_consensuscruncher_duplex_counts(tmp_path, sample, singletons, sscs_reads):
+def test_consensuscruncher_duplex_counts(shared_data, tmp_path, sample, singletons, sscs_reads):
     from plasmatrack.umi.pipeline import run_consensus
 
-    bam = _need(DATA / "consensuscruncher-duplex" / "bam_input" / f"LargeMid_{sample}_L005.bam")
+    bam = shared_data / "consensuscruncher-duplex" / "bam_input" / f"LargeMid_{sample}_L005.bam"
     row = run_consensus(bam, tmp_path / "c.bam", tmp_path / "u.tsv",
                         UmiSettings(mode="duplex", max_edits=0))
     # ConsensusCruncher counts reads; we count pairs. SSCS reads = 2 x families of 2 pairs.

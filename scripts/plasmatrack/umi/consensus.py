@@ -62,34 +62,58 @@ class ConsensusModel:
     def __init__(self, settings: UmiSettings) -> None:
         error = two_trials(phred_to_error(np.arange(MAX_PHRED + 1)),
                            phred_to_error(settings.error_rate_post_umi))
-        self.ll_match = np.log1p(-error)
-        self.ll_other = np.log(error / 3.0)
+        # Index MAX_PHRED + 1 stands for a base that does not vote (N or low quality).
+        self.ll_other = np.append(np.log(error / 3.0), 0.0)
+        self.ll_gain = np.append(np.log1p(-error), 0.0) - self.ll_other
         self.pre_umi = float(phred_to_error(settings.error_rate_pre_umi))
         self.min_quality = settings.min_input_base_quality
         self.max_quality = settings.max_base_quality
+        self.min_consensus = settings.min_consensus_base_quality
 
     def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
         """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
+        return self.call_many([(bases, quals)])[0]
+
+    def call_many(self, families: list[tuple[np.ndarray, np.ndarray]]) -> list[ConsensusRead]:
+        """Consensus of each family (bases, quals as in ``call``); families of one shape are
+        computed together, which is what makes many small families fast."""
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, (bases, _) in enumerate(families):
+            by_shape.setdefault(bases.shape, []).append(i)
+        out: list[ConsensusRead] = [None] * len(families)  # type: ignore[list-item]
+        for members in by_shape.values():
+            bases = np.stack([families[i][0] for i in members])
+            quals = np.stack([families[i][1] for i in members])
+            cons, qual, depth, errors = self._call_batch(bases, quals)
+            for row, i in enumerate(members):
+                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row])
+        return out
+
+    def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
+        """Consensus arrays (F x L) of F families of n reads of length L (F x n x L)."""
+        n_fam, _, length = bases.shape
         valid = (bases < N) & (quals >= self.min_quality)
-        q = np.minimum(quals, MAX_PHRED)
-        other = np.where(valid, self.ll_other[q], 0.0)
-        gain = np.where(valid, self.ll_match[q], 0.0) - other
-        loglik = other.sum(axis=0)[:, None] + np.stack(
-            [np.where(bases == code, gain, 0.0).sum(axis=0) for code in range(4)], axis=1)
-        best = loglik.argmax(axis=1)
-        rel = np.exp(loglik - loglik.max(axis=1, keepdims=True))
-        rel[np.arange(len(best)), best] = 0.0
-        others = rel.sum(axis=1)
+        q = np.where(valid, np.minimum(quals, MAX_PHRED), MAX_PHRED + 1)
+        # log-likelihood of base X at a position: every voting base's "other" term, plus the
+        # gain (match - other) of the bases that are X, summed by (family, position, base).
+        cells = np.arange(n_fam * length).reshape(n_fam, 1, length) * 4
+        slots = (cells + np.minimum(bases, 3)).ravel()
+        loglik = np.bincount(slots, weights=self.ll_gain[q].ravel(), minlength=4 * cells.size)
+        loglik = loglik.reshape(n_fam, length, 4) + self.ll_other[q].sum(axis=1)[..., None]
+        best = loglik.argmax(axis=2)
+        rel = np.exp(loglik - loglik.max(axis=2, keepdims=True))
+        np.put_along_axis(rel, best[..., None], 0.0, axis=2)
+        others = rel.sum(axis=2)
         error = two_trials(others / (1.0 + others), self.pre_umi)
         with np.errstate(divide="ignore"):
             phred = np.floor(-10.0 * np.log10(error))
-        depth = valid.sum(axis=0)
-        called = depth > 0
+        depth = valid.sum(axis=1)
+        called = (depth > 0) & (phred >= self.min_consensus)
         cons = np.where(called, best, N).astype(np.uint8)
         qual = np.where(called, np.clip(phred, NO_CALL_QUALITY, self.max_quality),
                         NO_CALL_QUALITY).astype(np.uint8)
-        errors = (valid & (bases != cons)).sum(axis=0)
-        return ConsensusRead(cons, qual, depth.astype(np.int32), errors.astype(np.int32))
+        errors = (valid & (bases != cons[:, None, :])).sum(axis=1)
+        return cons, qual, depth.astype(np.int32), errors.astype(np.int32)
 
     def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:
         """Combine the two strands' consensus reads of one end: agreeing bases with the summed
@@ -98,8 +122,9 @@ class ConsensusModel:
         a_ok, b_ok = a.bases < N, b.bases < N
         agree = a_ok & b_ok & (a.bases == b.bases)
         only_a, only_b = a_ok & ~b_ok, b_ok & ~a_ok
-        bases = np.select([agree | only_a, only_b], [a.bases, b.bases], N).astype(np.uint8)
-        summed = np.minimum(a.quals.astype(int) + b.quals, self.max_quality)
-        quals = np.select([agree, only_a, only_b], [summed, a.quals, b.quals], NO_CALL_QUALITY)
+        bases = np.where(agree | only_a, a.bases, np.where(only_b, b.bases, N)).astype(np.uint8)
+        summed = np.minimum(a.quals.astype(np.int32) + b.quals, self.max_quality)
+        quals = np.where(agree, summed, np.where(only_a, a.quals,
+                                                 np.where(only_b, b.quals, NO_CALL_QUALITY)))
         return ConsensusRead(bases, quals.astype(np.uint8), a.depth + b.depth,
                              a.errors + b.errors)

@@ -8,7 +8,7 @@ import pysam
 
 from .consensus import ConsensusModel
 from .metrics import DUPLEX, RAW, SINGLE, ErrorTally, MoleculeTally
-from .molecules import MoleculeCall, call_molecule, records
+from .molecules import MoleculeCall, call_consensus, prepare_molecule, records
 from .settings import UmiSettings
 from .stream import Molecule
 
@@ -69,14 +69,25 @@ class ConsensusEngine:
         self.errors = errors
         self.targets = targets
 
-    def process(self, molecule: Molecule) -> list[pysam.AlignedSegment]:
-        self.tally.molecules += 1
-        for templates in molecule.strands.values():
-            self.tally.family_sizes[len(templates)] += 1
-        call = call_molecule(molecule, self.model, self.settings)
-        if call is None:
-            self.tally.below_min_reads += 1
-            return []
+    def process(self, molecules: list[Molecule]) -> list[pysam.AlignedSegment]:
+        """Consensus records of a batch of molecules (in stream order)."""
+        calls = []
+        for molecule in molecules:
+            self.tally.molecules += 1
+            for templates in molecule.strands.values():
+                self.tally.family_sizes[len(templates)] += 1
+            call = prepare_molecule(molecule, self.settings)
+            if call is None:
+                self.tally.below_min_reads += 1
+            else:
+                calls.append(call)
+        call_consensus(calls, self.model)
+        out = []
+        for call in calls:
+            out.extend(self._finish(call))
+        return out
+
+    def _finish(self, call: MoleculeCall) -> list[pysam.AlignedSegment]:
         self.tally.consensus += 1
         self.tally.other_cigar += call.discarded
         self.tally.duplex_molecules += call.duplex

@@ -64,14 +64,19 @@ class ErrorTally:
         """Count ``bases`` (codes; N not counted) at reference ``positions`` (0-based)."""
         keep = bases < N
         positions, bases = positions[keep], bases[keep]
-        for index in np.unique(positions // BLOCK):
-            block = self._block(tid, int(index))
-            here = positions // BLOCK == index
+        if not len(positions):
+            return
+        first, last = positions.min() // BLOCK, positions.max() // BLOCK
+        for index in range(int(first), int(last) + 1):
+            block = self._block(tid, index)
+            here = (positions // BLOCK == index) if first != last else slice(None)
             offsets = positions[here] - index * BLOCK
-            known = block.reference[offsets] < N
-            offsets, wrong = offsets[known], bases[here][known] != block.reference[offsets[known]]
+            ref = block.reference[offsets]
+            known = ref < N
+            offsets = offsets[known]
+            wrong = bases[here][known] != ref[known]
             np.add.at(block.counts[:, 2 * kind], offsets, 1)
-            np.add.at(block.counts[:, 2 * kind + 1], offsets, wrong.astype(np.int64))
+            np.add.at(block.counts[:, 2 * kind + 1], offsets[wrong], 1)
 
     def close_before(self, tid: int, position: int) -> None:
         """Judge and sum the blocks of other contigs and those ending before ``position``."""

@@ -64,15 +64,17 @@ def _end_reads(molecule: Molecule, end: int, duplex: bool) -> tuple[EndReads, in
 
 
 def _stack(reads: list[pysam.AlignedSegment]) -> tuple[np.ndarray, np.ndarray]:
-    bases = np.stack([encode(r.query_sequence) for r in reads])
-    quals = np.stack([np.asarray(r.query_qualities, dtype=np.uint8) for r in reads])
+    """Base codes and qualities of equally long reads as (n x L) arrays."""
+    shape = (len(reads), -1)
+    bases = encode("".join(r.query_sequence for r in reads)).reshape(shape)
+    quals = np.frombuffer(b"".join(r.query_qualities.tobytes() for r in reads),
+                          dtype=np.uint8).reshape(shape)
     return bases, quals
 
 
-def call_molecule(molecule: Molecule, model: ConsensusModel, settings: UmiSettings
-                  ) -> MoleculeCall | None:
-    """The consensus of one molecule; None when no strand has ``min_reads`` templates (or
-    duplex with ``require_both_strands`` and one strand short)."""
+def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall | None:
+    """The reads a molecule's consensus is called from (``raw``); None when no strand has
+    ``min_reads`` templates (or duplex with ``require_both_strands`` and one strand short)."""
     sizes = {s: len(t) for s, t in molecule.strands.items()}
     keep = {s for s, n in sizes.items() if n >= settings.min_reads}
     if not keep or (settings.duplex and settings.require_both_strands and len(keep) < 2):
@@ -85,16 +87,25 @@ def call_molecule(molecule: Molecule, model: ConsensusModel, settings: UmiSettin
         ends.append(reads)
         discarded += dropped
     # Every strand must reach every end with the chosen CIGAR to stand in the consensus.
-    strands = set.intersection(*(set(e.by_strand) for e in ends))
+    strands = sorted(set.intersection(*(set(e.by_strand) for e in ends)))
     call = MoleculeCall(molecule, sizes, ends, discarded=discarded)
-    for end in ends:
-        raw = {s: _stack(end.by_strand[s]) for s in sorted(strands)}
-        per_strand = {s: model.call(*stacked) for s, stacked in raw.items()}
-        call.raw.append(raw)
-        call.strand_reads.append(per_strand)
-        reads = list(per_strand.values())
-        call.final.append(model.duplex(*reads) if len(reads) == 2 else reads[0])
+    call.raw = [{s: _stack(end.by_strand[s]) for s in strands} for end in ends]
     return call
+
+
+def call_consensus(calls: list[MoleculeCall], model: ConsensusModel) -> None:
+    """Fill each call's strand consensus reads and final reads (duplex where two strands)."""
+    keys = [(i, end, strand) for i, call in enumerate(calls)
+            for end, raw in enumerate(call.raw) for strand in raw]
+    results = model.call_many([calls[i].raw[end][strand] for i, end, strand in keys])
+    for call in calls:
+        call.strand_reads = [{} for _ in call.raw]
+    for (i, end, strand), result in zip(keys, results):
+        calls[i].strand_reads[end][strand] = result
+    for call in calls:
+        for per_strand in call.strand_reads:
+            reads = list(per_strand.values())
+            call.final.append(model.duplex(*reads) if len(reads) == 2 else reads[0])
 
 
 def _int_array(values: np.ndarray) -> array:

@@ -24,6 +24,10 @@ from .stream import MoleculeStream
 from .umis import UmiProblems
 
 PathLike = str | os.PathLike
+# Molecules called together: the consensus of same-shaped families is one numpy computation;
+# a batch holds a few hundred molecules' reads, independent of the sample's size.
+BATCH = 512
+SORT_MEMORY = "16M"
 
 
 @dataclass
@@ -102,7 +106,9 @@ def _check_sorted(bam: PathLike, handle: pysam.AlignmentFile) -> None:
 
 def _sort_and_index(unsorted: Path, out_bam: PathLike) -> None:
     with atomic_path(out_bam) as tmp:
-        pysam.sort("-o", str(tmp), "-T", str(tmp) + ".sort", str(unsorted))
+        # samtools sort keeps up to -m of records in memory before spilling to temporary
+        # files: a fixed buffer keeps peak memory independent of the sample size.
+        pysam.sort("-m", SORT_MEMORY, "-o", str(tmp), "-T", str(tmp) + ".sort", str(unsorted))
         with atomic_path(str(out_bam) + ".bai") as tmp_bai:
             pysam.index("-o", str(tmp_bai), str(tmp))
     unsorted.unlink()
@@ -123,6 +129,18 @@ class ConsensusInputs:
     panel: PathLike | None = None
 
 
+def _write_batch(batch: list, engine: ConsensusEngine, writers: list,
+                 settings: UmiSettings) -> None:
+    for record in engine.process(batch):
+        writers[0].write(record)
+    if len(writers) > 1:
+        for molecule in batch:
+            for template, mi in grouped_tags(molecule, settings.duplex):
+                for read in template.reads:
+                    read.set_tag("MI", mi)
+                    writers[1].write(read)
+
+
 def _stream(bam: PathLike, handle: pysam.AlignmentFile, settings: UmiSettings,
             inputs: ConsensusInputs, writers: list) -> tuple[dict, pd.DataFrame]:
     """Group and call every molecule; write consensus (and grouped) records; the metrics."""
@@ -136,14 +154,13 @@ def _stream(bam: PathLike, handle: pysam.AlignmentFile, settings: UmiSettings,
                                                               a, b))
         targets = _targets(inputs.panel, handle.header) if inputs.panel else None
         engine = ConsensusEngine(settings, writers[0].header, errors, targets)
+        batch: list = []
         for molecule in stream.run(handle):
-            for record in engine.process(molecule):
-                writers[0].write(record)
-            if len(writers) > 1:
-                for template, mi in grouped_tags(molecule, settings.duplex):
-                    for read in template.reads:
-                        read.set_tag("MI", mi)
-                        writers[1].write(read)
+            batch.append(molecule)
+            if len(batch) == BATCH:
+                _write_batch(batch, engine, writers, settings)
+                batch = []
+        _write_batch(batch, engine, writers, settings)
         problems.raise_if_any(stream.counts.reads)
         row = {**engine.tally.row(), **(errors.rates() if errors else {})}
     counts = stream.counts

@@ -30,6 +30,8 @@ class UmiSettings:
         attachment (shared by the whole family) and after it (independent per read).
     min_input_base_quality: raw bases below it do not vote (Phred).
     max_base_quality: cap of consensus base qualities (Phred).
+    min_consensus_base_quality: consensus bases below it become N (fgbio's
+        FilterConsensusReads masking; a tie between two disagreeing reads is such a base).
     min_mapping_quality: reads below it are not grouped (counted in the metrics).
     """
 
@@ -44,6 +46,7 @@ class UmiSettings:
     error_rate_post_umi: int = 40
     min_input_base_quality: int = 10
     max_base_quality: int = 90
+    min_consensus_base_quality: int = 10
     min_mapping_quality: int = 0
 
     def __post_init__(self) -> None:

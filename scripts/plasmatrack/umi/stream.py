@@ -25,6 +25,7 @@ from .settings import UmiSettings
 from .umis import MATE_MISMATCH, UmiProblems, split_halves, umi_from_name
 
 _CLIP = (pysam.CSOFT_CLIP, pysam.CHARD_CLIP)
+_NOT_PRIMARY = 0x100 | 0x800
 
 
 @dataclass
@@ -129,8 +130,9 @@ class MoleculeStream:
 
     def run(self, reads: Iterable[pysam.AlignedSegment]) -> Iterator[Molecule]:
         contig = None
+        heap = self.buckets.heap
         for read in reads:
-            if read.is_secondary or read.is_supplementary:
+            if read.flag & _NOT_PRIMARY:
                 self.counts.secondary_or_supplementary += 1
                 continue
             self.counts.reads += 1
@@ -138,7 +140,7 @@ class MoleculeStream:
                 yield from self._close(float("inf"))
                 self._drop_waiting()
                 contig = read.reference_id
-            else:
+            elif heap and heap[0][0] < read.reference_start - self.max_length:
                 yield from self._close(read.reference_start - self.max_length)
             self._take(read)
         yield from self._close(float("inf"))
@@ -170,7 +172,9 @@ class MoleculeStream:
         return umi_from_name(read.query_name)
 
     def _template(self, reads: tuple) -> None:
-        umis = [self._umi(r) for r in reads]
+        # Mates share their name, so a UMI read from the name is checked once.
+        by_tag = self.settings.source == "tag"
+        umis = [self._umi(r) for r in reads] if by_tag else [self._umi(reads[0])]
         name = reads[0].query_name
         if len(set(umis)) > 1:
             self.problems.add(MATE_MISMATCH, name, f" ({umis[0]} / {umis[1]})")

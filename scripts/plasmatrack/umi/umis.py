@@ -2,8 +2,9 @@
 
 A UMI is bases only (``ACGT``); a duplex UMI has two halves, joined by ``+`` or ``-`` (BCL
 Convert, fgbio). ConsensusCruncher writes R1's and R2's barcodes after a ``|`` without a
-separator (``name|ACGT``); those are read as ``AC+GT``. Problems are counted per kind over the whole input, so one error message can give every
-count and an example of each (``UmiProblems.raise_if_any``)."""
+separator (``name|ACGT``); those are read as ``AC+GT``. Problems are counted per kind over the
+whole input, so one error message can give every count and an example of each
+(``UmiProblems.raise_if_any``)."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ class UmiProblems:
         """An InputError listing every kind of problem with its count and first read."""
         if not self.counts:
             return
-        lines = [f"{self.path}: {n:,} of {total_reads:,} reads: {kind} (first: {self.examples[kind]})"
-                 for kind, n in sorted(self.counts.items())]
+        lines = [f"{self.path}: {n:,} of {total_reads:,} reads: {kind} "
+                 f"(first: {self.examples[kind]})" for kind, n in sorted(self.counts.items())]
         lines.append(f"{self.path}: no output written; fix the UMIs (or umi.source, "
                      "umi.umi_length, umi.mode) and rerun")
         raise InputError(lines)
