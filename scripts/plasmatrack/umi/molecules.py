@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
-from .consensus import N, ConsensusModel, ConsensusRead, decode, encode
+from .consensus import ConsensusModel, ConsensusRead, decode, encode
 from .settings import UmiSettings
 from .stream import Molecule, Template
 
