@@ -115,6 +115,23 @@ class ConsensusModel:
         errors = (valid & (bases != cons[:, None, :])).sum(axis=1)
         return cons, qual, depth.astype(np.int32), errors.astype(np.int32)
 
+    def duplex_many(self, pairs: list[tuple[ConsensusRead, ConsensusRead]]
+                    ) -> list[ConsensusRead]:
+        """``duplex`` of each (strand A, strand B) pair; pairs of one length at once."""
+        by_length: dict[int, list[int]] = {}
+        for i, (a, _) in enumerate(pairs):
+            by_length.setdefault(len(a.bases), []).append(i)
+        out: list[ConsensusRead] = [None] * len(pairs)  # type: ignore[list-item]
+        for members in by_length.values():
+            a, b = (ConsensusRead(*(np.stack([getattr(pairs[i][k], f) for i in members])
+                                    for f in ("bases", "quals", "depth", "errors")))
+                    for k in (0, 1))
+            combined = self.duplex(a, b)
+            for row, i in enumerate(members):
+                out[i] = ConsensusRead(combined.bases[row], combined.quals[row],
+                                       combined.depth[row], combined.errors[row])
+        return out
+
     def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:
         """Combine the two strands' consensus reads of one end: agreeing bases with the summed
         quality (capped), a base seen on one strand only with that strand's quality, and

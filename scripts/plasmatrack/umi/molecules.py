@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
-from .consensus import N, ConsensusModel, ConsensusRead, decode, encode
+from .consensus import ConsensusModel, ConsensusRead, decode, encode
 from .settings import UmiSettings
 from .stream import Molecule, Template
 
@@ -48,19 +48,19 @@ class MoleculeCall:
 
 def _end_reads(molecule: Molecule, end: int, duplex: bool) -> tuple[EndReads, int]:
     """The reads of ``end`` with its most common CIGAR, and how many had another CIGAR."""
-    pairs = []
+    reads = []
     for strand, templates in molecule.strands.items():
         index = 1 - end if (duplex and strand == "B") else end
-        pairs.extend((strand, t.reads[index]) for t in templates if index < len(t.reads))
-    counts = Counter(read.cigarstring for _, read in pairs)
-    cigar = max(counts, key=counts.__getitem__)  # ties: the first seen (Counter keeps order)
+        reads.extend((strand, t.reads[index], t.reads[index].cigarstring)
+                     for t in templates if index < len(t.reads))
+    counts = Counter(cigar for _, _, cigar in reads)
+    chosen = max(counts, key=counts.__getitem__)  # ties: the first seen (Counter keeps order)
     by_strand: dict[str, list[pysam.AlignedSegment]] = {}
-    template = None
-    for strand, read in pairs:
-        if read.cigarstring == cigar:
+    for strand, read, cigar in reads:
+        if cigar == chosen:
             by_strand.setdefault(strand, []).append(read)
-            template = template or read
-    return EndReads(by_strand, template), len(pairs) - counts[cigar]
+    template = next(read for _, read, cigar in reads if cigar == chosen)
+    return EndReads(by_strand, template), len(reads) - counts[chosen]
 
 
 def _stack(reads: list[pysam.AlignedSegment]) -> tuple[np.ndarray, np.ndarray]:
@@ -102,15 +102,23 @@ def call_consensus(calls: list[MoleculeCall], model: ConsensusModel) -> None:
         call.strand_reads = [{} for _ in call.raw]
     for (i, end, strand), result in zip(keys, results):
         calls[i].strand_reads[end][strand] = result
-    for call in calls:
-        for per_strand in call.strand_reads:
-            reads = list(per_strand.values())
-            call.final.append(model.duplex(*reads) if len(reads) == 2 else reads[0])
+    finals, duplex_keys = {}, []
+    for i, call in enumerate(calls):
+        for end, per_strand in enumerate(call.strand_reads):
+            if len(per_strand) == 2:
+                duplex_keys.append((i, end))
+            else:
+                finals[i, end] = next(iter(per_strand.values()))
+    pairs = [(calls[i].strand_reads[end]["A"], calls[i].strand_reads[end]["B"])
+             for i, end in duplex_keys]
+    finals.update(zip(duplex_keys, model.duplex_many(pairs)))
+    for i, call in enumerate(calls):
+        call.final = [finals[i, end] for end in range(len(call.strand_reads))]
 
 
 def _int_array(values: np.ndarray) -> array:
     """A per-base tag value (``B:s``; depths above 32,767 capped)."""
-    return array("h", np.minimum(values, np.iinfo(np.int16).max).tolist())
+    return array("h", np.minimum(values, np.iinfo(np.int16).max).astype(np.int16).tobytes())
 
 
 def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
