@@ -8,7 +8,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 SEED ?= 1
-DEMO_DIR ?= demo
+# UMI=single|duplex: the demo cohort with a UMI library (plasmatrack simulate --umi) in its own
+# folder, run with UMI consensus (docs/umi_pipeline.md); none (default): the plain demo.
+UMI ?= none
+DEMO_DIR ?= $(if $(filter none,$(UMI)),demo,demo-umi-$(UMI))
 # The one list of what each command installs (Debian packages; Python packages: requirements.txt).
 # APT_RUN: what `make demo` and the pipeline's defaults need (Python for the venv, align, QC).
 # APT_TEST: what only the tests add: a browser (+ libatomic1, which playwright's driver loads),
@@ -22,12 +25,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test deps deps-test apt-run apt-test venv dryrun clean-demo fresh-check
 
 demo: deps
-	$(BIN)/plasmatrack simulate --out $(DEMO_DIR)/cohort --seed $(SEED)
+	$(BIN)/plasmatrack simulate --out $(DEMO_DIR)/cohort --seed $(SEED) \
+	  $(if $(filter none,$(UMI)),,--umi $(UMI))
 	$(BIN)/snakemake -s Snakefile --directory $(DEMO_DIR) \
 	  --configfile $(DEMO_DIR)/cohort/config.yaml --profile profiles/local --cores $(CORES)
 	@echo
 	@echo "Demo finished. Outputs under $(DEMO_DIR)/results/:"
 	@echo "  QC table:        $(DEMO_DIR)/results/qc/qc_summary.tsv"
+	@[ -e $(DEMO_DIR)/results/qc/umi_summary.tsv ] && \
+	  echo "  UMI consensus:   $(DEMO_DIR)/results/qc/umi_summary.tsv"; true
 	@for f in $(DEMO_DIR)/results/cnv/tumour_fraction.tsv $(DEMO_DIR)/results/variants/tracked_variants.tsv \
 	          $(DEMO_DIR)/results/cohort/survival.tsv $(DEMO_DIR)/results/reports/cohort.html; do \
 	  [ -e $$f ] && echo "  $$f"; done; true

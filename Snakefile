@@ -17,6 +17,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/align.smk"
+include: "workflow/rules/umi.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/cnv.smk"
 include: "workflow/rules/variants.smk"

@@ -26,10 +26,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-calls": ("import_calls", "import external plasma calls (e.g. commercial panels)"),
     "survival": ("survival", "Kaplan-Meier, log-rank, cut-points and Cox on any table"),
     "report": ("report", "HTML reports per patient and for the cohort"),
+    "consensus": ("consensus", "UMI molecules: grouping, single-strand and duplex consensus"),
 }
 # A stage's name also names its command where the command is older than the stage's name:
 # `plasmatrack variants` is `plasmatrack track`, and so on (docs/architecture.md, "Stages").
-ALIASES: dict[str, str] = {"variants": "track", "clonal": "clones", "cohort": "burden"}
+ALIASES: dict[str, str] = {"variants": "track", "clonal": "clones", "cohort": "burden",
+                           "umi": "consensus"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

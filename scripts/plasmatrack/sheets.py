@@ -26,6 +26,7 @@ CLINICAL_OPTIONAL_EVENT = ("os_event",)
 BEST_RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 EVALUABLE_RESPONSES = BEST_RESPONSES[:4]  # RECIST responses with a measured outcome (not NE)
 HER2_STATUSES = ("amplified", "mutant")
+UMI_MODES = ("none", "single", "duplex")  # optional sheet column umi_mode (issue 20)
 
 
 @dataclass
@@ -140,7 +141,9 @@ def load_samples(path: str | Path, check_files: bool = True) -> pd.DataFrame:
     """Read and validate ``samples.tsv``.
 
     Columns: sample_id, patient_id, sample_type (plasma|normal), timepoint_days (integer days from
-    treatment start; empty for normals), and either fastq_1 + fastq_2 or bam. Returns a DataFrame
+    treatment start; empty for normals), and either fastq_1 + fastq_2 or bam; optional umi_mode
+    (none|single|duplex: overrides config umi.mode for the sample; empty: the config's, and the
+    column is "" then). Returns a DataFrame
     indexed by nothing, with timepoint_days as pandas Int64 and read paths absolute (empty string
     where not given). Raises InputError listing every problem."""
     sheet = read_sheet(path)
@@ -164,6 +167,7 @@ def load_samples(path: str | Path, check_files: bool = True) -> pd.DataFrame:
         if row["sample_type"] == "plasma" and days is not None:
             _check_plasma_day(sheet.path, line, row, days, plasma_times, problems)
         rec.update(_read_paths(sheet.path, line, row, base, check_files, problems))
+        rec["umi_mode"] = _umi_mode(sheet.path, line, row, problems)
         rec["row"] = line
         records.append(rec)
     _check_patients_have_plasma(sheet.path, records, problems)
@@ -264,6 +268,16 @@ def _read_paths(path: Path, line: int, row: dict[str, str], base: Path, check_fi
             problems.append(f"{where(path, line, col)}: file not found: {resolved}")
         paths[col] = str(resolved)
     return paths
+
+
+def _umi_mode(path: Path, line: int, row: dict[str, str], problems: list[str]) -> str:
+    """The row's optional umi_mode ("" when the column is absent or the field empty)."""
+    mode = row.get("umi_mode", "")
+    if mode and mode not in UMI_MODES:
+        problems.append(f"{where(path, line, 'umi_mode')}: unknown umi_mode {mode!r} "
+                        f"(expected one of: {', '.join(UMI_MODES)}, or empty for the config's "
+                        "umi.mode)")
+    return mode
 
 
 def _check_patients_have_plasma(path: Path, records: list[dict], problems: list[str]) -> None:

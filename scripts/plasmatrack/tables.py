@@ -58,6 +58,17 @@ QC_SUMMARY = Table("qc_summary", "results/qc/qc_summary.tsv", _SAMPLE_KEYS,
 QC_MULTIQC = Table("qc_multiqc", "results/qc/multiqc/plasmatrack_qc_mqc.tsv", (),
                    "QC metrics as a MultiQC custom-content table")
 
+# -- umi (issue 20; its per-sample and cohort QC tables live in the qc folder) ---------------
+_UMI = ("reads", "families", "families_ge2", "families_ge3", "molecules", "duplex_molecules",
+        "duplex_yield", "error_rate_raw", "error_rate_single", "error_rate_duplex")
+UMI_METRICS = Table("umi_metrics", "results/qc/{patient}/{sample}.umi.tsv", (*_SAMPLE_KEYS, *_UMI),
+                    "UMI families, molecules, duplex yield and error rates of one sample (one row)")
+UMI_FAMILY_SIZES = Table("umi_family_sizes", "results/qc/{patient}/{sample}.umi_family_sizes.tsv",
+                         ("family_size", "families"),
+                         "histogram of strand-family sizes (reads per family) of one sample")
+UMI_SUMMARY = Table("umi_summary", "results/qc/umi_summary.tsv", (*_SAMPLE_KEYS, *_UMI),
+                    "UMI metrics of every sample (the rows of the per-sample UMI tables)")
+
 # -- cnv -------------------------------------------------------------------------------------
 CNR = Table("cnr", "results/cnv/{patient}/{sample}.cnr", (*_SEGMENT_KEYS, "log2"),
             "CNVkit bin log2 ratios of one sample")

@@ -30,10 +30,11 @@ def test_unknown_top_level_key_names_the_nearest(mini_cohort):
 
 
 def test_unknown_key_without_a_near_one(mini_cohort):
-    cfg = _config(mini_cohort, "umi: {min_family_size: 3}\n")
+    # (This test used `umi`, a section since issue 20.)
+    cfg = _config(mini_cohort, "methylation: {min_family_size: 3}\n")
     with pytest.raises(InputError) as info:
         load_config(cfg)
-    assert str(info.value).strip() == f"{cfg}: key 'umi' is not a known setting"
+    assert str(info.value).strip() == f"{cfg}: key 'methylation' is not a known setting"
 
 
 def test_unknown_nested_keys_are_all_listed(mini_cohort):

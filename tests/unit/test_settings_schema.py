@@ -103,6 +103,13 @@ SETTINGS = {
                         "max_individual_fragment_profiles", "table_page_size",
                         "hidden_variant_categories")},
     },
+    ("plasmatrack.umi.settings", "UmiSettings"): {
+        name: f"umi.{name}"
+        for name in ("mode", "source", "read_structures", "umi_length", "max_edits", "min_reads",
+                     "require_both_strands", "error_rate_pre_umi", "error_rate_post_umi",
+                     "min_input_base_quality", "max_base_quality", "min_consensus_base_quality",
+                     "min_mapping_quality")
+    },
 }
 
 
@@ -168,6 +175,7 @@ FROM_CONFIG = {
     ("plasmatrack.clonal.pipeline", "ClonalSettings"): "clonal",
     ("plasmatrack.cohort.settings", "CohortSettings"): "cohort",
     ("plasmatrack.report.pages", "ReportSettings"): "",
+    ("plasmatrack.umi.settings", "UmiSettings"): "umi",
 }
 
 

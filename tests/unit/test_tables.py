@@ -124,6 +124,9 @@ PRODUCERS = {
     "km_at_risk": ("plasmatrack.stats.survival", "KM_AT_RISK_COLUMNS"),
     "cox_terms": ("plasmatrack.stats.survival", "COX_TERMS_COLUMNS"),
     "maxstat_cuts": ("plasmatrack.stats.survival", "MAXSTAT_CUTS_COLUMNS"),
+    "umi_metrics": ("plasmatrack.umi.metrics", "METRIC_COLUMNS"),
+    "umi_family_sizes": ("plasmatrack.umi.metrics", "FAMILY_SIZE_COLUMNS"),
+    "umi_summary": ("plasmatrack.umi.metrics", "METRIC_COLUMNS"),
 }
 
 # Readers' column constants: each must be within the registry's required columns. (cnv.baf's

@@ -101,7 +101,7 @@ rule check_fastq:
 
 rule align:
     input:
-        unpack(fastq_pair),
+        unpack(align_fastq_pair),
         counts="results/align/{patient}/{sample}.fastq_counts.tsv",
         index=BWA_INDEX,
         fasta=REF,

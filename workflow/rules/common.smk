@@ -161,6 +161,23 @@ def producible(own_prefix, path):
     )
 
 
+# Input functions of the umi stage (umi.smk, issue 20); the tables they read are built there.
+def pileup_bams(rows, index=False):
+    """The BAMs (or their indexes) the variant pileups read for the samples of ``rows``."""
+    table = UMI_PILEUP_BAI if index else UMI_PILEUP_BAM
+    return [table[s] for s in rows["sample_id"]]
+
+
+def align_fastq_pair(wildcards):
+    """Input function of align: the extracted FASTQs for inline UMIs, else the sheet's."""
+    if wildcards.sample in UMI_INLINE_IDS:
+        return {
+            k: v.format(patient=wildcards.patient, sample=wildcards.sample)
+            for k, v in UMI_EXTRACTED.items()
+        }
+    return fastq_pair(wildcards)
+
+
 # Input functions of the copy-number stage (cnv.smk).
 def cnv_combine_inputs(wildcards):
     """The copy-number table, and the variants stage's tables where the workflow makes them."""
@@ -222,6 +239,7 @@ def report_patient_inputs(wildcards):
 def report_cohort_inputs(wildcards):
     inputs = _report_common_inputs()
     inputs["fragment_lengths"] = _report_sample_files("fragment_lengths", SAMPLES)
+    inputs["umi_family_sizes"] = _report_sample_files("umi_family_sizes", UMI_ROWS)
     return inputs
 
 

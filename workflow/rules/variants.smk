@@ -43,12 +43,9 @@ VARIANTS_COUNT_SCOPE = {
 VARIANTS_BY_PATIENT = {
     patient: {
         "plasma_ids": list(rows.loc[rows["sample_type"] == "plasma", "sample_id"]),
-        "plasma_bams": sample_paths(
-            "results/align/{patient}/{sample}.bam", rows[rows["sample_type"] == "plasma"]
-        ),
-        "plasma_bais": sample_paths(
-            "results/align/{patient}/{sample}.bam.bai", rows[rows["sample_type"] == "plasma"]
-        ),
+        # the consensus BAM for samples with UMIs (umi.smk)
+        "plasma_bams": pileup_bams(rows[rows["sample_type"] == "plasma"]),
+        "plasma_bais": pileup_bams(rows[rows["sample_type"] == "plasma"], index=True),
         "counts": sample_paths("results/variants/{patient}/{sample}.counts.tsv", rows),
     }
     for patient, rows in SAMPLES.groupby("patient_id", sort=True)
@@ -116,8 +113,8 @@ rule variants_sites:
 
 rule variants_count:
     input:
-        bam="results/align/{patient}/{sample}.bam",
-        bai="results/align/{patient}/{sample}.bam.bai",
+        bam=sample_item(UMI_PILEUP_BAM),
+        bai=sample_item(UMI_PILEUP_BAI),
         sites=VARIANTS_SITES,
         fasta=REF,
         fai=f"{REF}.fai",

@@ -30,6 +30,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="write reference, BEDs, sheets and truth but no FASTQ")
     parser.add_argument("--force", action="store_true",
                         help="replace DIR when it holds another or an unfinished cohort")
+    parser.add_argument("--umi", choices=("none", "single", "duplex"), default="none",
+                        help="a UMI library: PCR families per strand with the UMI at the end of "
+                             "the read names (single: one UMI per strand; duplex: ALPHA+BETA, "
+                             "BETA+ALPHA on the other strand); none: plain duplicates (default)")
+    parser.add_argument("--umi-length", type=int, default=8,
+                        help="UMI bases per adapter (default 8; duplex names carry two)")
+    parser.add_argument("--umi-family-size", type=float, default=4.0,
+                        help="mean read pairs per molecule strand, sequenced or not (default 4)")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes for the reads (default 2; output does not depend "
                              "on it)")
@@ -40,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     params = SimulateSettings(seed=args.seed, patients=args.patients, draws=args.draws,
                     read_pairs=args.read_pairs, dilution=args.dilution,
-                    healthy_donors=args.healthy_donors, no_reads=args.no_reads)
+                    healthy_donors=args.healthy_donors, no_reads=args.no_reads,
+                    umi=args.umi, umi_length=args.umi_length,
+                    umi_family_size=args.umi_family_size)
     simulate_cohort(args.out, params, force=args.force, threads=max(1, args.threads))
     return 0

@@ -35,6 +35,7 @@ from .cohort_figures import burden_by_response, burden_waterfall, forest_plot, \
 from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_plot, \
     clone_labels, clone_tree, fish_layout, gene_copy_number_over_time, genome_copy_number, \
     treatment_timeline, tumour_fraction_over_time, vaf_trajectories
+from . import umi_figures
 from .plotting import float_or_none
 from ..io import as_bool
 from .sources import StageData
@@ -614,6 +615,34 @@ def _cohort_qc_section(page: Page, data: StageData, settings: ReportSettings) ->
         order = np.argsort(~fail.to_numpy(), kind="stable")  # failures first
         page.table(blocks, shown.iloc[order], "All samples (failures first).", "qc_summary",
                    fail=fail.iloc[order], page_size=settings.table_page_size, full=qc)
+    if data.has("umi_summary"):
+        _cohort_umi_blocks(page, blocks, data, settings)
+
+
+def _cohort_umi_blocks(page: Page, blocks: list[dict], data: StageData,
+                       settings: ReportSettings) -> None:
+    """Consensus QC (runs with UMIs only): family sizes, duplex yield, the metrics table."""
+    summary = data.table("umi_summary")
+    sizes = {s: data.sample_file("umi_family_sizes", s)
+             for s in sorted(data.sources.per_sample.get("umi_family_sizes", {}))}
+    size_table = None
+    if sizes:
+        size_table = pd.concat([df.assign(sample_id=s) for s, df in sizes.items()
+                                if df is not None], ignore_index=True)
+    page.figure(blocks, umi_figures.family_size_plot(sizes),
+                "Consensus QC: reads per strand family (UMI family), fraction of families per "
+                "size; singletons cannot be error-corrected.", "umi_family_sizes", size_table,
+                missing="no family-size histograms (the umi stage has not run)")
+    page.figure(blocks, umi_figures.duplex_yield_plot(summary),
+                "Consensus QC: molecules per sample, those seen on both strands (duplex) and the "
+                "duplex yield (duplex / molecules).", None, None,
+                missing="no UMI summary rows")
+    if summary is not None and not summary.empty:
+        page.table(blocks, umi_figures.umi_table(summary),
+                   "Consensus QC per sample: reads, strand families (>= 2, >= 3 reads), "
+                   "molecules, duplex molecules and yield, error rate per base at reference "
+                   "positions raw, after single-strand and after duplex consensus.",
+                   "umi_summary", page_size=settings.table_page_size, full=summary)
 
 
 def _response_test(survival: pd.DataFrame | None) -> dict | None:

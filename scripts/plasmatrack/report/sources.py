@@ -23,8 +23,9 @@ from ..io import as_bool, read_tsv
 _COHORT_TABLES = (tables.QC_SUMMARY, tables.TUMOUR_FRACTION, tables.GENES, tables.ERBB2,
                   tables.TRACKED_VARIANTS, tables.SNV_TUMOUR_FRACTION, tables.VARIANT_CLUSTERS,
                   tables.CLUSTER_PREVALENCE, tables.TREE, tables.EVENTS, tables.HER2_BURDEN,
-                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES)
-_SAMPLE_TABLES = (tables.CNR, tables.CNS, tables.FRAGMENT_LENGTHS)
+                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES,
+                  tables.UMI_SUMMARY)  # UMI tables: only runs with UMIs have them (issue 20)
+_SAMPLE_TABLES = (tables.CNR, tables.CNS, tables.FRAGMENT_LENGTHS, tables.UMI_FAMILY_SIZES)
 TABLES: dict[str, str] = {t.name: t.in_results for t in _COHORT_TABLES}
 
 # Per-sample files: kind -> path pattern relative to the results folder.
@@ -51,6 +52,10 @@ NUMERIC: dict[str, tuple[str, ...]] = {
     "cnr": ("start", "end", "log2"),
     "cns": ("start", "end", "log2"),
     "fragment_lengths": ("length", "count"),
+    "umi_summary": ("reads", "families", "families_ge2", "families_ge3", "molecules",
+                    "duplex_molecules", "duplex_yield", "error_rate_raw", "error_rate_single",
+                    "error_rate_duplex"),
+    "umi_family_sizes": ("family_size", "families"),
 }
 
 # Columns that hold identifiers and must stay strings (cluster 1 is not the number 1.0).

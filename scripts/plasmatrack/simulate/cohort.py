@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import atomic_open
-from . import reads, truth
+from . import reads, truth, umi
 from .design import PatientDesign, SampleDesign, design_cohort, design_dilution
 from .genome import Genome, build_genome, write_fasta
 
@@ -38,6 +38,26 @@ class SimulateSettings:
     dilution: bool = False
     healthy_donors: int = 0
     no_reads: bool = False
+    # a UMI library (simulate/umi.py); recorded in .complete only when not "none"
+    umi: str = "none"
+    umi_length: int = 8
+    umi_family_size: float = 4.0
+
+    def umi_settings(self) -> umi.UmiSimSettings | None:
+        """The UMI library's settings, None without UMIs."""
+        if self.umi == "none":
+            return None
+        return umi.UmiSimSettings(mode=self.umi, length=self.umi_length,
+                                  family_size=self.umi_family_size)
+
+    def marker(self) -> dict:
+        """The parameters as recorded in ``.complete``: without the UMI keys when there are no
+        UMIs, so that a cohort without UMIs is byte-identical to one made before they existed."""
+        params = asdict(self)
+        if self.umi == "none":
+            for key in ("umi", "umi_length", "umi_family_size"):
+                params.pop(key)
+        return params
 
 
 def _check_params(p: SimulateSettings) -> None:
@@ -56,6 +76,8 @@ def _check_params(p: SimulateSettings) -> None:
         problems.append("--healthy-donors is for the dilution series (--dilution) only")
     if p.seed < 0:
         problems.append(f"--seed must be a non-negative integer (got {p.seed})")
+    problems += umi.UmiSimSettings(mode=p.umi, length=p.umi_length,
+                                   family_size=p.umi_family_size).check()
     if problems:
         raise InputError(problems)
 
@@ -88,9 +110,10 @@ _GENOME: Genome | None = None
 
 
 def sample_input(genome: Genome, patient: PatientDesign, sample: SampleDesign,
-                 seed: int) -> reads.SampleInput:
+                 seed: int, umi_settings: umi.UmiSimSettings | None = None) -> reads.SampleInput:
     """The plain-array input of ``reads.simulate_sample`` for one sample of a designed patient
-    (global coordinates; allele probabilities from the sample's clone prevalences)."""
+    (global coordinates; allele probabilities from the sample's clone prevalences;
+    ``umi_settings``: a UMI library instead of plain duplicates)."""
     seg = patient.segments
     seg_start = genome.global_pos(seg["chrom"], seg["start"].to_numpy())
     seg_end = genome.global_pos(seg["chrom"], seg["end"].to_numpy())
@@ -104,7 +127,7 @@ def sample_input(genome: Genome, patient: PatientDesign, sample: SampleDesign,
         seg_end=seg_end, seg_cn=seg["tumour_copy_number"].to_numpy(dtype=np.int64),
         var_pos=genome.global_pos(v["chrom"], v["pos"].to_numpy() - 1),
         var_ref=list(v["ref"]), var_alt=list(v["alt"]), p_tumour=p_t, p_normal=p_n,
-        seed=[seed, 0x4EAD, patient.index, sample.index],
+        seed=[seed, 0x4EAD, patient.index, sample.index], umi=umi_settings,
     )
 
 
@@ -116,10 +139,10 @@ def noisy_arrays(genome: Genome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             n["error_rate"].to_numpy(dtype=float))
 
 
-def _run_sample(job: tuple[reads.SampleInput, str, str]) -> tuple[str, dict]:
-    inp, r1, r2 = job
+def _run_sample(job: tuple[reads.SampleInput, str, str, str | None]) -> tuple[str, dict]:
+    inp, r1, r2, umi_truth = job
     assert _GENOME is not None
-    stats = reads.simulate_sample(_GENOME, inp, noisy_arrays(_GENOME), r1, r2)
+    stats = reads.simulate_sample(_GENOME, inp, noisy_arrays(_GENOME), r1, r2, umi_truth)
     return inp.sample_id, stats
 
 
@@ -159,9 +182,14 @@ def expected_library(genome: Genome, patient: PatientDesign, sample: SampleDesig
                 median_on_target_depth=float(np.median(depth)))
 
 
-def _config_text(healthy: list[str] | None = None) -> str:
+def _config_text(healthy: list[str] | None = None, umi_mode: str = "none") -> str:
     """The cohort's config.yaml; ``healthy``: healthy-donor plasma draws (the dilution series),
-    which then make its panel of normals on their own."""
+    which then make its panel of normals on their own; ``umi_mode``: the reads' UMI library."""
+    umi_text = "" if umi_mode == "none" else (
+        "umi:\n"
+        "  # the UMI ends every read name (BCL Convert style; docs/simulator.md, UMI mode)\n"
+        f"  mode: {umi_mode}\n"
+        "  source: read_name\n")
     cnv = "" if not healthy else (
         "cnv:\n"
         "  # healthy-donor plasma: the panel of normals (plasma against plasma; docs/cnv.md)\n"
@@ -179,7 +207,7 @@ def _config_text(healthy: list[str] | None = None) -> str:
         "hotspots: hotspots.tsv\n"
         "her2_gene: ERBB2\n"
         "truth: truth\n"
-        + cnv
+        + cnv + umi_text
     )
 
 
@@ -207,7 +235,8 @@ def _write_bed(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign], seed: int,
-                       no_reads: bool, threads: int, log=print) -> dict[str, dict]:
+                       no_reads: bool, threads: int, log=print,
+                       umi_settings: umi.UmiSimSettings | None = None) -> dict[str, dict]:
     """Write everything under ``tmp``; returns the per-sample library figures."""
     (tmp / "reference").mkdir(parents=True, exist_ok=True)
     write_fasta(genome, tmp / "reference" / "genome.fa")
@@ -229,19 +258,23 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     write_table(truth.clinical_table(patients), tmp / "clinical.tsv")
     with atomic_open(tmp / "config.yaml") as handle:
         handle.write(_config_text([s.sample_id for p in patients if p.her2_status == "healthy"
-                                   for s in p.samples]))
+                                   for s in p.samples],
+                                  umi_settings.mode if umi_settings else "none"))
 
     library: dict[str, dict] = {}
     if not no_reads:
         (tmp / "fastq").mkdir(exist_ok=True)
+        if umi_settings:
+            (tmp / "truth" / "umi").mkdir(parents=True)
         global _GENOME
         _GENOME = genome
         jobs = []
         for p in patients:
             for s in p.samples:
-                jobs.append((sample_input(genome, p, s, seed),
+                jobs.append((sample_input(genome, p, s, seed, umi_settings),
                              str(tmp / "fastq" / f"{s.sample_id}_R1.fastq.gz"),
-                             str(tmp / "fastq" / f"{s.sample_id}_R2.fastq.gz")))
+                             str(tmp / "fastq" / f"{s.sample_id}_R2.fastq.gz"),
+                             str(tmp / "truth" / "umi" / s.sample_id) if umi_settings else None))
         # biggest first keeps both workers busy to the end
         jobs.sort(key=lambda j: -j[0].read_pairs)
         t0 = time.time()
@@ -267,6 +300,9 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     write_table(truth.segments_table(patients), tdir / "segments.tsv")
     write_table(truth.patients_table(patients), tdir / "patients.tsv")
     write_table(truth.noisy_table(genome), tdir / "noisy_sites.tsv")
+    if umi_settings and library:
+        rows = [library[s.sample_id]["umi"] for p in patients for s in p.samples]
+        write_table(pd.DataFrame(rows, columns=umi.SUMMARY_COLUMNS), tdir / "umi_samples.tsv")
     return library
 
 
@@ -295,8 +331,9 @@ def simulate_cohort(out: str | os.PathLike, params: SimulateSettings, force: boo
         else:
             patients = design_cohort(genome, params.seed, params.patients, params.draws,
                                      params.read_pairs)
-        write_cohort_files(tmp, genome, patients, params.seed, params.no_reads, threads, log)
-        marker = dict(asdict(params), format_version=FORMAT_VERSION,
+        write_cohort_files(tmp, genome, patients, params.seed, params.no_reads, threads, log,
+                           params.umi_settings())
+        marker = dict(params.marker(), format_version=FORMAT_VERSION,
                       samples=sum(len(p.samples) for p in patients))
         (tmp / ".complete").write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
         if out.exists():

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import umi
 from .genome import ADAPTER_R1, ADAPTER_R2, COMPLEMENT, TARGET_MARGIN, Genome
 
 READ_LENGTH = 100
@@ -130,6 +131,7 @@ class SampleInput:
     p_tumour: np.ndarray  # probability that a tumour fragment carries the alt allele
     p_normal: np.ndarray  # same for a normal fragment
     seed: list[int]
+    umi: umi.UmiSimSettings | None = None  # a UMI library (simulate/umi.py) instead of duplicates
 
 
 def _sample_lengths(rng, pmf_cdf: np.ndarray, n: int) -> np.ndarray:
@@ -237,19 +239,24 @@ class _Sampler:
                 np.concatenate(sources)[:n])
 
 
-def _fastq_records(name_prefix: bytes, ids: np.ndarray, seqs: np.ndarray, quals: np.ndarray
-                   ) -> bytes:
-    """FASTQ text for reads of equal length, built as one byte matrix (fixed-width names)."""
+def _fastq_records(name_prefix: bytes, ids: np.ndarray, seqs: np.ndarray, quals: np.ndarray,
+                   suffix: np.ndarray | None = None) -> bytes:
+    """FASTQ text for reads of equal length, built as one byte matrix (fixed-width names;
+    ``suffix``: an (n, w) byte matrix appended to the names, e.g. ``:UMI``)."""
     n, rl = seqs.shape
     digits = 10
     head = len(name_prefix) + 1
-    width = head + digits + 1 + rl + 3 + rl + 1
+    tail = 0 if suffix is None else suffix.shape[1]
+    width = head + digits + tail + 1 + rl + 3 + rl + 1
     rec = np.empty((n, width), dtype=np.uint8)
     rec[:, 0] = ord("@")
     rec[:, 1:head] = np.frombuffer(name_prefix, dtype=np.uint8)
     powers = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
     rec[:, head:head + digits] = (ids[:, None] // powers % 10 + 48).astype(np.uint8)
     p = head + digits
+    if suffix is not None:
+        rec[:, p:p + tail] = suffix
+        p += tail
     rec[:, p] = ord("\n")
     rec[:, p + 1:p + 1 + rl] = seqs
     p += 1 + rl
@@ -282,16 +289,22 @@ def _add_errors(rng: np.random.Generator, seqs: np.ndarray, quals: np.ndarray) -
 
 
 def simulate_sample(genome: Genome, inp: SampleInput, noisy: tuple[np.ndarray, np.ndarray,
-                    np.ndarray], r1_path, r2_path) -> dict:
+                    np.ndarray], r1_path, r2_path, umi_truth: str | None = None) -> dict:
     """Simulate one sample's read pairs into gzipped FASTQs (deterministic for ``inp.seed``).
 
     ``noisy``: (global positions, alt bases as ASCII codes, per-read error rates). Returns the
-    realised statistics (read pairs, duplicate rate, fragment mode, on-target depth, ...)."""
+    realised statistics (read pairs, duplicate rate, fragment mode, on-target depth, ...).
+    With ``inp.umi``: PCR families of a UMI library replace the duplicates, the UMI ends the read
+    names, the truth tables go to ``umi_truth + ".reads.tsv.gz"`` / ``".molecules.tsv.gz"`` and
+    the statistics hold the sample's ``umi`` summary row."""
     rng = np.random.default_rng(inp.seed)
     sampler = _Sampler(genome, inp, rng)
     n_total = int(inp.read_pairs)
-    n_dup = int(round(n_total * inp.duplicate_rate))
-    n_uniq = n_total - n_dup
+    if inp.umi is None:
+        n_dup = int(round(n_total * inp.duplicate_rate))
+        n_uniq = n_total - n_dup
+    else:
+        n_uniq = umi.molecules_for(inp.umi, n_total)
     n_on = int(round(n_uniq * inp.on_target_fraction))
     on = sampler.on_target(n_on)
     off = sampler.off_target(n_uniq - n_on)
@@ -302,38 +315,18 @@ def simulate_sample(genome: Genome, inp: SampleInput, noisy: tuple[np.ndarray, n
     start, length, source = start[order], length[order], source[order]
     end = start + length
 
-    # alleles of unique molecules at each variant
-    hit_mol, hit_pos, hit_base = [], [], []
-    indel_of: dict[int, int] = {}
-    for v in range(inp.var_pos.size):
-        g = int(inp.var_pos[v])
-        ref, alt = inp.var_ref[v], inp.var_alt[v]
-        lo = np.searchsorted(start, g - L_MAX - 10)
-        hi = np.searchsorted(start, g, side="right")
-        cand = np.arange(lo, hi)
-        cand = cand[end[cand] >= g + len(ref)]
-        p = np.where(source[cand] == 1, inp.p_tumour[v], inp.p_normal[v])
-        carriers = cand[rng.random(cand.size) < p]
-        if len(ref) == 1 and len(alt) == 1:
-            hit_mol.append(carriers)
-            hit_pos.append(np.full(carriers.size, g, dtype=np.int64))
-            hit_base.append(np.full(carriers.size, ord(alt), dtype=np.uint8))
-        else:
-            for c in carriers.tolist():
-                indel_of.setdefault(c, v)
-    hit_mol_a = np.concatenate(hit_mol) if hit_mol else np.zeros(0, dtype=np.int64)
-    hit_pos_a = np.concatenate(hit_pos) if hit_pos else np.zeros(0, dtype=np.int64)
-    hit_base_a = np.concatenate(hit_base) if hit_base else np.zeros(0, dtype=np.uint8)
-    srt = np.argsort(hit_mol_a, kind="stable")
-    hit_mol_a, hit_pos_a, hit_base_a = hit_mol_a[srt], hit_pos_a[srt], hit_base_a[srt]
+    hit_mol_a, hit_pos_a, hit_base_a, indel_of = _molecule_alleles(rng, inp, start, end,
+                                                                 source)
 
-    # duplicates: copies of unique molecules with an overdispersed family propensity
-    propensity = rng.gamma(0.5, size=n_uniq)
-    dup_src = rng.choice(n_uniq, size=n_dup, p=propensity / propensity.sum()) if n_dup else \
-        np.zeros(0, dtype=np.int64)
-    mol = np.concatenate([np.arange(n_uniq), dup_src])
-    mol = mol[rng.permutation(mol.size)]
-    strand = rng.integers(0, 2, n_uniq).astype(np.int8)
+    plan = None
+    if inp.umi is None:
+        mol, strand = _duplicates(rng, n_uniq, n_dup)
+    else:
+        # a stream of its own, so that the molecules are those of the same seed without UMIs
+        plan = umi.plan_reads(np.random.default_rng(inp.seed + [0x0511]), inp.umi, n_total,
+                              length)
+        mol, strand = plan.molecule, None  # the read's strand is plan.flip
+        n_dup = n_total - np.unique(mol).size
 
     seq = genome.seq
     j = np.arange(READ_LENGTH)
@@ -374,6 +367,9 @@ def simulate_sample(genome: Genome, inp: SampleInput, noisy: tuple[np.ndarray, n
                     frag = _edited_fragment(seq, int(s[r]), int(e[r]), int(inp.var_pos[v]),
                                             inp.var_ref[v], inp.var_alt[v])
                     top[r], bot[r] = _reads_of(frag)
+            if plan is not None:
+                amplified = umi.apply_pcr_errors(plan, c0, top, bot, ln, covered, inside,
+                                                 COMPLEMENT)
             # systematic errors at noisy sites, independently in every read
             for gpos, alt, rate in zip(noisy_pos.tolist(), noisy_alt.tolist(),
                                        noisy_rate.tolist()):
@@ -384,17 +380,71 @@ def simulate_sample(genome: Genome, inp: SampleInput, noisy: tuple[np.ndarray, n
                 sel = np.flatnonzero((jb >= 0) & (jb < covered) & (rng.random(n) < rate))
                 bot[sel, jb[sel]] = COMPLEMENT[alt]
             # read 1 is the top strand read for strand 0, the bottom one for strand 1
-            flip = strand[m] == 1
+            flip = strand[m] == 1 if plan is None else plan.flip[c0:c0 + n] == 1
             r1 = np.where(flip[:, None], bot, top).astype(np.uint8)
             r2 = np.where(flip[:, None], top, bot).astype(np.uint8)
             q1, q2 = _qualities(rng, n, 0), _qualities(rng, n, 1)
             _add_errors(rng, r1, q1)
             _add_errors(rng, r2, q2)
             ids = np.arange(c0, c0 + n, dtype=np.int64)
-            z1.write(_fastq_records(prefix, ids, r1, q1 + 33))
-            z2.write(_fastq_records(prefix, ids, r2, q2 + 33))
+            suffix = None
+            if plan is not None:
+                umi.count_seq_errors(plan, c0, inside, amplified, r1, r2, flip)
+                suffix = umi.name_suffix(plan, c0, n)
+            z1.write(_fastq_records(prefix, ids, r1, q1 + 33, suffix))
+            z2.write(_fastq_records(prefix, ids, r2, q2 + 33, suffix))
 
-    return _stats(genome, inp, start, end, length, source, strand, mol, n_dup)
+    stats = _stats(genome, inp, start, end, length, source, strand, mol, n_dup)
+    if plan is not None:
+        stats["umi"] = umi.write_truth(plan, inp.umi, genome, inp.sample_id,
+                                       (start, end, source), umi_truth)
+    return stats
+
+
+def _molecule_alleles(rng: np.random.Generator, inp: SampleInput, start: np.ndarray,
+                      end: np.ndarray, source: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+    """Alleles of the unique molecules at each variant: SNV carriers as (molecule, global
+    position, alt base code) arrays sorted by molecule, and indel carriers as molecule ->
+    variant index."""
+    hit_mol, hit_pos, hit_base = [], [], []
+    indel_of: dict[int, int] = {}
+    for v in range(inp.var_pos.size):
+        g = int(inp.var_pos[v])
+        ref, alt = inp.var_ref[v], inp.var_alt[v]
+        lo = np.searchsorted(start, g - L_MAX - 10)
+        hi = np.searchsorted(start, g, side="right")
+        cand = np.arange(lo, hi)
+        cand = cand[end[cand] >= g + len(ref)]
+        p = np.where(source[cand] == 1, inp.p_tumour[v], inp.p_normal[v])
+        carriers = cand[rng.random(cand.size) < p]
+        if len(ref) == 1 and len(alt) == 1:
+            hit_mol.append(carriers)
+            hit_pos.append(np.full(carriers.size, g, dtype=np.int64))
+            hit_base.append(np.full(carriers.size, ord(alt), dtype=np.uint8))
+        else:
+            for c in carriers.tolist():
+                indel_of.setdefault(c, v)
+    hit_mol_a = np.concatenate(hit_mol) if hit_mol else np.zeros(0, dtype=np.int64)
+    hit_pos_a = np.concatenate(hit_pos) if hit_pos else np.zeros(0, dtype=np.int64)
+    hit_base_a = np.concatenate(hit_base) if hit_base else np.zeros(0, dtype=np.uint8)
+    srt = np.argsort(hit_mol_a, kind="stable")
+    hit_mol_a, hit_pos_a, hit_base_a = hit_mol_a[srt], hit_pos_a[srt], hit_base_a[srt]
+    return hit_mol_a, hit_pos_a, hit_base_a, indel_of
+
+
+def _duplicates(rng: np.random.Generator, n_uniq: int, n_dup: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Read pairs as unique molecules plus ``n_dup`` PCR duplicates (copies chosen with an
+    overdispersed family propensity), shuffled: (molecule of each read pair, strand of each
+    molecule, 1 = read 1 from the bottom strand)."""
+    propensity = rng.gamma(0.5, size=n_uniq)
+    dup_src = rng.choice(n_uniq, size=n_dup, p=propensity / propensity.sum()) if n_dup else \
+        np.zeros(0, dtype=np.int64)
+    mol = np.concatenate([np.arange(n_uniq), dup_src])
+    mol = mol[rng.permutation(mol.size)]
+    strand = rng.integers(0, 2, n_uniq).astype(np.int8)
+    return mol, strand
 
 
 def _edited_fragment(seq: np.ndarray, s: int, e: int, g: int, ref: str, alt: str) -> np.ndarray:

@@ -1,0 +1,147 @@
+"""The consensus of a family of reads, as fgbio's CallMolecularConsensusReads models it, and the
+duplex combination of two strands' consensus reads.
+
+Each raw base's quality is combined with the error rate after UMI attachment (``two_trials``);
+the likelihood of each candidate base is the product over the family's bases of ``1 - e`` for
+an agreeing base and ``e / 3`` for another; the consensus base is the most likely one and its
+error the posterior of the other three (uniform prior), combined with the error rate before UMI
+attachment (an error there is in every read of the family, so no number of reads removes it)
+and capped at ``max_base_quality``. Bases are codes 0-3 (ACGT) and 4 (N), reads are rows of
+equal length aligned base by base (same CIGAR)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .settings import UmiSettings
+
+N = 4
+NO_CALL_QUALITY = 2
+MAX_PHRED = 93
+CODES = np.full(256, N, dtype=np.uint8)
+for _i, _b in enumerate(b"ACGT"):
+    CODES[_b] = CODES[_b + 32] = _i
+LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
+
+
+def encode(sequence: str) -> np.ndarray:
+    """Base codes (0-4) of a sequence."""
+    return CODES[np.frombuffer(sequence.encode(), dtype=np.uint8)]
+
+
+def decode(codes: np.ndarray) -> str:
+    return LETTERS[codes].tobytes().decode()
+
+
+def phred_to_error(q) -> np.ndarray:
+    return np.power(10.0, -np.asarray(q, dtype=float) / 10.0)
+
+
+def two_trials(p1, p2):
+    """Probability that two independent error chances with rates ``p1``, ``p2`` leave a wrong
+    base (a second error can restore the base one time in three)."""
+    return p1 + p2 - 4.0 / 3.0 * p1 * p2
+
+
+@dataclass
+class ConsensusRead:
+    """One consensus read: base codes, Phred qualities, raw bases voting (depth) and raw bases
+    disagreeing with the consensus (errors) at each position."""
+
+    bases: np.ndarray
+    quals: np.ndarray
+    depth: np.ndarray
+    errors: np.ndarray
+
+
+class ConsensusModel:
+    """The likelihood model with its per-quality tables computed once."""
+
+    def __init__(self, settings: UmiSettings) -> None:
+        error = two_trials(phred_to_error(np.arange(MAX_PHRED + 1)),
+                           phred_to_error(settings.error_rate_post_umi))
+        # Index MAX_PHRED + 1 stands for a base that does not vote (N or low quality).
+        self.ll_other = np.append(np.log(error / 3.0), 0.0)
+        self.ll_gain = np.append(np.log1p(-error), 0.0) - self.ll_other
+        self.pre_umi = float(phred_to_error(settings.error_rate_pre_umi))
+        self.min_quality = settings.min_input_base_quality
+        self.max_quality = settings.max_base_quality
+        self.min_consensus = settings.min_consensus_base_quality
+
+    def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
+        """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
+        return self.call_many([(bases, quals)])[0]
+
+    def call_many(self, families: list[tuple[np.ndarray, np.ndarray]]) -> list[ConsensusRead]:
+        """Consensus of each family (bases, quals as in ``call``); families of one shape are
+        computed together, which is what makes many small families fast."""
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, (bases, _) in enumerate(families):
+            by_shape.setdefault(bases.shape, []).append(i)
+        out: list[ConsensusRead] = [None] * len(families)  # type: ignore[list-item]
+        for members in by_shape.values():
+            bases = np.stack([families[i][0] for i in members])
+            quals = np.stack([families[i][1] for i in members])
+            cons, qual, depth, errors = self._call_batch(bases, quals)
+            for row, i in enumerate(members):
+                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row])
+        return out
+
+    def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
+        """Consensus arrays (F x L) of F families of n reads of length L (F x n x L)."""
+        n_fam, _, length = bases.shape
+        valid = (bases < N) & (quals >= self.min_quality)
+        q = np.where(valid, np.minimum(quals, MAX_PHRED), MAX_PHRED + 1)
+        # log-likelihood of base X at a position: every voting base's "other" term, plus the
+        # gain (match - other) of the bases that are X, summed by (family, position, base).
+        cells = np.arange(n_fam * length).reshape(n_fam, 1, length) * 4
+        slots = (cells + np.minimum(bases, 3)).ravel()
+        loglik = np.bincount(slots, weights=self.ll_gain[q].ravel(), minlength=4 * cells.size)
+        loglik = loglik.reshape(n_fam, length, 4) + self.ll_other[q].sum(axis=1)[..., None]
+        best = loglik.argmax(axis=2)
+        rel = np.exp(loglik - loglik.max(axis=2, keepdims=True))
+        np.put_along_axis(rel, best[..., None], 0.0, axis=2)
+        others = rel.sum(axis=2)
+        error = two_trials(others / (1.0 + others), self.pre_umi)
+        with np.errstate(divide="ignore"):
+            phred = np.floor(-10.0 * np.log10(error))
+        depth = valid.sum(axis=1)
+        called = (depth > 0) & (phred >= self.min_consensus)
+        cons = np.where(called, best, N).astype(np.uint8)
+        qual = np.where(called, np.clip(phred, NO_CALL_QUALITY, self.max_quality),
+                        NO_CALL_QUALITY).astype(np.uint8)
+        errors = (valid & (bases != cons[:, None, :])).sum(axis=1)
+        return cons, qual, depth.astype(np.int32), errors.astype(np.int32)
+
+    def duplex_many(self, pairs: list[tuple[ConsensusRead, ConsensusRead]]
+                    ) -> list[ConsensusRead]:
+        """``duplex`` of each (strand A, strand B) pair; pairs of one length at once."""
+        by_length: dict[int, list[int]] = {}
+        for i, (a, _) in enumerate(pairs):
+            by_length.setdefault(len(a.bases), []).append(i)
+        out: list[ConsensusRead] = [None] * len(pairs)  # type: ignore[list-item]
+        for members in by_length.values():
+            a, b = (ConsensusRead(*(np.stack([getattr(pairs[i][k], f) for i in members])
+                                    for f in ("bases", "quals", "depth", "errors")))
+                    for k in (0, 1))
+            combined = self.duplex(a, b)
+            for row, i in enumerate(members):
+                out[i] = ConsensusRead(combined.bases[row], combined.quals[row],
+                                       combined.depth[row], combined.errors[row])
+        return out
+
+    def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:
+        """Combine the two strands' consensus reads of one end: agreeing bases with the summed
+        quality (capped), a base seen on one strand only with that strand's quality, and
+        disagreeing bases as N."""
+        a_ok, b_ok = a.bases < N, b.bases < N
+        agree = a_ok & b_ok & (a.bases == b.bases)
+        only_a, only_b = a_ok & ~b_ok, b_ok & ~a_ok
+        bases = np.where(agree | only_a, a.bases, np.where(only_b, b.bases, N)).astype(np.uint8)
+        summed = np.minimum(a.quals.astype(np.int32) + b.quals, self.max_quality)
+        quals = np.where(agree, summed, np.where(only_a, a.quals,
+                                                 np.where(only_b, b.quals, NO_CALL_QUALITY)))
+        return ConsensusRead(bases, quals.astype(np.uint8), a.depth + b.depth,
+                             a.errors + b.errors)

@@ -1,0 +1,179 @@
+"""From a grouped molecule to its consensus records: choosing the reads of each end, calling
+each strand's consensus, combining the strands, and building fgbio-tagged BAM records.
+
+Consensus reads keep the family's alignment (docs/umi.md, "Re-align or keep the alignment"):
+each end's reads are filtered to the end's most common CIGAR (the others are counted in
+``MoleculeCall.discarded``), so one query index is one reference position in every read and the
+consensus takes that CIGAR and position. End 0 is strand A's R1 (strand B's R2); end 1 the
+other. Duplex records: R1 is end 0 when strand A is present."""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pysam
+
+from .consensus import ConsensusModel, ConsensusRead, decode, encode
+from .settings import UmiSettings
+from .stream import Molecule, Template
+
+
+@dataclass
+class EndReads:
+    """The reads of one end of a molecule, by strand, all with one CIGAR."""
+
+    by_strand: dict[str, list[pysam.AlignedSegment]]
+    template: pysam.AlignedSegment
+
+
+@dataclass
+class MoleculeCall:
+    """A called molecule: per end its strand consensus reads and final read."""
+
+    molecule: Molecule
+    sizes: dict[str, int]
+    ends: list[EndReads]
+    raw: list[dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
+    strand_reads: list[dict[str, ConsensusRead]] = field(default_factory=list)
+    final: list[ConsensusRead] = field(default_factory=list)
+    discarded: int = 0
+
+    @property
+    def duplex(self) -> bool:
+        return len(self.strand_reads[0]) == 2
+
+
+def _end_reads(molecule: Molecule, end: int, duplex: bool) -> tuple[EndReads, int]:
+    """The reads of ``end`` with its most common CIGAR, and how many had another CIGAR."""
+    reads = []
+    for strand, templates in molecule.strands.items():
+        index = 1 - end if (duplex and strand == "B") else end
+        reads.extend((strand, t.reads[index], t.reads[index].cigarstring)
+                     for t in templates if index < len(t.reads))
+    counts = Counter(cigar for _, _, cigar in reads)
+    chosen = max(counts, key=counts.__getitem__)  # ties: the first seen (Counter keeps order)
+    by_strand: dict[str, list[pysam.AlignedSegment]] = {}
+    for strand, read, cigar in reads:
+        if cigar == chosen:
+            by_strand.setdefault(strand, []).append(read)
+    template = next(read for _, read, cigar in reads if cigar == chosen)
+    return EndReads(by_strand, template), len(reads) - counts[chosen]
+
+
+def _stack(reads: list[pysam.AlignedSegment]) -> tuple[np.ndarray, np.ndarray]:
+    """Base codes and qualities of equally long reads as (n x L) arrays."""
+    shape = (len(reads), -1)
+    bases = encode("".join(r.query_sequence for r in reads)).reshape(shape)
+    quals = np.frombuffer(b"".join(r.query_qualities.tobytes() for r in reads),
+                          dtype=np.uint8).reshape(shape)
+    return bases, quals
+
+
+def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall | None:
+    """The reads a molecule's consensus is called from (``raw``); None when no strand has
+    ``min_reads`` templates (or duplex with ``require_both_strands`` and one strand short)."""
+    sizes = {s: len(t) for s, t in molecule.strands.items()}
+    keep = {s for s, n in sizes.items() if n >= settings.min_reads}
+    if not keep or (settings.duplex and settings.require_both_strands and len(keep) < 2):
+        return None
+    kept = Molecule(molecule.id, molecule.umi, {s: molecule.strands[s] for s in sorted(keep)})
+    n_ends = len(next(iter(kept.strands.values()))[0].reads)
+    ends, discarded = [], 0
+    for end in range(n_ends):
+        reads, dropped = _end_reads(kept, end, settings.duplex)
+        ends.append(reads)
+        discarded += dropped
+    # Every strand must reach every end with the chosen CIGAR to stand in the consensus.
+    strands = sorted(set.intersection(*(set(e.by_strand) for e in ends)))
+    call = MoleculeCall(molecule, sizes, ends, discarded=discarded)
+    call.raw = [{s: _stack(end.by_strand[s]) for s in strands} for end in ends]
+    return call
+
+
+def call_consensus(calls: list[MoleculeCall], model: ConsensusModel) -> None:
+    """Fill each call's strand consensus reads and final reads (duplex where two strands)."""
+    keys = [(i, end, strand) for i, call in enumerate(calls)
+            for end, raw in enumerate(call.raw) for strand in raw]
+    results = model.call_many([calls[i].raw[end][strand] for i, end, strand in keys])
+    for call in calls:
+        call.strand_reads = [{} for _ in call.raw]
+    for (i, end, strand), result in zip(keys, results):
+        calls[i].strand_reads[end][strand] = result
+    finals, duplex_keys = {}, []
+    for i, call in enumerate(calls):
+        for end, per_strand in enumerate(call.strand_reads):
+            if len(per_strand) == 2:
+                duplex_keys.append((i, end))
+            else:
+                finals[i, end] = next(iter(per_strand.values()))
+    pairs = [(calls[i].strand_reads[end]["A"], calls[i].strand_reads[end]["B"])
+             for i, end in duplex_keys]
+    finals.update(zip(duplex_keys, model.duplex_many(pairs)))
+    for i, call in enumerate(calls):
+        call.final = [finals[i, end] for end in range(len(call.strand_reads))]
+
+
+def _int_array(values: np.ndarray) -> array:
+    """A per-base tag value (``B:s``; depths above 32,767 capped)."""
+    return array("h", np.minimum(values, np.iinfo(np.int16).max).astype(np.int16).tobytes())
+
+
+def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
+    """fgbio's consensus tags: MI, RX, per-read depth cD / min depth cM / error rate cE, per
+    base depth cd and errors ce; duplex also aD/bD, aM/bM (strand depths)."""
+    final = call.final[end]
+    depth_sum = max(int(final.depth.sum()), 1)
+    tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", int(final.depth.max())),
+            ("cM", int(final.depth.min())), ("cE", float(final.errors.sum() / depth_sum)),
+            ("cd", _int_array(final.depth)), ("ce", _int_array(final.errors))]
+    if call.duplex:
+        a, b = call.strand_reads[end]["A"], call.strand_reads[end]["B"]
+        tags += [("aD", int(a.depth.max())), ("bD", int(b.depth.max())),
+                 ("aM", int(a.depth.min())), ("bM", int(b.depth.min()))]
+    return tags
+
+
+def _record(call: MoleculeCall, end: int, header: pysam.AlignmentHeader,
+            read1_end: int) -> pysam.AlignedSegment:
+    template = call.ends[end].template
+    final = call.final[end]
+    record = pysam.AlignedSegment(header)
+    record.query_name = f"umi:{call.molecule.id}"
+    record.flag = template.flag & (0x1 | 0x2 | 0x10 | 0x20)
+    if template.is_paired:
+        record.flag |= 0x40 if end == read1_end else 0x80
+    record.reference_id = template.reference_id
+    record.reference_start = template.reference_start
+    record.mapping_quality = template.mapping_quality
+    record.cigarstring = template.cigarstring
+    record.query_sequence = decode(final.bases)
+    record.query_qualities = final.quals
+    record.set_tags(_tags(call, end, str(call.molecule.id)))
+    return record
+
+
+def records(call: MoleculeCall, header: pysam.AlignmentHeader, duplex_mode: bool
+            ) -> list[pysam.AlignedSegment]:
+    """The consensus record(s) of a molecule, mates linked (position, strand, TLEN, MC)."""
+    # End 0 is R1 except for a strand-B-only molecule in duplex mode (end 0 is B's R2).
+    read1_end = 1 if duplex_mode and "A" not in call.strand_reads[0] else 0
+    out = [_record(call, end, header, read1_end) for end in range(len(call.final))]
+    if len(out) == 2:
+        left, right = sorted(out, key=lambda r: r.reference_start)
+        span = max(left.reference_end, right.reference_end) - left.reference_start
+        for this, mate in ((out[0], out[1]), (out[1], out[0])):
+            this.next_reference_id = mate.reference_id
+            this.next_reference_start = mate.reference_start
+            this.mate_is_reverse = mate.is_reverse
+            this.template_length = span if this is left else -span
+            this.set_tag("MC", mate.cigarstring)
+    return out
+
+
+def grouped_tags(molecule: Molecule, duplex: bool) -> list[tuple[Template, str]]:
+    """Each template of a molecule with its ``MI`` (``id/A``, ``id/B`` in duplex mode)."""
+    return [(t, f"{molecule.id}/{strand}" if duplex else str(molecule.id))
+            for strand, templates in molecule.strands.items() for t in templates]

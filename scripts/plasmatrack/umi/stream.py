@@ -1,0 +1,203 @@
+"""Position-sorted streaming of reads into molecules with only the open families in memory.
+
+A template (a read pair, or a single-end read) is keyed by its fragment: the contig, both
+mates' unclipped 5' ends and strands. Pairs wait for their mate (the mate of a position-sorted
+pair comes at ``next_reference_start``); complete templates join the bucket of their fragment.
+No read of a fragment can start after ``max 5' end + longest read``, so a bucket is closed and
+grouped once the stream has passed that point: memory holds the reads of the open window, not
+of the sample.
+
+In duplex mode both strands of a molecule share one bucket: the fragment's ends are ordered by
+position, the strand is ``A`` when R1 is the left end and ``B`` otherwise, and a ``B`` template's
+UMI halves are swapped (``alpha-beta`` on A is ``beta+alpha`` read on B), so both strands'
+UMIs cluster together."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import pysam
+
+from .grouping import directional_groups
+from .settings import UmiSettings
+from .umis import MATE_MISMATCH, UmiProblems, split_halves, umi_from_name
+
+_CLIP = (pysam.CSOFT_CLIP, pysam.CHARD_CLIP)
+_NOT_PRIMARY = 0x100 | 0x800
+
+
+@dataclass
+class ReadCounts:
+    """What happened to the input records (primary records only in ``reads``)."""
+
+    reads: int = 0
+    grouped: int = 0
+    unmapped: int = 0
+    secondary_or_supplementary: int = 0
+    low_mapping_quality: int = 0
+    mate_unmapped_or_elsewhere: int = 0
+    bad_umi: int = 0
+
+
+@dataclass(slots=True)
+class Template:
+    """One read pair (``reads = (r1, r2)``) or single-end read (``(r1,)``) with its UMI."""
+
+    name: str
+    umi: str
+    strand: str
+    reads: tuple
+
+
+@dataclass
+class Molecule:
+    """The templates of one molecule by strand (``A``, and in duplex mode ``B``)."""
+
+    id: int
+    umi: str
+    strands: dict[str, list[Template]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(len(t) for t in self.strands.values())
+
+
+def five_prime(read: pysam.AlignedSegment) -> int:
+    """The read's unclipped 5' end on the reference (0-based; reverse reads: one past the end,
+    as UMI-tools' ``get_read_position``)."""
+    cigar = read.cigartuples
+    if read.is_reverse:
+        return read.reference_end + (cigar[-1][1] if cigar[-1][0] in _CLIP else 0)
+    return read.reference_start - (cigar[0][1] if cigar[0][0] in _CLIP else 0)
+
+
+def _fragment(reads: tuple, duplex: bool) -> tuple[tuple, str, int]:
+    """(bucket key, strand, last 5' end) of a template."""
+    r1 = reads[0]
+    ends = sorted((five_prime(r), r.is_reverse, i) for i, r in enumerate(reads))
+    strand = "A" if ends[0][2] == 0 else "B"
+    coords = tuple((pos, rev) for pos, rev, _ in ends)
+    key = (r1.reference_id, coords) if duplex else (r1.reference_id, coords, strand)
+    return key, strand, ends[-1][0]
+
+
+def _canonical_umi(umi: str, strand: str, duplex: bool) -> str:
+    if not duplex:
+        return umi
+    first, second = split_halves(umi)
+    return f"{first}-{second}" if strand == "A" else f"{second}-{first}"
+
+
+class _Buckets:
+    """Open fragments: key -> {UMI: [Template]} (first-seen order), closed by position."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple, dict[str, list[Template]]] = {}
+        self.bound: dict[tuple, int] = {}
+        self.heap: list[tuple[int, int, tuple]] = []
+        self.serial = 0
+
+    def add(self, key: tuple, template: Template, last_end: int) -> None:
+        by_umi = self.open.setdefault(key, {})
+        by_umi.setdefault(template.umi, []).append(template)
+        if last_end > self.bound.get(key, -1):
+            self.bound[key] = last_end
+            self.serial += 1
+            heapq.heappush(self.heap, (last_end, self.serial, key))
+
+    def pop_before(self, limit: float) -> Iterator[dict[str, list[Template]]]:
+        """Close every bucket whose last 5' end is below ``limit``, in order of that end."""
+        while self.heap and self.heap[0][0] < limit:
+            end, _, key = heapq.heappop(self.heap)
+            if self.bound.get(key) == end:
+                del self.bound[key]
+                yield self.open.pop(key)
+
+
+class MoleculeStream:
+    """Turns a position-sorted read iterator into molecules (``run``)."""
+
+    def __init__(self, settings: UmiSettings, problems: UmiProblems) -> None:
+        self.settings = settings
+        self.problems = problems
+        self.counts = ReadCounts()
+        self.buckets = _Buckets()
+        self.waiting: dict[str, pysam.AlignedSegment] = {}
+        self.next_id = 0
+        self.max_length = 0
+
+    def run(self, reads: Iterable[pysam.AlignedSegment]) -> Iterator[Molecule]:
+        contig = None
+        heap = self.buckets.heap
+        for read in reads:
+            if read.flag & _NOT_PRIMARY:
+                self.counts.secondary_or_supplementary += 1
+                continue
+            self.counts.reads += 1
+            if read.reference_id != contig:
+                yield from self._close(float("inf"))
+                self._drop_waiting()
+                contig = read.reference_id
+            elif heap and heap[0][0] < read.reference_start - self.max_length:
+                yield from self._close(read.reference_start - self.max_length)
+            self._take(read)
+        yield from self._close(float("inf"))
+        self._drop_waiting()
+
+    def _take(self, read: pysam.AlignedSegment) -> None:
+        if read.is_unmapped:
+            self.counts.unmapped += 1
+            return
+        self.max_length = max(self.max_length, read.infer_read_length() or 0)
+        if not read.is_paired:
+            self._template((read,))
+        elif read.mate_is_unmapped or read.next_reference_id != read.reference_id:
+            self.counts.mate_unmapped_or_elsewhere += 1
+        elif read.query_name in self.waiting:
+            mate = self.waiting.pop(read.query_name)
+            self._template((mate, read) if mate.is_read1 else (read, mate))
+        else:
+            self.waiting[read.query_name] = read
+
+    def _drop_waiting(self) -> None:
+        """Mates that never came (filtered, or absent from the file) end a contig unpaired."""
+        self.counts.mate_unmapped_or_elsewhere += len(self.waiting)
+        self.waiting.clear()
+
+    def _umi(self, read: pysam.AlignedSegment) -> str | None:
+        if self.settings.source == "tag":
+            return read.get_tag("RX") if read.has_tag("RX") else None
+        return umi_from_name(read.query_name)
+
+    def _template(self, reads: tuple) -> None:
+        # Mates share their name, so a UMI read from the name is checked once.
+        by_tag = self.settings.source == "tag"
+        umis = [self._umi(r) for r in reads] if by_tag else [self._umi(reads[0])]
+        name = reads[0].query_name
+        if len(set(umis)) > 1:
+            self.problems.add(MATE_MISMATCH, name, f" ({umis[0]} / {umis[1]})")
+            self.counts.bad_umi += len(reads)
+            return
+        if not self.problems.check(umis[0], name, self.settings.duplex):
+            self.counts.bad_umi += len(reads)
+            return
+        if min(r.mapping_quality for r in reads) < self.settings.min_mapping_quality:
+            self.counts.low_mapping_quality += len(reads)
+            return
+        key, strand, last_end = _fragment(reads, self.settings.duplex)
+        umi = _canonical_umi(umis[0], strand, self.settings.duplex)
+        self.counts.grouped += len(reads)
+        self.buckets.add(key, Template(name, umi, strand, reads), last_end)
+
+    def _close(self, limit: float) -> Iterator[Molecule]:
+        for by_umi in self.buckets.pop_before(limit):
+            counts = {umi: len(templates) for umi, templates in by_umi.items()}
+            for group in directional_groups(counts, self.settings.max_edits):
+                molecule = Molecule(self.next_id, group[0])
+                self.next_id += 1
+                for umi in group:
+                    for template in by_umi[umi]:
+                        molecule.strands.setdefault(template.strand, []).append(template)
+                yield molecule
