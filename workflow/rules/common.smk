@@ -227,3 +227,15 @@ def report_cohort_inputs(wildcards):
 
 def all_targets(wildcards):
     return ALL_TARGETS
+
+
+# -- mrd: the molecules the residual-disease stage counts (docs/mrd.md, "Molecules") --------
+def mrd_bam(wildcards):
+    """Deduplicated fragments of the alignment; the UMI consensus BAM
+    (results/align/{patient}/{sample}.consensus.bam) plugs in here."""
+    return f"results/align/{wildcards.patient}/{wildcards.sample}.bam"
+
+
+def mrd_bai(wildcards):
+    return f"{mrd_bam(wildcards)}.bai"
+

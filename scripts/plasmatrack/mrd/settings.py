@@ -1,0 +1,52 @@
+"""Settings of the residual-disease stage: the ``mrd`` section of the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import settings_kwargs
+from ..variants.pileup import ReadFilterSettings
+
+
+@dataclass(frozen=True)
+class MrdSettings:
+    """Read filters, background model and test of the pooled residual-disease call.
+
+    min_mapping_quality, min_base_quality: read and base filters of the counting (Phred),
+        as the variants stage's (same pileup engine).
+    max_p_value: a draw is ``detected`` when the pooled test's p-value is below it.
+    min_informative_molecules: below this many informative molecules (summed over the
+        variants) a draw is ``not_evaluable``.
+    prior_strength: pseudo-molecules of a site's background prior (its class rate).
+    exclude_control_vaf: a control observation at or above this VAF is a real variant of that
+        person (germline, a shared hotspot), not background, and is left out.
+    outlier_max_p: a variant whose mutant count is this improbable under the TF fitted without
+        it is excluded as an outlier (CHIP, germline, tissue artefact), with a note.
+    outlier_max_fraction: at most this fraction of a draw's variants (at least one) is excluded.
+    n_simulations: Monte Carlo simulations of the null for the p-value (at most).
+    seed: seed of the Monte Carlo (each draw's stream is derived from it and the sample ID).
+    tumour_variants: optional TSV of the tumour's variants (tumour-informed); without it the
+        patient's plasma-detected somatic variants are used, leaving out each draw's own.
+    """
+
+    min_mapping_quality: int = 40
+    min_base_quality: int = 30
+    max_p_value: float = 0.01
+    min_informative_molecules: int = 1000
+    prior_strength: float = 2000.0
+    exclude_control_vaf: float = 0.05
+    outlier_max_p: float = 1e-6
+    outlier_max_fraction: float = 0.1
+    n_simulations: int = 10000
+    seed: int = 1
+    tumour_variants: str | None = None
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> "MrdSettings":
+        return cls(**settings_kwargs(cls, section, "mrd"))
+
+    @property
+    def read_filters(self) -> ReadFilterSettings:
+        """The pileup filters (flags and proper pairs as the variants stage's defaults)."""
+        return ReadFilterSettings(min_mapping_quality=self.min_mapping_quality,
+                                  min_base_quality=self.min_base_quality)
