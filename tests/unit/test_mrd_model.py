@@ -21,7 +21,7 @@ def _evidence(depth, mutant, rate=1e-4, weight=0.5, control_depth=200_000):
     n = len(depth)
     full = lambda v: np.full(n, float(v))  # noqa: E731
     return Evidence(np.asarray(depth, float), np.asarray(mutant, float), full(rate), full(weight),
-                    full(rate), full(rate * control_depth), full(control_depth), 2000.0,
+                    full(rate), full(rate * control_depth), full(control_depth), 50.0,
                     rate * control_depth * n + 0.5, control_depth * n + 0.5)
 
 

@@ -41,7 +41,7 @@ SETTINGS = {
     ("plasmatrack.mrd.settings", "MrdSettings"): {
         name: f"mrd.{name}"
         for name in ("tumour_variants", "min_mapping_quality", "min_base_quality", "max_p_value",
-                     "min_informative_molecules", "prior_strength", "exclude_control_vaf",
+                     "min_informative_molecules", "max_prior_shape", "exclude_control_vaf",
                      "outlier_max_p", "outlier_max_fraction", "n_simulations", "seed")
     },
     ("plasmatrack.variants.pileup", "ReadFilterSettings"): {

@@ -87,7 +87,7 @@ def draw_rng(seed: int, sample_id: str) -> np.random.Generator:
 
 
 def _evidence(sites: pd.DataFrame, counts: pd.DataFrame, background: pd.DataFrame,
-              level, prior_strength: float) -> Evidence:
+              level, prior_shape: float) -> Evidence:
     """The evidence of one draw at ``sites`` (rows of the patient's sites, in order)."""
     c = counts.set_index("site_id").reindex(sites["site_id"]).fillna(0)
     bg = background.loc[sites["site_id"]]
@@ -97,7 +97,7 @@ def _evidence(sites: pd.DataFrame, counts: pd.DataFrame, background: pd.DataFram
                     prior_rate=bg["class_rate"].to_numpy(float),
                     control_mutant=bg["control_mutant"].to_numpy(float),
                     control_depth=bg["control_depth"].to_numpy(float),
-                    prior_strength=prior_strength, level_alpha=level.alpha,
+                    prior_shape=prior_shape, level_alpha=level.alpha,
                     level_beta=level.beta)
 
 
@@ -120,11 +120,15 @@ def patient_controls(patient: str, sites: pd.DataFrame, counts: pd.DataFrame,
 
 
 def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws: pd.DataFrame,
-                 settings: MrdSettings, mode: str) -> list[dict]:
-    """The calls of every plasma draw of ``patient`` (mode TUMOUR_INFORMED or PLASMA_INFORMED)."""
+                 settings: MrdSettings, mode: str,
+                 by_sample: dict[str, pd.DataFrame] | None = None) -> list[dict]:
+    """The calls of every plasma draw of ``patient`` (mode TUMOUR_INFORMED or PLASMA_INFORMED);
+    ``by_sample``: ``counts`` split by sample_id, when the caller has it already."""
+    if by_sample is None:
+        by_sample = dict(tuple(counts.groupby("sample_id")))
     mine = sites[sites["patient_id"] == patient].reset_index(drop=True)
     controls = patient_controls(patient, sites, counts, draws, settings)
-    background, level = site_background(mine, controls, settings.prior_strength)
+    background, level, shape = site_background(mine, controls, settings.max_prior_shape)
     plasma = draws[(draws["patient_id"] == patient) & (draws["sample_type"] == "plasma")]
     rows = []
     for draw in plasma.itertuples(index=False):
@@ -137,8 +141,7 @@ def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws:
         if use.empty:
             rows.append({**head, **_no_variants(mode)})
             continue
-        ev = _evidence(use, counts[counts["sample_id"] == draw.sample_id], background, level,
-                       settings.prior_strength)
+        ev = _evidence(use, by_sample.get(draw.sample_id, counts.iloc[:0]), background, level, shape)
         labels = list(use["site_id"])
         call = call_draw(ev, labels, settings, draw_rng(settings.seed, draw.sample_id))
         if mode == PLASMA_INFORMED:
@@ -162,8 +165,9 @@ def call_cohort(sites: pd.DataFrame, counts: pd.DataFrame, draws: pd.DataFrame,
     """MRD_COLUMNS for every plasma draw of every patient that has a draw, sorted by patient and
     time."""
     rows = []
+    by_sample = dict(tuple(counts.groupby("sample_id")))
     for patient in sorted(draws.loc[draws["sample_type"] == "plasma", "patient_id"].unique()):
-        rows.extend(call_patient(patient, sites, counts, draws, settings, mode))
+        rows.extend(call_patient(patient, sites, counts, draws, settings, mode, by_sample))
     out = pd.DataFrame(rows, columns=MRD_COLUMNS)
     return out.sort_values(["patient_id", "timepoint_days", "sample_id"],
                            kind="mergesort").reset_index(drop=True)

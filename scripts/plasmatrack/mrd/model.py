@@ -21,16 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-# Bisection steps of the TF fit (in log space between TF_FLOOR and the upper bound).
-BISECTION_STEPS = 48
+# Bisection steps of the TF fit in log space between TF_FLOOR and the upper bound (a range of
+# e^21: 30 halvings leave a relative error of 2e-8).
+BISECTION_STEPS = 30
 TF_FLOOR = 1e-9
 # Chi-square(1) 95 % quantile: the profile-likelihood interval drops this much from the maximum.
 CHI2_95 = float(stats.chi2.ppf(0.95, 1))
-# Sequential Monte Carlo: simulate in batches and stop once this many null statistics reach the
-# observed one (the p-value is then known to ~20 % and far above any detection threshold).
-MC_BATCH = 1000
+# Sequential Monte Carlo: simulate in batches (the first of MC_FIRST_BATCH, each next one twice
+# as large) and stop once this many null statistics reach the observed one (the p-value is then
+# known to ~20 % and far above any detection threshold).
+MC_FIRST_BATCH = 100
 MC_STOP_EXCEEDANCES = 20
 
 
@@ -38,8 +40,8 @@ MC_STOP_EXCEEDANCES = 20
 class Evidence:
     """One draw's counts at its variants (1-D arrays of equal length): informative and mutant
     molecules, background rate, weight (mutant allele fraction per unit TF), and what the rate
-    was estimated from: the class rate of its prior (``prior_rate``, with ``prior_strength``
-    pseudo-molecules) and the site's control counts. ``level_alpha``/``level_beta``: the
+    was estimated from: the class rate of its prior (``prior_rate``; the prior is Beta with
+    shape ``prior_shape`` and that mean) and the site's control counts. ``level_alpha``/``level_beta``: the
     posterior of the pooled background level the class rates are anchored to."""
 
     depth: np.ndarray
@@ -49,7 +51,7 @@ class Evidence:
     prior_rate: np.ndarray
     control_mutant: np.ndarray
     control_depth: np.ndarray
-    prior_strength: float
+    prior_shape: float
     level_alpha: float
     level_beta: float
 
@@ -57,7 +59,7 @@ class Evidence:
         """The evidence of the variants where ``keep`` is true."""
         arrays = (self.depth, self.mutant, self.rate, self.weight, self.prior_rate,
                   self.control_mutant, self.control_depth)
-        return Evidence(*(np.asarray(v)[keep] for v in arrays), self.prior_strength,
+        return Evidence(*(np.asarray(v)[keep] for v in arrays), self.prior_shape,
                         self.level_alpha, self.level_beta)
 
     @property
@@ -76,8 +78,8 @@ class Evidence:
         level = rng.beta(self.level_alpha, self.level_beta, size=(n, 1))
         level /= self.level_alpha / (self.level_alpha + self.level_beta)
         prior = np.clip(self.prior_rate * level, 1e-12, 0.5)
-        a = self.prior_strength * prior + self.control_mutant
-        b = self.prior_strength * (1 - prior) + self.control_depth - self.control_mutant
+        a = self.prior_shape + self.control_mutant
+        b = self.prior_shape * (1 - prior) / prior + self.control_depth - self.control_mutant
         return np.clip(rng.beta(a, b), 0.0, 0.5)
 
 
@@ -99,23 +101,26 @@ def fit_tf(ev: Evidence, mutant: np.ndarray | None = None) -> np.ndarray:
     """Maximum-likelihood TF for each row of ``mutant`` (default: the observed counts; shape
     (sites,) -> scalar array, (n, sites) -> (n,)). The score is decreasing in TF, so the
     maximum is 0 when the score at 0 is negative, else the root found by bisection."""
-    m = np.atleast_2d(ev.mutant if mutant is None else mutant).astype(float)
+    m_all = np.atleast_2d(ev.mutant if mutant is None else mutant).astype(float)
     d, e, c = ev.depth, ev.rate, ev.weight
 
-    def score(tf):
+    def score(tf, m):
         p = e + tf[:, None] * c
         return np.sum(c * (m / p - (d - m) / (1 - p)), axis=1)
 
-    hi_bound = _tf_upper(e, c)
+    tf = np.zeros(m_all.shape[0])
+    # Only rows whose score at TF 0 is positive have a maximum above 0 (under the null, about
+    # half of the simulated draws): bisect those alone.
+    positive = score(tf, m_all) > 0
+    m = m_all[positive]
     lo = np.full(m.shape[0], np.log(TF_FLOOR))
-    hi = np.full(m.shape[0], np.log(hi_bound))
-    positive = score(np.zeros(m.shape[0])) > 0
+    hi = np.full(m.shape[0], np.log(_tf_upper(e, c)))
     for _ in range(BISECTION_STEPS):
         mid = (lo + hi) / 2
-        up = score(np.exp(mid)) > 0
+        up = score(np.exp(mid), m) > 0
         lo = np.where(up, mid, lo)
         hi = np.where(up, hi, mid)
-    tf = np.where(positive, np.exp((lo + hi) / 2), 0.0)
+    tf[positive] = np.exp((lo + hi) / 2)
     return tf if mutant is not None and np.ndim(mutant) == 2 else tf[:1].reshape(())
 
 
@@ -135,8 +140,10 @@ def mc_p_value(ev: Evidence, observed: float, n_simulations: int,
     if observed <= 0:
         return 1.0
     exceed = done = 0
+    batch = MC_FIRST_BATCH
     while done < n_simulations and exceed < MC_STOP_EXCEEDANCES:
-        n = min(MC_BATCH, n_simulations - done)
+        n = min(batch, n_simulations - done)
+        batch *= 2
         rates = ev.sample_rates(n, rng)
         mutant = rng.binomial(ev.depth.astype(np.int64), rates)
         exceed += int(np.sum(lr_statistic(ev, mutant) >= observed * (1 - 1e-9)))
@@ -183,11 +190,9 @@ def poisson_lod95(background: float, signal_per_tf: float, alpha: float) -> floa
     if signal_per_tf <= 0:
         return float("nan")
     k = poisson_critical_count(background, alpha)
-    lo, hi = background, background + 10.0 * k + 30.0
-    for _ in range(BISECTION_STEPS * 2):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if stats.poisson.sf(k - 1, mid) < 0.95 else (lo, mid)
-    return float((hi - background) / signal_per_tf)
+    # P(Poisson(mu) >= k) is the regularised lower incomplete gamma P(k, mu).
+    mu = float(special.gammaincinv(k, 0.95))
+    return max(mu - background, 0.0) / signal_per_tf
 
 
 def poisson_power(background: float, signal: float, alpha: float) -> float:

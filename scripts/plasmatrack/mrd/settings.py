@@ -17,7 +17,8 @@ class MrdSettings:
     max_p_value: a draw is ``detected`` when the pooled test's p-value is below it.
     min_informative_molecules: below this many informative molecules (summed over the
         variants) a draw is ``not_evaluable``.
-    prior_strength: pseudo-molecules of a site's background prior (its class rate).
+    max_prior_shape: the largest shape of a site's background prior (Beta around its class
+        rate; the shape is estimated from the spread of the control counts across the sites).
     exclude_control_vaf: a control observation at or above this VAF is a real variant of that
         person (germline, a shared hotspot), not background, and is left out.
     outlier_max_p: a variant whose mutant count is this improbable under the TF fitted without
@@ -31,9 +32,9 @@ class MrdSettings:
 
     min_mapping_quality: int = 40
     min_base_quality: int = 30
-    max_p_value: float = 0.01
+    max_p_value: float = 0.005
     min_informative_molecules: int = 1000
-    prior_strength: float = 2000.0
+    max_prior_shape: float = 50.0
     exclude_control_vaf: float = 0.05
     outlier_max_p: float = 1e-6
     outlier_max_fraction: float = 0.1
