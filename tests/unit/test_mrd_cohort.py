@@ -60,3 +60,29 @@ def test_landmark_rows_for_response_and_clearance():
     assert {"ttf_landmark_mrd_response", "ttf_landmark_mrd_clearance"} <= set(rows["analysis"])
     response = rows[rows["analysis"] == "ttf_landmark_mrd_response"].iloc[0]
     assert response["n"] == n and response["p_value"] < 0.01 and response["hazard_ratio"] < 1
+
+
+def test_report_figures_show_the_pooled_call_and_lod():
+    import plotly.graph_objects as go
+
+    from plasmatrack.report.cohort_figures import swimmer_plot
+    from plasmatrack.report.mrd_figures import methods_sentence
+    from plasmatrack.report.patient_figures import tumour_fraction_over_time
+
+    mrd = CALLS[CALLS["patient_id"] == "A"].assign(
+        timepoint_days=[0, 60], tf_lower=[5e-3, 0.0], tf_upper=[2e-2, 4e-4],
+        p_value=[1e-4, 1.0], n_variants=[50, 50], note="")
+    fig = tumour_fraction_over_time(None, None, mrd=mrd)
+    names = [t.name for t in fig.data]
+    assert any("pooled variants" in n for n in names) and "LoD95 of the pooled call" in names
+    pooled = next(t for t in fig.data if "pooled variants" in t.name)
+    assert list(pooled.marker.symbol) == ["star", "star-open"]
+    lod = next(t for t in fig.data if t.name == "LoD95 of the pooled call")
+    assert list(lod.y) == [3e-4, 3e-4]
+    clinical = pd.DataFrame({"patient_id": ["A"], "ttf_months": [8.0], "ttf_event": [1]})
+    draws = mrd[["sample_id", "patient_id", "timepoint_days"]]
+    swim = swimmer_plot(clinical, draws, mrd=mrd)
+    assert isinstance(swim, go.Figure)
+    assert {"detected by pooled variants", "not detected by pooled variants"} <= {
+        t.name for t in swim.data}
+    assert "tumour-informed" in methods_sentence(mrd) and methods_sentence(None) == ""
