@@ -86,3 +86,25 @@ def test_report_figures_show_the_pooled_call_and_lod():
     assert {"detected by pooled variants", "not detected by pooled variants"} <= {
         t.name for t in swim.data}
     assert "tumour-informed" in methods_sentence(mrd) and methods_sentence(None) == ""
+
+
+def test_left_censored_baseline_beside_zero():
+    from plasmatrack.cohort.mrd_response import baseline_lod_sensitivity
+
+    rng = np.random.default_rng(8)
+    n = 40
+    tf = 10 ** rng.uniform(-4, -2, n)
+    lod = np.full(n, 3e-4)
+    detected = tf > lod
+    dyn = pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)],
+                        "mrd_status_baseline": np.where(detected, "detected", "not_detected"),
+                        "mrd_tf_baseline": np.where(detected, tf, 0.0),
+                        "mrd_lod95_baseline": lod})
+    # Higher baseline TF, shorter TTF.
+    burden = pd.DataFrame({"patient_id": dyn["patient_id"],
+                           "ttf_months": rng.exponential(1.0, n) * 20 * (1e-3 / tf) ** 0.5,
+                           "ttf_event": 1})
+    rows = pd.DataFrame(baseline_lod_sensitivity(burden, dyn, "ttf").rows)
+    assert list(rows["analysis"]) == ["ttf_cox_mrd_tf_zero", "ttf_cox_mrd_tf_left_censored"]
+    assert (rows["n"] == n).all() and (rows["hazard_ratio"] > 1).all()
+    assert rows["note"].str.contains(f"{int((~detected).sum())} of {n} baselines").all()

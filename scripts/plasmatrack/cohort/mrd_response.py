@@ -15,17 +15,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats.survival import SurvivalResults
+from ..stats.survival import SurvivalResults, continuous_cox
 from .outcome import LandmarkGrouping, landmark_groups
-from .settings import CohortSettings
+from .settings import ENDPOINTS, CohortSettings
 
 MRD_INPUT_COLUMNS = ("sample_id", "patient_id", "tumour_fraction", "lod95", "status")
 # Appended to draw_metrics.tsv (after its columns).
 DRAW_MRD_COLUMNS = ["mrd_status", "mrd_tumour_fraction", "mrd_lod95", "ctdna_detected_mrd_or_cn"]
 # Appended to dynamics.tsv (after its columns).
 DYNAMICS_MRD_COLUMNS = ["mrd_status_baseline", "mrd_status_on_treatment", "mrd_tf_baseline",
-                        "mrd_tf_on_treatment", "mrd_lod95_on_treatment", "mrd_clearance",
-                        "mrd_response", "mrd_responder"]
+                        "mrd_tf_on_treatment", "mrd_lod95_baseline", "mrd_lod95_on_treatment",
+                        "mrd_clearance", "mrd_response", "mrd_responder"]
 DETECTED, NOT_DETECTED = "detected", "not_detected"
 
 
@@ -68,8 +68,7 @@ def add_mrd_dynamics(dynamics: pd.DataFrame, calls: pd.DataFrame | None,
                       ("on_treatment", "on_treatment_sample_id")):
         out[f"mrd_status_{when}"] = out[col].map(by_id["status"])
         out[f"mrd_tf_{when}"] = out[col].map(by_id["tumour_fraction"]).astype(float)
-    out["mrd_lod95_on_treatment"] = out["on_treatment_sample_id"].map(by_id["lod95"]).astype(
-        float)
+        out[f"mrd_lod95_{when}"] = out[col].map(by_id["lod95"]).astype(float)
     base, on = out["mrd_status_baseline"], out["mrd_status_on_treatment"]
     cleared = (base == DETECTED) & (on == NOT_DETECTED)
     known = (base == DETECTED) & on.isin([DETECTED, NOT_DETECTED])
@@ -103,4 +102,37 @@ def mrd_landmark_analyses(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint
         return results
     for spec in MRD_LANDMARK_GROUPINGS:
         results.extend(landmark_groups(burden, dynamics, endpoint, spec, settings)[0])
+    results.extend(baseline_lod_sensitivity(burden, dynamics, endpoint, settings))
+    return results
+
+
+def baseline_lod_sensitivity(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint: str,
+                             settings: CohortSettings = CohortSettings()) -> SurvivalResults:
+    """Cox on the log baseline pooled TF with an undetected baseline taken as 0 (today's
+    convention, + ``tf_log_offset``) and, as the sensitivity analysis of its left-censoring,
+    at the draw's LoD95 (the largest TF the draw could have hidden)."""
+    results = SurvivalResults()
+    time_col, event_col = ENDPOINTS[endpoint]
+    if time_col not in burden or "mrd_lod95_baseline" not in dynamics:
+        return results
+    df = burden[["patient_id", time_col, event_col]].merge(dynamics, on="patient_id")
+    df = df[df[time_col].notna() & df[event_col].notna()
+            & df["mrd_status_baseline"].isin([DETECTED, NOT_DETECTED])].copy()
+    if len(df) < 2:
+        return results
+    df[time_col] = df[time_col].astype(float)
+    df[event_col] = df[event_col].astype(int)
+    below = df["mrd_status_baseline"] == NOT_DETECTED
+    df["tf_zero"] = df["mrd_tf_baseline"].where(~below, 0.0)
+    df["tf_at_lod"] = df["mrd_tf_baseline"].where(~below, df["mrd_lod95_baseline"])
+    note = f"{int(below.sum())} of {len(df)} baselines below the LoD of the pooled call"
+    for column, name, how in (("tf_zero", "mrd_tf_zero", "undetected = 0"),
+                              ("tf_at_lod", "mrd_tf_left_censored", "undetected = its LoD95")):
+        res = continuous_cox(df, time_col, event_col, column, f"{endpoint}_cox_{name}",
+                             endpoint, log=True, log_offset=settings.tf_log_offset,
+                             settings=settings.survival,
+                             marker_label=f"baseline pooled TF ({how})")
+        for row in res.rows:
+            row["note"] = "; ".join(filter(None, [row.get("note") or "", note]))
+        results.extend(res)
     return results
