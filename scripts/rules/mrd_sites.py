@@ -7,4 +7,5 @@ run_mrd_sites(
     tumour_variants=sm.input.tumour_variants or None,
     tracked=sm.input.tracked or None,
     reference=sm.input.fasta,
+    ccf=sm.input.ccf or None,
 )

@@ -140,3 +140,18 @@ def test_tumour_variant_list_errors_name_row_and_column(tmp_path):
     path.write_text("patient_id\tchrom\tpos\tref\talt\tccf\nP1\tchr1\t10\tC\tT\t1.5\n")
     with pytest.raises(InputError, match="row 2, column 'ccf'"):
         read_tumour_variants(path)
+
+
+def test_clonal_ccf_and_multiplicity_set_the_weights():
+    from plasmatrack.mrd.sites import clonal_weights
+
+    sites = pd.DataFrame({"patient_id": ["P1", "P1", "P1"], "chrom": "chr1", "pos": [10, 20, 30],
+                          "ref": "C", "alt": "T", "ccf": 1.0, "multiplicity": 1.0,
+                          "found_in": "P1_D1"})
+    ccf = pd.DataFrame({"patient_id": "P1", "chrom": "chr1", "pos": [10, 10, 10, 20],
+                        "ref": "C", "alt": "T", "ccf": [0.3, 0.5, 0.4, 0.0],
+                        "multiplicity": [1, 1, 1, 2]})
+    out = finish_sites(clonal_weights(sites, ccf))
+    # Median CCF 0.4 -> weight 0.2; CCF 0 floored at 0.05 with multiplicity 2 -> 0.05; the
+    # variant the clonal stage did not fit keeps the clonal heterozygous 0.5.
+    assert out["weight"].tolist() == pytest.approx([0.2, 0.05, 0.5])

@@ -25,6 +25,7 @@ rule mrd_sites:
     input:
         tumour_variants=MRD_CONFIG["tumour_variants"] or [],
         tracked=[] if MRD_CONFIG["tumour_variants"] else VARIANTS_TRACKED,
+        ccf=[] if MRD_CONFIG["tumour_variants"] else tables.CCF.path,
         fasta=REF,
         fai=f"{REF}.fai",
     output:

@@ -15,20 +15,26 @@ from ..variants.pileup import count_sites
 from ..variants.sites import Reference
 from .call import PLASMA_INFORMED, TUMOUR_INFORMED, call_cohort
 from .settings import MrdSettings
-from .sites import SITE_COLUMNS, count_table, finish_sites, plasma_informed_sites, read_tumour_variants
+from .sites import (SITE_COLUMNS, clonal_weights, count_table, finish_sites,
+                    plasma_informed_sites, read_tumour_variants)
 
 # Per-sample molecule counts at the cohort's MRD sites (results/mrd/<patient>/<sample>.counts.tsv).
 COUNT_COLUMNS = ["chrom", "pos", "ref", "alt", "depth", "mutant"]
 
 
 def run_mrd_sites(out: str | Path, tumour_variants: str | None = None,
-                  tracked: str | None = None, reference: str | None = None) -> str:
+                  tracked: str | None = None, reference: str | None = None,
+                  ccf: str | None = None) -> str:
     """Write the cohort's MRD sites (SITE_COLUMNS): from ``tumour_variants`` when given, else
-    plasma-informed from the tracked-variants table. Returns the mode."""
+    plasma-informed from the tracked-variants table, each variant weighted by its CCF and
+    multiplicity from the clonal stage's ``ccf`` table when given. Returns the mode."""
     if tumour_variants:
         sites, mode = read_tumour_variants(tumour_variants), TUMOUR_INFORMED
     elif tracked:
         sites, mode = plasma_informed_sites(read_tsv(tracked)), PLASMA_INFORMED
+        if ccf and Path(ccf).is_file() and not sites.empty:
+            sites = clonal_weights(sites, read_tsv(ccf, dtype={"patient_id": str,
+                                                               "sample_id": str, "chrom": str}))
     else:
         raise InputError("mrd: needs a tumour variant list or the tracked-variants table")
     if reference:

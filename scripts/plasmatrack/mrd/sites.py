@@ -86,6 +86,24 @@ def plasma_informed_sites(tracked: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# A variant's CCF from the clonal stage is floored here: a near-zero estimate would make the
+# variant carry no weight, and one weak draw should not silence it.
+MIN_CLONAL_CCF = 0.05
+
+
+def clonal_weights(sites: pd.DataFrame, ccf: pd.DataFrame) -> pd.DataFrame:
+    """``sites`` with ccf and multiplicity from the clonal stage's table (per variant, the
+    median over the patient's draws; ccf floored at MIN_CLONAL_CCF); variants the clonal stage
+    did not fit keep theirs."""
+    keys = ["patient_id", "chrom", "pos", "ref", "alt"]
+    table = ccf.assign(pos=ccf["pos"].astype(int), chrom=ccf["chrom"].astype(str))
+    medians = table.groupby(keys)[["ccf", "multiplicity"]].median()
+    out = sites.assign(pos=sites["pos"].astype(int)).join(medians, on=keys, rsuffix="_clonal")
+    out["ccf"] = out["ccf_clonal"].clip(lower=MIN_CLONAL_CCF, upper=1.0).fillna(out["ccf"])
+    out["multiplicity"] = out["multiplicity_clonal"].clip(lower=1.0).fillna(out["multiplicity"])
+    return out.drop(columns=["ccf_clonal", "multiplicity_clonal"])
+
+
 def finish_sites(sites: pd.DataFrame, reference: Reference | None = None) -> pd.DataFrame:
     """SITE_COLUMNS: the weight, the site ID and the background class (trinucleotide context
     from ``reference`` when given), sorted by patient and position."""
