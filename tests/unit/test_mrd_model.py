@@ -155,3 +155,23 @@ def test_clonal_ccf_and_multiplicity_set_the_weights():
     # Median CCF 0.4 -> weight 0.2; CCF 0 floored at 0.05 with multiplicity 2 -> 0.05; the
     # variant the clonal stage did not fit keeps the clonal heterozygous 0.5.
     assert out["weight"].tolist() == pytest.approx([0.2, 0.05, 0.5])
+
+
+def test_no_plasma_detected_variant_is_not_evaluable_with_the_reason(tmp_path):
+    from plasmatrack.mrd.pipeline import run_mrd_call, run_mrd_sites
+
+    tracked = pd.DataFrame({"patient_id": ["P1"], "sample_id": ["P1_D1"],
+                            "sample_type": ["plasma"], "chrom": ["chr1"], "pos": [10],
+                            "ref": ["C"], "alt": ["T"], "gene": ["G"], "status": ["not_detected"],
+                            "category": ["somatic"]})
+    tracked.to_csv(tmp_path / "tracked.tsv", sep="\t", index=False)
+    assert run_mrd_sites(tmp_path / "sites.tsv", tracked=str(tmp_path / "tracked.tsv")) == \
+        PLASMA_INFORMED
+    (tmp_path / "c.tsv").write_text("chrom\tpos\tref\talt\tdepth\tmutant\n")
+    draws = pd.DataFrame({"sample_id": ["P1_D1"], "patient_id": ["P1"],
+                          "sample_type": ["plasma"], "timepoint_days": [0]})
+    calls = run_mrd_call(tmp_path / "sites.tsv", {"P1_D1": str(tmp_path / "c.tsv")}, draws,
+                         MrdSettings(), tmp_path / "calls.tsv")
+    assert calls["status"].tolist() == ["not_evaluable"]
+    assert "found in its other draws" in calls["note"][0]
+    assert (tmp_path / "calls.tsv").is_file()

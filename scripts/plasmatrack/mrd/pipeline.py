@@ -75,10 +75,11 @@ def _long_counts(counts: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def run_mrd_call(sites_path: str | Path, counts: dict[str, str], draws: pd.DataFrame,
                  settings: MrdSettings, out: str | Path) -> pd.DataFrame:
     """The calls of every plasma draw (``draws``: sample_id, patient_id, sample_type,
-    timepoint_days of every counted sample) from the per-sample count files ``counts``."""
+    timepoint_days of every counted sample) from the per-sample count files ``counts``; the
+    mode (tumour- or plasma-informed) is the settings' (a tumour variant list or not)."""
     sites = read_tsv(sites_path, dtype={"patient_id": str, "chrom": str, "found_in": str,
                                         "mode": str})
-    mode = str(sites["mode"].iloc[0]) if len(sites) else TUMOUR_INFORMED
+    mode = TUMOUR_INFORMED if settings.tumour_variants else PLASMA_INFORMED
     tables = {s: read_tsv(p, dtype={"chrom": str}) for s, p in sorted(counts.items())}
     calls = call_cohort(sites[SITE_COLUMNS], _long_counts(tables), draws, settings, mode)
     write_tsv(calls, out)
