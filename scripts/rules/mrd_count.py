@@ -4,4 +4,5 @@ from plasmatrack.mrd.settings import MrdSettings
 
 sm = snakemake  # noqa: F821
 run_mrd_count(sm.input.bam, sm.input.sites, sm.output.counts,
-              MrdSettings.from_config(dict(sm.params.settings)))
+              MrdSettings.from_config(dict(sm.params.settings)),
+              patient=None if sm.params.control else sm.wildcards.patient)

@@ -4,10 +4,15 @@
 # Methods and choices: docs/mrd.md; logic: scripts/plasmatrack/mrd/.
 import pandas as _mrd_pd
 
+from plasmatrack.variants.background import choose_controls as _mrd_controls
+
 MRD_CONFIG = config["mrd"]
 MRD_SITES = tables.MRD_SITES.path
 MRD_CALLS = tables.MRD_CALLS.path
 MRD_COUNTS = sample_paths("results/mrd/{patient}/{sample}.counts.tsv")
+# Counted at every patient's sites (the background's controls); the others at their own sites.
+MRD_CONTROLS = set(_mrd_controls(SAMPLES, MRD_CONFIG["max_control_samples"]))
+MRD_IS_CONTROL = {s: s in MRD_CONTROLS for s in SAMPLES["sample_id"]}
 MRD_DRAWS = [
     {
         "sample_id": row.sample_id,
@@ -50,6 +55,7 @@ rule mrd_count:
     output:
         counts="results/mrd/{patient}/{sample}.counts.tsv",
     params:
+        control=sample_item(MRD_IS_CONTROL),
         settings=MRD_CONFIG,
     log:
         "logs/mrd/{patient}/{sample}.count.log",

@@ -54,9 +54,12 @@ def count_molecules(bam: str | Path, sites: pd.DataFrame, settings: MrdSettings)
 
 
 def run_mrd_count(bam: str | Path, sites_path: str | Path, out: str | Path,
-                  settings: MrdSettings) -> None:
-    """Count one sample at the cohort's MRD sites."""
+                  settings: MrdSettings, patient: str | None = None) -> None:
+    """Count one sample at the cohort's MRD sites: every site for a control sample
+    (``patient`` None), else its own ``patient``'s sites only."""
     sites = read_tsv(sites_path, dtype={"patient_id": str, "chrom": str})
+    if patient is not None:
+        sites = sites[sites["patient_id"] == patient]
     write_tsv(count_molecules(bam, sites, settings), out)
 
 

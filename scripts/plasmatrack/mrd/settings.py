@@ -25,6 +25,9 @@ class MrdSettings:
         it is excluded as an outlier (CHIP, germline, tissue artefact), with a note.
     outlier_max_fraction: at most this fraction of a draw's variants (at least one) is excluded.
     n_simulations: Monte Carlo simulations of the null for the p-value (at most).
+    max_control_samples: samples counted at every patient's sites for the background (all
+        normals first, then plasma draws, in sheet order); the others are counted at their own
+        patient's sites only, so a large cohort's counts grow with its size, not its square.
     seed: seed of the Monte Carlo (each draw's stream is derived from it and the sample ID).
     tumour_variants: optional TSV of the tumour's variants (tumour-informed); without it the
         patient's plasma-detected somatic variants are used, leaving out each draw's own.
@@ -39,6 +42,7 @@ class MrdSettings:
     outlier_max_p: float = 1e-6
     outlier_max_fraction: float = 0.1
     n_simulations: int = 10000
+    max_control_samples: int = 200
     seed: int = 1
     tumour_variants: str | None = None
 
