@@ -42,8 +42,8 @@ SETTINGS = {
         name: f"mrd.{name}"
         for name in ("tumour_variants", "min_mapping_quality", "min_base_quality", "max_p_value",
                      "min_informative_molecules", "max_prior_shape", "exclude_control_vaf",
-                     "outlier_max_p", "outlier_max_fraction", "n_simulations", "max_control_samples",
-                     "seed")
+                     "outlier_max_p", "outlier_max_fraction", "n_simulations",
+                     "max_control_samples", "seed")
     },
     ("plasmatrack.variants.pileup", "ReadFilterSettings"): {
         name: f"variants.{name}" for name in ("min_mapping_quality", "min_base_quality",

@@ -141,7 +141,8 @@ def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws:
         if use.empty:
             rows.append({**head, **_no_variants(mode)})
             continue
-        ev = _evidence(use, by_sample.get(draw.sample_id, counts.iloc[:0]), background, level, shape)
+        own = by_sample.get(draw.sample_id, counts.iloc[:0])
+        ev = _evidence(use, own, background, level, shape)
         labels = list(use["site_id"])
         call = call_draw(ev, labels, settings, draw_rng(settings.seed, draw.sample_id))
         if mode == PLASMA_INFORMED:

@@ -6,9 +6,10 @@ tumour fraction: ``ccf x multiplicity / 2`` (a clonal heterozygous variant in a 
 has VAF = TF / 2 at low TF). The mutant molecules are binomial with probability
 ``rate + tf x weight``. The likelihood-ratio statistic of one shared TF > 0 against TF = 0 is
 calibrated by Monte Carlo under the null (background only), with every site's rate drawn from
-its posterior and the pooled background level from its own posterior, so the p-value carries the uncertainty of a background measured on few control
-molecules. Simulations stop early once enough null statistics exceed the observed one (Besag
-and Clifford's sequential Monte Carlo p-value).
+its posterior and the pooled background level from its own posterior, so the p-value carries
+the uncertainty of a background measured on few control molecules. Simulations stop early once
+enough null statistics exceed the observed one (Besag and Clifford's sequential Monte Carlo
+p-value).
 
 ``lod95`` uses the pooled-count Poisson test at the estimated background: the TF at which the
 draw's expected mutant molecules ``B + TF x C`` (B = sum depth x rate, C = sum depth x weight)
@@ -41,8 +42,9 @@ class Evidence:
     """One draw's counts at its variants (1-D arrays of equal length): informative and mutant
     molecules, background rate, weight (mutant allele fraction per unit TF), and what the rate
     was estimated from: the class rate of its prior (``prior_rate``; the prior is Beta with
-    shape ``prior_shape`` and that mean) and the site's control counts. ``level_alpha``/``level_beta``: the
-    posterior of the pooled background level the class rates are anchored to."""
+    shape ``prior_shape`` and that mean) and the site's control counts.
+    ``level_alpha``/``level_beta``: the posterior of the pooled background level the class
+    rates are anchored to."""
 
     depth: np.ndarray
     mutant: np.ndarray
