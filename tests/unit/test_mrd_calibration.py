@@ -151,3 +151,22 @@ def test_germline_and_chip_variants_are_left_out_with_a_note(generator_one, gene
     for _, calls in (generator_one, generator_two):
         noted = calls["note"].str.contains("outlier variants left out", na=False)
         assert noted.sum() >= 5
+
+
+def test_simulator_mode_writes_the_tumour_informed_cohort(tmp_path):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "plasmatrack", "simulate", "--mrd", "--out",
+                    str(tmp_path), "--patients", "4", "--draws", "6", "--seed", "3"], check=True)
+    variants = pd.read_csv(tmp_path / "tumour_variants.tsv", sep="\t")
+    truth = pd.read_csv(tmp_path / "truth" / "variants.tsv", sep="\t")
+    draws = pd.read_csv(tmp_path / "truth" / "draws.tsv", sep="\t")
+    assert len(variants) == len(truth)
+    per_patient = truth.groupby("patient_id")["kind"].value_counts().unstack(fill_value=0)
+    assert per_patient["real"].between(40, 120).all()
+    assert per_patient["false"].between(1, 4).all()  # a few false tissue variants per list
+    tf = draws.loc[draws["sample_id"].str.contains("_D"), "tumour_fraction"]
+    assert tf.max() <= 1e-2 and (tf == 0).any() and ((tf > 0) & (tf < 1e-3)).sum() >= 3
+    counts = pd.read_csv(tmp_path / "counts.tsv", sep="\t")
+    assert counts.groupby("sample_id").size().nunique() == 1  # every sample at every site

@@ -134,3 +134,27 @@ def simulate_mrd_cohort(seed: int, settings: MrdCohortSettings | None = None) ->
     sites = sites.drop_duplicates("site_id").reset_index(drop=True)
     samples = _samples(rng, settings)
     return MrdCohort(sites=sites, counts=_counts(rng, sites, samples), draws=samples)
+
+
+def write_mrd_cohort(out, seed: int, settings: MrdCohortSettings | None = None) -> MrdCohort:
+    """``plasmatrack simulate --mrd``: the cohort as files in the folder ``out``:
+    ``tumour_variants.tsv`` (the tissue lists, false variants included: the ``mrd`` stage's
+    input), ``samples.tsv``, ``counts.tsv`` (molecules of every sample at every site) and the
+    truth (``truth/draws.tsv``: each sample's TF; ``truth/variants.tsv``: each listed variant's
+    kind, error rate and weight)."""
+    from pathlib import Path
+
+    from ..io import write_tsv
+
+    cohort = simulate_mrd_cohort(seed, settings)
+    root = Path(out)
+    (root / "truth").mkdir(parents=True, exist_ok=True)
+    keys = ["patient_id", "chrom", "pos", "ref", "alt"]
+    write_tsv(cohort.sites[[*keys, "ccf", "multiplicity"]], root / "tumour_variants.tsv")
+    write_tsv(cohort.draws.drop(columns="truth_tf"), root / "samples.tsv")
+    write_tsv(cohort.counts, root / "counts.tsv")
+    write_tsv(cohort.draws[["sample_id", "truth_tf"]].rename(
+        columns={"truth_tf": "tumour_fraction"}), root / "truth" / "draws.tsv")
+    write_tsv(cohort.sites[[*keys, "kind", "truth_rate", "truth_weight", "chip_vaf"]],
+              root / "truth" / "variants.tsv")
+    return cohort
