@@ -175,3 +175,12 @@ def test_no_plasma_detected_variant_is_not_evaluable_with_the_reason(tmp_path):
     assert calls["status"].tolist() == ["not_evaluable"]
     assert "found in its other draws" in calls["note"][0]
     assert (tmp_path / "calls.tsv").is_file()
+
+
+def test_without_controls_there_is_no_background_and_no_call():
+    sites, counts, draws = _cohort()
+    alone = draws[draws["patient_id"] == "P1"].iloc[:2]  # P1's draws, no normal, no P2
+    counts = counts[counts["sample_id"].isin(alone["sample_id"])]
+    calls = call_cohort(sites, counts, alone, MrdSettings(n_simulations=200), "tumour-informed")
+    assert (calls["status"] == "not_evaluable").all()
+    assert calls["note"].str.contains("no control molecules").all()

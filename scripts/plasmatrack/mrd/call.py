@@ -139,7 +139,10 @@ def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws:
         head = {"sample_id": draw.sample_id, "patient_id": patient,
                 "timepoint_days": draw.timepoint_days}
         if use.empty:
-            rows.append({**head, **_no_variants(mode)})
+            rows.append({**head, **_not_evaluable(_NO_VARIANTS[mode])})
+            continue
+        if level.molecules == 0:
+            rows.append({**head, **_not_evaluable(NO_CONTROLS)})
             continue
         own = by_sample.get(draw.sample_id, counts.iloc[:0])
         ev = _evidence(use, own, background, level, shape)
@@ -152,9 +155,13 @@ def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws:
     return rows
 
 
-def _no_variants(mode: str) -> dict:
-    why = ("no variant of this patient was found in its other draws" if mode == PLASMA_INFORMED
-           else "no tumour variant of this patient")
+_NO_VARIANTS = {PLASMA_INFORMED: "no variant of this patient was found in its other draws",
+                TUMOUR_INFORMED: "no tumour variant of this patient"}
+NO_CONTROLS = ("no control molecules at this patient's sites (no normal, healthy-donor plasma or "
+               "other patient's draw was counted there): no background to test against")
+
+
+def _not_evaluable(why: str) -> dict:
     return {"n_variants": 0, "informative_molecules": 0, "mutant_molecules": 0,
             "background_expected": 0.0, "tumour_fraction": np.nan, "tf_lower": np.nan,
             "tf_upper": np.nan, "p_value": np.nan, "lod95": np.nan, "status": NOT_EVALUABLE,
