@@ -108,3 +108,51 @@ def test_left_censored_baseline_beside_zero():
     assert list(rows["analysis"]) == ["ttf_cox_mrd_tf_zero", "ttf_cox_mrd_tf_left_censored"]
     assert (rows["n"] == n).all() and (rows["hazard_ratio"] > 1).all()
     assert rows["note"].str.contains(f"{int((~detected).sum())} of {n} baselines").all()
+
+
+def test_cohort_tables_and_survival_carry_the_pooled_call(tmp_path):
+    """The cohort stage fed a residual-disease table: draw_metrics and dynamics keep their
+    columns and gain the MRD ones at the end; survival.tsv gains the MRD rows."""
+    import subprocess
+    import sys
+
+    from plasmatrack.cohort.columns import DRAW_METRICS_COLUMNS, DYNAMICS_COLUMNS
+    from plasmatrack.cohort.mrd_response import DRAW_MRD_COLUMNS
+    from plasmatrack.cohort.outcome import cohort_survival
+    from plasmatrack.cohort.pipeline import build_cohort_tables
+
+    cohort = tmp_path / "cohort"
+    subprocess.run([sys.executable, "-m", "plasmatrack", "simulate", "--out", str(cohort),
+                    "--patients", "24", "--no-reads", "--seed", "4"], check=True,
+                   capture_output=True)
+    truth = pd.read_csv(cohort / "truth" / "samples.tsv", sep="\t", dtype={"sample_id": str})
+    plasma = truth[truth["sample_type"] == "plasma"]
+    tf = plasma[["sample_id", "patient_id", "timepoint_days", "tumour_fraction"]].assign(
+        tf_lower=0.0, tf_upper=1.0, tf_detected=plasma["tumour_fraction"] > 0.03)
+    tf.to_csv(tmp_path / "tf.tsv", sep="\t", index=False)
+    pd.DataFrame({"sample_id": plasma["sample_id"], "patient_id": plasma["patient_id"],
+                  "timepoint_days": plasma["timepoint_days"], "gene": "ERBB2",
+                  "plasma_copy_number": plasma["erbb2_plasma_copy_number"],
+                  "tumour_copy_number": plasma["erbb2_tumour_copy_number"]}
+                 ).to_csv(tmp_path / "erbb2.tsv", sep="\t", index=False)
+    lod = 5e-4
+    mrd = plasma[["sample_id", "patient_id", "timepoint_days"]].assign(
+        n_variants=50, informative_molecules=50_000, mutant_molecules=0,
+        background_expected=5.0, tumour_fraction=plasma["tumour_fraction"].where(
+            plasma["tumour_fraction"] > lod, 0.0), tf_lower=0.0, tf_upper=1.0, p_value=0.5,
+        lod95=lod, status=np.where(plasma["tumour_fraction"] > lod, "detected", "not_detected"),
+        note="")
+    mrd.to_csv(tmp_path / "mrd.tsv", sep="\t", index=False)
+    tables = build_cohort_tables(tmp_path / "tf.tsv", tmp_path / "erbb2.tsv", None,
+                                 cohort / "clinical.tsv",
+                                 cohort / "samples.tsv", mrd=tmp_path / "mrd.tsv")
+    assert list(tables.draws.columns) == DRAW_METRICS_COLUMNS + DRAW_MRD_COLUMNS
+    assert list(tables.dynamics.columns) == DYNAMICS_COLUMNS + DYNAMICS_MRD_COLUMNS
+    assert tables.dynamics["mrd_response"].isin(
+        ["clearance", "response", "rise", "stable", "not_evaluable"]).all()
+    rows = cohort_survival(tables.burden, tables.dynamics).table()
+    mrd_rows = rows[rows["analysis"].str.contains("mrd")]
+    assert {"ttf_landmark_mrd_response", "ttf_landmark_mrd_clearance", "ttf_cox_mrd_tf_zero",
+            "ttf_cox_mrd_tf_left_censored"} <= set(mrd_rows["analysis"])
+    censored = mrd_rows.set_index("analysis").loc["ttf_cox_mrd_tf_left_censored"]
+    assert censored["n"] >= 20
