@@ -22,6 +22,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/cnv.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/clonal.smk"
+include: "workflow/rules/mrd.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/report.smk"
 

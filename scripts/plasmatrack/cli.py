@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "survival": ("survival", "Kaplan-Meier, log-rank, cut-points and Cox on any table"),
     "report": ("report", "HTML reports per patient and for the cohort"),
     "consensus": ("consensus", "UMI molecules: grouping, single-strand and duplex consensus"),
+    "mrd": ("mrd", "residual disease per draw: pooled tumour-informed test with a LoD"),
 }
 # A stage's name also names its command where the command is older than the stage's name:
 # `plasmatrack variants` is `plasmatrack track`, and so on (docs/architecture.md, "Stages").

@@ -24,7 +24,7 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # list-valued key (cnv.exclude) has each of its paths resolved.
 PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth",
              "cnv.exclude", "variants.exons", "variants.known_variants",
-             "clonal.copy_number_table")
+             "clonal.copy_number_table", "mrd.tumour_variants")
 
 
 def load_schema() -> dict:

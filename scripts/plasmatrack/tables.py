@@ -139,6 +139,17 @@ CCF = Table("ccf", "results/clonal/ccf.tsv", ("patient_id", "sample_id", *_VARIA
 MODEL_SELECTION = Table("model_selection", "results/clonal/model_selection.tsv",
                         ("patient_id", "k", "chosen"), "the number of clusters tried and chosen")
 
+# -- mrd -------------------------------------------------------------------------------------
+MRD_SITES = Table("mrd_sites", "results/mrd/sites.tsv",
+                  ("patient_id", *_VARIANT_KEYS, "weight", "found_in"),
+                  "the variants each patient's draws are tested with for residual disease")
+MRD_CALLS = Table(
+    "mrd_calls", "results/mrd/mrd_calls.tsv",
+    (*_DRAW_KEYS, "n_variants", "informative_molecules", "mutant_molecules",
+     "background_expected", "tumour_fraction", "tf_lower", "tf_upper", "p_value", "lod95",
+     "status", "note"),
+    "residual disease of each plasma draw: pooled test of the patient's variants, with LoD")
+
 # -- cohort ----------------------------------------------------------------------------------
 HER2_BURDEN = Table("her2_burden", "results/cohort/her2_burden.tsv", ("patient_id", "her2_burden"),
                     "baseline HER2 burden and its group of each patient")

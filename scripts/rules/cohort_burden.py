@@ -10,6 +10,7 @@ tables = run_cohort_burden(
     sm.input.tumour_fraction, sm.input.erbb2, sm.input.variants, sm.input.clinical,
     sm.input.samples, sm.params.her2_gene, CohortSettings.from_config(sm.params.settings),
     BurdenPaths(burden=sm.output.burden, dynamics=sm.output.dynamics, draws=sm.output.draws),
+    mrd=sm.input.mrd,
 )
 for warning in tables.warnings:
     logging.warning(warning)

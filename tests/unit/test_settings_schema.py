@@ -38,6 +38,13 @@ SETTINGS = {
         name: f"cnv.genes.{name}" for name in ("z_min", "min_excess", "pcn_threshold",
                                                "min_tf_for_cn")
     },
+    ("plasmatrack.mrd.settings", "MrdSettings"): {
+        name: f"mrd.{name}"
+        for name in ("tumour_variants", "min_mapping_quality", "min_base_quality", "max_p_value",
+                     "min_informative_molecules", "max_prior_shape", "exclude_control_vaf",
+                     "outlier_max_p", "outlier_max_fraction", "n_simulations",
+                     "max_control_samples", "seed")
+    },
     ("plasmatrack.variants.pileup", "ReadFilterSettings"): {
         name: f"variants.{name}" for name in ("min_mapping_quality", "min_base_quality",
                                               "flag_filter", "require_proper_pair")

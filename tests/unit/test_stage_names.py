@@ -12,7 +12,7 @@ from plasmatrack import tables
 from plasmatrack.cli import ALIASES, COMMANDS, build_parser
 
 REPO = Path(__file__).resolve().parents[2]
-STAGES = ("align", "qc", "cnv", "variants", "clonal", "cohort", "report", "umi")
+STAGES = ("align", "qc", "cnv", "variants", "clonal", "mrd", "cohort", "report", "umi")
 # align.smk also prepares the reference, and its rules keep the names users know from bwa and
 # samtools workflows; align is shell (bwa, samtools), so it has no package or command.
 ALIGN_RULES = {"reference_fasta", "reference_faidx", "reference_bwa_index", "reference_beds",

@@ -116,6 +116,8 @@ PRODUCERS = {
     "events": ("plasmatrack.clonal.pipeline", "EVENT_COLUMNS"),
     "ccf": ("plasmatrack.clonal.pipeline", "CCF_COLUMNS"),
     "model_selection": ("plasmatrack.clonal.pipeline", "SELECTION_COLUMNS"),
+    "mrd_sites": ("plasmatrack.mrd.sites", "SITE_COLUMNS"),
+    "mrd_calls": ("plasmatrack.mrd.call", "MRD_COLUMNS"),
     "her2_burden": ("plasmatrack.cohort.columns", "BURDEN_COLUMNS"),
     "draw_metrics": ("plasmatrack.cohort.columns", "DRAW_METRICS_COLUMNS"),
     "dynamics": ("plasmatrack.cohort.columns", "DYNAMICS_COLUMNS"),

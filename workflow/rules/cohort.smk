@@ -17,6 +17,7 @@ rule cohort_burden:
         tumour_fraction=tables.TUMOUR_FRACTION.path,
         erbb2=tables.ERBB2.path,
         variants=tables.TRACKED_VARIANTS.path,
+        mrd=tables.MRD_CALLS.path,
         samples=config["samples"],
         clinical=config["clinical"],
     output:

@@ -5,6 +5,8 @@ assay-agnostic statistics of :mod:`plasmatrack.stats.survival`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -131,7 +133,10 @@ def _endpoint_analyses(burden: pd.DataFrame, dynamics: pd.DataFrame | None, endp
     _append_note(by_burden, _left_out_note(burden, sub, endpoint))
     results.extend(by_burden)
     if dynamics is not None:
+        from .mrd_response import mrd_landmark_analyses  # it builds on this module
+
         results.extend(landmark_analysis(burden, dynamics, endpoint, settings))
+        results.extend(mrd_landmark_analyses(burden, dynamics, endpoint, settings))
     return results
 
 
@@ -185,50 +190,90 @@ def _sensitivity_cox(burden: pd.DataFrame, endpoint: str, metric: str,
                           marker_label=metric)
 
 
+def _landmark_frame(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint: str,
+                    settings: CohortSettings) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The landmark's patients: (those still event-free and followed at ``landmark_months``
+    with an on-treatment draw taken by then, time counted from the landmark; all with outcome
+    data; the note counting them)."""
+    time_col, event_col = ENDPOINTS[endpoint]
+    landmark = settings.landmark_months
+    df = burden[["patient_id", time_col, event_col]].merge(dynamics, on="patient_id")
+    df = df[df[time_col].notna() & df[event_col].notna()].copy()
+    df[time_col] = df[time_col].astype(float)
+    df[event_col] = df[event_col].astype(int)
+    at_risk = df[df[time_col] > landmark]
+    drawn = at_risk[at_risk["on_treatment_day"].astype(float) <= landmark * DAYS_PER_MONTH].copy()
+    drawn[time_col] = drawn[time_col] - landmark
+    note = (f"landmark {landmark:g} months: {len(df)} patients with {endpoint.upper()} data, "
+            f"{len(at_risk)} event-free and followed at the landmark, {len(drawn)} with an "
+            f"on-treatment draw by then")
+    return drawn, df, note
+
+
+@dataclass(frozen=True)
+class LandmarkGrouping:
+    """A boolean column of dynamics.tsv compared at the landmark: true (``labels[0]``) vs false
+    (``labels[1]``, the reference); ``what`` names it in the notes and the KM legend,
+    ``grouping`` in survival.tsv."""
+
+    column: str
+    name: str
+    labels: tuple[str, str]
+    what: str
+    grouping: str
+
+
+def landmark_groups(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint: str,
+                    spec: LandmarkGrouping, settings: CohortSettings = CohortSettings()
+                    ) -> tuple[SurvivalResults, bool]:
+    """Landmark comparison (:func:`_landmark_frame`) by ``spec``; patients where its column is
+    NA are left out (the note counts the evaluable ones). Returns the results and whether the
+    comparison was estimable (at least two evaluable patients)."""
+    results = SurvivalResults()
+    time_col, event_col = ENDPOINTS[endpoint]
+    if time_col not in burden:
+        return results, False
+    drawn, _, note = _landmark_frame(burden, dynamics, endpoint, settings)
+    evaluable = drawn[drawn[spec.column].notna()]
+    note = f"{note}, {len(evaluable)} evaluable for {spec.what}"
+    name = f"{endpoint}_{spec.name}"
+    if len(evaluable) < 2:
+        results.rows.append({"analysis": name, "endpoint": endpoint, "n": len(evaluable),
+                             "events": int(evaluable[event_col].sum()) if len(evaluable) else 0,
+                             "grouping": spec.grouping, "small_cohort": True,
+                             "note": f"not estimable; {note}"})
+        return results, False
+    groups = np.where(evaluable[spec.column].astype(bool), *spec.labels)
+    res = group_comparison(evaluable, time_col, event_col,
+                           pd.Series(groups, index=evaluable.index), name, endpoint,
+                           spec.what, reference=spec.labels[1], settings=settings.survival)
+    _append_note(res, note)
+    results.extend(res)
+    return results, True
+
+
+MOLECULAR_RESPONSE = LandmarkGrouping("molecular_responder", "landmark_molecular_response",
+                                      ("responder", "non-responder"), "molecular response",
+                                      "molecular responder vs non-responder")
+
+
 def landmark_analysis(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint: str,
                       settings: CohortSettings = CohortSettings()) -> SurvivalResults:
     """Landmark analysis of the on-treatment change: patients still event-free and followed at
     ``landmark_months`` whose on-treatment draw was taken by then; time counted from the
     landmark. Molecular responders vs non-responders (KM, log-rank, Cox) and a Cox model of the
     continuous log2 fold change of TF."""
-    results = SurvivalResults()
     time_col, event_col = ENDPOINTS[endpoint]
-    if time_col not in burden:
+    results, estimable = landmark_groups(burden, dynamics, endpoint, MOLECULAR_RESPONSE,
+                                         settings)
+    if not estimable:
         return results
-    landmark = settings.landmark_months
-    df = burden[["patient_id", time_col, event_col]].merge(dynamics, on="patient_id")
-    df = df[df[time_col].notna() & df[event_col].notna()].copy()
-    df[time_col] = df[time_col].astype(float)
-    df[event_col] = df[event_col].astype(int)
-    n_all = len(df)
-    at_risk = df[df[time_col] > landmark]
-    drawn = at_risk[at_risk["on_treatment_day"].astype(float) <= landmark * DAYS_PER_MONTH]
-    evaluable = drawn[drawn["molecular_responder"].notna()].copy()
-    evaluable[time_col] = evaluable[time_col] - landmark
-    note = (f"landmark {landmark:g} months: {n_all} patients with {endpoint.upper()} data, "
-            f"{len(at_risk)} event-free and followed at the landmark, {len(drawn)} with an "
-            f"on-treatment draw by then, {len(evaluable)} evaluable for molecular response")
-    name = f"{endpoint}_landmark_molecular_response"
-    if len(evaluable) < 2:
-        results.rows.append({"analysis": name, "endpoint": endpoint, "n": len(evaluable),
-                             "events": int(evaluable[event_col].sum()) if len(evaluable) else 0,
-                             "grouping": "molecular responder vs non-responder",
-                             "small_cohort": True, "note": f"not estimable; {note}"})
-        return results
-    groups = np.where(evaluable["molecular_responder"].astype(bool), "responder",
-                      "non-responder")
-    res = group_comparison(evaluable, time_col, event_col,
-                           pd.Series(groups, index=evaluable.index), name, endpoint,
-                           "molecular response", reference="non-responder",
-                           settings=settings.survival)
-    _append_note(res, note)
-    results.extend(res)
-    fold = drawn[drawn["tf_log2_fold"].notna()].copy()
-    fold[time_col] = fold[time_col] - landmark
+    drawn, _, _ = _landmark_frame(burden, dynamics, endpoint, settings)
+    fold = drawn[drawn["tf_log2_fold"].notna()]
     if len(fold) >= 2:
         res = continuous_cox(fold, time_col, event_col, "tf_log2_fold",
                              f"{endpoint}_landmark_cox_tf_log2_fold", endpoint, log=False,
                              settings=settings.survival, marker_label="TF log2 fold change")
-        _append_note(res, f"landmark {landmark:g} months; HR per doubling of TF")
+        _append_note(res, f"landmark {settings.landmark_months:g} months; HR per doubling of TF")
         results.extend(res)
     return results

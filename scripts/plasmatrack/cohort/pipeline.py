@@ -22,6 +22,7 @@ from .columns import ERBB2_INPUT_COLUMNS, TF_INPUT_COLUMNS, VARIANT_INPUT_COLUMN
 from ..io import as_bool
 from .draws import draw_metrics, read_stage_table
 from .dynamics import dynamics_table
+from .mrd_response import MRD_INPUT_COLUMNS, add_draw_detection, add_mrd_dynamics
 from .outcome import assign_burden_groups, cohort_survival
 from .settings import CohortSettings
 
@@ -66,6 +67,7 @@ class CohortInputs:
     clinical: pd.DataFrame | None
     sources: dict[str, object]
     warnings: list[str] = field(default_factory=list)
+    mrd: pd.DataFrame | None = None  # the residual-disease calls, when given
 
     @property
     def patients(self) -> list[str] | None:
@@ -78,9 +80,10 @@ class CohortInputs:
 def read_cohort_inputs(tumour_fraction: str | Path | None, erbb2: str | Path | None,
                        variants: str | Path | None, clinical: str | Path | None,
                        samples: str | Path | None = None,
-                       her2_gene: str = "ERBB2") -> CohortInputs:
+                       her2_gene: str = "ERBB2", mrd: str | Path | None = None) -> CohortInputs:
     """Read the stage tables and sheets. Any stage table may be None/absent (a warning says
-    so); the clinical sheet is validated with :func:`plasmatrack.sheets.load_clinical`."""
+    so); the clinical sheet is validated with :func:`plasmatrack.sheets.load_clinical`.
+    ``mrd``: the residual-disease calls (optional; without them no MRD columns are added)."""
     sample_df = load_samples(samples, check_files=False) if samples else None
     inputs = CohortInputs(
         tumour_fraction=read_stage_table(tumour_fraction, TF_INPUT_COLUMNS, "tumour fraction"),
@@ -94,6 +97,8 @@ def read_cohort_inputs(tumour_fraction: str | Path | None, erbb2: str | Path | N
         if df is None:
             inputs.warnings.append(f"{what} table {path or '(not given)'} absent: its "
                                    "components are NA")
+    if mrd:
+        inputs.mrd = read_stage_table(mrd, MRD_INPUT_COLUMNS, "residual disease")
     if clinical:
         patients = inputs.patients
         validated = load_clinical(clinical, patients=set(patients) if patients else None)
@@ -115,25 +120,30 @@ def cohort_tables(inputs: CohortInputs, her2_gene: str = "ERBB2",
     burden, _, message = assign_burden_groups(burden, settings)
     warnings = list(inputs.warnings) + ([message] if message else [])
     dynamics = dynamics_table(draws, settings, patients)
+    if inputs.mrd is not None:
+        draws = add_draw_detection(draws, inputs.mrd)
+        dynamics = add_mrd_dynamics(dynamics, inputs.mrd, settings)
     return CohortTables(draws=draws, burden=burden, dynamics=dynamics, warnings=warnings)
 
 
 def build_cohort_tables(tumour_fraction: str | Path | None, erbb2: str | Path | None,
                         variants: str | Path | None, clinical: str | Path | None,
                         samples: str | Path | None = None, her2_gene: str = "ERBB2",
-                        settings: CohortSettings = CohortSettings()) -> CohortTables:
+                        settings: CohortSettings = CohortSettings(),
+                        mrd: str | Path | None = None) -> CohortTables:
     """:func:`read_cohort_inputs`, then :func:`cohort_tables`."""
-    inputs = read_cohort_inputs(tumour_fraction, erbb2, variants, clinical, samples, her2_gene)
+    inputs = read_cohort_inputs(tumour_fraction, erbb2, variants, clinical, samples, her2_gene,
+                                mrd)
     return cohort_tables(inputs, her2_gene, settings)
 
 
 def run_cohort_burden(tumour_fraction: str | Path | None, erbb2: str | Path | None,
                       variants: str | Path | None, clinical: str | Path | None,
                       samples: str | Path | None, her2_gene: str, settings: CohortSettings,
-                      paths: BurdenPaths) -> CohortTables:
+                      paths: BurdenPaths, mrd: str | Path | None = None) -> CohortTables:
     """Rule cohort_burden: :func:`build_cohort_tables`, written to ``paths``."""
     tables = build_cohort_tables(tumour_fraction, erbb2, variants, clinical, samples, her2_gene,
-                                 settings)
+                                 settings, mrd)
     write_tsv(tables.burden, paths.burden)
     write_tsv(tables.dynamics, paths.dynamics)
     write_tsv(tables.draws, paths.draws)
@@ -157,5 +167,7 @@ def run_cohort_survival(burden_path: str | Path, dynamics_path: str | Path | Non
     burden = read_burden(burden_path)
     dynamics = read_tsv(dynamics_path) if dynamics_path and Path(dynamics_path).exists() else None
     if dynamics is not None:
-        dynamics["molecular_responder"] = as_bool(dynamics["molecular_responder"])
+        for col in ("molecular_responder", "mrd_responder", "mrd_clearance"):
+            if col in dynamics:
+                dynamics[col] = as_bool(dynamics[col])
     return write_results(cohort_survival(burden, dynamics, settings), paths)

@@ -26,6 +26,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="with --dilution: add N healthy donors (one tumour-free plasma draw "
                              "each) and make them the panel of normals (cnv.reference_pool: "
                              "healthy) instead of the buffy-coat normals (default 0)")
+    parser.add_argument("--mrd", action="store_true",
+                        help="a tumour-informed residual-disease cohort as molecule counts "
+                             "(tissue lists with false variants, counts, truth; docs/mrd.md) "
+                             "instead of reads")
     parser.add_argument("--no-reads", action="store_true",
                         help="write reference, BEDs, sheets and truth but no FASTQ")
     parser.add_argument("--force", action="store_true",
@@ -46,6 +50,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..simulate import SimulateSettings, simulate_cohort
 
+    if args.mrd:
+        from ..simulate.mrd import MrdCohortSettings, write_mrd_cohort
+
+        write_mrd_cohort(args.out, args.seed, MrdCohortSettings(patients=args.patients,
+                                                                draws=args.draws))
+        return 0
     params = SimulateSettings(seed=args.seed, patients=args.patients, draws=args.draws,
                     read_pairs=args.read_pairs, dilution=args.dilution,
                     healthy_donors=args.healthy_donors, no_reads=args.no_reads,

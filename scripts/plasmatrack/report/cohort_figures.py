@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..sheets import BEST_RESPONSES
 from ..units import DAYS_PER_MONTH, nice_step
+from .mrd_figures import add_swimmer_traces as add_mrd_swimmer
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
     format_int, format_p
 from ..io import as_bool
@@ -395,13 +396,15 @@ def forest_plot(survival: pd.DataFrame | None) -> go.Figure | None:
 
 
 def swimmer_plot(clinical: pd.DataFrame | None, draws: pd.DataFrame,
-                 tf: pd.DataFrame | None = None, label_limit: int = 60) -> go.Figure | None:
+                 tf: pd.DataFrame | None = None, label_limit: int = 60,
+                 mrd: pd.DataFrame | None = None) -> go.Figure | None:
     """Swimmer plot: one lane per patient, bar to TTF (months; colour = best response), X at
     treatment failure, arrow when censored, ctDNA draws as markers (filled = tumour DNA detected
     by copy number, open = not detected, grey = not assessed).
 
     clinical: patient_id, ttf_months, ttf_event[, best_response]; draws: sample_id, patient_id,
-    timepoint_days (plasma); tf: tumour_fraction.tsv (optional)."""
+    timepoint_days (plasma); tf: tumour_fraction.tsv (optional); mrd: mrd_calls.tsv (optional:
+    stars mark the draws the pooled residual-disease call detected, open stars the others)."""
     if clinical is None or clinical.empty or "ttf_months" not in clinical:
         return None
     cl = clinical[clinical["ttf_months"].notna()].copy()
@@ -448,6 +451,7 @@ def swimmer_plot(clinical: pd.DataFrame | None, draws: pd.DataFrame,
                                                                            color=colour)),
                 name=label, text=[esc(s) for s in part["sample_id"]],
                 hovertemplate="%{text}: month %{x:.1f}<extra></extra>"))
+    add_mrd_swimmer(fig, draws, mrd, set(cl["patient_id"]))
     fig.add_vline(x=0, line=dict(color="#455a64", width=1))
     fig.update_yaxes(categoryorder="array", categoryarray=order,
                      showticklabels=len(order) <= label_limit, title_text="patient")

@@ -36,6 +36,7 @@ from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_p
     clone_labels, clone_tree, fish_layout, gene_copy_number_over_time, genome_copy_number, \
     treatment_timeline, tumour_fraction_over_time, vaf_trajectories
 from . import umi_figures
+from .mrd_figures import methods_sentence as mrd_methods_sentence
 from .plotting import float_or_none
 from ..io import as_bool
 from .sources import StageData
@@ -294,9 +295,12 @@ def _tumour_fraction_section(page: Page, view: PatientView) -> None:
     tf = view.tf
     snv = view.data.for_patient("snv_tumour_fraction", view.patient)
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    fig = tumour_fraction_over_time(tf_plot, snv, view.ttf_days, view.ttf_event)
+    mrd = view.data.for_patient("mrd_calls", view.patient)
+    fig = tumour_fraction_over_time(tf_plot, snv, view.ttf_days, view.ttf_event, mrd)
     if snv is not None:
         page.tables["snv_tumour_fraction"] = snv
+    if mrd is not None:
+        page.tables["mrd_calls"] = mrd
     disagree = tf_disagreements(tf)
     if disagree:
         blocks.append({"kind": "warnings", "items": disagree})
@@ -304,7 +308,9 @@ def _tumour_fraction_section(page: Page, view: PatientView) -> None:
                 "Tumour fraction per plasma draw with 95% intervals: the combined estimate (open "
                 "markers: not detected, p > alpha), and beside it each method's own estimate: "
                 "genome-wide copy number (HMM), clonal somatic SNVs (about 2 x VAF) and, where "
-                "the matched normal has heterozygous SNPs, allelic imbalance (BAF). "
+                "the matched normal has heterozygous SNPs, allelic imbalance (BAF). Red stars: "
+                "the residual-disease call pooling all of the patient's variants (filled: "
+                "detected, open: not detected) with its LoD95 (red dotted). "
                 "Dotted line: treatment failure.", "tumour_fraction", tf,
                 missing=_why_missing(view.data, ["tumour_fraction", "snv_tumour_fraction"]))
 
@@ -767,9 +773,10 @@ def _swimmer_section(page: Page, data: StageData) -> None:
     plasma = samples[samples["sample_type"] == "plasma"]
     tf = data.table("tumour_fraction")
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    page.figure(blocks, swimmer_plot(clinical, plasma, tf_plot),
+    page.figure(blocks, swimmer_plot(clinical, plasma, tf_plot, mrd=data.table("mrd_calls")),
                 "Time to treatment failure per patient (bar colour: best response; X: failure; "
-                "arrow: censored) with the plasma draws (filled: ctDNA detected by copy number).",
+                "arrow: censored) with the plasma draws (filled: ctDNA detected by copy number; "
+                "red stars: detected by the pooled residual-disease call, open: not).",
                 "swimmer", clinical[[c for c in ("patient_id", "ttf_months", "ttf_event",
                                                  "best_response") if c in clinical]]
                 if clinical is not None else None,
@@ -828,7 +835,8 @@ def _methods_section(page: Page, data: StageData, truth: os.PathLike | str | Non
         "tracked by pileup in every draw against a background error model; clones from a "
         "beta-binomial mixture of trajectories; HER2 burden and survival with lifelines. See "
         "docs/ of the plasmatrack repository for each stage's definitions."
-        + segmentation_sentence(data.table("tumour_fraction")))})
+        + segmentation_sentence(data.table("tumour_fraction"))
+        + mrd_methods_sentence(data.table("mrd_calls")))})
     versions = tool_versions()
     page.table(blocks, pd.DataFrame(versions, columns=["tool", "version"]),
                "Versions of the tools of this run.", "versions", page_size=100)

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..units import DAYS_PER_MONTH
+from .mrd_figures import add_patient_traces as add_mrd_traces
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
     format_int
 
@@ -94,11 +95,13 @@ def treatment_timeline(patient: str, draws: pd.DataFrame, clinical: Mapping | No
 
 def tumour_fraction_over_time(tf_cn: pd.DataFrame | None, tf_snv: pd.DataFrame | None,
                               ttf_days: float | None = None,
-                              ttf_event: int | None = None) -> go.Figure | None:
+                              ttf_event: int | None = None,
+                              mrd: pd.DataFrame | None = None) -> go.Figure | None:
     """Tumour fraction per draw with 95% intervals: the published (combined) estimate, filled
     when detected and open when not, and beside it each method's own estimate (copy number and
-    BAF from tumour_fraction.tsv's per-method columns, SNVs from snv_tumour_fraction.tsv).
-    Inputs are one patient's rows of those tables; either may be None."""
+    BAF from tumour_fraction.tsv's per-method columns, SNVs from snv_tumour_fraction.tsv) and
+    the residual-disease call with its LoD95 (mrd_calls.tsv). Inputs are one patient's rows of
+    those tables; any may be None."""
     fig = go.Figure()
     if tf_cn is not None and not tf_cn.empty:
         df = tf_cn.sort_values("timepoint_days")
@@ -136,6 +139,7 @@ def tumour_fraction_over_time(tf_cn: pd.DataFrame | None, tf_snv: pd.DataFrame |
             text=[f"{esc(s)} ({format_int(n)} SNVs)" for s, n in
                   zip(df["sample_id"], df["n_variants"])],
             hovertemplate="%{text}, day %{x}<br>TF %{y:.3f}<extra>SNVs</extra>"))
+    add_mrd_traces(fig, mrd)
     if not fig.data:
         return None
     _ttf_line(fig, ttf_days, ttf_event)

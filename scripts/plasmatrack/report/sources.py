@@ -23,7 +23,7 @@ from ..io import as_bool, read_tsv
 _COHORT_TABLES = (tables.QC_SUMMARY, tables.TUMOUR_FRACTION, tables.GENES, tables.ERBB2,
                   tables.TRACKED_VARIANTS, tables.SNV_TUMOUR_FRACTION, tables.VARIANT_CLUSTERS,
                   tables.CLUSTER_PREVALENCE, tables.TREE, tables.EVENTS, tables.HER2_BURDEN,
-                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES,
+                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES, tables.MRD_CALLS,
                   tables.UMI_SUMMARY)  # UMI tables: only runs with UMIs have them (issue 20)
 _SAMPLE_TABLES = (tables.CNR, tables.CNS, tables.FRAGMENT_LENGTHS, tables.UMI_FAMILY_SIZES)
 TABLES: dict[str, str] = {t.name: t.in_results for t in _COHORT_TABLES}
@@ -47,6 +47,8 @@ NUMERIC: dict[str, tuple[str, ...]] = {
     "cluster_prevalence": ("timepoint_days", "prevalence", "prevalence_lower",
                            "prevalence_upper"),
     "her2_burden": ("her2_burden",),
+    "mrd_calls": ("timepoint_days", "n_variants", "tumour_fraction", "tf_lower", "tf_upper",
+                  "p_value", "lod95"),
     "survival": ("n", "events", "p_value", "hazard_ratio", "hr_lower", "hr_upper"),
     "km_curves": ("time", "survival", "ci_lower", "ci_upper", "at_risk"),
     "cnr": ("start", "end", "log2"),
