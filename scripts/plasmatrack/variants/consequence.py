@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from .hgvs import THREE_LETTER, Layout, ProteinChange, edit_of, hgvs_c, protein_change
+from .hgvs import (THREE_LETTER, Layout, ProteinChange, edit_of, hgvs_c, protein_change,
+                   translate)
 from .sites import Reference
 from .transcripts import Transcript, TranscriptIndex, preferred, read_transcripts
 
@@ -100,13 +101,15 @@ class Annotator:
     def __init__(self, transcripts: list[Transcript], reference: Reference):
         self.index = TranscriptIndex(transcripts)
         self.reference = reference
-        self._layouts: dict[str, tuple[Layout, str]] = {}
+        self._layouts: dict[str, tuple[Layout, str, str]] = {}
 
-    def _layout(self, tx: Transcript) -> tuple[Layout, str]:
+    def _layout(self, tx: Transcript) -> tuple[Layout, str, str]:
+        """The transcript's layout, CDS + 3' UTR and protein, built once per transcript."""
         if tx.transcript_id not in self._layouts:
             layout = Layout(tx)
             coding = layout.coding_sequence(self.reference) if tx.coding else ""
-            self._layouts[tx.transcript_id] = (layout, coding)
+            self._layouts[tx.transcript_id] = (layout, coding,
+                                               translate(coding[:layout.cds_length]))
         return self._layouts[tx.transcript_id]
 
     def annotate(self, chrom: str, pos: int, ref: str, alt: str,
@@ -122,8 +125,8 @@ class Annotator:
             return {"consequence": INTERGENIC, "transcript": "", "hgvs_c": "", "hgvs_p": ""}
         types = [t for types, gene, tx_id in entries
                  if tx_id == tx.transcript_id or (not tx_id and gene == tx.gene) for t in types]
-        layout, coding = self._layout(tx)
-        change = protein_change(layout, edit, coding)
+        layout, coding, protein = self._layout(tx)
+        change = protein_change(layout, edit, coding, protein)
         return {"consequence": _stop_codons(most_severe(types), change),
                 "transcript": tx.transcript_id,
                 "hgvs_c": hgvs_c(layout, edit, self.reference),

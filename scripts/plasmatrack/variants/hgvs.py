@@ -281,9 +281,11 @@ def _in_frame(ref_protein: str, alt_protein: str, alt_tail: str, codon: int) -> 
     return ProteinChange("delins", k + 1, ref_part, alt_part)
 
 
-def protein_change(layout: Layout, edit: Edit, coding: str) -> ProteinChange | None:
+def protein_change(layout: Layout, edit: Edit, coding: str,
+                   ref_protein: str | None = None) -> ProteinChange | None:
     """The protein change of an edit on a coding transcript (``coding``: its CDS + 3' UTR from
-    ``Layout.coding_sequence``); None when the edit does not touch the CDS."""
+    ``Layout.coding_sequence``; ``ref_protein``: its translation when already known); None
+    when the edit does not touch the CDS."""
     if not layout.tx.coding:
         return None
     altered = _alt_coding(layout, edit, coding)
@@ -291,7 +293,7 @@ def protein_change(layout: Layout, edit: Edit, coding: str) -> ProteinChange | N
         touches = any(layout.cds_index(p) is not None for p in range(edit.start, edit.end))
         return ProteinChange("unknown") if touches else None
     n = layout.cds_length
-    ref_protein = translate(coding[:n])
+    ref_protein = translate(coding[:n]) if ref_protein is None else ref_protein
     delta = len(altered) - len(coding)
     if delta % 3:
         return _frameshift(ref_protein, translate(altered))
