@@ -13,6 +13,7 @@ import pytest
 
 from plasmatrack.errors import InputError
 from plasmatrack.variants.consequence import annotate_consequences, short_protein
+from plasmatrack.variants.pipeline import TrackInputs, _track_annotations, name_protein_changes
 from plasmatrack.variants.transcripts import read_transcripts
 
 BIN_SIMULATE = ["plasmatrack", "simulate"]
@@ -188,3 +189,16 @@ def test_bad_gff3_names_file_and_line(toy, tmp_path):
     gff.write_text(GFF3.replace("\t2\tID=CDS:T2", "\t0\tID=CDS:T2"))
     with pytest.raises(InputError, match=r"(?s)bad\.gff3: bcftools csq failed: .*phase"):
         annotate_consequences(_sites([("chr1", 150, "C", "A")]), fasta, str(gff))
+
+
+def test_protein_change_names_hotspots_first_then_the_model():
+    sites = pd.DataFrame({"protein_change": ["E545K", "", ""],
+                          "hgvs_p": ["p.Lys101Asn", "p.Lys15GlufsTer28", ""]})
+    assert list(name_protein_changes(sites)["protein_change"]) == ["E545K", "K15Efs*28", ""]
+
+
+def test_track_annotation_needs_the_reference(toy):
+    _, _, gff = toy
+    with pytest.raises(InputError, match="--annotation .*needs --reference"):
+        _track_annotations(_sites([("chr1", 150, "C", "A")]),
+                           TrackInputs(bam="x.bam", sites="s.tsv", annotation=gff))
