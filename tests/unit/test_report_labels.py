@@ -19,3 +19,15 @@ def test_protein_altering_and_unannotated_variants_are_unchanged():
         "ERBB2 L755S"
     assert variant_label({**ROW, "protein_change": "", "consequence": float("nan")}) == \
         "ERBB2 chr17:1650100 C>T"
+
+
+def test_summary_counts_only_protein_altering_erbb2_mutations():
+    import pandas as pd
+
+    from plasmatrack.report.summary import mutation_count
+
+    burden = pd.DataFrame({"patient_id": ["M1", "M2"], "her2_status": ["mutant", "mutant"]})
+    variants = pd.DataFrame({"patient_id": ["M1", "M2"], "gene": "ERBB2", "status": "detected",
+                             "category": "somatic", "consequence": ["missense", "synonymous"]})
+    count = mutation_count(burden, variants, "ERBB2")
+    assert (count.k, count.n) == (1, 2)
