@@ -40,7 +40,7 @@ _INFO_COLUMNS = (("GENE", "gene"), ("EXON", "exon"), ("PROTEIN", "protein_change
                  ("CATEGORY", "category"), ("SOURCE", "source"), ("VTYPE", "variant_type"),
                  ("CONSEQUENCE", "consequence"), ("TRANSCRIPT", "transcript"),
                  ("HGVSC", "hgvs_c"), ("HGVSP", "hgvs_p"))
-_ENCODED = ("PROTEIN", "HGVSC", "HGVSP")
+_ENCODED = ("HGVSC", "HGVSP")
 _PERCENT = str.maketrans({"%": "%25", ";": "%3B", "=": "%3D", ",": "%2C", " ": "%20"})
 FORMAT = [
     ("GT", "1", "String", "Presence call: 0/1 detected, 1/1 detected at VAF>=0.9, "
@@ -113,8 +113,9 @@ def write_patient_vcf(tracked: pd.DataFrame, samples: list[str], contigs: dict[s
                 for key, col in _INFO_COLUMNS:
                     value = getattr(v, col, "")
                     if isinstance(value, str) and value:
-                        rec.info[key] = (value.translate(_PERCENT) if key in _ENCODED
-                                         else value.replace(";", ",").replace(" ", "_"))
+                        rec.info[key] = (value.translate(_PERCENT) if key in _ENCODED else
+                                         value.replace(";", ",").replace(" ", "_")
+                                         .replace("=", "%3D"))
                 rows = by_site[v.site_id]
                 for sample in samples:
                     if sample not in rows.index:
