@@ -252,7 +252,9 @@ def build_genome(seed: int) -> Genome:
                         seq[off + s:off + s + size] = np.resize(unit, size)
                     break
 
-    gc_cum = _gc_cumulative(seq)
+    gc_cum = np.zeros(total + 1, dtype=np.int32)
+    is_gc = ((seq == ord("G")) | (seq == ord("C"))).view(np.uint8).astype(np.int32)
+    np.cumsum(is_gc, out=gc_cum[1:])
 
     # per-target capture efficiency: fixed across samples (probe design), lower at extreme GC
     t_off = np.asarray([offsets[c] for c in targets["chrom"]], dtype=np.int64)
@@ -322,19 +324,11 @@ def build_genome(seed: int) -> Genome:
                     seq=seq, gc_cum=gc_cum, genes=genes, exons=exons, targets=targets,
                     hotspots=hotspots, snp_pool=snp_pool, noisy=noisy)
     # Hotspot alts that change the protein of the transcript model (annotation.py); this may
-    # rewrite up to two bases of a hotspot's codon, so GC is counted again after it.
+    # rewrite up to two bases of a hotspot's codon. GC stays counted on the sequence before it
+    # (a few bases of 24 Mb): the reads' GC-weighted draws, and so every read, stay as they were.
     from .annotation import driver_hotspots
 
-    return dataclasses.replace(genome, hotspots=driver_hotspots(genome),
-                               gc_cum=_gc_cumulative(seq))
-
-
-def _gc_cumulative(seq: np.ndarray) -> np.ndarray:
-    """``gc_cum[i]``: the number of G/C bases in ``seq[:i]``."""
-    gc_cum = np.zeros(seq.size + 1, dtype=np.int32)
-    is_gc = ((seq == ord("G")) | (seq == ord("C"))).view(np.uint8).astype(np.int32)
-    np.cumsum(is_gc, out=gc_cum[1:])
-    return gc_cum
+    return dataclasses.replace(genome, hotspots=driver_hotspots(genome))
 
 
 def target_free_positions(genome: Genome, rng: np.random.Generator, n: int,
