@@ -23,6 +23,7 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # Config keys that hold file paths (dotted), resolved against the config file's folder; a
 # list-valued key (cnv.exclude) has each of its paths resolved.
 PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth",
+             "annotation",
              "cnv.exclude", "variants.exons", "variants.known_variants",
              "clonal.copy_number_table", "mrd.tumour_variants")
 

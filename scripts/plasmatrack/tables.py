@@ -111,6 +111,13 @@ SNV_TUMOUR_FRACTION = Table(
     "snv_tumour_fraction", "results/variants/snv_tumour_fraction.tsv",
     (*_DRAW_KEYS, "tumour_fraction_snv", "tf_snv_lower", "tf_snv_upper", "n_variants"),
     "tumour fraction of each sample from somatic variant allele fractions")
+# issue 24: the cohort MAF (GDC MAF columns; variants/maf.py), first line "#version 2.4".
+COHORT_MAF = Table(
+    "cohort_maf", "results/variants/cohort.maf",
+    ("Hugo_Symbol", "Chromosome", "Start_Position", "End_Position", "Variant_Classification",
+     "Variant_Type", "Reference_Allele", "Tumor_Seq_Allele2", "Tumor_Sample_Barcode", "HGVSc",
+     "HGVSp", "HGVSp_Short", "Transcript_ID", "t_ref_count", "t_alt_count"),
+    "somatic variants detected in plasma, one row per variant and draw, for cBioPortal")
 VARIANT_BACKGROUND = Table("variant_background", "results/variants/background.tsv",
                            (*_VARIANT_KEYS, "bg_alpha", "bg_beta"),
                            "per-site error-rate model from the control samples")

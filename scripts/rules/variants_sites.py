@@ -9,4 +9,5 @@ build_sites(
     sm.input.exons or None,
     sm.input.hotspots or None,
     sm.output.sites,
+    sm.input.annotation or None,
 )

@@ -68,6 +68,9 @@ SETTINGS = {
            for name in ("germline_min_vaf", "min_normal_depth", "chip_min_vaf",
                         "strand_bias_max_p", "min_strand_fraction", "chip_genes")},
     },
+    ("plasmatrack.variants.maf", "MafSettings"): {
+        name: f"variants.maf.{name}" for name in ("center", "ncbi_build")
+    },
     ("plasmatrack.clonal.inputs", "InputSettings"): {
         name: f"clonal.{name}"
         for name in ("tumour_content", "copy_number", "copy_number_table",

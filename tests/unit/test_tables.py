@@ -108,6 +108,7 @@ PRODUCERS = {
     "variant_sites": ("plasmatrack.variants.pipeline", "SITE_COLUMNS"),
     "tracked_variants": ("plasmatrack.variants.pipeline", "TRACKED_COLUMNS"),
     "snv_tumour_fraction": ("plasmatrack.variants.snv_tf", "TF_COLUMNS"),
+    "cohort_maf": ("plasmatrack.variants.maf", "MAF_COLUMNS"),
     "variant_background": ("plasmatrack.variants.background", "BACKGROUND_COLUMNS"),
     "control_observations": ("plasmatrack.variants.background", "CONTROL_OBS_COLUMNS"),
     "variant_clusters": ("plasmatrack.clonal.pipeline", "VARIANT_COLUMNS"),

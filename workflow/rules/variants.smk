@@ -10,6 +10,9 @@ from plasmatrack.variants.background import choose_controls as _variants_control
 VARIANTS_SITES = tables.VARIANT_SITES.path
 VARIANTS_TRACKED = tables.TRACKED_VARIANTS.path
 VARIANTS_SNV_TF = tables.SNV_TUMOUR_FRACTION.path
+VARIANTS_MAF = tables.COHORT_MAF.path
+# Optional GFF3 transcript model: consequences and HGVS of every site (docs/variants.md).
+VARIANTS_ANNOTATION = config["annotation"]
 VARIANTS_BACKGROUND = {
     "background": tables.VARIANT_BACKGROUND.path,
     "threshold": tables.DETECTION_THRESHOLD.path,
@@ -52,7 +55,7 @@ VARIANTS_BY_PATIENT = {
 }
 
 ALL_TARGETS.extend(
-    [VARIANTS_TRACKED, VARIANTS_SNV_TF]
+    [VARIANTS_TRACKED, VARIANTS_SNV_TF, VARIANTS_MAF]
     + [f"results/variants/{p}.vcf.gz" for p in PATIENTS]
     + [f"results/variants/{p}.vcf.gz.tbi" for p in PATIENTS]
 )
@@ -95,6 +98,7 @@ rule variants_sites:
         genes=GENES_BED,
         exons=VARIANTS_EXONS or [],
         hotspots=HOTSPOTS or [],
+        annotation=VARIANTS_ANNOTATION or [],
     output:
         sites=VARIANTS_SITES,
     params:
@@ -208,3 +212,23 @@ rule variants_tables:
         "../../envs/python.yaml"
     script:
         "../../scripts/rules/variants_tables.py"
+
+
+rule variants_maf:
+    input:
+        tracked=VARIANTS_TRACKED,
+    output:
+        maf=VARIANTS_MAF,
+    params:
+        settings=VARIANTS_CONFIG["maf"],
+    log:
+        "logs/variants/maf.log",
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/python.yaml"
+    script:
+        "../../scripts/rules/variants_maf.py"

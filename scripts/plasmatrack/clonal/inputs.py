@@ -49,6 +49,8 @@ TRACKED_REQUIRED = ("patient_id", "sample_id", "sample_type", "timepoint_days", 
 TF_REQUIRED = ("sample_id", "tumour_fraction")
 SNV_TF_REQUIRED = ("sample_id", "tumour_fraction_snv", "n_variants")
 DEFAULT_ERROR_RATE = 1e-4
+# Optional tracked-variant columns carried to the clonal tables (empty when absent).
+ANNOTATION_COLUMNS = ("source", "consequence", "transcript", "hgvs_c", "hgvs_p")
 
 
 @dataclass
@@ -103,6 +105,9 @@ def read_tracked(path: str | os.PathLike) -> pd.DataFrame:
         if col not in df:
             df[col] = np.nan
     df["gene"] = df["gene"].fillna("")
+    # issue 24: the transcript model's columns and the site source (hotspot names lead labels)
+    for col in ANNOTATION_COLUMNS:
+        df[col] = df[col].fillna("").astype(str) if col in df else ""
     return df
 
 
@@ -224,7 +229,8 @@ def patient_inputs(tracked: pd.DataFrame, tf: pd.DataFrame | None, snv: pd.DataF
         som["mutation_id"] = (som["chrom"].astype(str) + ":" + som["pos"].astype(int).astype(str)
                               + ":" + som["ref"].astype(str) + ">" + som["alt"].astype(str))
         tc, sources = choose_tumour_content(samples, tf, snv, settings.tumour_content)
-        ann_cols = ["mutation_id", "chrom", "pos", "ref", "alt", "gene", "protein_change"]
+        ann_cols = ["mutation_id", "chrom", "pos", "ref", "alt", "gene", "protein_change",
+                    *[c for c in ANNOTATION_COLUMNS if c in som]]
         ann = som[ann_cols].drop_duplicates("mutation_id").sort_values(
             ["chrom", "pos", "ref", "alt"], kind="stable").reset_index(drop=True)
         excluded = ann.iloc[0:0].assign(flags=pd.Series(dtype=str))

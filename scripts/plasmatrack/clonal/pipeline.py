@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..consequence_terms import is_protein_altering
 from ..errors import InputError
 from ..io import write_tsv
 from .ccf import variant_ccf
@@ -37,7 +38,10 @@ VARIANT_COLUMNS = ["patient_id", "chrom", "pos", "ref", "alt", "gene", "cluster_
                    "cluster_probability",
                    # added columns
                    "protein_change", "mutation_id", "multiplicity", "tumour_copy_number",
-                   "cluster_size", "cluster_label", "flags"]
+                   "cluster_size", "cluster_label", "flags",
+                   # from the transcript model (variants stage, issue 24)
+                   "consequence", "transcript", "hgvs_c", "hgvs_p"]
+_MODEL_COLUMNS = ("consequence", "transcript", "hgvs_c", "hgvs_p")
 PREVALENCE_COLUMNS = ["patient_id", "cluster_id", "sample_id", "timepoint_days", "prevalence",
                       "prevalence_lower", "prevalence_upper",
                       "prevalence_std", "prevalence_mode", "estimable", "tumour_fraction",
@@ -100,9 +104,19 @@ class ClonalSettings:
         return settings
 
 
+def _marker_rank(r, pc: str, gene: str) -> int:
+    """Which variants name a clone first: hotspots, then protein-altering changes, then other
+    named protein changes (synonymous), then gene-only, then bare positions."""
+    if pc and "hotspot" in str(getattr(r, "source", "")):
+        return 0
+    if pc:
+        return 1 if is_protein_altering(getattr(r, "consequence", "")) else 2
+    return 3 if gene else 4
+
+
 def cluster_markers(ann: pd.DataFrame, labels: np.ndarray, k: int):
-    """Per cluster: a label naming the variants that mark it ("PIK3CA H1047R", hotspots first)
-    and the comma-joined genes."""
+    """Per cluster: a label naming the variants that mark it ("PIK3CA H1047R", hotspots first,
+    then protein changes of the transcript model) and the comma-joined genes."""
     label, genes = {}, {}
     for cid in range(k):
         members = ann[labels == cid]
@@ -112,7 +126,7 @@ def cluster_markers(ann: pd.DataFrame, labels: np.ndarray, k: int):
             pc = r.protein_change if isinstance(r.protein_change, str) and r.protein_change else ""
             text = f"{gene} {pc}".strip() if pc else (
                 f"{gene} {r.chrom}:{int(r.pos)} {r.ref}>{r.alt}".strip())
-            items.append((0 if pc else (1 if gene else 2), text))
+            items.append((_marker_rank(r, pc, gene), text))
         items.sort(key=lambda x: x[0])
         shown = [t for _, t in items[:2]]
         more = len(items) - len(shown)
@@ -148,6 +162,7 @@ def analyse_patient(pin: PatientInput, settings: ClonalSettings,
         "multiplicity": result.multiplicity, "tumour_copy_number": data.tumour_cn[:, 0],
         "cluster_size": result.sizes[result.labels],
         "cluster_label": [label[c] for c in result.labels], "flags": result.flags,
+        **_model_columns(ann),
     })
     if not excluded.empty:
         variants = pd.concat([variants, excluded], ignore_index=True)
@@ -234,7 +249,13 @@ def _excluded_rows(pin: PatientInput) -> pd.DataFrame:
         "cluster_probability": np.nan, "protein_change": ex["protein_change"],
         "mutation_id": ex["mutation_id"], "multiplicity": pd.NA, "tumour_copy_number": np.nan,
         "cluster_size": pd.NA, "cluster_label": "", "flags": ex["flags"],
+        **_model_columns(ex),
     })[VARIANT_COLUMNS]
+
+
+def _model_columns(ann: pd.DataFrame) -> dict:
+    """The transcript model's columns of the annotations ('' where the input had none)."""
+    return {c: (ann[c].to_numpy() if c in ann else "") for c in _MODEL_COLUMNS}
 
 
 def _prevalence_rows(pin: PatientInput, result: ClusterResult, label: dict,

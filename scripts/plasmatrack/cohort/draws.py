@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..consequence_terms import is_protein_altering
 from ..errors import InputError
 from ..io import as_bool, read_tsv
 from .columns import DRAW_METRICS_COLUMNS
 from .settings import METRICS, CohortSettings
 
-_SYNONYMOUS = re.compile(r"^(?:p\.)?([A-Z*])(\d+)\1$")
+# 'L266L' / 'p.T519T' (alteration lists) or HGVS 'L266=' / 'p.Leu266=' (the transcript model)
+_SYNONYMOUS = re.compile(r"^(?:p\.)?(?:([A-Z*])(\d+)\1|[A-Za-z*]+\d+=)$")
 
 
 def read_stage_table(path: str | Path | None, required: tuple[str, ...],
@@ -44,7 +46,8 @@ def _numeric(df: pd.DataFrame, col: str, path: object) -> pd.Series:
 
 
 def is_synonymous(protein_change: object) -> bool:
-    """Protein notation of a silent change, e.g. 'L266L' or 'p.T519T' (not a HER2 mutation)."""
+    """Protein notation of a silent change, e.g. 'L266L', 'p.T519T' or 'L266=' (not a HER2
+    mutation)."""
     return bool(_SYNONYMOUS.match(str(protein_change).strip()))
 
 
@@ -192,6 +195,8 @@ def _add_mutations(draws: pd.DataFrame, variants: pd.DataFrame | None, her2_gene
     her2 = somatic[somatic["gene"].astype(str) == her2_gene]
     if "protein_change" in her2:
         her2 = her2[~her2["protein_change"].map(is_synonymous)]
+    if "consequence" in her2:  # the transcript model's class: protein-altering only (issue 24)
+        her2 = her2[her2["consequence"].map(is_protein_altering)]
     best = _best_her2_variant(her2)
     vaf = draws["sample_id"].map(best.set_index("sample_id")["vaf"])
     is_mutant = draws["patient_id"].isin(set(her2["patient_id"]))

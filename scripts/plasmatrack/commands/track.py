@@ -30,6 +30,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-base-quality", type=int, help="override the config value")
     parser.add_argument("--max-p-value", type=float, help="override the detection threshold")
     parser.add_argument("--patient", default="", help="patient ID written in the table")
+    parser.add_argument("--annotation", help="Ensembl-style GFF3 transcript model (needs "
+                        "--reference): adds consequence, transcript, hgvs_c and hgvs_p")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         settings.setdefault("detection", {})["max_p_value"] = args.max_p_value
     inputs = TrackInputs(bam=args.bam, sites=args.sites, reference_fasta=args.reference,
                          background=args.background, control_bams=tuple(args.controls),
-                         normal_bam=args.normal)
+                         normal_bam=args.normal, annotation=args.annotation)
     summary = track_bam(inputs, args.out, settings, args.error_rate, args.patient)
     for warning in summary["warnings"]:
         print(f"warning: {warning}")

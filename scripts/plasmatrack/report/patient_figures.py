@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..consequence_terms import silent_note
 from ..units import DAYS_PER_MONTH
 from .mrd_figures import add_patient_traces as add_mrd_traces
 from .plotting import PALETTE, RESPONSE_COLOURS, apply_layout, error_bars, esc, float_or_none, \
@@ -210,13 +211,15 @@ def gene_copy_number_over_time(gene_rows: pd.DataFrame, gene: str, pcn_threshold
 
 
 def variant_label(row: Mapping) -> str:
-    """'GENE protein_change' when known, else 'GENE chrom:pos ref>alt' (pos 1-based)."""
+    """'GENE protein_change' when known, else 'GENE chrom:pos ref>alt' (pos 1-based); a
+    synonymous or non-coding variant says so ('TP53 A61= (synonymous)', issue 24)."""
     gene = row.get("gene")
     gene = "" if gene is None or (isinstance(gene, float) and math.isnan(gene)) else str(gene)
     change = row.get("protein_change")
+    note = silent_note(row.get("consequence"))
     if isinstance(change, str) and change and change != "nan":
-        return f"{gene} {change}".strip()
-    return f"{gene} {row['chrom']}:{int(row['pos'])} {row['ref']}>{row['alt']}".strip()
+        return f"{gene} {change}".strip() + note
+    return f"{gene} {row['chrom']}:{int(row['pos'])} {row['ref']}>{row['alt']}".strip() + note
 
 
 def _variant_groups(df: pd.DataFrame) -> list[pd.DataFrame]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..consequence_terms import is_protein_altering
 from ..io import as_bool
 from ..stats.survival import DATA_CHOSEN, PRE_SPECIFIED, parse_group_values
 from .plotting import float_or_none, format_p
@@ -214,7 +215,8 @@ def amplification_counts(burden: pd.DataFrame | None, erbb2: pd.DataFrame | None
 def mutation_count(burden: pd.DataFrame | None, variants: pd.DataFrame | None,
                    gene: str) -> Count | None:
     """HER2-mutant patients (clinical ``her2_status`` mutant) with a somatic ``gene`` variant
-    detected in ctDNA at any draw (tracked_variants.tsv ``status`` detected)."""
+    that changes the protein detected in ctDNA at any draw (tracked_variants.tsv ``status``
+    detected; ``consequence`` protein-altering or empty)."""
     if burden is None or variants is None or _status(burden) is None:
         return None
     status = _status(burden)
@@ -225,6 +227,8 @@ def mutation_count(burden: pd.DataFrame | None, variants: pd.DataFrame | None,
                  & (variants["status"].astype(str) == "detected")]
     if "category" in v:
         v = v[v["category"].astype(str).isin(["somatic", "", "nan"])]
+    if "consequence" in v:  # issue 24: silent and non-coding variants are no mutation
+        v = v[v["consequence"].map(is_protein_altering)]
     return Count(len(set(v["patient_id"]) & set(mutant)), len(mutant))
 
 

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..io import atomic_open
 from . import reads, truth, umi
 from .design import PatientDesign, SampleDesign, design_cohort, design_dilution
+from .annotation import add_protein_truth, write_gff3
 from .genome import Genome, build_genome, write_fasta
 
 FORMAT_VERSION = 1
@@ -205,6 +206,7 @@ def _config_text(healthy: list[str] | None = None, umi_mode: str = "none") -> st
         "panel: panel.bed\n"
         "genes: genes.bed\n"
         "hotspots: hotspots.tsv\n"
+        "annotation: annotation.gff3\n"
         "her2_gene: ERBB2\n"
         "truth: truth\n"
         + cnv + umi_text
@@ -244,6 +246,7 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     _write_bed(genome.exons, tmp / "exons.bed")
     _write_bed(genome.targets[["chrom", "start", "end", "name"]], tmp / "panel.bed")
     write_table(genome.hotspots, tmp / "hotspots.tsv")
+    write_gff3(genome, tmp / "annotation.gff3")
 
     sheet = []
     for p in patients:
@@ -295,7 +298,7 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     tdir.mkdir(exist_ok=True)
     write_table(truth.samples_table(patients, library if library else None, expected),
                 tdir / "samples.tsv")
-    write_table(truth.variants_table(patients), tdir / "variants.tsv")
+    write_table(add_protein_truth(genome, truth.variants_table(patients)), tdir / "variants.tsv")
     write_table(truth.clones_table(patients), tdir / "clones.tsv")
     write_table(truth.segments_table(patients), tdir / "segments.tsv")
     write_table(truth.patients_table(patients), tdir / "patients.tsv")

@@ -13,6 +13,7 @@ amplicon; IKZF3 and TOP2A just outside it; TP53 on 17p)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -319,9 +320,15 @@ def build_genome(seed: int) -> Genome:
                           inplace=True)
         frame.reset_index(drop=True, inplace=True)
 
-    return Genome(names=names, lengths=lengths, centromeres=centromeres, offsets=offsets, seq=seq,
-                  gc_cum=gc_cum, genes=genes, exons=exons, targets=targets, hotspots=hotspots,
-                  snp_pool=snp_pool, noisy=noisy)
+    genome = Genome(names=names, lengths=lengths, centromeres=centromeres, offsets=offsets,
+                    seq=seq, gc_cum=gc_cum, genes=genes, exons=exons, targets=targets,
+                    hotspots=hotspots, snp_pool=snp_pool, noisy=noisy)
+    # Hotspot alts that change the protein of the transcript model (annotation.py); this may
+    # rewrite up to two bases of a hotspot's codon. GC stays counted on the sequence before it
+    # (a few bases of 24 Mb): the reads' GC-weighted draws, and so every read, stay as they were.
+    from .annotation import driver_hotspots
+
+    return dataclasses.replace(genome, hotspots=driver_hotspots(genome))
 
 
 def target_free_positions(genome: Genome, rng: np.random.Generator, n: int,

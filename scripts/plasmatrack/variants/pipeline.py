@@ -3,8 +3,8 @@
 
 1. ``discover_patient``: candidates of one patient (discovered in pooled plasma, known variants,
    hotspots) -> results/variants/{patient}/candidates.tsv
-2. ``build_sites``: the cohort's site list, annotated, with the patients carrying each site
-   -> results/variants/sites.tsv
+2. ``build_sites``: the cohort's site list, annotated (with a GFF3: consequence, transcript,
+   HGVS), with the patients carrying each site -> results/variants/sites.tsv
 3. ``count_sample``: fragment counts of one sample at its sites (all sites for control samples)
    -> results/variants/{patient}/{sample}.counts.tsv
 4. ``fit_background``: background per site, blacklist, calibrated threshold
@@ -12,6 +12,7 @@
 5. ``call_patient``: status, category, annotation, SNV tumour fraction, VCF of one patient
    -> results/variants/{patient}/tracked.tsv, {patient}/snv_tf.tsv, {patient}.vcf.gz
 6. ``merge_tables``: results/variants/tracked_variants.tsv and snv_tumour_fraction.tsv
+7. ``write_cohort_maf``: results/variants/cohort.maf
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..io import read_tsv, write_tsv
+from ..io import atomic_open, read_tsv, write_tsv
 from .annotate import annotate_sites, read_hotspots
 from .background import (BackgroundSettings, build_background, parse_patients, patient_background,
                          site_key)
 from .classify import CallSettings, call_observations, classify_variants
+from .consequence import CONSEQUENCE_COLUMNS, annotate_consequences, short_protein
 from .discover import CANDIDATE_COLUMNS, DiscoverySettings, discover, read_regions
+from .maf import MAF_VERSION, MafSettings, cohort_maf
 from .pileup import COUNT_COLUMNS, ReadFilterSettings, count_sites
 from .sites import Reference, read_sites, sort_sites
 from .snv_tf import TF_COLUMNS, snv_tumour_fraction
@@ -41,10 +44,16 @@ TRACKED_COLUMNS = [
     "variant_type", "exon", "protein_change", "source", "other_count", "discordant", "ref_fwd",
     "ref_rev", "alt_fwd", "alt_rev", "ref_fragment_median", "alt_fragment_median", "power",
     "vaf_in_question", "detection_threshold", "normal_vaf",
+    # From the transcript model (config 'annotation'; empty without it): consequence.py.
+    *CONSEQUENCE_COLUMNS,
 ]
 SITE_COLUMNS = ["chrom", "pos", "ref", "alt", "variant_type", "gene", "exon", "protein_change",
-                "source", "patients", "tracked_by"]
+                "source", "patients", "tracked_by", *CONSEQUENCE_COLUMNS]
+# Annotation columns a site carries into every tracked row.
+SITE_ANNOTATIONS = ("variant_type", "gene", "exon", "protein_change", "source",
+                    *CONSEQUENCE_COLUMNS)
 CARRIER_SOURCES = ("discovered", "known")
+_TEXT_ANNOTATIONS = {c: str for c in CONSEQUENCE_COLUMNS}
 
 
 def load_known(spec: str | None, patient_id: str, reference: Reference) -> pd.DataFrame:
@@ -99,9 +108,12 @@ def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fas
 
 
 def build_sites(candidate_files: dict[str, str], reference_fasta: str, genes_bed: str,
-                exons_bed: str | None, hotspots: str | None, out_path: str) -> None:
+                exons_bed: str | None, hotspots: str | None, out_path: str,
+                annotation: str | None = None) -> None:
     """Union of all patients' candidates, annotated. ``patients``: patients that carry the site
-    (discovered or known there); ``tracked_by``: patients that track it (carriers + hotspots)."""
+    (discovered or known there); ``tracked_by``: patients that track it (carriers + hotspots).
+    With an ``annotation`` GFF3, consequence, transcript and HGVS columns too, and a variant off
+    the hotspot list is named by its protein change (``E545K``)."""
     parts = []
     for patient, path in candidate_files.items():
         df = read_tsv(path, dtype={"chrom": str, "ref": str, "alt": str, "source": str})
@@ -127,13 +139,23 @@ def build_sites(candidate_files: dict[str, str], reference_fasta: str, genes_bed
                                         "patients", "tracked_by"])
     sites = sort_sites(sites, contigs) if len(sites) else sites
     sites = annotate_sites(sites, genes_bed, exons_bed, hot)
+    sites = name_protein_changes(annotate_consequences(sites, reference_fasta, annotation))
     write_tsv(sites[SITE_COLUMNS], out_path)
+
+
+def name_protein_changes(sites: pd.DataFrame) -> pd.DataFrame:
+    """``protein_change``: the hotspot list's name where it has one, else the short form of the
+    transcript model's HGVS p. (the name reports and clone labels show)."""
+    hotspot_name = sites["protein_change"].fillna("").astype(str)
+    from_model = sites["hgvs_p"].fillna("").astype(str).map(short_protein)
+    return sites.assign(protein_change=hotspot_name.where(hotspot_name != "", from_model))
 
 
 def read_site_table(path: str) -> pd.DataFrame:
     return read_tsv(path, dtype={"chrom": str, "ref": str, "alt": str, "gene": str, "exon": str,
                                  "protein_change": str, "source": str, "patients": str,
-                                 "tracked_by": str}, keep_default_na=False, na_values=[""])
+                                 "tracked_by": str, **_TEXT_ANNOTATIONS},
+                    keep_default_na=False, na_values=[""])
 
 
 def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
@@ -240,8 +262,8 @@ def patient_calls(obs: pd.DataFrame, sites: pd.DataFrame, background: pd.DataFra
     by site_id), given its background (``patient_background``: bg_alpha, bg_beta,
     background_rate, blacklisted per site_id); rows sorted by site, then by ``sample_order``."""
     obs = obs.join(background[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
-    for col in ("variant_type", "gene", "exon", "protein_change", "source"):
-        obs[col] = obs["site_id"].map(sites[col]).fillna("")
+    for col in SITE_ANNOTATIONS:
+        obs[col] = obs["site_id"].map(sites[col]).fillna("") if col in sites else ""
     calls = _call_and_classify(obs, background["blacklisted"].astype(bool), threshold, settings)
     calls["_sample_rank"] = calls["sample_id"].map({s: i for i, s in enumerate(sample_order)})
     calls["_site_rank"] = calls["site_id"].map({s: i for i, s in enumerate(sites.index)})
@@ -272,7 +294,7 @@ def merge_tables(tracked_files: list[str], tf_files: list[str], out_tracked: str
     """Concatenate the per-patient tables into the published cohort tables."""
     str_cols = {"chrom": str, "ref": str, "alt": str, "gene": str, "exon": str,
                 "protein_change": str, "source": str, "filters": str, "status": str,
-                "category": str, "sample_id": str, "patient_id": str}
+                "category": str, "sample_id": str, "patient_id": str, **_TEXT_ANNOTATIONS}
     tracked = [read_tsv(p, dtype=str_cols, keep_default_na=False, na_values=[""])
                for p in tracked_files]
     tfs = [read_tsv(p) for p in tf_files]
@@ -280,6 +302,19 @@ def merge_tables(tracked_files: list[str], tf_files: list[str], out_tracked: str
               pd.DataFrame(columns=TRACKED_COLUMNS), out_tracked)
     write_tsv(pd.concat(tfs, ignore_index=True) if tfs else pd.DataFrame(columns=TF_COLUMNS),
               out_tf)
+
+
+def write_cohort_maf(tracked_path: str, out_path: str, settings: MafSettings) -> None:
+    """The cohort MAF (``tables.COHORT_MAF``) from the cohort's tracked variants."""
+    tracked = read_tsv(tracked_path, dtype={"chrom": str, "ref": str, "alt": str, "gene": str,
+                                            "exon": str, "sample_id": str, "patient_id": str,
+                                            "sample_type": str, "status": str, "category": str,
+                                            **_TEXT_ANNOTATIONS},
+                       keep_default_na=False, na_values=[""])
+    maf = cohort_maf(tracked, settings)
+    with atomic_open(out_path) as handle:
+        handle.write(f"#version {MAF_VERSION}\n")
+        maf.to_csv(handle, sep="\t", index=False, na_rep="", float_format="%.6g")
 
 
 def _sample_name(bam: str) -> str:
@@ -301,7 +336,8 @@ def _sample_name(bam: str) -> str:
 @dataclass(frozen=True)
 class TrackInputs:
     """What ``plasmatrack track`` reads: the BAM and its sites (TSV or VCF), and optionally a
-    reference FASTA, a pipeline's background table, control BAMs and a matched normal BAM."""
+    reference FASTA, a pipeline's background table, control BAMs, a matched normal BAM and a
+    GFF3 transcript model (consequences and HGVS)."""
 
     bam: str
     sites: str
@@ -309,6 +345,7 @@ class TrackInputs:
     background: str | None = None
     control_bams: tuple[str, ...] = ()
     normal_bam: str | None = None
+    annotation: str | None = None
 
 
 def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = None,
@@ -335,8 +372,8 @@ def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = 
                                                       list(counted.controls), params)
     obs = obs[obs["sample_id"].isin(counted.kinds)].reset_index(drop=True)
     obs = _with_background(obs, bg, params.prior_strength, error_rate)
-    annotations = sites.set_index("site_id")
-    for col in ("variant_type", "gene", "exon", "protein_change"):
+    annotations = _track_annotations(sites, inputs).set_index("site_id")
+    for col in SITE_ANNOTATIONS:
         obs[col] = (obs["site_id"].map(annotations[col]).fillna("")
                     if col in annotations else "")
     calls = _call_and_classify(obs, blacklisted, threshold, CallSettings.from_config(cfg))
@@ -350,6 +387,17 @@ def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = 
             "detected": int((tumour["status"] == "detected").sum()),
             "undetermined": int((tumour["status"] == "undetermined").sum()),
             "threshold": threshold, "warnings": counted.warnings}
+
+
+def _track_annotations(sites: pd.DataFrame, inputs: TrackInputs) -> pd.DataFrame:
+    """The sites with the transcript model's columns (empty without ``inputs.annotation``)."""
+    if inputs.annotation and not inputs.reference_fasta:
+        raise InputError(f"--annotation {inputs.annotation}: needs --reference (the FASTA the "
+                         "GFF3 describes)")
+    sites = annotate_consequences(sites, inputs.reference_fasta, inputs.annotation)
+    if "protein_change" not in sites:
+        sites["protein_change"] = ""
+    return name_protein_changes(sites)
 
 
 @dataclass

@@ -25,11 +25,23 @@ FILTERS = {
 INFO = [
     ("GENE", "1", "String", "Gene(s) overlapping the variant"),
     ("EXON", "1", "String", "Exon number(s) overlapping the variant"),
-    ("PROTEIN", "1", "String", "Protein change (from the hotspot list)"),
+    ("PROTEIN", "1", "String", "Protein change: the hotspot list's name, else the short HGVS p. "
+                               "on TRANSCRIPT"),
     ("CATEGORY", "1", "String", "somatic, germline, chip or artifact"),
     ("SOURCE", "1", "String", "Why the site is tracked: discovered, known, hotspot"),
     ("VTYPE", "1", "String", "snv, insertion or deletion"),
+    # From the transcript model (config 'annotation'); VCF 4.3 percent-encoding ('=' is %3D).
+    ("CONSEQUENCE", "1", "String", "Most severe consequence on TRANSCRIPT (bcftools csq)"),
+    ("TRANSCRIPT", "1", "String", "Transcript the consequence and HGVS refer to"),
+    ("HGVSC", "1", "String", "HGVS c. (or n.) notation on TRANSCRIPT"),
+    ("HGVSP", "1", "String", "HGVS p. notation on TRANSCRIPT"),
 ]
+_INFO_COLUMNS = (("GENE", "gene"), ("EXON", "exon"), ("PROTEIN", "protein_change"),
+                 ("CATEGORY", "category"), ("SOURCE", "source"), ("VTYPE", "variant_type"),
+                 ("CONSEQUENCE", "consequence"), ("TRANSCRIPT", "transcript"),
+                 ("HGVSC", "hgvs_c"), ("HGVSP", "hgvs_p"))
+_ENCODED = ("HGVSC", "HGVSP")
+_PERCENT = str.maketrans({"%": "%25", ";": "%3B", "=": "%3D", ",": "%2C", " ": "%20"})
 FORMAT = [
     ("GT", "1", "String", "Presence call: 0/1 detected, 1/1 detected at VAF>=0.9, "
                           "0/0 not detected, ./. undetermined"),
@@ -98,12 +110,12 @@ def write_patient_vcf(tracked: pd.DataFrame, samples: list[str], contigs: dict[s
                         filters.append(reason)
                 for f in filters or ["PASS"]:
                     rec.filter.add(f)
-                for key, col in (("GENE", "gene"), ("EXON", "exon"), ("PROTEIN", "protein_change"),
-                                 ("CATEGORY", "category"), ("SOURCE", "source"),
-                                 ("VTYPE", "variant_type")):
+                for key, col in _INFO_COLUMNS:
                     value = getattr(v, col, "")
                     if isinstance(value, str) and value:
-                        rec.info[key] = value.replace(";", ",").replace(" ", "_")
+                        rec.info[key] = (value.translate(_PERCENT) if key in _ENCODED else
+                                         value.replace(";", ",").replace(" ", "_")
+                                         .replace("=", "%3D"))
                 rows = by_site[v.site_id]
                 for sample in samples:
                     if sample not in rows.index:
