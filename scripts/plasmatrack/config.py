@@ -24,7 +24,8 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # list-valued key (cnv.exclude) has each of its paths resolved.
 PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth",
              "cnv.exclude", "variants.exons", "variants.known_variants",
-             "clonal.copy_number_table")
+             "clonal.copy_number_table",
+             "qc.identity.fingerprint_sites")
 
 
 def load_schema() -> dict:

@@ -1,0 +1,193 @@
+"""Per-sample identity verdicts and contamination from the cohort's fingerprints.
+
+A sample passes identity when it matches (relatedness >= ``min_relatedness``) more of its own
+patient's other samples than it fails to match, and no sample of another patient matches it at
+least as well as its best own match. A tie (e.g. one normal and one draw that disagree) fails both,
+since the data cannot say which tube is wrong. A sample with nothing of its own patient to compare
+with is ``undetermined`` and kept (``identity_ok`` true), with the reason written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..io import as_bool
+from . import identity_contamination as contamination
+from .identity import (HET, HOM_ALT, HOM_REF, PAIR_COLUMNS, SAMPLE_COLUMNS, UNKNOWN,
+                       Fingerprints, IdentitySettings, PairStatistics, genotypes, pair_statistics,
+                       pair_table, reported_pairs)
+
+PASS, FAIL, UNDETERMINED = "pass", "fail", "undetermined"
+# Above this many samples identity.tsv keeps only the pairs that matter (see reported_pairs).
+ALL_PAIRS_MAX_SAMPLES = 400
+
+
+def _listing(ids, rel, idx) -> str:
+    return ", ".join(f"{ids[j]} ({rel[j]:.2f})" for j in idx)
+
+
+def _usable(i: int, stats: PairStatistics, settings: IdentitySettings) -> np.ndarray:
+    """Samples compared with ``i`` at enough common informative sites (``i`` itself excluded)."""
+    usable = (stats.informative[i] >= settings.min_informative_sites) & \
+        np.isfinite(stats.relatedness[i])
+    usable[i] = False
+    return usable
+
+
+def own_consistency(fp: Fingerprints, stats: PairStatistics, settings: IdentitySettings
+                    ) -> np.ndarray:
+    """Per sample: True when it matches at least as many of its own patient's other samples as
+    it fails to match (vacuously True with none). Only such samples can accuse others."""
+    pats = fp.samples["patient_id"].to_numpy()
+    out = np.ones(len(pats), dtype=bool)
+    for i in range(len(pats)):
+        own = np.flatnonzero(_usable(i, stats, settings) & (pats == pats[i]))
+        matched = int((stats.relatedness[i, own] >= settings.min_relatedness).sum())
+        out[i] = matched >= len(own) - matched
+    return out
+
+
+def sample_verdict(i: int, fp: Fingerprints, stats: PairStatistics, consistent: np.ndarray,
+                   settings: IdentitySettings) -> dict:
+    """Identity columns of sample row ``i`` (``SAMPLE_COLUMNS`` minus contamination);
+    ``consistent``: ``own_consistency`` of every sample."""
+    ids = fp.samples["sample_id"].to_numpy()
+    pats = fp.samples["patient_id"].to_numpy()
+    rel = stats.relatedness[i]
+    usable = _usable(i, stats, settings)
+    own = np.flatnonzero(usable & (pats == pats[i]))
+    # another patient's sample that is itself out of place (the other half of a swap) accuses
+    # no one: it matches its true individual's samples, which are innocent
+    other = np.flatnonzero(usable & (pats != pats[i]) & consistent)
+    matched = own[rel[own] >= settings.min_relatedness]
+    unmatched = own[rel[own] < settings.min_relatedness]
+    candidates = np.flatnonzero(usable)
+    best = int(candidates[np.argmax(rel[candidates])]) if len(candidates) else -1
+    best_own = float(rel[own].max()) if len(own) else -np.inf
+    best_other = int(other[np.argmax(rel[other])]) if len(other) else -1
+    reasons = []
+    if len(unmatched) > len(matched):
+        reasons.append(f"does not match its patient's {_listing(ids, rel, unmatched)}")
+    elif len(unmatched) and len(unmatched) == len(matched):
+        reasons.append(f"ambiguous: matches {_listing(ids, rel, matched)} but not "
+                       f"{_listing(ids, rel, unmatched)}")
+    if best_other >= 0 and rel[best_other] >= settings.min_relatedness \
+            and rel[best_other] >= best_own:
+        reasons.append(f"matches {ids[best_other]} of patient {pats[best_other]} "
+                       f"({rel[best_other]:.2f}) at least as well as its own patient's samples")
+    status = FAIL if reasons else (PASS if len(own) else UNDETERMINED)
+    if status == UNDETERMINED:
+        reasons.append("no other sample of its patient with enough common informative sites "
+                       f"(>= {settings.min_informative_sites}) to compare with")
+    return dict(sample_id=ids[i], patient_id=pats[i],
+                sample_type=fp.samples["sample_type"].iat[i], identity_ok=status != FAIL,
+                identity_status=status, best_match=ids[best] if best >= 0 else "",
+                best_match_patient=pats[best] if best >= 0 else "",
+                best_match_relatedness=float(rel[best]) if best >= 0 else np.nan,
+                own_relatedness=float(np.median(rel[own])) if len(own) else np.nan,
+                own_pairs=int(len(own)), identity_reason="; ".join(reasons))
+
+
+def patient_genotypes(fp: Fingerprints, keep: np.ndarray, settings: IdentitySettings
+                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per patient, from the samples in ``keep``: (consensus calls, host calls). Consensus: the
+    normal's calls when there is one, else the pooled draws'. Host (the homozygous sites used for
+    contamination): the normal's, else sites homozygous alike in every draw that has a call
+    (a het in any draw, e.g. one at lower tumour fraction, marks LOH, not homozygosity)."""
+    calls = genotypes(fp.ref, fp.alt, settings.min_depth, settings.hom_max_fraction)
+    consensus, host = {}, {}
+    for patient, rows in fp.samples[keep].groupby("patient_id", sort=True):
+        normals = rows.index[rows["sample_type"] == "normal"].to_numpy()
+        if len(normals):
+            j = int(normals[0])
+            consensus[patient] = host[patient] = calls[j]
+            continue
+        idx = rows.index.to_numpy()
+        pooled = genotypes(fp.ref[idx].sum(0), fp.alt[idx].sum(0), settings.min_depth,
+                           settings.hom_max_fraction)
+        sub = calls[idx]
+        mixed = ((sub == HET).any(0) | ((sub == HOM_REF).any(0) & (sub == HOM_ALT).any(0)))
+        consensus[patient] = pooled
+        host[patient] = np.where(mixed & (pooled != HET), UNKNOWN, pooled).astype(np.int8)
+    return consensus, host
+
+
+def population_alt(consensus: dict[str, np.ndarray], without: str, n_sites: int) -> np.ndarray:
+    """Alt allele frequency per site over the patients other than ``without`` (NaN if none)."""
+    rows = [c for p, c in consensus.items() if p != without]
+    if not rows:
+        return np.full(n_sites, np.nan)
+    g = np.stack(rows).astype(float)
+    g[g == UNKNOWN] = np.nan
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(g / 2.0, axis=0) if np.isfinite(g).any() else np.full(n_sites, np.nan)
+
+
+def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
+                          settings: IdentitySettings) -> pd.DataFrame:
+    """``contamination`` and ``contamination_source`` of each sample (NaN and "" for samples
+    that fail identity: their own individual is unknown)."""
+    keep = verdicts["identity_ok"].to_numpy(dtype=bool)
+    consensus, host = patient_genotypes(fp, keep, settings)
+    fractions, sources = [], []
+    for i, row in verdicts.iterrows():
+        patient = row["patient_id"]
+        if not keep[i] or patient not in host:
+            fractions.append(np.nan)
+            sources.append("")
+            continue
+        sites = contamination.host_sites(fp.ref[i], fp.alt[i], fp.other[i], host[patient],
+                                         settings.min_depth)
+        donors = {p: c for p, c in consensus.items() if p != patient}
+        est = contamination.estimate(sites, donors,
+                                     population_alt(consensus, patient, len(fp.sites)))
+        fractions.append(est.fraction)
+        sources.append(est.source)
+    return pd.DataFrame({"contamination": fractions, "contamination_source": sources})
+
+
+def identity_tables(fp: Fingerprints, settings: IdentitySettings
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(pairs: ``PAIR_COLUMNS``, samples: ``SAMPLE_COLUMNS``) of a cohort's fingerprints."""
+    calls = genotypes(fp.ref, fp.alt, settings.min_depth, settings.hom_max_fraction)
+    stats = pair_statistics(calls)
+    pairs = pair_table(fp, stats, settings, reported_pairs(fp, stats, ALL_PAIRS_MAX_SAMPLES))
+    consistent = own_consistency(fp, stats, settings)
+    verdicts = pd.DataFrame([sample_verdict(i, fp, stats, consistent, settings)
+                             for i in range(len(fp.samples))])
+    if verdicts.empty:
+        return pairs[PAIR_COLUMNS], pd.DataFrame(columns=SAMPLE_COLUMNS)
+    verdicts = pd.concat([verdicts, contamination_columns(fp, verdicts, settings)], axis=1)
+    flagged = verdicts["contamination"] > settings.max_contamination
+    for i in np.flatnonzero(flagged.to_numpy()):
+        note = (f"contamination {verdicts.at[i, 'contamination']:.3f} > max_contamination "
+                f"{settings.max_contamination}")
+        source = verdicts.at[i, "contamination_source"]
+        note += f" (best fit: {source})" if source else ""
+        old = verdicts.at[i, "identity_reason"]
+        verdicts.at[i, "identity_reason"] = f"{old}; {note}" if old else note
+    return pairs[PAIR_COLUMNS], verdicts[SAMPLE_COLUMNS]
+
+
+# Columns the QC summary gains from identity (appended after the QC metrics' own columns).
+SUMMARY_COLUMNS = ["identity_ok", "best_match", "contamination"]
+
+
+def append_identity(summary: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """The QC summary with ``SUMMARY_COLUMNS`` appended from the identity verdicts (matched by
+    sample_id); a sample failing identity or flagged for contamination also fails QC, its
+    identity reason appended to ``qc_reason``."""
+    verdicts = samples.set_index("sample_id")
+    out = summary.copy()
+    ids = out["sample_id"]
+    out["identity_ok"] = as_bool(ids.map(verdicts["identity_ok"]))
+    out["best_match"] = ids.map(verdicts["best_match"]).fillna("")
+    out["contamination"] = pd.to_numeric(ids.map(verdicts["contamination"]))
+    reason = ids.map(verdicts["identity_reason"]).fillna("").astype(str)
+    status = ids.map(verdicts["identity_status"]).fillna("")
+    flagged = (status == FAIL) | reason.str.contains("max_contamination", regex=False)
+    old = out["qc_reason"].fillna("").astype(str)
+    joined = np.where(old != "", old + "; " + reason, reason)
+    out["qc_reason"] = np.where(flagged, joined, old)
+    out["qc_pass"] = as_bool(out["qc_pass"]).fillna(False).astype(bool) & ~flagged.to_numpy()
+    return out
