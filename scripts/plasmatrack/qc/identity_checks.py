@@ -20,6 +20,10 @@ from .identity import (HET, HOM_ALT, HOM_REF, PAIR_COLUMNS, SAMPLE_COLUMNS, UNKN
 PASS, FAIL, UNDETERMINED = "pass", "fail", "undetermined"
 # Above this many samples identity.tsv keeps only the pairs that matter (see reported_pairs).
 ALL_PAIRS_MAX_SAMPLES = 400
+# Without a normal, a site counts as homozygous for contamination only if no other draw of the
+# patient shows the minor allele in more than this share of fragments (3 %: a few error reads at
+# panel depth; an imbalanced heterozygote shows far more, e.g. 8 % at TF 0.35 and 20 copies).
+STRICT_HOM_FRACTION = 0.03
 
 
 def _listing(ids, rel, idx) -> str:
@@ -36,8 +40,8 @@ def _usable(i: int, stats: PairStatistics, settings: IdentitySettings) -> np.nda
 
 def own_consistency(fp: Fingerprints, stats: PairStatistics, settings: IdentitySettings
                     ) -> np.ndarray:
-    """Per sample: True when it matches at least as many of its own patient's other samples as
-    it fails to match (vacuously True with none). Only such samples can accuse others."""
+    """Per sample: False when it fails to match more of its own patient's other samples than it
+    matches (it is out of place). Only consistent samples accuse or vouch for others."""
     pats = fp.samples["patient_id"].to_numpy()
     out = np.ones(len(pats), dtype=bool)
     for i in range(len(pats)):
@@ -55,7 +59,9 @@ def sample_verdict(i: int, fp: Fingerprints, stats: PairStatistics, consistent: 
     pats = fp.samples["patient_id"].to_numpy()
     rel = stats.relatedness[i]
     usable = _usable(i, stats, settings)
-    own = np.flatnonzero(usable & (pats == pats[i]))
+    # a sample already out of place does not vote on its patient's others (a swapped draw
+    # would otherwise turn two clean draws of three into a tie)
+    own = np.flatnonzero(usable & (pats == pats[i]) & (consistent | ~consistent[i]))
     # another patient's sample that is itself out of place (the other half of a swap) accuses
     # no one: it matches its true individual's samples, which are innocent
     other = np.flatnonzero(usable & (pats != pats[i]) & consistent)
@@ -89,27 +95,42 @@ def sample_verdict(i: int, fp: Fingerprints, stats: PairStatistics, consistent: 
 
 
 def patient_genotypes(fp: Fingerprints, keep: np.ndarray, settings: IdentitySettings
-                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per patient, from the samples in ``keep``: (consensus calls, host calls). Consensus: the
-    normal's calls when there is one, else the pooled draws'. Host (the homozygous sites used for
-    contamination): the normal's, else sites homozygous alike in every draw that has a call
-    (a het in any draw, e.g. one at lower tumour fraction, marks LOH, not homozygosity)."""
+                      ) -> dict[str, np.ndarray]:
+    """Per patient, from the samples in ``keep``: the normal's calls when there is one, else
+    the calls of the pooled draws (the contaminant models of the other patients)."""
     calls = genotypes(fp.ref, fp.alt, settings.min_depth, settings.hom_max_fraction)
-    consensus, host = {}, {}
+    consensus = {}
     for patient, rows in fp.samples[keep].groupby("patient_id", sort=True):
         normals = rows.index[rows["sample_type"] == "normal"].to_numpy()
-        if len(normals):
-            j = int(normals[0])
-            consensus[patient] = host[patient] = calls[j]
-            continue
         idx = rows.index.to_numpy()
-        pooled = genotypes(fp.ref[idx].sum(0), fp.alt[idx].sum(0), settings.min_depth,
-                           settings.hom_max_fraction)
-        sub = calls[idx]
-        mixed = ((sub == HET).any(0) | ((sub == HOM_REF).any(0) & (sub == HOM_ALT).any(0)))
-        consensus[patient] = pooled
-        host[patient] = np.where(mixed & (pooled != HET), UNKNOWN, pooled).astype(np.int8)
-    return consensus, host
+        consensus[patient] = calls[int(normals[0])] if len(normals) else genotypes(
+            fp.ref[idx].sum(0), fp.alt[idx].sum(0), settings.min_depth,
+            settings.hom_max_fraction)
+    return consensus
+
+
+def host_calls(fp: Fingerprints, i: int, keep: np.ndarray, settings: IdentitySettings
+               ) -> np.ndarray:
+    """The homozygous sites of sample ``i``'s own individual, where contamination is measured:
+    its patient's normal's calls; without a normal, the sites where every other kept draw of the
+    patient (or, with none, the sample itself) shows the minor allele in at most
+    ``STRICT_HOM_FRACTION`` of its fragments. Tumour imbalance at a heterozygous site (LOH, an
+    amplified allele) leaves a share of the other allele in every draw, so it is not used."""
+    pats = fp.samples["patient_id"].to_numpy()
+    types = fp.samples["sample_type"].to_numpy()
+    mine = keep & (pats == pats[i])
+    normals = np.flatnonzero(mine & (types == "normal"))
+    if len(normals):
+        j = int(normals[0])
+        return genotypes(fp.ref[j], fp.alt[j], settings.min_depth, settings.hom_max_fraction)
+    others = np.flatnonzero(mine)
+    others = others[others != i] if len(others) > 1 else np.array([i])
+    ref, alt = fp.ref[others], fp.alt[others]
+    n = ref + alt
+    minor = np.divide(np.minimum(ref, alt), n, out=np.zeros(n.shape), where=n > 0)
+    strict = ((minor <= STRICT_HOM_FRACTION) | (n < settings.min_depth)).all(0)
+    pooled = genotypes(ref.sum(0), alt.sum(0), settings.min_depth, settings.hom_max_fraction)
+    return np.where(strict | (pooled == HET), pooled, UNKNOWN).astype(np.int8)
 
 
 def population_alt(consensus: dict[str, np.ndarray], without: str, n_sites: int) -> np.ndarray:
@@ -128,15 +149,16 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
     """``contamination`` and ``contamination_source`` of each sample (NaN and "" for samples
     that fail identity: their own individual is unknown)."""
     keep = verdicts["identity_ok"].to_numpy(dtype=bool)
-    consensus, host = patient_genotypes(fp, keep, settings)
+    consensus = patient_genotypes(fp, keep, settings)
     fractions, sources = [], []
     for i, row in verdicts.iterrows():
         patient = row["patient_id"]
-        if not keep[i] or patient not in host:
+        if not keep[i]:
             fractions.append(np.nan)
             sources.append("")
             continue
-        sites = contamination.host_sites(fp.ref[i], fp.alt[i], fp.other[i], host[patient],
+        sites = contamination.host_sites(fp.ref[i], fp.alt[i], fp.other[i],
+                                         host_calls(fp, int(i), keep, settings),
                                          settings.min_depth)
         donors = {p: c for p, c in consensus.items() if p != patient}
         est = contamination.estimate(sites, donors,

@@ -22,6 +22,7 @@ from ..io import atomic_open
 from . import reads, truth
 from .design import PatientDesign, SampleDesign, design_cohort, design_dilution
 from .genome import Genome, build_genome, write_fasta
+from .identity import IdentityInjection, inject
 
 FORMAT_VERSION = 1
 DEFAULT_READ_PAIRS = 120_000
@@ -38,6 +39,9 @@ class SimulateSettings:
     dilution: bool = False
     healthy_donors: int = 0
     no_reads: bool = False
+    # sample swaps and contaminations (simulate/identity.py): "A:B,..." and "A:B:F,..."
+    swap: str = ""
+    contaminate: str = ""
 
 
 def _check_params(p: SimulateSettings) -> None:
@@ -56,6 +60,12 @@ def _check_params(p: SimulateSettings) -> None:
         problems.append("--healthy-donors is for the dilution series (--dilution) only")
     if p.seed < 0:
         problems.append(f"--seed must be a non-negative integer (got {p.seed})")
+    if (p.swap or p.contaminate) and p.no_reads:
+        problems.append("--swap and --contaminate act on reads: not with --no-reads")
+    try:
+        IdentityInjection.parse(p.swap, p.contaminate)
+    except InputError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
 
@@ -207,8 +217,10 @@ def _write_bed(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign], seed: int,
-                       no_reads: bool, threads: int, log=print) -> dict[str, dict]:
-    """Write everything under ``tmp``; returns the per-sample library figures."""
+                       no_reads: bool, threads: int, log=print,
+                       injection: IdentityInjection | None = None) -> dict[str, dict]:
+    """Write everything under ``tmp``; returns the per-sample library figures. ``injection``:
+    swaps and contaminations applied to the finished reads (truth/identity.tsv)."""
     (tmp / "reference").mkdir(parents=True, exist_ok=True)
     write_fasta(genome, tmp / "reference" / "genome.fa")
     _write_bed(genome.genes[["chrom", "start", "end", "name"]], tmp / "genes.bed")
@@ -231,6 +243,8 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
         handle.write(_config_text([s.sample_id for p in patients if p.her2_status == "healthy"
                                    for s in p.samples]))
 
+    if injection:
+        injection.check(sheet_df)  # before minutes of reads, not after
     library: dict[str, dict] = {}
     if not no_reads:
         (tmp / "fastq").mkdir(exist_ok=True)
@@ -267,6 +281,8 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     write_table(truth.segments_table(patients), tdir / "segments.tsv")
     write_table(truth.patients_table(patients), tdir / "patients.tsv")
     write_table(truth.noisy_table(genome), tdir / "noisy_sites.tsv")
+    if injection:
+        write_table(inject(tmp / "fastq", sheet_df, injection, seed), tdir / "identity.tsv")
     return library
 
 
@@ -295,7 +311,9 @@ def simulate_cohort(out: str | os.PathLike, params: SimulateSettings, force: boo
         else:
             patients = design_cohort(genome, params.seed, params.patients, params.draws,
                                      params.read_pairs)
-        write_cohort_files(tmp, genome, patients, params.seed, params.no_reads, threads, log)
+        injection = IdentityInjection.parse(params.swap, params.contaminate)
+        write_cohort_files(tmp, genome, patients, params.seed, params.no_reads, threads, log,
+                           injection)
         marker = dict(asdict(params), format_version=FORMAT_VERSION,
                       samples=sum(len(p.samples) for p in patients))
         (tmp / ".complete").write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
