@@ -115,6 +115,9 @@ def test_every_swap_is_detected_and_only_the_swapped_draws_fail(seed, normals):
     assert failed == {a, b}
     best = samples.set_index("sample_id")["best_match_patient"]
     assert best[a] == b.split("_")[0] and best[b] == "Q1"
+    # the innocent samples' best match is their own patient, not the swapped-in draw
+    innocent = samples[~samples["sample_id"].isin([a, b])]
+    assert (innocent["best_match_patient"] == innocent["patient_id"]).all()
 
 
 @pytest.mark.parametrize("seed", [8, 9, 10])
@@ -128,7 +131,7 @@ def test_contamination_is_flagged_and_estimated_within_one_percent(seed, normals
     by_id = samples.set_index("sample_id")
     assert by_id.at[host, "contamination"] == pytest.approx(level, abs=0.01)
     if level >= 0.05:  # at 2 % the donor's few alleles do not always single it out
-        assert by_id.at[host, "contamination_source"] == donor
+        assert by_id.at[host, "contamination_source"].startswith(f"{donor}_")
     assert by_id.at[host, "contamination"] > SETTINGS.max_contamination
     assert "max_contamination" in by_id.at[host, "identity_reason"]
     others = by_id.drop(index=host)

@@ -68,7 +68,10 @@ def sample_verdict(i: int, fp: Fingerprints, stats: PairStatistics, consistent: 
     matched = own[rel[own] >= settings.min_relatedness]
     unmatched = own[rel[own] < settings.min_relatedness]
     candidates = np.flatnonzero(usable)
-    best = int(candidates[np.argmax(rel[candidates])]) if len(candidates) else -1
+    # ties (1.00 for every sample of one individual) go to the own patient's consistent samples
+    order = np.lexsort((~consistent[candidates], pats[candidates] != pats[i],
+                        -rel[candidates]))
+    best = int(candidates[order[0]]) if len(candidates) else -1
     best_own = float(rel[own].max()) if len(own) else -np.inf
     best_other = int(other[np.argmax(rel[other])]) if len(other) else -1
     reasons = []
@@ -139,33 +142,43 @@ def population_alt(consensus: dict[str, np.ndarray], without: str, n_sites: int)
     if not rows:
         return np.full(n_sites, np.nan)
     g = np.stack(rows).astype(float)
-    g[g == UNKNOWN] = np.nan
-    with np.errstate(invalid="ignore"):
-        return np.nanmean(g / 2.0, axis=0) if np.isfinite(g).any() else np.full(n_sites, np.nan)
+    known = g != UNKNOWN
+    total = np.where(known, g / 2.0, 0.0).sum(axis=0)
+    count = known.sum(axis=0)
+    return np.divide(total, count, out=np.full(n_sites, np.nan), where=count > 0)
+
+
+def alt_fractions(fp: Fingerprints, min_depth: int) -> np.ndarray:
+    """(N, S) alt share of ref + alt fragments; NaN below ``min_depth``."""
+    n = fp.ref + fp.alt
+    return np.where(n >= min_depth, fp.alt / np.maximum(n, 1), np.nan)
 
 
 def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
                           settings: IdentitySettings) -> pd.DataFrame:
     """``contamination`` and ``contamination_source`` of each sample (NaN and "" for samples
-    that fail identity: their own individual is unknown)."""
+    that fail identity: their own individual is unknown). The candidate contaminants are the
+    other patients' samples as sequenced (their allele fractions carry their own tumour's
+    imbalance, which a genotype would not) and the population of the cohort's patients."""
     keep = verdicts["identity_ok"].to_numpy(dtype=bool)
     consensus = patient_genotypes(fp, keep, settings)
-    fractions, sources = [], []
-    for i, row in verdicts.iterrows():
-        patient = row["patient_id"]
+    fractions = alt_fractions(fp, settings.min_depth)
+    ids = fp.samples["sample_id"].to_numpy()
+    pats = fp.samples["patient_id"].to_numpy()
+    out, sources = [], []
+    for i in range(len(verdicts)):
         if not keep[i]:
-            fractions.append(np.nan)
+            out.append(np.nan)
             sources.append("")
             continue
         sites = contamination.host_sites(fp.ref[i], fp.alt[i], fp.other[i],
-                                         host_calls(fp, int(i), keep, settings),
-                                         settings.min_depth)
-        donors = {p: c for p, c in consensus.items() if p != patient}
+                                         host_calls(fp, i, keep, settings), settings.min_depth)
+        donors = {ids[j]: fractions[j] for j in np.flatnonzero(keep & (pats != pats[i]))}
         est = contamination.estimate(sites, donors,
-                                     population_alt(consensus, patient, len(fp.sites)))
-        fractions.append(est.fraction)
+                                     population_alt(consensus, pats[i], len(fp.sites)))
+        out.append(est.fraction)
         sources.append(est.source)
-    return pd.DataFrame({"contamination": fractions, "contamination_source": sources})
+    return pd.DataFrame({"contamination": out, "contamination_source": sources})
 
 
 def identity_tables(fp: Fingerprints, settings: IdentitySettings

@@ -10,9 +10,9 @@ tumour imbalance at heterozygous sites (LOH, gains) never enters: those sites ar
 
 ``e`` is measured at the same sites and in the same sample, as half the fraction of fragments
 showing neither allele (there are two such bases), so the estimate needs no external error model.
-``c`` is the least-squares (moment) estimate over the sites; each candidate contaminant (every
-other patient of the cohort, and the population) is scored by the binomial log-likelihood at its
-estimate, and the best is reported with its estimate."""
+``c`` is the least-squares (moment) estimate over the sites; each candidate contaminant (each
+other patient's sample in the cohort, and the population) is scored by the binomial
+log-likelihood at its estimate, and the best is reported with its estimate."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .identity import HOM_ALT, HOM_REF, UNKNOWN
+from .identity import HOM_ALT, HOM_REF
 
 POPULATION = "population"
 # Below this estimate no source is named: at it, a donor's alleles are a handful of fragments.
@@ -30,7 +30,7 @@ SOURCE_MIN = 0.005
 @dataclass(frozen=True)
 class ContaminationEstimate:
     """fraction: estimated share of fragments from another individual (0-1); source: the
-    patient ID of the best-fitting contaminant, ``POPULATION``, or "" below ``SOURCE_MIN``;
+    sample ID of the best-fitting contaminant, ``POPULATION``, or "" below ``SOURCE_MIN``;
     sites: homozygous sites used."""
 
     fraction: float
@@ -74,29 +74,28 @@ def _fit(sites: HostSites, dose: np.ndarray) -> tuple[float, float]:
     return c, float((k * np.log(rate) + (n - k) * np.log1p(-rate)).sum())
 
 
-def donor_dose(sites: HostSites, donor: np.ndarray) -> np.ndarray:
-    """A donor genotype's dose (0, 0.5, 1; NaN where unknown) of the allele the host lacks."""
-    g = donor[sites.index].astype(float)
-    alt_dose = np.where(g == UNKNOWN, np.nan, g / 2.0)
-    return np.where(sites.host_alt == HOM_REF, alt_dose, 1.0 - alt_dose)
+def donor_dose(sites: HostSites, donor_alt: np.ndarray) -> np.ndarray:
+    """A donor's share (0-1; NaN where unknown) of the allele the host lacks, from its alt
+    share per site (a sample's observed allele fraction, or a population frequency)."""
+    alt = donor_alt[sites.index]
+    return np.where(sites.host_alt == HOM_REF, alt, 1.0 - alt)
 
 
 def estimate(sites: HostSites, donors: dict[str, np.ndarray],
              population_alt: np.ndarray) -> ContaminationEstimate:
-    """The best-fitting contaminant among ``donors`` (patient -> genotype calls over all sites)
-    and the population (alt allele frequency per site; NaN where unknown).
+    """The best-fitting contaminant among ``donors`` (sample -> alt share per site, NaN where
+    unknown) and the population (alt allele frequency per site; NaN where unknown).
 
     A donor model is compared with the population model at the same sites; a donor replaces the
     population only when it fits at least as well where both are defined."""
     if not len(sites.index):
         return ContaminationEstimate(float("nan"), "", 0)
-    af = population_alt[sites.index]
-    pop_dose = np.where(sites.host_alt == HOM_REF, af, 1.0 - af)
+    pop_dose = donor_dose(sites, population_alt)
     best_c, best_ll = _fit(sites, pop_dose)
     best_source = POPULATION
     best_gain = 0.0
-    for name, calls in sorted(donors.items()):
-        dose = donor_dose(sites, calls)
+    for name, alt in sorted(donors.items()):
+        dose = donor_dose(sites, alt)
         c, ll = _fit(sites, dose)
         both = np.isfinite(dose) & np.isfinite(pop_dose)
         _, ll_pop = _fit(HostSites(sites.minor[both], sites.depth[both], sites.error[both],
