@@ -149,9 +149,14 @@ def pair_statistics(calls: np.ndarray) -> PairStatistics:
     hom_alt = (calls == HOM_ALT).astype(np.float64)
     ibs0 = hom_ref @ hom_alt.T
     same = het @ het.T + hom_ref @ hom_ref.T + hom_alt @ hom_alt.T
-    as_int = lambda m: np.rint(m).astype(np.int64)  # noqa: E731 - local shorthand
-    return PairStatistics(informative=as_int(known @ known.T), shared_hets=as_int(het @ het.T),
-                          ibs0=as_int(ibs0 + ibs0.T), ibs2=as_int(same), hets=as_int(het @ known.T))
+    return PairStatistics(informative=_counts(known @ known.T), shared_hets=_counts(het @ het.T),
+                          ibs0=_counts(ibs0 + ibs0.T), ibs2=_counts(same),
+                          hets=_counts(het @ known.T))
+
+
+def _counts(product: np.ndarray) -> np.ndarray:
+    """Integer counts from a float matrix product (exact: sums of 0/1 products)."""
+    return np.rint(product).astype(np.int64)
 
 
 def pair_verdict(related: float, informative: int, same_patient: bool,
