@@ -198,3 +198,18 @@ def test_qc_summary_gets_the_identity_columns_and_the_reason():
     assert by_id.at["Q0_N", "qc_reason"] == "duplicate_rate 0.700 > 0.6"
     clean = by_id.drop(index=["Q1_D1", "Q2_D2", "Q0_N"])
     assert clean["qc_pass"].all() and (clean["qc_reason"] == "").all()
+
+
+def test_report_qc_table_shows_the_identity_verdict():
+    from plasmatrack.report.pages import qc_table
+
+    sheet, counts, _, _ = cohort(19)
+    counts["Q1_D1"], counts["Q2_D2"] = counts["Q2_D2"], counts["Q1_D1"]
+    _, samples = verdicts(sheet, counts)
+    summary = append_identity(sheet.assign(qc_pass=True, qc_reason=""), samples)
+    shown, fail = qc_table(summary)
+    by_id = shown.set_index("sample_id")
+    assert by_id.at["Q1_D1", "identity"] == "FAIL" and by_id.at["Q0_D1", "identity"] == "ok"
+    assert by_id.at["Q1_D1", "best match"].startswith("Q2_")
+    assert "does not match" in by_id.at["Q1_D1", "reason"]
+    assert set(shown.loc[fail.to_numpy(), "sample_id"]) == {"Q1_D1", "Q2_D2"}

@@ -501,6 +501,12 @@ def qc_table(qc: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     shown = qc[cols].copy()
     shown["QC"] = passed.map({True: "pass", False: "FAIL"}).astype(object).fillna("")
     shown["reason"] = qc[reason].fillna("").astype(str) if reason else ""
+    if "identity_ok" in qc:  # issue 22: each sample's identity verdict (docs/qc.md)
+        shown["identity"] = as_bool(qc["identity_ok"]).map(
+            {True: "ok", False: "FAIL"}).astype(object).fillna("")
+        shown["best match"] = qc["best_match"].fillna("").astype(str) \
+            if "best_match" in qc else ""
+        shown["contamination"] = pd.to_numeric(qc.get("contamination"), errors="coerce")
     for col, _ in qc_metric_columns(qc):
         shown[col] = pd.to_numeric(qc[col], errors="coerce")
     return shown, (passed == False).fillna(False)  # noqa: E712 (nullable boolean)
