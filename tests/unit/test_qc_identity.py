@@ -213,3 +213,19 @@ def test_report_qc_table_shows_the_identity_verdict():
     assert by_id.at["Q1_D1", "best match"].startswith("Q2_")
     assert "does not match" in by_id.at["Q1_D1", "reason"]
     assert set(shown.loc[fail.to_numpy(), "sample_id"]) == {"Q1_D1", "Q2_D2"}
+
+
+def test_cohort_report_draws_the_relatedness_heatmap():
+    from plasmatrack.report.cohort_figures import relatedness_heatmap
+
+    sheet, counts, _, _ = cohort(20, patients=3, draws=2)
+    counts["Q0_D1"], counts["Q2_D0"] = counts["Q2_D0"], counts["Q0_D1"]
+    pairs, _ = verdicts(sheet, counts)
+    fig = relatedness_heatmap(pairs)
+    z = np.array(fig.data[0].z, dtype=float)
+    order = list(fig.data[0].x)
+    assert order == sorted(sheet["sample_id"])  # patients in order, their samples together
+    i, j = order.index("Q0_D1"), order.index("Q2_N")
+    assert z[i, j] == pytest.approx(1.0) and z[i, order.index("Q0_N")] < 0
+    assert "disagree" in fig.layout.title.text and not fig.layout.title.text.startswith("0")
+    assert relatedness_heatmap(None) is None

@@ -23,7 +23,7 @@ from ..io import as_bool, read_tsv
 _COHORT_TABLES = (tables.QC_SUMMARY, tables.TUMOUR_FRACTION, tables.GENES, tables.ERBB2,
                   tables.TRACKED_VARIANTS, tables.SNV_TUMOUR_FRACTION, tables.VARIANT_CLUSTERS,
                   tables.CLUSTER_PREVALENCE, tables.TREE, tables.EVENTS, tables.HER2_BURDEN,
-                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES)
+                  tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES, tables.IDENTITY)
 _SAMPLE_TABLES = (tables.CNR, tables.CNS, tables.FRAGMENT_LENGTHS)
 TABLES: dict[str, str] = {t.name: t.in_results for t in _COHORT_TABLES}
 
@@ -51,12 +51,14 @@ NUMERIC: dict[str, tuple[str, ...]] = {
     "cnr": ("start", "end", "log2"),
     "cns": ("start", "end", "log2"),
     "fragment_lengths": ("length", "count"),
+    "identity": ("relatedness", "informative_sites"),
 }
 
 # Columns that hold identifiers and must stay strings (cluster 1 is not the number 1.0).
 _STRING_COLUMNS = {"sample_id": str, "patient_id": str, "cluster_id": str,
                    "parent_cluster_id": str, "chrom": str, "chromosome": str, "gene": str,
-                   "group": str, "analysis": str, "baseline_sample_id": str}
+                   "group": str, "analysis": str, "baseline_sample_id": str,
+                   "sample_a": str, "sample_b": str, "patient_a": str, "patient_b": str}
 
 def check_table(df: pd.DataFrame, kind: str, path: os.PathLike | str) -> pd.DataFrame:
     """Check the required columns of a ``kind`` table and make its numeric columns numbers.
