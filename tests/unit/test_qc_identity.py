@@ -229,3 +229,13 @@ def test_cohort_report_draws_the_relatedness_heatmap():
     assert z[i, j] == pytest.approx(1.0) and z[i, order.index("Q0_N")] < 0
     assert "disagree" in fig.layout.title.text and not fig.layout.title.text.startswith("0")
     assert relatedness_heatmap(None) is None
+
+
+def test_numeric_contig_names_stay_text(tmp_path):
+    # hs37d5-style contigs ("14", not "chr14"): sites and fingerprints must still line up
+    from plasmatrack.qc.identity_pipeline import read_sites_table
+
+    path = tmp_path / "sites.tsv"
+    path.write_text("chrom\tpos\tref\talt\tsource\n14\t100\tA\tG\tx\n")
+    sites = read_sites_table(path)
+    assert sites["chrom"].tolist() == ["14"] and sites["pos"].tolist() == [100]

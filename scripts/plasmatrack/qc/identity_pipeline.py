@@ -70,7 +70,8 @@ def run_fingerprint(bam: str | Path, sites_tsv: str | Path, out_tsv: str | Path,
 
 
 def read_sites_table(path: str | Path) -> pd.DataFrame:
-    table = read_tsv(path)
+    """The fingerprint sites (``SITE_COLUMNS``); contig names stay text (hs37d5's ``1``)."""
+    table = read_tsv(path, dtype={"chrom": str})
     missing = [c for c in SITE_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -95,7 +96,7 @@ def run_identity(sheet: pd.DataFrame, paths: IdentityPaths, settings: IdentitySe
         raise InputError(f"{len(paths.fingerprints)} fingerprint tables for {len(sheet)} samples")
     tables = []
     for path in paths.fingerprints:
-        table = read_tsv(path)
+        table = read_tsv(path, dtype={"chrom": str})
         missing = [c for c in FINGERPRINT_COLUMNS if c not in table.columns]
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
