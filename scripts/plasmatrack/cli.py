@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulate", "simulate a demo cohort with known truth"),
     "simulate-capture": ("simulate_capture", "simulate a capture-panel cohort (independent model)"),
     "qc": ("qc", "alignment and cfDNA fragment QC for a BAM"),
+    "qc-identity": ("qc_identity", "sample identity (swaps) and contamination of BAMs"),
     "cnv": ("cnv", "copy number, tumour fraction and gene calls for a BAM or CNVkit .cnr"),
     "tumour-fraction": ("tumour_fraction", "tumour fraction from HMMcopy/ichorCNA WIG read counts"),
     "cnv-combine": ("cnv_combine", "one tumour fraction per draw from copy number, SNVs and BAF"),

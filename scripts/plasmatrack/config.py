@@ -25,7 +25,8 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 PATH_KEYS = ("samples", "clinical", "reference.fasta", "panel", "genes", "hotspots", "truth",
              "annotation",
              "cnv.exclude", "variants.exons", "variants.known_variants",
-             "clonal.copy_number_table", "mrd.tumour_variants")
+             "clonal.copy_number_table",
+             "qc.identity.fingerprint_sites", "mrd.tumour_variants")
 
 
 def load_schema() -> dict:

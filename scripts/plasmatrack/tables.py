@@ -57,6 +57,21 @@ QC_SUMMARY = Table("qc_summary", "results/qc/qc_summary.tsv", _SAMPLE_KEYS,
                    "QC metrics of every sample (the rows of the per-sample QC tables)")
 QC_MULTIQC = Table("qc_multiqc", "results/qc/multiqc/plasmatrack_qc_mqc.tsv", (),
                    "QC metrics as a MultiQC custom-content table")
+# sample identity (issue 22; plasmatrack.qc.identity, docs/qc.md)
+FINGERPRINT_SITES = Table("fingerprint_sites", "results/qc/fingerprint_sites.tsv",
+                          ("chrom", "pos", "ref", "alt"),
+                          "SNP sites every sample is genotyped at for identity")
+FINGERPRINT = Table("fingerprint", "results/qc/{patient}/{sample}.fingerprint.tsv",
+                    ("chrom", "pos", "ref", "alt", "ref_count", "alt_count", "other_count",
+                     "depth"), "fragment counts of one sample at the fingerprint sites")
+IDENTITY = Table("identity", "results/qc/identity.tsv",
+                 ("sample_a", "sample_b", "relatedness", "informative_sites",
+                  "same_patient_expected", "verdict"),
+                 "relatedness of sample pairs and whether it agrees with the sample sheet")
+IDENTITY_SAMPLES = Table("identity_samples", "results/qc/identity_samples.tsv",
+                         ("sample_id", "patient_id", "identity_ok", "identity_status",
+                          "best_match", "contamination", "identity_reason"),
+                         "identity verdict and contamination estimate of each sample")
 
 # -- umi (issue 20; its per-sample and cohort QC tables live in the qc folder) ---------------
 _UMI = ("reads", "families", "families_ge2", "families_ge3", "molecules", "duplex_molecules",

@@ -81,3 +81,25 @@ def test_plasma_samples_pass_qc(qc_vs_truth):
     assert failed.empty, failed[["sample_id", "qc_reason"]].to_string()
     # Simulated cfDNA: mono-nucleosome peak with the 10 bp ripple below 150 bp.
     assert plasma["fragment_mode"].between(140, 200).all()
+
+
+def test_clean_demo_cohort_passes_identity(demo_run):
+    """Issue 22: every sample of the clean demo cohort is its patient's, nobody is contaminated,
+    and the QC summary gains the three identity columns at its end (docs/qc.md, "Sample
+    identity and contamination")."""
+    from plasmatrack.qc.identity import IdentitySettings
+
+    ids = {"sample_id": str, "patient_id": str, "best_match": str, "best_match_patient": str}
+    samples = pd.read_csv(demo_run.results / "qc" / "identity_samples.tsv", sep="\t", dtype=ids)
+    assert (samples["identity_status"] == "pass").all(), samples["identity_reason"].tolist()
+    assert (samples["best_match_patient"] == samples["patient_id"]).all()
+    assert (samples["contamination"] < IdentitySettings().max_contamination).all()
+    pairs = pd.read_csv(demo_run.results / "qc" / "identity.tsv", sep="\t")
+    n = len(samples)
+    assert len(pairs) == n * (n - 1) // 2
+    same = pairs["same_patient_expected"]
+    assert (pairs.loc[same, "verdict"] == "same_individual").all()
+    assert (pairs.loc[~same, "verdict"] == "different_individuals").all()
+    summary = pd.read_csv(demo_run.results / "qc" / "qc_summary.tsv", sep="\t")
+    assert list(summary.columns[-3:]) == ["identity_ok", "best_match", "contamination"]
+    assert summary["identity_ok"].all()

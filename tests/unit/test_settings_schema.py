@@ -106,6 +106,12 @@ SETTINGS = {
         for name in ("min_prop", "permutations", "seed", "maxstat_p", "min_events_per_term",
                      "min_group_size")
     },
+    ("plasmatrack.qc.identity", "IdentitySettings"): {
+        name: f"qc.identity.{name}"
+        for name in ("fingerprint_sites", "min_depth", "hom_max_fraction",
+                     "discovery_min_fraction", "min_informative_sites", "min_relatedness",
+                     "max_contamination", "min_mapping_quality", "min_base_quality")
+    },
     ("plasmatrack.report.pages", "ReportSettings"): {
         "her2_gene": "her2_gene",
         **{name: f"report.{name}"
@@ -186,6 +192,7 @@ FROM_CONFIG = {
     ("plasmatrack.cohort.settings", "CohortSettings"): "cohort",
     ("plasmatrack.report.pages", "ReportSettings"): "",
     ("plasmatrack.umi.settings", "UmiSettings"): "umi",
+    ("plasmatrack.qc.identity", "IdentitySettings"): "qc.identity",
 }
 
 

@@ -98,6 +98,10 @@ def test_report_reads_the_registry():
 PRODUCERS = {
     "qc_sample": ("plasmatrack.qc.sample", "QC_COLUMNS"),
     "qc_summary": ("plasmatrack.qc.sample", "QC_COLUMNS"),
+    "fingerprint_sites": ("plasmatrack.qc.identity", "SITE_COLUMNS"),
+    "fingerprint": ("plasmatrack.qc.identity", "FINGERPRINT_COLUMNS"),
+    "identity": ("plasmatrack.qc.identity", "PAIR_COLUMNS"),
+    "identity_samples": ("plasmatrack.qc.identity", "SAMPLE_COLUMNS"),
     "cnr": ("plasmatrack.cnv.segment", "CNR_COLUMNS"),
     "hmm_states": ("plasmatrack.cnv.pipeline", "STATE_COLUMNS"),
     "tumour_fraction_cn": ("plasmatrack.cnv.summary", "TF_COLUMNS"),

@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="contig length in Mb, about (default 2)")
     parser.add_argument("--contigs", type=int, default=8, help="contigs (default 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--swap", default="", help="swap two samples' reads: A:B[,...] "
+                        "(plasmatrack.simulate.identity; truth/identity.tsv)")
+    parser.add_argument("--contaminate", default="", help="mix another patient's read pairs "
+                        "into a sample: HOST:DONOR:FRACTION[,...]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,10 +33,26 @@ def run(args: argparse.Namespace) -> int:
         print("capturesim: need --patients >= 1, 1 <= --draws <= 7, --contigs >= 5",
               file=sys.stderr)
         return 2
+    from ..errors import InputError
+    from ..simulate.identity import IdentityInjection
+
+    try:
+        injection = IdentityInjection.parse(args.swap, args.contaminate)
+    except InputError as exc:
+        print(f"capturesim: {exc}", file=sys.stderr)
+        return 2
     t0 = time.time()
     cohort = write_cohort(args.out, seed=args.seed, patients=args.patients, draws=args.draws,
                           fragments=args.fragments, contig_mb=args.contig_mb,
                           contigs=args.contigs, verbose=not args.quiet)
+    if injection:
+        # the shared, simulator-independent hook: it acts on the finished FASTQs
+        from ..io import read_tsv, write_tsv
+        from ..simulate.identity import inject
+
+        sheet = read_tsv(cohort.out / "samples.tsv")
+        write_tsv(inject(cohort.out / "fastq", sheet, injection, args.seed),
+                  cohort.out / "truth" / "identity.tsv")
     n = len(cohort.truth["draws"])
     print(f"wrote {n} samples to {cohort.out} in {time.time() - t0:.1f} s "
           f"(config: {cohort.out / 'config.yaml'})")

@@ -32,6 +32,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "instead of reads")
     parser.add_argument("--no-reads", action="store_true",
                         help="write reference, BEDs, sheets and truth but no FASTQ")
+    parser.add_argument("--swap", default="",
+                        help="swap the reads of two samples of different patients: "
+                             "SAMPLE_A:SAMPLE_B[,...] (truth/identity.tsv says which)")
+    parser.add_argument("--contaminate", default="",
+                        help="replace a fraction of a sample's read pairs by another patient's "
+                             "sample's: HOST:DONOR:FRACTION[,...], e.g. P01_D2:P03_D1:0.05")
     parser.add_argument("--force", action="store_true",
                         help="replace DIR when it holds another or an unfinished cohort")
     parser.add_argument("--umi", choices=("none", "single", "duplex"), default="none",
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                     read_pairs=args.read_pairs, dilution=args.dilution,
                     healthy_donors=args.healthy_donors, no_reads=args.no_reads,
                     umi=args.umi, umi_length=args.umi_length,
-                    umi_family_size=args.umi_family_size)
+                    umi_family_size=args.umi_family_size,
+                    swap=args.swap, contaminate=args.contaminate)
     simulate_cohort(args.out, params, force=args.force, threads=max(1, args.threads))
     return 0

@@ -55,17 +55,25 @@ def _read_one(path: Path, required: Iterable[str]) -> pd.DataFrame:
 
 def summarise(qc_tsvs: list[str | Path], summary_tsv: str | Path,
               fragment_tsvs: list[str | Path] | None = None,
-              multiqc_dir: str | Path | None = None) -> pd.DataFrame:
+              multiqc_dir: str | Path | None = None,
+              identity_tsv: str | Path | None = None) -> pd.DataFrame:
     """Stack per-sample QC rows into ``qc_summary.tsv`` (sorted by patient, normals first, then
     timepoint) and, with ``multiqc_dir``, write MultiQC custom-content files there:
     ``plasmatrack_qc_mqc.tsv`` (General Statistics columns) and
-    ``plasmatrack_fragment_lengths_mqc.json`` (fragment-length line plot, fraction per bp)."""
+    ``plasmatrack_fragment_lengths_mqc.json`` (fragment-length line plot, fraction per bp).
+    With ``identity_tsv`` (the identity verdicts, tables.IDENTITY_SAMPLES) the identity columns
+    are appended (``identity_checks.append_identity``)."""
     tables = [_read_one(Path(p), ("sample_id", "patient_id", "qc_pass")) for p in qc_tsvs]
     summary = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=QC_COLUMNS)
     summary["timepoint_days"] = pd.to_numeric(summary["timepoint_days"]).astype("Int64")
     summary = summary.assign(_normal=summary["sample_type"] != "normal").sort_values(
         ["patient_id", "_normal", "timepoint_days", "sample_id"], na_position="first"
     ).drop(columns="_normal").reset_index(drop=True)
+    if identity_tsv is not None:
+        from .identity_checks import append_identity
+        ids = {c: str for c in ("sample_id", "patient_id", "best_match", "best_match_patient")}
+        summary = append_identity(summary, read_tsv(identity_tsv, dtype=ids,
+                                                    keep_default_na=False, na_values=[""]))
     write_tsv(summary, summary_tsv)
     if multiqc_dir is not None:
         _write_multiqc(summary, [Path(p) for p in fragment_tsvs or []], Path(multiqc_dir))

@@ -489,3 +489,33 @@ def burden_by_response(burden: pd.DataFrame | None, response: pd.Series | None =
                      title_text="best response")
     fig.update_yaxes(title_text="baseline HER2 burden")
     return apply_layout(fig, title, height=400, showlegend=False)
+
+
+def relatedness_heatmap(pairs: pd.DataFrame | None) -> go.Figure | None:
+    """Relatedness of every pair of samples (qc identity.tsv), samples in patient order; a
+    block of ~1 along the diagonal per patient, cells against the sheet outlined in the hover
+    text (issue 22, docs/qc.md "Sample identity and contamination")."""
+    if pairs is None or pairs.empty:
+        return None
+    names = pd.concat([pairs[["sample_a", "patient_a"]].set_axis(["s", "p"], axis=1),
+                       pairs[["sample_b", "patient_b"]].set_axis(["s", "p"], axis=1)])
+    order = names.drop_duplicates("s").sort_values(["p", "s"])["s"].tolist()
+    index = {s: k for k, s in enumerate(order)}
+    n = len(order)
+    z = np.full((n, n), np.nan)
+    text = np.full((n, n), "", dtype=object)
+    np.fill_diagonal(z, 1.0)
+    for row in pairs.itertuples(index=False):
+        i, j = index[row.sample_a], index[row.sample_b]
+        z[i, j] = z[j, i] = row.relatedness
+        text[i, j] = text[j, i] = (f"{esc(row.sample_a)} ({esc(row.patient_a)}) vs "
+                                   f"{esc(row.sample_b)} ({esc(row.patient_b)})<br>relatedness "
+                                   f"{row.relatedness:.2f} at {row.informative_sites} sites"
+                                   f"<br>{esc(row.verdict)}")
+    wrong = pairs["verdict"].isin(["mismatch", "unexpected_match"]).sum()
+    fig = go.Figure(go.Heatmap(z=z, x=order, y=order, text=text, hoverinfo="text", zmin=-1,
+                               zmax=1, colorscale="RdBu", colorbar={"title": "relatedness"}))
+    apply_layout(fig, title=f"Sample relatedness: {wrong} pair(s) disagree with the sheet",
+                 height=max(400, 18 * n + 150))
+    fig.update_yaxes(autorange="reversed")
+    return fig

@@ -31,7 +31,7 @@ from ..io import atomic_open, write_tsv
 from ..units import DAYS_PER_MONTH
 from .cohort_figures import burden_by_response, burden_waterfall, forest_plot, \
     fragment_length_profiles, km_plot, qc_metric_columns, qc_metrics, qc_passed, \
-    qc_reason_column, swimmer_plot
+    qc_reason_column, relatedness_heatmap, swimmer_plot
 from .patient_figures import HIDDEN_CATEGORIES, SUM_RULE_TOLERANCE, clone_fish_plot, \
     clone_labels, clone_tree, fish_layout, gene_copy_number_over_time, genome_copy_number, \
     treatment_timeline, tumour_fraction_over_time, vaf_trajectories
@@ -508,6 +508,12 @@ def qc_table(qc: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     shown = qc[cols].copy()
     shown["QC"] = passed.map({True: "pass", False: "FAIL"}).astype(object).fillna("")
     shown["reason"] = qc[reason].fillna("").astype(str) if reason else ""
+    if "identity_ok" in qc:  # issue 22: each sample's identity verdict (docs/qc.md)
+        shown["identity"] = as_bool(qc["identity_ok"]).map(
+            {True: "ok", False: "FAIL"}).astype(object).fillna("")
+        shown["best match"] = qc["best_match"].fillna("").astype(str) \
+            if "best_match" in qc else ""
+        shown["contamination"] = pd.to_numeric(qc.get("contamination"), errors="coerce")
     for col, _ in qc_metric_columns(qc):
         shown[col] = pd.to_numeric(qc[col], errors="coerce")
     return shown, (passed == False).fillna(False)  # noqa: E712 (nullable boolean)
@@ -616,6 +622,13 @@ def _cohort_qc_section(page: Page, data: StageData, settings: ReportSettings) ->
     page.figure(blocks, qc_metrics(qc),
                 "Key QC metrics per sample type; failing samples red (hover for the reason).",
                 None, None, missing=_why_missing(data, ["qc_summary"]))
+    if data.has("identity"):  # issue 22
+        pairs = data.table("identity")
+        page.figure(blocks, relatedness_heatmap(pairs),
+                    "Relatedness of every pair of samples at the fingerprint SNPs (about 1: one "
+                    "individual; 0 or below: unrelated). Each patient's samples should form one "
+                    "block; a draw out of its block was swapped (docs/qc.md).", "identity",
+                    pairs, missing="no sample pairs")
     if qc is not None and not qc.empty:
         shown, fail = qc_table(qc)
         order = np.argsort(~fail.to_numpy(), kind="stable")  # failures first

@@ -24,6 +24,7 @@ _COHORT_TABLES = (tables.QC_SUMMARY, tables.TUMOUR_FRACTION, tables.GENES, table
                   tables.TRACKED_VARIANTS, tables.SNV_TUMOUR_FRACTION, tables.VARIANT_CLUSTERS,
                   tables.CLUSTER_PREVALENCE, tables.TREE, tables.EVENTS, tables.HER2_BURDEN,
                   tables.SURVIVAL, tables.DYNAMICS, tables.KM_CURVES, tables.MRD_CALLS,
+                  tables.IDENTITY,
                   tables.UMI_SUMMARY)  # UMI tables: only runs with UMIs have them (issue 20)
 _SAMPLE_TABLES = (tables.CNR, tables.CNS, tables.FRAGMENT_LENGTHS, tables.UMI_FAMILY_SIZES)
 TABLES: dict[str, str] = {t.name: t.in_results for t in _COHORT_TABLES}
@@ -58,12 +59,14 @@ NUMERIC: dict[str, tuple[str, ...]] = {
                     "duplex_molecules", "duplex_yield", "error_rate_raw", "error_rate_single",
                     "error_rate_duplex"),
     "umi_family_sizes": ("family_size", "families"),
+    "identity": ("relatedness", "informative_sites"),
 }
 
 # Columns that hold identifiers and must stay strings (cluster 1 is not the number 1.0).
 _STRING_COLUMNS = {"sample_id": str, "patient_id": str, "cluster_id": str,
                    "parent_cluster_id": str, "chrom": str, "chromosome": str, "gene": str,
-                   "group": str, "analysis": str, "baseline_sample_id": str}
+                   "group": str, "analysis": str, "baseline_sample_id": str,
+                   "sample_a": str, "sample_b": str, "patient_a": str, "patient_b": str}
 
 def check_table(df: pd.DataFrame, kind: str, path: os.PathLike | str) -> pd.DataFrame:
     """Check the required columns of a ``kind`` table and make its numeric columns numbers.

@@ -23,8 +23,12 @@ from . import reads, truth, umi
 from .design import PatientDesign, SampleDesign, design_cohort, design_dilution
 from .annotation import add_protein_truth, write_gff3
 from .genome import Genome, build_genome, write_fasta
+from .identity import IdentityInjection, inject
 
 FORMAT_VERSION = 1
+# SimulateSettings fields added after the first format, with their defaults (see marker()).
+LATER_DEFAULTS = {"umi": "none", "umi_length": 8, "umi_family_size": 4.0, "swap": "",
+                  "contaminate": ""}
 DEFAULT_READ_PAIRS = 120_000
 
 
@@ -39,10 +43,13 @@ class SimulateSettings:
     dilution: bool = False
     healthy_donors: int = 0
     no_reads: bool = False
-    # a UMI library (simulate/umi.py); recorded in .complete only when not "none"
+    # a UMI library (simulate/umi.py)
     umi: str = "none"
     umi_length: int = 8
     umi_family_size: float = 4.0
+    # sample swaps and contaminations (simulate/identity.py): "A:B,..." and "A:B:F,..."
+    swap: str = ""
+    contaminate: str = ""
 
     def umi_settings(self) -> umi.UmiSimSettings | None:
         """The UMI library's settings, None without UMIs."""
@@ -52,13 +59,11 @@ class SimulateSettings:
                                   family_size=self.umi_family_size)
 
     def marker(self) -> dict:
-        """The parameters as recorded in ``.complete``: without the UMI keys when there are no
-        UMIs, so that a cohort without UMIs is byte-identical to one made before they existed."""
-        params = asdict(self)
-        if self.umi == "none":
-            for key in ("umi", "umi_length", "umi_family_size"):
-                params.pop(key)
-        return params
+        """The parameters as recorded in ``.complete``: the options added after the first format
+        only when set, so that a cohort made without them is byte-identical to one made before
+        they existed."""
+        return {key: value for key, value in asdict(self).items()
+                if key not in LATER_DEFAULTS or value != LATER_DEFAULTS[key]}
 
 
 def _check_params(p: SimulateSettings) -> None:
@@ -79,6 +84,12 @@ def _check_params(p: SimulateSettings) -> None:
         problems.append(f"--seed must be a non-negative integer (got {p.seed})")
     problems += umi.UmiSimSettings(mode=p.umi, length=p.umi_length,
                                    family_size=p.umi_family_size).check()
+    if (p.swap or p.contaminate) and p.no_reads:
+        problems.append("--swap and --contaminate act on reads: not with --no-reads")
+    try:
+        IdentityInjection.parse(p.swap, p.contaminate)
+    except InputError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
 
@@ -238,8 +249,10 @@ def _write_bed(frame: pd.DataFrame, path: Path) -> None:
 
 def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign], seed: int,
                        no_reads: bool, threads: int, log=print,
-                       umi_settings: umi.UmiSimSettings | None = None) -> dict[str, dict]:
-    """Write everything under ``tmp``; returns the per-sample library figures."""
+                       umi_settings: umi.UmiSimSettings | None = None,
+                       injection: IdentityInjection | None = None) -> dict[str, dict]:
+    """Write everything under ``tmp``; returns the per-sample library figures. ``injection``:
+    swaps and contaminations applied to the finished reads (truth/identity.tsv)."""
     (tmp / "reference").mkdir(parents=True, exist_ok=True)
     write_fasta(genome, tmp / "reference" / "genome.fa")
     _write_bed(genome.genes[["chrom", "start", "end", "name"]], tmp / "genes.bed")
@@ -264,6 +277,8 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
                                    for s in p.samples],
                                   umi_settings.mode if umi_settings else "none"))
 
+    if injection:
+        injection.check(sheet_df)  # before minutes of reads, not after
     library: dict[str, dict] = {}
     if not no_reads:
         (tmp / "fastq").mkdir(exist_ok=True)
@@ -306,6 +321,8 @@ def write_cohort_files(tmp: Path, genome: Genome, patients: list[PatientDesign],
     if umi_settings and library:
         rows = [library[s.sample_id]["umi"] for p in patients for s in p.samples]
         write_table(pd.DataFrame(rows, columns=umi.SUMMARY_COLUMNS), tdir / "umi_samples.tsv")
+    if injection:
+        write_table(inject(tmp / "fastq", sheet_df, injection, seed), tdir / "identity.tsv")
     return library
 
 
@@ -334,8 +351,9 @@ def simulate_cohort(out: str | os.PathLike, params: SimulateSettings, force: boo
         else:
             patients = design_cohort(genome, params.seed, params.patients, params.draws,
                                      params.read_pairs)
+        injection = IdentityInjection.parse(params.swap, params.contaminate)
         write_cohort_files(tmp, genome, patients, params.seed, params.no_reads, threads, log,
-                           params.umi_settings())
+                           params.umi_settings(), injection)
         marker = dict(params.marker(), format_version=FORMAT_VERSION,
                       samples=sum(len(p.samples) for p in patients))
         (tmp / ".complete").write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
