@@ -69,6 +69,7 @@ class ConsensusModel:
         self.min_quality = settings.min_input_base_quality
         self.max_quality = settings.max_base_quality
         self.min_consensus = settings.min_consensus_base_quality
+        self.keep_one_strand = settings.duplex_one_strand_bases == "keep"
 
     def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
         """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
@@ -134,11 +135,15 @@ class ConsensusModel:
 
     def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:
         """Combine the two strands' consensus reads of one end: agreeing bases with the summed
-        quality (capped), a base seen on one strand only with that strand's quality, and
-        disagreeing bases as N."""
+        quality (capped), disagreeing bases as N, and a base seen on one strand only (the
+        other N) as N, or with ``duplex_one_strand_bases: keep`` as that strand's base and
+        quality (fgbio CallDuplexConsensusReads without FilterConsensusReads'
+        ``--require-single-strand-agreement``)."""
         a_ok, b_ok = a.bases < N, b.bases < N
         agree = a_ok & b_ok & (a.bases == b.bases)
         only_a, only_b = a_ok & ~b_ok, b_ok & ~a_ok
+        if not self.keep_one_strand:
+            only_a = only_b = np.zeros_like(agree)
         bases = np.where(agree | only_a, a.bases, np.where(only_b, b.bases, N)).astype(np.uint8)
         summed = np.minimum(a.quals.astype(np.int32) + b.quals, self.max_quality)
         quals = np.where(agree, summed, np.where(only_a, a.quals,
