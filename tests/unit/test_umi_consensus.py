@@ -125,6 +125,8 @@ def test_duplex_molecules_assignment_and_error_rates(tmp_path, seed):
     # Error rates per base at reference positions (bases observed are in the row):
     assert row["bases_raw"] > 1_000_000 and 0.5e-3 < row["error_rate_raw"] < 2e-3
     assert row["bases_single"] > 400_000 and row["error_rate_single"] <= 1e-4
+    # A family of one read is that read: its rate is the raw rate, reported apart.
+    assert row["bases_singleton"] > 20_000 and 0.5e-3 < row["error_rate_singleton"] < 2.5e-3
     assert row["bases_duplex"] > 200_000 and row["errors_duplex"] == 0
     assert row["duplex_molecules"] >= 0.98 * n_true
     table = summarise([pd.read_csv(tmp_path / "u.tsv", sep="\t", dtype={"sample_id": str})])
