@@ -48,12 +48,21 @@ def two_trials(p1, p2):
 @dataclass
 class ConsensusRead:
     """One consensus read: base codes, Phred qualities, raw bases voting (depth) and raw bases
-    disagreeing with the consensus (errors) at each position."""
+    disagreeing with the consensus (errors) at each position; ``totals`` holds the read's
+    (max depth, min depth, summed depth, summed errors), computed with its batch (a handful of
+    reductions per batch, not per read)."""
 
     bases: np.ndarray
     quals: np.ndarray
     depth: np.ndarray
     errors: np.ndarray
+    totals: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def _totals(depth: np.ndarray, errors: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """``ConsensusRead.totals`` of each row of (F x L) depth and error arrays."""
+    return list(zip(depth.max(axis=1).tolist(), depth.min(axis=1).tolist(),
+                    depth.sum(axis=1).tolist(), errors.sum(axis=1).tolist()))
 
 
 class ConsensusModel:
@@ -86,8 +95,9 @@ class ConsensusModel:
             bases = np.stack([families[i][0] for i in members])
             quals = np.stack([families[i][1] for i in members])
             cons, qual, depth, errors = self._call_batch(bases, quals)
+            totals = _totals(depth, errors)
             for row, i in enumerate(members):
-                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row])
+                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row], totals[row])
         return out
 
     def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
@@ -128,9 +138,10 @@ class ConsensusModel:
                                     for f in ("bases", "quals", "depth", "errors")))
                     for k in (0, 1))
             combined = self.duplex(a, b)
+            totals = _totals(combined.depth, combined.errors)
             for row, i in enumerate(members):
                 out[i] = ConsensusRead(combined.bases[row], combined.quals[row],
-                                       combined.depth[row], combined.errors[row])
+                                       combined.depth[row], combined.errors[row], totals[row])
         return out
 
     def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:

@@ -62,7 +62,8 @@ class ErrorTally:
         if block is None:
             ref = encode(self.fetch(tid, index * BLOCK, (index + 1) * BLOCK).upper())
             ref = np.concatenate([ref, np.full(BLOCK - len(ref), N, dtype=np.uint8)])
-            block = self.blocks[tid, index] = _Block(ref, np.zeros((BLOCK, 2 * len(KINDS)), dtype=np.int64))
+            counts = np.zeros((BLOCK, 2 * len(KINDS)), dtype=np.int64)
+            block = self.blocks[tid, index] = _Block(ref, counts)
         return block
 
     def add(self, tid: int, positions: np.ndarray, bases: np.ndarray, kind: int) -> None:

@@ -73,7 +73,7 @@ def _stack(reads: list[pysam.AlignedSegment], masked: np.ndarray | None
     bases = encode("".join(r.query_sequence for r in reads)).reshape(shape)
     quals = np.frombuffer(b"".join(r.query_qualities.tobytes() for r in reads),
                           dtype=np.uint8).reshape(shape)
-    if masked is not None and masked.any():
+    if masked is not None:
         bases[:, masked] = N
     return bases, quals
 
@@ -99,7 +99,7 @@ def _query_positions(read: pysam.AlignedSegment) -> np.ndarray:
 def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> np.ndarray | None:
     """Query bases of ``read`` beyond its mate's unclipped 5' end (adapter read through when
     the fragment is shorter than the read, as fgbio ClipBam's ``--clip-bases-past-mate``);
-    None unless the pair faces inwards on one contig (forward read left of reverse mate)."""
+    None when there are none or the pair does not face inwards on one contig."""
     if read.reference_id != mate.reference_id or read.is_reverse == mate.is_reverse:
         return None
     forward, reverse = (mate, read) if read.is_reverse else (read, mate)
@@ -109,10 +109,12 @@ def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> np.ndar
     if read.is_reverse:
         lead = mate.cigartuples[0]
         start = mate.reference_start - (lead[1] if lead[0] == pysam.CSOFT_CLIP else 0)
-        return positions < start
-    tail = mate.cigartuples[-1]
-    end = mate.reference_end + (tail[1] if tail[0] == pysam.CSOFT_CLIP else 0)
-    return positions >= end
+        masked = positions < start
+    else:
+        tail = mate.cigartuples[-1]
+        end = mate.reference_end + (tail[1] if tail[0] == pysam.CSOFT_CLIP else 0)
+        masked = positions >= end
+    return masked if masked.any() else None
 
 
 def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall | None:
@@ -171,14 +173,13 @@ def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
     """fgbio's consensus tags: MI, RX, per-read depth cD / min depth cM / error rate cE, per
     base depth cd and errors ce; duplex also aD/bD, aM/bM (strand depths)."""
     final = call.final[end]
-    depth_sum = max(int(final.depth.sum()), 1)
-    tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", int(final.depth.max())),
-            ("cM", int(final.depth.min())), ("cE", float(final.errors.sum() / depth_sum)),
+    depth_max, depth_min, depth_sum, error_sum = final.totals
+    tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", depth_max), ("cM", depth_min),
+            ("cE", error_sum / max(depth_sum, 1)),
             ("cd", _int_array(final.depth)), ("ce", _int_array(final.errors))]
     if call.duplex:
-        a, b = call.strand_reads[end]["A"], call.strand_reads[end]["B"]
-        tags += [("aD", int(a.depth.max())), ("bD", int(b.depth.max())),
-                 ("aM", int(a.depth.min())), ("bM", int(b.depth.min()))]
+        a, b = call.strand_reads[end]["A"].totals, call.strand_reads[end]["B"].totals
+        tags += [("aD", a[0]), ("bD", b[0]), ("aM", a[1]), ("bM", b[1])]
     return tags
 
 
