@@ -97,7 +97,12 @@ def test_mageri_spike_variants_after_consensus_and_family_errors_gone(shared_dat
     # Raw minority bases inside the big families (e.g. 8 C / 10 G reads at 30 in the
     # 12,791-read T family) are gone: one shared change at 109 in one R2 consensus is all.
     assert big_family_mismatches == [("TGGCGGGTATCTAC", 109, "G")]
-    assert row["error_rate_single"] < row["error_rate_raw"] / 2  # 6.3e-4 vs 1.6e-3
+    # Single-strand rate over families of >= 2 reads: 3 errors in 2,535 bases, all that shared
+    # A>G at 109 (three families of UMI TGGCGGGTATCTAC; a change before the UMI, which no
+    # consensus removes); families of one read have their own rate (16 in 30,606, 5.2e-4).
+    assert (row["errors_single"], row["bases_single"]) == (3, 2_535)
+    assert (row["errors_singleton"], row["bases_singleton"]) == (16, 30_606)
+    assert row["error_rate_singleton"] < row["error_rate_raw"] / 2  # 5.2e-4 vs 1.6e-3
 
 
 @pytest.mark.parametrize("sample,singletons,sscs_reads", [("56", 19_522, 0), ("58", 19_542, 14)])

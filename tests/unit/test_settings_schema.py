@@ -124,7 +124,7 @@ SETTINGS = {
         for name in ("mode", "source", "read_structures", "umi_length", "max_edits", "min_reads",
                      "require_both_strands", "error_rate_pre_umi", "error_rate_post_umi",
                      "min_input_base_quality", "max_base_quality", "min_consensus_base_quality",
-                     "min_mapping_quality")
+                     "min_mapping_quality", "duplex_one_strand_bases")
     },
 }
 

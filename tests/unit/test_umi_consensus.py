@@ -15,6 +15,8 @@ from plasmatrack.errors import InputError
 from plasmatrack.umi import UmiSettings
 from plasmatrack.umi.metrics import summarise
 from plasmatrack.umi.pipeline import ConsensusInputs, run_consensus
+from plasmatrack.umi.stream import MoleculeStream
+from plasmatrack.umi.umis import UmiProblems
 
 READ = 80
 GENOME = 30_000
@@ -123,6 +125,8 @@ def test_duplex_molecules_assignment_and_error_rates(tmp_path, seed):
     # Error rates per base at reference positions (bases observed are in the row):
     assert row["bases_raw"] > 1_000_000 and 0.5e-3 < row["error_rate_raw"] < 2e-3
     assert row["bases_single"] > 400_000 and row["error_rate_single"] <= 1e-4
+    # A family of one read is that read: its rate is the raw rate, reported apart.
+    assert row["bases_singleton"] > 20_000 and 0.5e-3 < row["error_rate_singleton"] < 2.5e-3
     assert row["bases_duplex"] > 200_000 and row["errors_duplex"] == 0
     assert row["duplex_molecules"] >= 0.98 * n_true
     table = summarise([pd.read_csv(tmp_path / "u.tsv", sep="\t", dtype={"sample_id": str})])
@@ -197,3 +201,31 @@ def test_bad_umis_are_counted_and_named(tmp_path):
                                                    read.query_name.split(":")[0]))
     with pytest.raises(InputError, match=r"of \d+ reads: reads without a UMI"):
         run_consensus(unnamed, tmp_path / "c.bam", tmp_path / "u.tsv", UmiSettings(mode="single"))
+
+
+def test_reads_whose_mate_is_absent_are_counted_not_kept(tmp_path):
+    bam, _, truth = _cohort(tmp_path, 4, molecules=200)
+    orphans = tmp_path / "orphans.bam"
+    dropped = 0
+    with pysam.AlignmentFile(str(bam)) as src, \
+            pysam.AlignmentFile(str(orphans), "wb", header=src.header) as dst:
+        for read in src:
+            if read.query_name.startswith("m1") and read.is_read2:
+                dropped += 1
+                continue
+            dst.write(read)
+    pysam.index(str(orphans))
+    peaks, counts = {}, {}
+    for path in (bam, orphans):
+        stream = MoleculeStream(UmiSettings(mode="duplex"), UmiProblems(str(path)))
+        waiting = [0]
+        with pysam.AlignmentFile(str(path)) as handle:
+            for _ in stream.run(handle):
+                waiting.append(len(stream.waiting))
+        peaks[path], counts[path] = max(waiting), stream.counts
+    assert dropped > 100
+    # Each orphan is counted once, and none waits beyond its mate's position: the reads waiting
+    # at once stay as few as in the complete file (mates due within an insert), not ~dropped.
+    assert counts[orphans].mate_unmapped_or_elsewhere == dropped
+    assert counts[orphans].grouped + dropped == counts[orphans].reads
+    assert peaks[orphans] <= peaks[bam] + 5

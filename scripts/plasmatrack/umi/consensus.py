@@ -48,12 +48,21 @@ def two_trials(p1, p2):
 @dataclass
 class ConsensusRead:
     """One consensus read: base codes, Phred qualities, raw bases voting (depth) and raw bases
-    disagreeing with the consensus (errors) at each position."""
+    disagreeing with the consensus (errors) at each position; ``totals`` holds the read's
+    (max depth, min depth, summed depth, summed errors), computed with its batch (a handful of
+    reductions per batch, not per read)."""
 
     bases: np.ndarray
     quals: np.ndarray
     depth: np.ndarray
     errors: np.ndarray
+    totals: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def _totals(depth: np.ndarray, errors: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """``ConsensusRead.totals`` of each row of (F x L) depth and error arrays."""
+    return list(zip(depth.max(axis=1).tolist(), depth.min(axis=1).tolist(),
+                    depth.sum(axis=1).tolist(), errors.sum(axis=1).tolist()))
 
 
 class ConsensusModel:
@@ -69,6 +78,7 @@ class ConsensusModel:
         self.min_quality = settings.min_input_base_quality
         self.max_quality = settings.max_base_quality
         self.min_consensus = settings.min_consensus_base_quality
+        self.keep_one_strand = settings.duplex_one_strand_bases == "keep"
 
     def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
         """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
@@ -85,8 +95,9 @@ class ConsensusModel:
             bases = np.stack([families[i][0] for i in members])
             quals = np.stack([families[i][1] for i in members])
             cons, qual, depth, errors = self._call_batch(bases, quals)
+            totals = _totals(depth, errors)
             for row, i in enumerate(members):
-                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row])
+                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row], totals[row])
         return out
 
     def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
@@ -127,18 +138,23 @@ class ConsensusModel:
                                     for f in ("bases", "quals", "depth", "errors")))
                     for k in (0, 1))
             combined = self.duplex(a, b)
+            totals = _totals(combined.depth, combined.errors)
             for row, i in enumerate(members):
                 out[i] = ConsensusRead(combined.bases[row], combined.quals[row],
-                                       combined.depth[row], combined.errors[row])
+                                       combined.depth[row], combined.errors[row], totals[row])
         return out
 
     def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:
         """Combine the two strands' consensus reads of one end: agreeing bases with the summed
-        quality (capped), a base seen on one strand only with that strand's quality, and
-        disagreeing bases as N."""
+        quality (capped), disagreeing bases as N, and a base seen on one strand only (the
+        other N) as N, or with ``duplex_one_strand_bases: keep`` as that strand's base and
+        quality (fgbio CallDuplexConsensusReads without FilterConsensusReads'
+        ``--require-single-strand-agreement``)."""
         a_ok, b_ok = a.bases < N, b.bases < N
         agree = a_ok & b_ok & (a.bases == b.bases)
         only_a, only_b = a_ok & ~b_ok, b_ok & ~a_ok
+        if not self.keep_one_strand:
+            only_a = only_b = np.zeros_like(agree)
         bases = np.where(agree | only_a, a.bases, np.where(only_b, b.bases, N)).astype(np.uint8)
         summed = np.minimum(a.quals.astype(np.int32) + b.quals, self.max_quality)
         quals = np.where(agree, summed, np.where(only_a, a.quals,

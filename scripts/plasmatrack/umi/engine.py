@@ -7,7 +7,7 @@ import numpy as np
 import pysam
 
 from .consensus import ConsensusModel
-from .metrics import DUPLEX, RAW, SINGLE, ErrorTally, MoleculeTally
+from .metrics import DUPLEX, RAW, SINGLE, SINGLETON, ErrorTally, MoleculeTally
 from .molecules import MoleculeCall, call_consensus, prepare_molecule, records
 from .settings import UmiSettings
 from .stream import Molecule
@@ -109,7 +109,9 @@ class ConsensusEngine:
                 valid = quals[:, query] >= self.settings.min_input_base_quality
                 raw = np.where(valid, bases[:, query], 4)
                 self.errors.add(tid, np.tile(ref, len(raw)), raw.ravel(), RAW)
-            for strand_read in call.strand_reads[end].values():
-                self.errors.add(tid, ref, strand_read.bases[query], SINGLE)
+            for strand, strand_read in call.strand_reads[end].items():
+                # A family of one read is that read: its own rate, not the consensus rate.
+                kind = SINGLE if len(call.raw[end][strand][0]) >= 2 else SINGLETON
+                self.errors.add(tid, ref, strand_read.bases[query], kind)
             if call.duplex:
                 self.errors.add(tid, ref, call.final[end].bases[query], DUPLEX)

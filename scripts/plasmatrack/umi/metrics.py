@@ -2,10 +2,13 @@
 cohort table (``summarise``).
 
 Error rates per base are measured where the consensus reads align, against the reference:
-raw bases (quality >= ``min_input_base_quality``), single-strand consensus bases and duplex
-consensus bases (not N). A site where at least 2 single-strand molecules, and at least 10 % of
-them, differ from the reference holds a real variant (germline or somatic), not errors, and is
-left out of all three rates; on normals that leaves the errors."""
+raw bases (quality >= ``min_input_base_quality``), single-strand consensus bases of families of
+>= 2 reads (``single``; the fgbio / Kennedy 2014 convention), single-strand consensus bases of
+families of one read (``singleton``: the read itself, so its own column) and duplex consensus
+bases (not N: what the duplex record gives the variant stage). A site where at least 2
+single-strand molecules (of any family size), and at least 10 % of them, differ from the
+reference holds a real variant (germline or somatic), not errors, and is left out of all rates;
+on normals that leaves the errors."""
 
 from __future__ import annotations
 
@@ -28,9 +31,11 @@ METRIC_COLUMNS = [
     "family_size_max", "molecules_below_min_reads", "consensus_molecules",
     "molecules_on_target", "bases_raw", "errors_raw", "bases_single", "errors_single",
     "bases_duplex", "errors_duplex", "variant_sites_excluded",
+    "error_rate_singleton", "bases_singleton", "errors_singleton",
 ]
 FAMILY_SIZE_COLUMNS = ["family_size", "families"]
-RAW, SINGLE, DUPLEX = 0, 1, 2
+RAW, SINGLE, DUPLEX, SINGLETON = 0, 1, 2, 3
+KINDS = ((RAW, "raw"), (SINGLE, "single"), (DUPLEX, "duplex"), (SINGLETON, "singleton"))
 VARIANT_MIN_MOLECULES = 2
 VARIANT_MIN_FRACTION = 0.1
 BLOCK = 1 << 16
@@ -39,7 +44,7 @@ BLOCK = 1 << 16
 @dataclass
 class _Block:
     reference: np.ndarray
-    counts: np.ndarray  # (BLOCK, 6): bases and errors of raw, single, duplex
+    counts: np.ndarray  # (BLOCK, 8): bases and errors of each of KINDS
 
 
 class ErrorTally:
@@ -49,7 +54,7 @@ class ErrorTally:
     def __init__(self, fetch: Callable[[int, int, int], str]) -> None:
         self.fetch = fetch
         self.blocks: dict[tuple[int, int], _Block] = {}
-        self.totals = np.zeros(6, dtype=np.int64)
+        self.totals = np.zeros(2 * len(KINDS), dtype=np.int64)
         self.excluded = 0
 
     def _block(self, tid: int, index: int) -> _Block:
@@ -57,7 +62,8 @@ class ErrorTally:
         if block is None:
             ref = encode(self.fetch(tid, index * BLOCK, (index + 1) * BLOCK).upper())
             ref = np.concatenate([ref, np.full(BLOCK - len(ref), N, dtype=np.uint8)])
-            block = self.blocks[tid, index] = _Block(ref, np.zeros((BLOCK, 6), dtype=np.int64))
+            counts = np.zeros((BLOCK, 2 * len(KINDS)), dtype=np.int64)
+            block = self.blocks[tid, index] = _Block(ref, counts)
         return block
 
     def add(self, tid: int, positions: np.ndarray, bases: np.ndarray, kind: int) -> None:
@@ -82,7 +88,9 @@ class ErrorTally:
         """Judge and sum the blocks of other contigs and those ending before ``position``."""
         for key in [k for k in self.blocks if k[0] != tid or (k[1] + 2) * BLOCK <= position]:
             counts = self.blocks.pop(key).counts
-            single_n, single_err = counts[:, 2 * SINGLE], counts[:, 2 * SINGLE + 1]
+            # Molecules of every family size judge a site: singletons carry real alleles too.
+            single_n = counts[:, 2 * SINGLE] + counts[:, 2 * SINGLETON]
+            single_err = counts[:, 2 * SINGLE + 1] + counts[:, 2 * SINGLETON + 1]
             variant = (single_err >= VARIANT_MIN_MOLECULES) & (
                 single_err >= VARIANT_MIN_FRACTION * single_n)
             self.excluded += int(variant.sum())
@@ -91,7 +99,7 @@ class ErrorTally:
     def rates(self) -> dict[str, float]:
         self.close_before(-1, 0)
         out: dict[str, float] = {"variant_sites_excluded": self.excluded}
-        for kind, name in ((RAW, "raw"), (SINGLE, "single"), (DUPLEX, "duplex")):
+        for kind, name in KINDS:
             bases, errors = int(self.totals[2 * kind]), int(self.totals[2 * kind + 1])
             out[f"bases_{name}"], out[f"errors_{name}"] = bases, errors
             out[f"error_rate_{name}"] = errors / bases if bases else np.nan

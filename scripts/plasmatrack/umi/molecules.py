@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
-from .consensus import ConsensusModel, ConsensusRead, decode, encode
+from .consensus import N, ConsensusModel, ConsensusRead, decode, encode
 from .settings import UmiSettings
 from .stream import Molecule, Template
+
+_CONSUMES_BOTH = (pysam.CMATCH, pysam.CEQUAL, pysam.CDIFF)
 
 
 @dataclass
@@ -63,13 +65,56 @@ def _end_reads(molecule: Molecule, end: int, duplex: bool) -> tuple[EndReads, in
     return EndReads(by_strand, template), len(reads) - counts[chosen]
 
 
-def _stack(reads: list[pysam.AlignedSegment]) -> tuple[np.ndarray, np.ndarray]:
-    """Base codes and qualities of equally long reads as (n x L) arrays."""
+def _stack(reads: list[pysam.AlignedSegment], masked: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Base codes and qualities of equally long reads as (n x L) arrays; the ``masked``
+    columns (query indices) are N, so they neither vote nor count as raw bases."""
     shape = (len(reads), -1)
     bases = encode("".join(r.query_sequence for r in reads)).reshape(shape)
     quals = np.frombuffer(b"".join(r.query_qualities.tobytes() for r in reads),
                           dtype=np.uint8).reshape(shape)
+    if masked is not None:
+        bases[:, masked] = N
     return bases, quals
+
+
+def _query_positions(read: pysam.AlignedSegment) -> np.ndarray:
+    """The reference position of each query base, 0-based: aligned bases their own, soft
+    clips continued past the alignment's ends, an insertion the position of the base after it."""
+    positions, ref = [], read.reference_start
+    cigar = read.cigartuples
+    if cigar and cigar[0][0] == pysam.CSOFT_CLIP:
+        ref -= cigar[0][1]
+    for op, length in cigar:
+        if op in _CONSUMES_BOTH or op == pysam.CSOFT_CLIP:
+            positions.append(np.arange(ref, ref + length))
+            ref += length
+        elif op == pysam.CINS:
+            positions.append(np.full(length, ref))
+        elif op in (pysam.CDEL, pysam.CREF_SKIP):
+            ref += length
+    return np.concatenate(positions) if positions else np.zeros(0, dtype=int)
+
+
+def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> np.ndarray | None:
+    """Query bases of ``read`` beyond its mate's unclipped 5' end (adapter read through when
+    the fragment is shorter than the read, as fgbio ClipBam's ``--clip-bases-past-mate``);
+    None when there are none or the pair does not face inwards on one contig."""
+    if read.reference_id != mate.reference_id or read.is_reverse == mate.is_reverse:
+        return None
+    forward, reverse = (mate, read) if read.is_reverse else (read, mate)
+    if forward.reference_start > reverse.reference_end:
+        return None
+    positions = _query_positions(read)
+    if read.is_reverse:
+        lead = mate.cigartuples[0]
+        start = mate.reference_start - (lead[1] if lead[0] == pysam.CSOFT_CLIP else 0)
+        masked = positions < start
+    else:
+        tail = mate.cigartuples[-1]
+        end = mate.reference_end + (tail[1] if tail[0] == pysam.CSOFT_CLIP else 0)
+        masked = positions >= end
+    return masked if masked.any() else None
 
 
 def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall | None:
@@ -89,7 +134,10 @@ def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall 
     # Every strand must reach every end with the chosen CIGAR to stand in the consensus.
     strands = sorted(set.intersection(*(set(e.by_strand) for e in ends)))
     call = MoleculeCall(molecule, sizes, ends, discarded=discarded)
-    call.raw = [{s: _stack(end.by_strand[s]) for s in strands} for end in ends]
+    masks = ([past_mate(ends[0].template, ends[1].template),
+              past_mate(ends[1].template, ends[0].template)] if len(ends) == 2 else [None])
+    call.raw = [{s: _stack(end.by_strand[s], mask) for s in strands}
+                for end, mask in zip(ends, masks)]
     return call
 
 
@@ -125,14 +173,13 @@ def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
     """fgbio's consensus tags: MI, RX, per-read depth cD / min depth cM / error rate cE, per
     base depth cd and errors ce; duplex also aD/bD, aM/bM (strand depths)."""
     final = call.final[end]
-    depth_sum = max(int(final.depth.sum()), 1)
-    tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", int(final.depth.max())),
-            ("cM", int(final.depth.min())), ("cE", float(final.errors.sum() / depth_sum)),
+    depth_max, depth_min, depth_sum, error_sum = final.totals
+    tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", depth_max), ("cM", depth_min),
+            ("cE", error_sum / max(depth_sum, 1)),
             ("cd", _int_array(final.depth)), ("ce", _int_array(final.errors))]
     if call.duplex:
-        a, b = call.strand_reads[end]["A"], call.strand_reads[end]["B"]
-        tags += [("aD", int(a.depth.max())), ("bD", int(b.depth.max())),
-                 ("aM", int(a.depth.min())), ("bM", int(b.depth.min()))]
+        a, b = call.strand_reads[end]["A"].totals, call.strand_reads[end]["B"].totals
+        tags += [("aD", a[0]), ("bD", b[0]), ("aM", a[1]), ("bM", b[1])]
     return tags
 
 

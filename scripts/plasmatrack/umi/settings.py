@@ -9,6 +9,7 @@ from ..errors import InputError
 
 MODES = ("none", "single", "duplex")
 SOURCES = ("read_name", "inline", "tag")
+ONE_STRAND_BASES = ("mask", "keep")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class UmiSettings:
     max_edits: Hamming distance within which directional adjacency joins UMIs.
     min_reads: reads a strand family needs for a consensus.
     require_both_strands: duplex: drop molecules seen on one strand only.
+    duplex_one_strand_bases: duplex: a base that one strand's consensus calls and the other's
+        does not (N): ``mask`` (N, the duplex record holds only bases both strands agree on)
+        or ``keep`` (that strand's base and single-strand quality, as fgbio's duplex caller).
     error_rate_pre_umi / error_rate_post_umi: Phred-scaled rates of errors before UMI
         attachment (shared by the whole family) and after it (independent per read).
     min_input_base_quality: raw bases below it do not vote (Phred).
@@ -42,6 +46,7 @@ class UmiSettings:
     max_edits: int = 1
     min_reads: int = 1
     require_both_strands: bool = False
+    duplex_one_strand_bases: str = "mask"
     error_rate_pre_umi: int = 45
     error_rate_post_umi: int = 40
     min_input_base_quality: int = 10
@@ -53,6 +58,9 @@ class UmiSettings:
         problems = []
         if self.mode not in MODES:
             problems.append(f"umi.mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.duplex_one_strand_bases not in ONE_STRAND_BASES:
+            problems.append(f"umi.duplex_one_strand_bases {self.duplex_one_strand_bases!r} is "
+                            f"not one of {', '.join(ONE_STRAND_BASES)}")
         if self.source not in SOURCES:
             problems.append(f"umi.source {self.source!r} is not one of {', '.join(SOURCES)}")
         if self.source == "inline" and self.mode != "none" and len(self.read_structures) != 2:

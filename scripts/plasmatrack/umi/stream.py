@@ -125,6 +125,9 @@ class MoleculeStream:
         self.counts = ReadCounts()
         self.buckets = _Buckets()
         self.waiting: dict[str, pysam.AlignedSegment] = {}
+        # (mate position, name) of the waiting reads: a mate not seen once the stream has
+        # passed its position is not in the file, and its read must not wait to the contig end.
+        self.mate_due: list[tuple[int, str]] = []
         self.next_id = 0
         self.max_length = 0
 
@@ -140,8 +143,11 @@ class MoleculeStream:
                 yield from self._close(float("inf"))
                 self._drop_waiting()
                 contig = read.reference_id
-            elif heap and heap[0][0] < read.reference_start - self.max_length:
-                yield from self._close(read.reference_start - self.max_length)
+            else:
+                if heap and heap[0][0] < read.reference_start - self.max_length:
+                    yield from self._close(read.reference_start - self.max_length)
+                if self.mate_due and self.mate_due[0][0] < read.reference_start:
+                    self._drop_overdue(read.reference_start)
             self._take(read)
         yield from self._close(float("inf"))
         self._drop_waiting()
@@ -160,11 +166,19 @@ class MoleculeStream:
             self._template((mate, read) if mate.is_read1 else (read, mate))
         else:
             self.waiting[read.query_name] = read
+            heapq.heappush(self.mate_due, (read.next_reference_start, read.query_name))
+
+    def _drop_overdue(self, position: int) -> None:
+        while self.mate_due and self.mate_due[0][0] < position:
+            _, name = heapq.heappop(self.mate_due)
+            if self.waiting.pop(name, None) is not None:
+                self.counts.mate_unmapped_or_elsewhere += 1
 
     def _drop_waiting(self) -> None:
         """Mates that never came (filtered, or absent from the file) end a contig unpaired."""
         self.counts.mate_unmapped_or_elsewhere += len(self.waiting)
         self.waiting.clear()
+        self.mate_due.clear()
 
     def _umi(self, read: pysam.AlignedSegment) -> str | None:
         if self.settings.source == "tag":
