@@ -2,7 +2,7 @@
 duplex`), checked against the simulator's read-level truth: molecules and duplex molecules
 recovered, error rates before and after duplex consensus at reference positions, consensus
 molecules as the variant stage's depth, VAF against truth, the UMI summary table and the report's
-consensus QC. And with `umi.mode: none` the same cohort plans today's jobs (docs/umi_pipeline.md)."""
+consensus QC. And with `umi.mode: none` the same cohort plans today's jobs (docs/umi.md, "In the pipeline")."""
 
 from __future__ import annotations
 

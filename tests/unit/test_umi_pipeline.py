@@ -1,4 +1,4 @@
-"""The umi stage in the pipeline (docs/umi_pipeline.md): the sheet column umi_mode and the
+"""The umi stage in the pipeline (docs/umi.md, "In the pipeline"): the sheet column umi_mode and the
 consensus QC on the cohort page. The rules themselves run in tests/e2e/test_umi_truth.py."""
 
 from __future__ import annotations

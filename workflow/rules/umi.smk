@@ -3,7 +3,7 @@
 # (umi_summary). The align rule and the variant pileups take their reads through the input
 # functions `align_fastq_pair` and `pileup_bams` (common.smk). With umi.mode none and no sheet
 # column umi_mode nothing here runs and every path is today's. Logic: scripts/plasmatrack/umi/
-# (docs/umi.md; the pipeline wiring in docs/umi_pipeline.md).
+# (docs/umi.md, and its "In the pipeline" section).
 import re as _umi_re
 
 UMI_CONFIG = config["umi"]

@@ -1,6 +1,6 @@
 """The consensus (UMI) QC of the cohort page: strand-family sizes per sample, duplex yield and
 error rates before and after consensus, from the umi stage's tables (``tables.UMI_SUMMARY``,
-``tables.UMI_FAMILY_SIZES``). Shown only when a run had UMIs (docs/umi_pipeline.md)."""
+``tables.UMI_FAMILY_SIZES``). Shown only when a run had UMIs (docs/umi.md, "In the pipeline")."""
 
 from __future__ import annotations
 
