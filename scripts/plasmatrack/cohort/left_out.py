@@ -1,0 +1,40 @@
+"""Draws that failed sample identity (:mod:`plasmatrack.qc.identity_exclusion`) in the cohort
+tables: kept in draw_metrics.tsv with ``excluded`` true and the reason first in ``note``, left
+out of the baseline and on-treatment choice (her2_burden.tsv, dynamics.tsv, and so survival),
+whose patient notes name them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def mark_left_out(draws: pd.DataFrame, left_out: dict[str, str]) -> pd.DataFrame:
+    """``draws`` with the column ``excluded`` appended (true for the samples in ``left_out``)
+    and each left-out draw's reason put first in its ``note``."""
+    out = draws.copy()
+    reason = out["sample_id"].map(left_out)
+    out["excluded"] = reason.notna()
+    old = out["note"].fillna("").astype(str)
+    out["note"] = [f"{r}; {n}" if r and n else (r or n) for r, n in zip(reason.fillna(""), old)]
+    return out
+
+
+def used_draws(draws: pd.DataFrame, left_out: dict[str, str] | None) -> pd.DataFrame:
+    """The draws the patient-level analyses may use: all but those in ``left_out``."""
+    if not left_out:
+        return draws
+    return draws[~draws["sample_id"].isin(left_out)].reset_index(drop=True)
+
+
+def note_left_out(table: pd.DataFrame, draws: pd.DataFrame, left_out: dict[str, str]
+                  ) -> pd.DataFrame:
+    """``table`` (one row per patient, a ``note`` column) with each patient's left-out draws
+    appended to its note: '<sample> left out: failed identity (best match ...)'."""
+    out = table.copy()
+    gone = draws[draws["sample_id"].isin(left_out)]
+    text = gone.groupby("patient_id")["sample_id"].agg(
+        lambda ids: "; ".join(f"{s} {left_out[s]}" for s in sorted(ids)))
+    extra = out["patient_id"].map(text).fillna("")
+    old = out["note"].fillna("").astype(str)
+    out["note"] = [f"{o}; {e}" if o and e else (o or e) for o, e in zip(old, extra)]
+    return out
