@@ -153,3 +153,32 @@ def test_clonal_does_not_fit_the_swapped_draw_and_says_so(tmp_path):
     plain = run_pipeline(tmp_path / "left" / "tracked.tsv", tmp_path / "left" / "tf.tsv", {},
                          settings=settings)
     assert "X_D4" in set(plain["prevalence"]["sample_id"])
+
+
+def test_report_leaves_the_draw_out_of_trajectories_and_says_so_in_red(tmp_path):
+    from plasmatrack.io import read_tsv
+    from plasmatrack.report.pages import build_cohort_page, build_patient_page
+    from plasmatrack.report.sources import Sources, StageData
+    from plasmatrack.report.synthetic import write_synthetic_results
+
+    run = write_synthetic_results(tmp_path / "run", n_patients=6, seed=3)
+    qc = read_tsv(run.results / "qc" / "qc_summary.tsv")
+    swapped = sorted(qc.loc[(qc["patient_id"] == "P002") & (qc["sample_type"] == "plasma"),
+                            "sample_id"])[1]
+    qc["identity_ok"] = qc["sample_id"] != swapped
+    qc["best_match"] = ["P001_X" if s == swapped else "" for s in qc["sample_id"]]
+    qc["contamination"] = 0.001
+    qc.to_csv(tmp_path / "qc_summary.tsv", sep="\t", index=False)
+    sources = Sources.from_results_dir(run.results, samples_sheet=run.samples,
+                                       clinical_sheet=run.clinical)
+    sources.tables["qc_summary"] = tmp_path / "qc_summary.tsv"
+    data = StageData(sources)
+    html = build_patient_page(data, "P002", tmp_path / "P002.html").read_text()
+    warning = (f'<li class="warn">{swapped} left out: failed identity (best match P001_X): not '
+               "used in trajectories, clones or cohort analyses</li>")
+    assert html.count(warning) == 3  # summary, tumour fraction, tracked variants
+    for name in ("tracked_variants", "tumour_fraction"):
+        plotted = read_tsv(tmp_path / "P002_data" / f"{name}.tsv")
+        assert swapped not in set(plotted["sample_id"]) and len(plotted)
+    assert "left out" not in build_patient_page(data, "P001", tmp_path / "P001.html").read_text()
+    assert warning in build_cohort_page(data, tmp_path / "cohort.html").read_text()
