@@ -182,3 +182,56 @@ def test_report_leaves_the_draw_out_of_trajectories_and_says_so_in_red(tmp_path)
         assert swapped not in set(plotted["sample_id"]) and len(plotted)
     assert "left out" not in build_patient_page(data, "P001", tmp_path / "P001.html").read_text()
     assert warning in build_cohort_page(data, tmp_path / "cohort.html").read_text()
+
+
+def _mrd_cohort(seed=8):
+    """Patients P1 and P2 with 60 tumour sites each (background 1e-4), a normal each, counted at
+    every site (depth 2000). P1's draws carry residual disease at TF 2e-3 (a few mutants per site
+    pooled); P2_D2 is P1's blood at TF 0.03 put in P2's tube (a swap): at P1's sites it shows
+    ~1.5 % mutants, under the 5 % real-variant cut, so as a control it would raise P1's
+    background."""
+    from plasmatrack.mrd.sites import finish_sites
+
+    rng = np.random.default_rng(seed)
+    sites = finish_sites(pd.DataFrame(
+        [{"patient_id": p, "chrom": "chr7", "pos": 1000 * k + 10 * i + 1, "ref": "G", "alt": "A",
+          "ccf": 1.0, "multiplicity": 1.0, "found_in": ""}
+         for k, p in enumerate(("P1", "P2")) for i in range(60)]))
+    draws = pd.DataFrame([("P1_N", "P1", "normal", None), ("P1_D1", "P1", "plasma", 0),
+                          ("P1_D2", "P1", "plasma", 30), ("P2_N", "P2", "normal", None),
+                          ("P2_D1", "P2", "plasma", 0), ("P2_D2", "P2", "plasma", 30)],
+                         columns=["sample_id", "patient_id", "sample_type", "timepoint_days"])
+    tumour = {"P1_D1": ("P1", 2e-3), "P1_D2": ("P1", 2e-3), "P2_D2": ("P1", 0.03)}
+    frames = []
+    for sid in draws["sample_id"]:
+        owner, tf = tumour.get(sid, ("", 0.0))
+        rate = 1e-4 + np.where(sites["patient_id"] == owner, tf / 2, 0.0)
+        frames.append(pd.DataFrame({"sample_id": sid, "site_id": sites["site_id"],
+                                    "mutant": rng.binomial(2000, rate), "depth": 2000}))
+    return sites, pd.concat(frames, ignore_index=True), draws
+
+
+def test_mrd_swapped_draw_is_nobodys_control_and_its_call_says_why():
+    from plasmatrack.mrd.call import TUMOUR_INFORMED, call_cohort
+    from plasmatrack.mrd.settings import MrdSettings
+
+    settings = MrdSettings(n_simulations=300)
+    sites, counts, draws = _mrd_cohort()
+    left_out = {"P2_D2": f"{LEFT_OUT} (best match P1_D1)"}
+    got = call_cohort(sites, counts, draws, settings, TUMOUR_INFORMED, left_out)
+    keep = counts["sample_id"] != "P2_D2"
+    ref = call_cohort(sites, counts[keep], draws[draws["sample_id"] != "P2_D2"], settings,
+                      TUMOUR_INFORMED)
+    plain = call_cohort(sites, counts, draws, settings, TUMOUR_INFORMED)
+    row = got.set_index("sample_id").loc["P2_D2"]
+    assert bool(row["excluded"]) and row["note"].startswith(f"{LEFT_OUT} (best match P1_D1)")
+    assert list(got.columns[-2:]) == ["note", "excluded"]
+    # every other draw's call is that of a run without the swapped draw
+    pd.testing.assert_frame_equal(got[~got["excluded"]].drop(columns="excluded")
+                                  .reset_index(drop=True), ref)
+    # used as a control, the swapped draw (P1's own tumour) raises P1's background ~50-fold
+    # and hides its residual disease (136 mutants against 8.7 expected without it)
+    p1 = {name: t.set_index("sample_id").loc["P1_D1"] for name, t in (("left out", got),
+                                                                      ("used", plain))}
+    assert p1["left out"]["status"] == "detected" and p1["used"]["status"] == "not_detected"
+    assert p1["used"]["background_expected"] > 10 * p1["left out"]["background_expected"]

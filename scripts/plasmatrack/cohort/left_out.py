@@ -1,22 +1,11 @@
 """Draws that failed sample identity (:mod:`plasmatrack.qc.identity_exclusion`) in the cohort
-tables: kept in draw_metrics.tsv with ``excluded`` true and the reason first in ``note``, left
-out of the baseline and on-treatment choice (her2_burden.tsv, dynamics.tsv, and so survival),
-whose patient notes name them."""
+tables: kept in draw_metrics.tsv (``identity_exclusion.mark_left_out``), left out of the baseline
+and on-treatment choice (her2_burden.tsv, dynamics.tsv, and so survival), whose patient notes
+name them."""
 
 from __future__ import annotations
 
 import pandas as pd
-
-
-def mark_left_out(draws: pd.DataFrame, left_out: dict[str, str]) -> pd.DataFrame:
-    """``draws`` with the column ``excluded`` appended (true for the samples in ``left_out``)
-    and each left-out draw's reason put first in its ``note``."""
-    out = draws.copy()
-    reason = out["sample_id"].map(left_out)
-    out["excluded"] = reason.notna()
-    old = out["note"].fillna("").astype(str)
-    out["note"] = [f"{r}; {n}" if r and n else (r or n) for r, n in zip(reason.fillna(""), old)]
-    return out
 
 
 def used_draws(draws: pd.DataFrame, left_out: dict[str, str] | None) -> pd.DataFrame:

@@ -20,10 +20,10 @@ from ..stats.survival import SurvivalPaths, write_results
 from .burden import burden_table
 from .columns import ERBB2_INPUT_COLUMNS, TF_INPUT_COLUMNS, VARIANT_INPUT_COLUMNS
 from ..io import as_bool
-from ..qc.identity_exclusion import read_left_out
+from ..qc.identity_exclusion import mark_left_out, read_left_out
 from .draws import draw_metrics, read_stage_table
 from .dynamics import dynamics_table
-from .left_out import mark_left_out, note_left_out, used_draws
+from .left_out import note_left_out, used_draws
 from .mrd_response import MRD_INPUT_COLUMNS, add_draw_detection, add_mrd_dynamics
 from .outcome import assign_burden_groups, cohort_survival
 from .settings import CohortSettings

@@ -36,6 +36,18 @@ def left_out_samples(samples: pd.DataFrame) -> dict[str, str]:
     return {str(s): left_out_reason(b) for s, b in zip(failed["sample_id"], failed["best_match"])}
 
 
+def mark_left_out(table: pd.DataFrame, left_out: dict[str, str]) -> pd.DataFrame:
+    """``table`` (one row per sample: ``sample_id``, ``note``) with the column ``excluded``
+    appended (true for the samples in ``left_out``) and each such sample's reason put first in
+    its ``note``: the row stays where users look, and says why it was not used."""
+    out = table.copy()
+    reason = out["sample_id"].map(left_out)
+    out["excluded"] = reason.notna()
+    old = out["note"].fillna("").astype(str)
+    out["note"] = [f"{r}; {n}" if r and n else (r or n) for r, n in zip(reason.fillna(""), old)]
+    return out
+
+
 def read_left_out(path: str | Path | None) -> dict[str, str]:
     """:func:`left_out_samples` of an ``identity_samples.tsv``; ``{}`` when ``path`` is None or
     empty (identity is not part of the run). A missing file or column is an InputError naming
