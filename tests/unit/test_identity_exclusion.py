@@ -168,11 +168,9 @@ def test_report_leaves_the_draw_out_of_trajectories_and_says_so_in_red(tmp_path)
     qc["identity_ok"] = qc["sample_id"] != swapped
     qc["best_match"] = ["P001_X" if s == swapped else "" for s in qc["sample_id"]]
     qc["contamination"] = 0.001
-    qc.to_csv(tmp_path / "qc_summary.tsv", sep="\t", index=False)
-    sources = Sources.from_results_dir(run.results, samples_sheet=run.samples,
-                                       clinical_sheet=run.clinical)
-    sources.tables["qc_summary"] = tmp_path / "qc_summary.tsv"
-    data = StageData(sources)
+    qc.to_csv(run.results / "qc" / "qc_summary.tsv", sep="\t", index=False)  # our own copy
+    data = StageData(Sources.from_results_dir(run.results, samples_sheet=run.samples,
+                                              clinical_sheet=run.clinical))
     html = build_patient_page(data, "P002", tmp_path / "P002.html").read_text()
     warning = (f'<li class="warn">{swapped} left out: failed identity (best match P001_X): not '
                "used in trajectories, clones or cohort analyses</li>")
