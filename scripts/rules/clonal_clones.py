@@ -13,6 +13,7 @@ tables = run_pipeline(
     cns=dict(zip(sm.params.cns_samples, inputs.get("cns", []))),
     clinical=read_clinical_table(sm.input.clinical),
     settings=ClonalSettings.from_config(sm.params.settings),
+    identity=inputs.get("identity"),  # identity_samples.tsv when identity runs
 )
 for note in tables["tree"].drop_duplicates("patient_id")[["patient_id", "note"]].itertuples():
     logging.info("%s: %s", note.patient_id, note.note)

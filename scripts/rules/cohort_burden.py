@@ -11,6 +11,7 @@ tables = run_cohort_burden(
     sm.input.samples, sm.params.her2_gene, CohortSettings.from_config(sm.params.settings),
     BurdenPaths(burden=sm.output.burden, dynamics=sm.output.dynamics, draws=sm.output.draws),
     mrd=sm.input.mrd,
+    identity=sm.input.identity or None,  # identity_samples.tsv when identity runs
 )
 for warning in tables.warnings:
     logging.warning(warning)

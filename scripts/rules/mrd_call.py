@@ -11,4 +11,5 @@ run_mrd_call(
     pd.DataFrame(list(sm.params.draws)),
     MrdSettings.from_config(dict(sm.params.settings)),
     sm.output.calls,
+    identity=sm.input.identity or None,  # identity_samples.tsv when identity runs
 )

@@ -12,6 +12,7 @@ call_patient(
         threshold=sm.input.threshold,
         control_observations=sm.input.controls,
         reference_fasta=sm.input.fasta,
+        identity=sm.input.identity or None,  # identity_samples.tsv when identity runs
     ),
     dict(sm.params.settings),
     PatientCallOutputs(tracked=sm.output.tracked, snv_tf=sm.output.snv_tf, vcf=sm.output.vcf),

@@ -146,3 +146,39 @@ def test_snv_tf_and_vcf(run):
         assert som.info["GENE"] == "TP53" and som.info["EXON"] == "5"
         assert som.samples["A_1"]["ST"] == "detected" and list(som.filter) == ["PASS"]
         assert list(recs[run["pos"]["germline"]].filter) == ["germline"]
+
+
+def test_failed_identity_normal_is_not_the_germline_filter(run, tmp_path):
+    """Issue 22: patient A's normal failed identity (docs/qc.md): its rows stay, with
+    ``excluded`` true, but the variants are classified as for a patient without a matched normal
+    (the germline site by its plasma VAF), and every plasma call is unchanged."""
+    root = run["root"]
+    ids = ["A_N", "A_1", "A_2", "A_3"]
+    meta = {s: {"patient_id": "A", "sample_type": "normal" if s == "A_N" else "plasma",
+                "timepoint_days": None if s == "A_N" else 30 * int(s[-1])} for s in ids}
+    identity = tmp_path / "identity_samples.tsv"
+    pd.DataFrame({"sample_id": ids, "identity_ok": [False, True, True, True],
+                  "best_match": ["C_N", "A_2", "A_1", "A_1"]}).to_csv(identity, sep="\t",
+                                                                     index=False)
+    out = pipeline.PatientCallOutputs(str(tmp_path / "t.tsv"), str(tmp_path / "tf.tsv"),
+                                      str(tmp_path / "A.vcf.gz"))
+    pipeline.call_patient(
+        "A", pipeline.PatientCallInputs(
+            str(root / "sites.tsv"), {s: str(root / f"{s}.counts.tsv") for s in ids}, meta,
+            str(root / "background.tsv"), str(root / "threshold.tsv"), str(root / "controls.tsv"),
+            str(root / "genome.fa"), identity=str(identity)),
+        {"discovery": {}, "background": {}, "detection": {}, "classification": {},
+         "snv_tf": {"min_depth": 50}}, out)
+    got = read_tsv(out.tracked, keep_default_na=False, na_values=[""])
+    assert got.columns[-1] == "excluded"
+    assert got.groupby("sample_id")["excluded"].first().to_dict() == {
+        "A_1": False, "A_2": False, "A_3": False, "A_N": True}
+    got["key"] = got["pos"].map({p: k for k, p in run["pos"].items()})
+    g = got.set_index(["sample_id", "key"])
+    assert g.loc[("A_1", "germline"), "category"] == "germline"
+    assert "germline_vaf_in_plasma" in g.loc[("A_1", "germline"), "filters"]
+    assert "no_matched_normal" in g.loc[("A_1", "germline"), "filters"]
+    before = run["table"][run["table"]["patient_id"] == "A"].set_index(["sample_id", "key"])
+    assert "germline_vaf_in_normal" in before.loc[("A_1", "germline"), "filters"]
+    for col in ("alt_count", "depth", "vaf", "status"):
+        assert g[col].to_dict() == before.loc[g.index, col].to_dict(), col

@@ -20,6 +20,8 @@ rule cohort_burden:
         mrd=tables.MRD_CALLS.path,
         samples=config["samples"],
         clinical=config["clinical"],
+        # draws failing sample identity are left out (docs/qc.md); only when identity runs
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         burden=COHORT_BURDEN,
         dynamics=COHORT_DYNAMICS,

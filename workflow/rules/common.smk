@@ -207,6 +207,8 @@ def clonal_inputs(wildcards):
         inputs["cns"] = CLONAL_CNS
     if CLONAL_CONFIG["copy_number_table"]:
         inputs["copy_number_table"] = CLONAL_CONFIG["copy_number_table"]
+    if IDENTITY_ON:  # draws failing sample identity are not fitted (docs/qc.md)
+        inputs["identity"] = tables.IDENTITY_SAMPLES.path
     return inputs
 
 

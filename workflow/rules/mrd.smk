@@ -75,6 +75,8 @@ rule mrd_call:
     input:
         sites=MRD_SITES,
         counts=MRD_COUNTS,
+        # draws failing sample identity are nobody's control (docs/qc.md); only when it runs
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         calls=MRD_CALLS,
     params:

@@ -173,6 +173,8 @@ rule variants_call:
         controls=VARIANTS_BACKGROUND["controls"],
         fasta=REF,
         fai=f"{REF}.fai",
+        # draws failing sample identity do not classify variants (docs/qc.md); only when it runs
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         tracked="results/variants/{patient}/tracked.tsv",
         snv_tf="results/variants/{patient}/snv_tf.tsv",

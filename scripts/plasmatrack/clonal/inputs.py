@@ -213,14 +213,19 @@ def choose_tumour_content(samples: list[str], tf: pd.DataFrame | None, snv: pd.D
 
 def patient_inputs(tracked: pd.DataFrame, tf: pd.DataFrame | None, snv: pd.DataFrame | None,
                    segments: dict[str, pd.DataFrame], settings: InputSettings,
-                   cn_table: pd.DataFrame | None = None) -> list[PatientInput]:
+                   cn_table: pd.DataFrame | None = None,
+                   left_out: dict[str, str] | None = None) -> list[PatientInput]:
     """One PatientInput per patient in ``tracked`` (sorted by patient id). ``segments``: sample ->
-    its CNVkit segments (used when copy_number == 'segments')."""
+    its CNVkit segments (used when copy_number == 'segments'). ``left_out``: sample -> reason
+    (failed identity); those draws are not fitted and the patient's notes name them."""
     out = []
     plasma = tracked[tracked["sample_type"].astype(str) != "normal"]
+    left_out = left_out or {}
+    failed = plasma["sample_id"].isin(left_out)
     for patient in sorted(tracked["patient_id"].unique()):
-        rows = plasma[plasma["patient_id"] == patient]
-        notes: list[str] = []
+        mine = plasma["patient_id"] == patient
+        rows = plasma[mine & ~failed]
+        notes = [f"{s} {left_out[s]}" for s in sorted(set(plasma.loc[mine & failed, "sample_id"]))]
         draws = (rows[["sample_id", "timepoint_days"]].drop_duplicates("sample_id")
                  .sort_values(["timepoint_days", "sample_id"], kind="stable"))
         samples = list(draws["sample_id"])

@@ -17,6 +17,7 @@ import pandas as pd
 from ..consequence_terms import is_protein_altering
 from ..errors import InputError
 from ..io import write_tsv
+from ..qc.identity_exclusion import read_left_out
 from .ccf import variant_ccf
 from .cluster import ClusterResult, ClusterSettings, fit_clusters
 from .events import EventSettings, clone_events, ttf_days_of
@@ -288,10 +289,13 @@ def run_pipeline(tracked: str | os.PathLike, tumour_fraction: str | os.PathLike 
                  outputs: dict[str, str | os.PathLike], snv_tf: str | os.PathLike | None = None,
                  cns: dict[str, str | os.PathLike] | None = None,
                  clinical: pd.DataFrame | None = None,
-                 settings: ClonalSettings | None = None) -> dict[str, pd.DataFrame]:
+                 settings: ClonalSettings | None = None,
+                 identity: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
     """Run the stage on the published tables and write ``outputs`` (keys: variants, prevalence,
-    tree, events, and optionally ccf, selection). ``cns``: plasma sample -> its .cns."""
+    tree, events, and optionally ccf, selection). ``cns``: plasma sample -> its .cns.
+    ``identity``: identity_samples.tsv; draws that failed identity are not fitted (docs/qc.md)."""
     settings = settings or ClonalSettings()
+    left_out = read_left_out(identity)
     tracked_df = read_tracked(tracked)
     tf = read_tumour_fraction(tumour_fraction) if tumour_fraction else None
     snv = read_snv_tf(snv_tf) if snv_tf else None
@@ -309,7 +313,8 @@ def run_pipeline(tracked: str | os.PathLike, tumour_fraction: str | os.PathLike 
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in
                                             ("variants", "prevalence", "tree", "events", "ccf",
                                              "selection")}
-    for pin in patient_inputs(tracked_df, tf, snv, segments, settings.inputs, cn_table):
+    for pin in patient_inputs(tracked_df, tf, snv, segments, settings.inputs, cn_table,
+                              left_out):
         res = analyse_patient(pin, settings, ttf_days_of(clinical, pin.patient_id))
         for key, df in res.items():
             parts[key].append(df)

@@ -20,8 +20,10 @@ from ..stats.survival import SurvivalPaths, write_results
 from .burden import burden_table
 from .columns import ERBB2_INPUT_COLUMNS, TF_INPUT_COLUMNS, VARIANT_INPUT_COLUMNS
 from ..io import as_bool
+from ..qc.identity_exclusion import mark_left_out, read_left_out
 from .draws import draw_metrics, read_stage_table
 from .dynamics import dynamics_table
+from .left_out import note_left_out, used_draws
 from .mrd_response import MRD_INPUT_COLUMNS, add_draw_detection, add_mrd_dynamics
 from .outcome import assign_burden_groups, cohort_survival
 from .settings import CohortSettings
@@ -68,6 +70,8 @@ class CohortInputs:
     sources: dict[str, object]
     warnings: list[str] = field(default_factory=list)
     mrd: pd.DataFrame | None = None  # the residual-disease calls, when given
+    # sample -> why it is left out (failed identity); None when identity is not part of the run
+    left_out: dict[str, str] | None = None
 
     @property
     def patients(self) -> list[str] | None:
@@ -80,10 +84,12 @@ class CohortInputs:
 def read_cohort_inputs(tumour_fraction: str | Path | None, erbb2: str | Path | None,
                        variants: str | Path | None, clinical: str | Path | None,
                        samples: str | Path | None = None,
-                       her2_gene: str = "ERBB2", mrd: str | Path | None = None) -> CohortInputs:
+                       her2_gene: str = "ERBB2", mrd: str | Path | None = None,
+                       identity: str | Path | None = None) -> CohortInputs:
     """Read the stage tables and sheets. Any stage table may be None/absent (a warning says
     so); the clinical sheet is validated with :func:`plasmatrack.sheets.load_clinical`.
-    ``mrd``: the residual-disease calls (optional; without them no MRD columns are added)."""
+    ``mrd``: the residual-disease calls (optional; without them no MRD columns are added).
+    ``identity``: identity_samples.tsv (optional; its failed draws are left out, docs/qc.md)."""
     sample_df = load_samples(samples, check_files=False) if samples else None
     inputs = CohortInputs(
         tumour_fraction=read_stage_table(tumour_fraction, TF_INPUT_COLUMNS, "tumour fraction"),
@@ -99,6 +105,8 @@ def read_cohort_inputs(tumour_fraction: str | Path | None, erbb2: str | Path | N
                                    "components are NA")
     if mrd:
         inputs.mrd = read_stage_table(mrd, MRD_INPUT_COLUMNS, "residual disease")
+    if identity:
+        inputs.left_out = read_left_out(identity)
     if clinical:
         patients = inputs.patients
         validated = load_clinical(clinical, patients=set(patients) if patients else None)
@@ -112,17 +120,26 @@ def read_cohort_inputs(tumour_fraction: str | Path | None, erbb2: str | Path | N
 def cohort_tables(inputs: CohortInputs, her2_gene: str = "ERBB2",
                   settings: CohortSettings = CohortSettings()) -> CohortTables:
     """The per-draw, per-patient (with the burden groups) and dynamics tables; a stage table
-    that is absent leaves its components NA, and the notes say so."""
+    that is absent leaves its components NA, and the notes say so. Draws in
+    ``inputs.left_out`` stay in the draw table (``excluded`` true, the reason in ``note``) and
+    are left out of the burden and dynamics, whose notes name them."""
     draws = draw_metrics(inputs.tumour_fraction, inputs.erbb2, inputs.variants, her2_gene,
                          inputs.samples, settings, sources=inputs.sources)
     patients = inputs.patients
-    burden = burden_table(draws, inputs.clinical, settings, patients)
+    used = used_draws(draws, inputs.left_out)
+    burden = burden_table(used, inputs.clinical, settings, patients)
     burden, _, message = assign_burden_groups(burden, settings)
     warnings = list(inputs.warnings) + ([message] if message else [])
-    dynamics = dynamics_table(draws, settings, patients)
+    dynamics = dynamics_table(used, settings, patients)
     if inputs.mrd is not None:
         draws = add_draw_detection(draws, inputs.mrd)
         dynamics = add_mrd_dynamics(dynamics, inputs.mrd, settings)
+    if inputs.left_out is not None:
+        burden = note_left_out(burden, draws, inputs.left_out)
+        dynamics = note_left_out(dynamics, draws, inputs.left_out)
+        draws = mark_left_out(draws, inputs.left_out)
+        warnings += [f"{s} {why}" for s, why in sorted(inputs.left_out.items())
+                     if s in set(draws["sample_id"])]
     return CohortTables(draws=draws, burden=burden, dynamics=dynamics, warnings=warnings)
 
 
@@ -130,20 +147,23 @@ def build_cohort_tables(tumour_fraction: str | Path | None, erbb2: str | Path | 
                         variants: str | Path | None, clinical: str | Path | None,
                         samples: str | Path | None = None, her2_gene: str = "ERBB2",
                         settings: CohortSettings = CohortSettings(),
-                        mrd: str | Path | None = None) -> CohortTables:
+                        mrd: str | Path | None = None,
+                        identity: str | Path | None = None) -> CohortTables:
     """:func:`read_cohort_inputs`, then :func:`cohort_tables`."""
     inputs = read_cohort_inputs(tumour_fraction, erbb2, variants, clinical, samples, her2_gene,
-                                mrd)
+                                mrd, identity)
     return cohort_tables(inputs, her2_gene, settings)
 
 
 def run_cohort_burden(tumour_fraction: str | Path | None, erbb2: str | Path | None,
                       variants: str | Path | None, clinical: str | Path | None,
                       samples: str | Path | None, her2_gene: str, settings: CohortSettings,
-                      paths: BurdenPaths, mrd: str | Path | None = None) -> CohortTables:
-    """Rule cohort_burden: :func:`build_cohort_tables`, written to ``paths``."""
+                      paths: BurdenPaths, mrd: str | Path | None = None,
+                      identity: str | Path | None = None) -> CohortTables:
+    """Rule cohort_burden: :func:`build_cohort_tables`, written to ``paths``; ``identity``:
+    identity_samples.tsv when identity is part of the run."""
     tables = build_cohort_tables(tumour_fraction, erbb2, variants, clinical, samples, her2_gene,
-                                 settings, mrd)
+                                 settings, mrd, identity)
     write_tsv(tables.burden, paths.burden)
     write_tsv(tables.dynamics, paths.dynamics)
     write_tsv(tables.draws, paths.draws)

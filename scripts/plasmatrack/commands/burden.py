@@ -16,6 +16,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", help="tracked_variants.tsv (variants stage)")
     parser.add_argument("--mrd", help="mrd_calls.tsv (mrd stage): adds detection, response and "
                         "clearance by the pooled residual-disease call")
+    parser.add_argument("--identity", help="identity_samples.tsv (qc stage): draws that failed "
+                        "sample identity are left out of burden and dynamics, listed with the "
+                        "reason in draw_metrics.tsv")
     parser.add_argument("--clinical", help="clinical sheet (TSV, see config/README.md)")
     parser.add_argument("--samples", help="sample sheet (restricts to its plasma draws)")
     parser.add_argument("--her2-gene", default=None, help="gene that defines HER2 (default ERBB2)")
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     paths = BurdenPaths.in_folder(out)
     tables = run_cohort_burden(args.tumour_fraction, args.erbb2, args.variants, clinical,
-                               samples, her2_gene or "ERBB2", settings, paths, mrd=args.mrd)
+                               samples, her2_gene or "ERBB2", settings, paths, mrd=args.mrd,
+                               identity=args.identity)
     for warning in tables.warnings:
         print(f"warning: {warning}")
     if not args.no_survival and clinical:

@@ -38,6 +38,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     pipe.add_argument("--snv-tf", help=tables.SNV_TUMOUR_FRACTION.path)
     pipe.add_argument("--cns-dir", help="folder with <patient>/<sample>.cns (results/cnv)")
     pipe.add_argument("--clinical", help="clinical sheet (names the progression draw)")
+    pipe.add_argument("--identity", help=f"{tables.IDENTITY_SAMPLES.path}: draws that failed "
+                      "sample identity are not fitted; the tree notes name them")
     pipe.add_argument("--tumour-content", choices=["max", "auto", "snv", "cnv"], default="max",
                       help="tumour fraction per draw: the larger of the SNV and copy-number "
                            "estimates (default), auto (SNV, else copy number), snv or cnv")
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         ("events", "events"), ("ccf", "ccf"), ("selection", "model_selection"))}
     tables = run_pipeline(args.tracked, args.tumour_fraction, outputs, snv_tf=args.snv_tf,
                           cns=cns, clinical=read_clinical_table(args.clinical),
-                          settings=settings)
+                          settings=settings, identity=args.identity)
     n_pat = tables["variants"]["patient_id"].nunique()
     calls = tables["tree"].drop_duplicates("patient_id")
     limited = calls.loc[calls["clonal_resolution"] == "limited", "patient_id"].astype(str)

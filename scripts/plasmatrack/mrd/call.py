@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..qc.identity_exclusion import mark_left_out
 from .background import control_mask, site_background
 from .model import (Evidence, fit_tf, lr_statistic, mc_p_value, poisson_lod95, tf_interval)
 from .settings import MrdSettings
@@ -169,13 +170,18 @@ def _not_evaluable(why: str) -> dict:
 
 
 def call_cohort(sites: pd.DataFrame, counts: pd.DataFrame, draws: pd.DataFrame,
-                settings: MrdSettings, mode: str) -> pd.DataFrame:
+                settings: MrdSettings, mode: str, left_out: dict[str, str] | None = None
+                ) -> pd.DataFrame:
     """MRD_COLUMNS for every plasma draw of every patient that has a draw, sorted by patient and
-    time."""
+    time. ``left_out``: samples that failed identity (None when identity is not run): they are
+    nobody's control (their individual is unknown: a swapped draw carries its true patient's
+    tumour), their own call is kept, with ``excluded`` appended and the reason in ``note``."""
     rows = []
     by_sample = dict(tuple(counts.groupby("sample_id")))
+    controls = counts[~counts["sample_id"].isin(list(left_out or {}))]
     for patient in sorted(draws.loc[draws["sample_type"] == "plasma", "patient_id"].unique()):
-        rows.extend(call_patient(patient, sites, counts, draws, settings, mode, by_sample))
+        rows.extend(call_patient(patient, sites, controls, draws, settings, mode, by_sample))
     out = pd.DataFrame(rows, columns=MRD_COLUMNS)
-    return out.sort_values(["patient_id", "timepoint_days", "sample_id"],
-                           kind="mergesort").reset_index(drop=True)
+    out = out.sort_values(["patient_id", "timepoint_days", "sample_id"],
+                          kind="mergesort").reset_index(drop=True)
+    return out if left_out is None else mark_left_out(out, left_out)

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import InputError
 from ..ids import id_problem
 from ..io import read_tsv, write_tsv
+from ..qc.identity_exclusion import read_left_out
 from ..variants.pileup import count_sites
 from ..variants.sites import Reference
 from .call import PLASMA_INFORMED, TUMOUR_INFORMED, call_cohort
@@ -76,15 +77,19 @@ def _long_counts(counts: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def run_mrd_call(sites_path: str | Path, counts: dict[str, str], draws: pd.DataFrame,
-                 settings: MrdSettings, out: str | Path) -> pd.DataFrame:
+                 settings: MrdSettings, out: str | Path, identity: str | Path | None = None
+                 ) -> pd.DataFrame:
     """The calls of every plasma draw (``draws``: sample_id, patient_id, sample_type,
     timepoint_days of every counted sample) from the per-sample count files ``counts``; the
-    mode (tumour- or plasma-informed) is the settings' (a tumour variant list or not)."""
+    mode (tumour- or plasma-informed) is the settings' (a tumour variant list or not).
+    ``identity``: identity_samples.tsv when identity runs (see ``call.call_cohort``)."""
     sites = read_tsv(sites_path, dtype={"patient_id": str, "chrom": str, "found_in": str,
                                         "mode": str})
     mode = TUMOUR_INFORMED if settings.tumour_variants else PLASMA_INFORMED
     tables = {s: read_tsv(p, dtype={"chrom": str}) for s, p in sorted(counts.items())}
-    calls = call_cohort(sites[SITE_COLUMNS], _long_counts(tables), draws, settings, mode)
+    left_out = read_left_out(identity) if identity else None
+    calls = call_cohort(sites[SITE_COLUMNS], _long_counts(tables), draws, settings, mode,
+                        left_out)
     write_tsv(calls, out)
     return calls
 

@@ -39,6 +39,7 @@ from . import umi_figures
 from .mrd_figures import methods_sentence as mrd_methods_sentence
 from .plotting import float_or_none
 from ..io import as_bool
+from .left_out import left_out_draws, left_out_warnings, without_left_out
 from .sources import StageData
 from .summary import flag, is_data_chosen, patient_sentences, patient_summary, study_sentences, \
     study_summary
@@ -208,6 +209,8 @@ class PatientView:
     ttf_days: float | None
     ttf_event: int | None
     tf: pd.DataFrame | None
+    # the patient's draws that failed identity -> reason; left out of the trajectories (issue 22)
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, data: StageData, patient: str, settings: ReportSettings) -> "PatientView":
@@ -216,8 +219,14 @@ class PatientView:
         if clinical and float_or_none(clinical.get("ttf_months")) is not None:
             ttf_days = float_or_none(clinical["ttf_months"]) * DAYS_PER_MONTH
             ttf_event = int(float_or_none(clinical.get("ttf_event")) or 0)
+        left_out = left_out_draws(data.for_patient("qc_summary", patient))
         return cls(data, patient, settings, _draws(data, patient), clinical, ttf_days, ttf_event,
-                   data.for_patient("tumour_fraction", patient))
+                   without_left_out(data.for_patient("tumour_fraction", patient), left_out),
+                   left_out)
+
+    def trajectory(self, name: str) -> pd.DataFrame | None:
+        """The patient's rows of stage table ``name`` without the draws left out."""
+        return without_left_out(self.data.for_patient(name, self.patient), self.left_out)
 
 
 def build_patient_page(data: StageData, patient: str, out_html: os.PathLike | str,
@@ -273,6 +282,8 @@ def _summary_section(page: Page, view: PatientView) -> None:
     blocks.append({"kind": "sentences",
                    "items": patient_sentences(summary, view.settings.her2_gene)})
     blocks.append({"kind": "summary", "items": _summary_items(view)})
+    if view.left_out:
+        blocks.append({"kind": "warnings", "items": left_out_warnings(view.left_out)})
     if view.clinical is None:
         blocks.append({"kind": "note", "text": (
             "This patient has no clinical row (or the run has no clinical sheet): the patient is "
@@ -293,15 +304,15 @@ def _summary_section(page: Page, view: PatientView) -> None:
 def _tumour_fraction_section(page: Page, view: PatientView) -> None:
     blocks = page.section("tumour-fraction", "Tumour fraction")
     tf = view.tf
-    snv = view.data.for_patient("snv_tumour_fraction", view.patient)
+    snv = view.trajectory("snv_tumour_fraction")
     tf_plot = tf.assign(tf_detected=as_bool(tf["tf_detected"])) if tf is not None else None
-    mrd = view.data.for_patient("mrd_calls", view.patient)
+    mrd = view.trajectory("mrd_calls")
     fig = tumour_fraction_over_time(tf_plot, snv, view.ttf_days, view.ttf_event, mrd)
     if snv is not None:
         page.tables["snv_tumour_fraction"] = snv
     if mrd is not None:
         page.tables["mrd_calls"] = mrd
-    disagree = tf_disagreements(tf)
+    disagree = tf_disagreements(tf) + left_out_warnings(view.left_out)
     if disagree:
         blocks.append({"kind": "warnings", "items": disagree})
     page.figure(blocks, fig,
@@ -334,7 +345,9 @@ def _gene_section(page: Page, view: PatientView) -> None:
 
 def _variants_section(page: Page, view: PatientView) -> None:
     blocks = page.section("variants", "Tracked variants")
-    variants = view.data.for_patient("tracked_variants", view.patient)
+    variants = view.trajectory("tracked_variants")
+    if view.left_out:
+        blocks.append({"kind": "warnings", "items": left_out_warnings(view.left_out)})
     page.figure(blocks, vaf_trajectories(variants, view.tf, view.ttf_days, view.ttf_event,
                                          view.settings.hidden_variant_categories),
                 "VAF with 95% interval of every tracked variant in every plasma draw. Marker: "
@@ -606,6 +619,9 @@ def _overview_section(page: Page, data: StageData) -> None:
 def _cohort_qc_section(page: Page, data: StageData, settings: ReportSettings) -> None:
     blocks = page.section("qc", "QC of all samples")
     qc = data.table("qc_summary")
+    left_out = left_out_draws(qc)  # issue 22: named in red before anything else
+    if left_out:
+        blocks.append({"kind": "warnings", "items": left_out_warnings(left_out)})
     profiles = {s: data.sample_file("fragment_lengths", s) for s in data.samples()["sample_id"]
                 if s in data.sources.per_sample.get("fragment_lengths", {})}
     frag_fig = fragment_length_profiles(profiles, qc, settings.max_individual_fragment_profiles)

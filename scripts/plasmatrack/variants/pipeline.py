@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import pandas as pd
 
 from ..errors import InputError
 from ..io import atomic_open, read_tsv, write_tsv
+from ..qc.identity_exclusion import read_left_out
 from .annotate import annotate_sites, read_hotspots
 from .background import (BackgroundSettings, build_background, parse_patients, patient_background,
                          site_key)
@@ -216,6 +218,9 @@ class PatientCallInputs:
     threshold: str
     control_observations: str
     reference_fasta: str
+    # identity_samples.tsv when identity runs: draws that failed it do not classify the
+    # variants or choose the SNV TF's clonal set; their rows stay, with ``excluded`` true
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,8 @@ class PatientCallOutputs:
 def call_patient(patient_id: str, inputs: PatientCallInputs, variants_config: dict,
                  outputs: PatientCallOutputs) -> None:
     """Status, category and annotation of every tracked variant x sample of one patient, its SNV
-    tumour fraction per sample and its VCF."""
+    tumour fraction per sample and its VCF. With ``inputs.identity``, the column ``excluded``
+    is appended to tracked.tsv (docs/qc.md, "What a failed identity leaves out")."""
     sites = read_site_table(inputs.sites)
     sites["site_id"] = site_key(sites)
     tracked_by = sites["tracked_by"].fillna("").map(parse_patients)
@@ -245,10 +251,12 @@ def call_patient(patient_id: str, inputs: PatientCallInputs, variants_config: di
     threshold = float(read_tsv(inputs.threshold)["threshold"].iloc[0])
     pbg = patient_background(bg, control_obs, patient_id,
                              BackgroundSettings.from_config(variants_config))
+    left_out = read_left_out(inputs.identity)
     calls = patient_calls(obs, mine, pbg, threshold, CallSettings.from_config(variants_config),
-                          list(inputs.counts))
-    write_tsv(calls[TRACKED_COLUMNS], outputs.tracked)
-    tf = snv_tumour_fraction(calls, **_tf_params(variants_config))
+                          list(inputs.counts), left_out)
+    columns = TRACKED_COLUMNS + (["excluded"] if inputs.identity else [])
+    write_tsv(calls.assign(excluded=calls["sample_id"].isin(left_out))[columns], outputs.tracked)
+    tf = snv_tumour_fraction(calls, **_tf_params(variants_config), left_out=left_out)
     write_tsv(tf[TF_COLUMNS], outputs.snv_tf)
     with Reference(inputs.reference_fasta) as reference:
         contigs = dict(reference.lengths)
@@ -256,26 +264,30 @@ def call_patient(patient_id: str, inputs: PatientCallInputs, variants_config: di
 
 
 def patient_calls(obs: pd.DataFrame, sites: pd.DataFrame, background: pd.DataFrame,
-                  threshold: float, settings: CallSettings, sample_order: list[str]
-                  ) -> pd.DataFrame:
+                  threshold: float, settings: CallSettings, sample_order: list[str],
+                  left_out: Collection[str] = ()) -> pd.DataFrame:
     """Calls of one patient's observations (counts rows with site_id) at its ``sites`` (indexed
     by site_id), given its background (``patient_background``: bg_alpha, bg_beta,
-    background_rate, blacklisted per site_id); rows sorted by site, then by ``sample_order``."""
+    background_rate, blacklisted per site_id); rows sorted by site, then by ``sample_order``.
+    Samples in ``left_out`` (failed identity) are called but do not classify the variants."""
     obs = obs.join(background[["bg_alpha", "bg_beta", "background_rate"]], on="site_id")
     for col in SITE_ANNOTATIONS:
         obs[col] = obs["site_id"].map(sites[col]).fillna("") if col in sites else ""
-    calls = _call_and_classify(obs, background["blacklisted"].astype(bool), threshold, settings)
+    calls = _call_and_classify(obs, background["blacklisted"].astype(bool), threshold, settings,
+                               left_out)
     calls["_sample_rank"] = calls["sample_id"].map({s: i for i, s in enumerate(sample_order)})
     calls["_site_rank"] = calls["site_id"].map({s: i for i, s in enumerate(sites.index)})
     return calls.sort_values(["_site_rank", "_sample_rank"], kind="mergesort")
 
 
 def _call_and_classify(obs: pd.DataFrame, blacklisted: pd.Series, threshold: float,
-                       settings: CallSettings) -> pd.DataFrame:
-    """Per-sample calls joined with the per-variant class, with ``filters`` (the variant's
-    filters plus zero_depth for a sample without coverage, else PASS) and the threshold used."""
+                       settings: CallSettings, left_out: Collection[str] = ()) -> pd.DataFrame:
+    """Per-sample calls joined with the per-variant class (from the samples not in
+    ``left_out``), with ``filters`` (the variant's filters plus zero_depth for a sample without
+    coverage, else PASS) and the threshold used."""
     calls = call_observations(obs, threshold, settings)
-    classes = classify_variants(calls, blacklisted, threshold, settings)
+    classes = classify_variants(calls[~calls["sample_id"].isin(list(left_out))], blacklisted,
+                                threshold, settings)
     calls = calls.merge(classes, on="site_id", how="left")
     calls["filters"] = [";".join(x for x in (v, "" if d > 0 else "zero_depth") if x) or "PASS"
                         for v, d in zip(calls["variant_filters"].fillna(""), calls["depth"])]

@@ -23,6 +23,7 @@ overdispersion: the SNV evidence of the combined tumour fraction (``cnv/combine.
 from __future__ import annotations
 
 import math
+from typing import Collection
 
 import numpy as np
 import pandas as pd
@@ -83,13 +84,14 @@ def _consistent(row: pd.Series, level: float) -> bool:
 
 
 def snv_tumour_fraction(tracked: pd.DataFrame, cluster_ratio: float = 0.6,
-                        min_depth: int = 50) -> pd.DataFrame:
+                        min_depth: int = 50, left_out: Collection[str] = ()) -> pd.DataFrame:
     """One row per sample of the patient(s) in ``tracked`` (TF_COLUMNS). ``tracked`` needs
     site_id, patient_id, sample_id, sample_type, timepoint_days, variant_type, category, status,
-    alt_count, depth, background_rate."""
+    alt_count, depth, background_rate. Samples in ``left_out`` (failed identity) do not choose
+    the clonal set; they are still measured on it."""
     rows = []
     for patient, t in tracked.groupby("patient_id", sort=False):
-        chosen = clonal_set(t, cluster_ratio, min_depth)
+        chosen = clonal_set(t[~t["sample_id"].isin(list(left_out))], cluster_ratio, min_depth)
         samples = t.drop_duplicates("sample_id")[["sample_id", "sample_type", "timepoint_days"]]
         usable = t[t["site_id"].isin(chosen) & (t["depth"] >= min_depth)]
         by_sample = dict(tuple(usable.groupby("sample_id", sort=False)))
