@@ -77,7 +77,7 @@ def render_page(browser, path: Path, screenshot: Path | None = None,
                id: d.id,
                drawn: d.querySelector('.main-svg') !== null && !!d._fullLayout,
                marks: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace, '
-                                         + '.boxlayer .trace').length,
+                                         + '.boxlayer .trace, .heatmaplayer .hm').length,
                title: (d.querySelector('.gtitle') || {}).textContent || ''}))""")
     out.n_plots = len(state)
     out.n_drawn = sum(1 for s in state if s["drawn"] and s["marks"] > 0)
