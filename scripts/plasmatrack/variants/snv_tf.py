@@ -5,11 +5,8 @@ Which SNVs: per patient, the somatic SNVs (category somatic, not blacklisted or 
 detected in at least one plasma draw, ranked by pooled plasma VAF (all draws,
 background-subtracted). From each of the three highest a group is grown downwards: the next SNV
 joins while its pooled counts are consistent with the group's pooled VAF (two-sided binomial
-p >= 0.01) and it is within ``cluster_ratio`` (0.6) of it; an SNV whose per-draw counts do not
-follow the group's per-draw level (Pearson chi-square over the plasma draws, p < 0.01) is skipped:
-a truncal SNV's VAF moves with the tumour fraction in every draw, a subclone's share changes
-between draws even where its pooled VAF looks clonal. The first group of at least two SNVs (else
-the top SNV alone) is the clonal set. The top group is the truncal clone: subclones and
+p >= 0.01) and it is within ``cluster_ratio`` (0.6) of it; the first group of at least two SNVs
+(else the top SNV alone) is the clonal set. The top group is the truncal clone: subclones and
 emerging clones sit below it; an SNV on a gained or amplified allele sits above it, usually alone,
 and is skipped. No copy-number input is used, so a patient whose only detected clonal SNV is on
 an amplified allele gets an overestimate (seen once in the simulated cohorts).
@@ -71,35 +68,11 @@ def clonal_set(tracked: pd.DataFrame, cluster_ratio: float = 0.6, min_depth: int
                 break
             if not _consistent(grouped.loc[site], level):
                 break
-            if not _tracks_group(eligible, group, site):
-                continue
             group.append(site)
         if len(group) >= 2:
             return sorted(group)
         best = best or group
     return sorted(best)
-
-
-def _tracks_group(eligible: pd.DataFrame, group: list[str], site: str) -> bool:
-    """Whether ``site``'s mutant fragments keep one ratio to the group's across the plasma draws,
-    as a truncal SNV's do (both move with the tumour fraction): per draw, the site's share of the
-    two mutant counts against the share a constant VAF ratio (the pooled one) predicts, Pearson
-    chi-square with draws - 1 degrees of freedom. Conditioning on each draw's total mutant count
-    puts the group's own sampling noise into the test (Poisson approximation: conservative)."""
-    group_counts = eligible[eligible["site_id"].isin(group)].groupby("sample_id")[
-        ["alt_count", "depth"]].sum()
-    own = eligible[eligible["site_id"] == site].set_index("sample_id")[["alt_count", "depth"]]
-    draws = group_counts.index.intersection(own.index)
-    xs, ns = own.loc[draws, "alt_count"], own.loc[draws, "depth"]
-    xg, ng = group_counts.loc[draws, "alt_count"], group_counts.loc[draws, "depth"]
-    total = xs + xg
-    informative = total > 0
-    if informative.sum() < 2 or xs.sum() == 0 or xg.sum() == 0:
-        return True
-    ratio = (xs.sum() / ns.sum()) / (xg.sum() / ng.sum())
-    share = ratio * ns / (ratio * ns + ng)
-    chi2 = ((xs - total * share) ** 2 / (total * share * (1 - share)))[informative].sum()
-    return bool(stats.chi2.sf(float(chi2), int(informative.sum()) - 1) >= CONSISTENCY_P)
 
 
 def _consistent(row: pd.Series, level: float) -> bool:
