@@ -40,7 +40,7 @@ demo: deps
 	@echo "  Simulator truth: $(DEMO_DIR)/cohort/truth/"
 
 test: deps deps-test
-	bash tests/run_all.sh
+	bash tests/run_all.sh $(ARGS)
 
 deps: apt-run venv
 deps-test: apt-test

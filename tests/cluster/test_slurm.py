@@ -64,7 +64,9 @@ KEY_TABLES = [
 # every stage to run, small enough for the test node. The code-built mini cohort (a 50 kb genome)
 # stands in where the simulator is missing.
 SIMULATE_ARGS = ["--patients", "2", "--draws", "2", "--seed", "8", "--read-pairs", "20000"]
-RUN_TIMEOUT_S = 600
+# A guard against a hung run, not a speed check: the run shares the machine with the other
+# pytest-xdist worker (pipeline runs), so it is generous.
+RUN_TIMEOUT_S = 1500
 # Jobs in SLURM at once during the run that is killed (see slurm_run).
 KILLED_RUN_JOBS = 2
 
