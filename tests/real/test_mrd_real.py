@@ -143,3 +143,21 @@ def test_streaming_counter_equals_a_whole_column_count(data, sample):
             if want["ref_lengths"]:
                 assert row.ref_fragment_median == np.median(want["ref_lengths"])
     assert ours["depth"].max() > 150
+
+
+def test_fragment_length_weighting_on_the_real_example(data, tmp_path):
+    """With ``fragment_length_weighting`` the counts carry the length bins: none of T1's 13
+    mutant molecules is shorter than 150 bp (7.9 % of its molecules of known length are), so
+    these reads show no tumour length shift; 13 tumour molecules are too few to learn the
+    tumour's lengths, the calls stay unweighted and say so."""
+    settings = MrdSettings(fragment_length_weighting=True)
+    t1 = count_molecules(data / "T1.bam", _sites(data), settings).sum(numeric_only=True)
+    assert (t1["mutant"], t1["mutant_sized"], t1["mutant_short"]) == (13, 13, 0)
+    assert (t1["depth_sized"], t1["depth_short"]) == (3446, 271)
+    inputs = StandaloneInputs(bams=(str(data / "T1.bam"), str(data / "T2.bam")),
+                              variants=str(data / "mutations.tsv"),
+                              controls=tuple(str(data / f"N{i}.bam") for i in (1, 2, 3)),
+                              patient="P1")
+    calls = run_standalone(inputs, settings, tmp_path).set_index("sample_id")
+    assert calls["status"].tolist() == ["detected", "not_detected"]
+    assert calls["note"].str.contains("fragment-length weighting off: fewer than 20").all()

@@ -46,6 +46,9 @@ COUNT_COLUMNS = [
     "chrom", "pos", "ref", "alt", "ref_count", "alt_count", "other_count", "depth", "discordant",
     "ref_fwd", "ref_rev", "alt_fwd", "alt_rev", "ref_fragment_median", "alt_fragment_median",
 ]
+# Appended when ``count_sites`` is given ``short_fragment_length``: ref and alt fragments shorter
+# than it, and of known length (|TLEN| of a proper pair).
+LENGTH_BIN_COLUMNS = ["ref_short", "ref_sized", "alt_short", "alt_sized"]
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,7 @@ def _median(hist: dict[int, int]) -> float:
     raise AssertionError("unreachable: the counts sum to n")
 
 
-def _summarise(site: _Site) -> dict:
+def _summarise(site: _Site, short_fragment_length: int | None = None) -> dict:
     counts, reverse = site.counts, site.reverse
     out = {"ref_count": counts[REF], "alt_count": counts[ALT], "other_count": counts[OTHER],
            "depth": sum(counts), "discordant": site.discordant}
@@ -292,12 +295,19 @@ def _summarise(site: _Site) -> dict:
         out[f"{label}_fwd"] = counts[code] - reverse[code]
         out[f"{label}_rev"] = reverse[code]
         out[f"{label}_fragment_median"] = _median(site.lengths[code])
+    if short_fragment_length is not None:
+        for code, label in ((REF, "ref"), (ALT, "alt")):
+            hist = site.lengths[code]
+            out[f"{label}_short"] = sum(n for length, n in hist.items()
+                                        if length < short_fragment_length)
+            out[f"{label}_sized"] = sum(hist.values())
     return out
 
 
 def count_sites(bam_path: str | Path, sites: pd.DataFrame,
                 filters: ReadFilterSettings | None = None,
-                reference: Reference | str | Path | None = None) -> pd.DataFrame:
+                reference: Reference | str | Path | None = None,
+                short_fragment_length: int | None = None) -> pd.DataFrame:
     """Count fragments supporting ref, alt and other alleles at each site of ``sites``
     (columns chrom, pos (1-based), ref, alt, variant_type as from ``sites.validate_sites``).
 
@@ -307,7 +317,9 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame,
     length (bp, |TLEN| of properly paired reads) of ref- and alt-supporting fragments.
 
     ``reference`` (FASTA path or ``Reference``) lets indels be matched at every equivalent
-    placement within a repeat; without it only the given placement counts."""
+    placement within a repeat; without it only the given placement counts.
+    ``short_fragment_length`` (bp) appends ``LENGTH_BIN_COLUMNS``: per allele, the fragments of
+    known length and those shorter than it (for fragment-length weighting)."""
     import pysam
 
     filters = filters or ReadFilterSettings()
@@ -333,13 +345,14 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame,
                     if chrom in contigs:
                         _count_window(bam, chrom, window, filters)
                     for site in window:
-                        rows[site.index] = _summarise(site)
+                        rows[site.index] = _summarise(site, short_fragment_length)
     finally:
         if own_reference and ref_obj is not None:
             ref_obj.close()
-    counts = pd.DataFrame(rows, columns=COUNT_COLUMNS[4:])
+    columns = COUNT_COLUMNS + (LENGTH_BIN_COLUMNS if short_fragment_length is not None else [])
+    counts = pd.DataFrame(rows, columns=columns[4:])
     out = pd.concat([sites[["chrom", "pos", "ref", "alt"]].reset_index(drop=True), counts], axis=1)
-    return out[COUNT_COLUMNS]
+    return out[columns]
 
 
 def _kind(ref: str, alt: str) -> str:
