@@ -169,6 +169,44 @@ def test_tracked_variants_count_consensus_molecules_and_their_vaf_matches_truth(
     assert abs(pooled_bias) < 0.01
 
 
+def test_mrd_counts_consensus_molecules(umi_run):
+    """With UMIs on, the residual-disease counts read the consensus BAM (``mrd_bam`` in
+    common.smk): each draw's counts equal a recount of its consensus BAM, not of the raw
+    alignment, they are the simulator's molecules at each site, and a draw's
+    informative_molecules in mrd_calls.tsv are those counts summed over its variants."""
+    from plasmatrack.mrd.pipeline import count_molecules
+    from plasmatrack.mrd.settings import MrdSettings
+
+    settings = MrdSettings()  # the demo config leaves the mrd section at its defaults
+    sites = _read(umi_run / tables.MRD_SITES.path).fillna({"found_in": ""})
+    calls = _read(umi_run / tables.MRD_CALLS.path).set_index("sample_id")
+    assert len(sites) >= 5 and sorted(calls.index) == ["P01_D1", "P01_D2"]
+    ratio = []
+    for sid in ("P01_D1", "P01_D2"):
+        counts = _read(umi_run / "results" / "mrd" / "P01" / f"{sid}.counts.tsv")
+        align = umi_run / "results" / "align" / "P01"
+        consensus = count_molecules(align / f"{sid}.consensus.bam", sites, settings)
+        raw = count_molecules(align / f"{sid}.bam", sites, settings)
+        assert counts["depth"].tolist() == consensus["depth"].tolist()
+        assert counts["mutant"].tolist() == consensus["mutant"].tolist()
+        # The deduplicated alignment gives other molecules (position-only duplicates).
+        assert raw["depth"].tolist() != consensus["depth"].tolist()
+        mols = pd.read_csv(umi_run / "cohort" / "truth" / "umi" / f"{sid}.molecules.tsv.gz",
+                           sep="\t")
+        mols = mols[(mols["reads_a"] + mols["reads_b"]) > 0]
+        ratio += [r.depth / _read_span_molecules(mols, r.chrom, r.pos)
+                  for r in counts.itertuples() if r.depth >= 10]
+        # Plasma-informed: a draw is tested with the variants found in the other draw, less
+        # the outliers its note names.
+        outliers = re.findall(r"(\S+:\d+:[ACGT]+>[ACGT]+) \d+/\d+", str(calls.loc[sid, "note"]))
+        tested = sites[[bool(set(f.split(",")) - {"", sid}) for f in sites["found_in"]]
+                       & ~sites["site_id"].isin(outliers)]
+        assert len(tested) == calls.loc[sid, "n_variants"]
+        depth = tested.merge(counts, on=["chrom", "pos", "ref", "alt"])["depth"]
+        assert calls.loc[sid, "informative_molecules"] == depth.sum() > 0
+    assert len(ratio) >= 5 and 0.9 <= np.median(ratio) <= 1.05
+
+
 def test_cohort_report_shows_the_consensus_qc(umi_run):
     html = (umi_run / "results" / "reports" / "cohort.html").read_text()
     assert "Consensus QC" in html

@@ -73,6 +73,35 @@ def _poisson_counts(rng, sites: pd.DataFrame, draws: pd.DataFrame) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
+def _capture_length_bins(seed: int, sites: pd.DataFrame, counts: pd.DataFrame,
+                         draws: pd.DataFrame) -> pd.DataFrame:
+    """Fragment-length bins (< 150 bp) for ``_generator_two``'s counts, from capturesim's length
+    models (its own draw per sample: plasma cfDNA with tumour fragments ~145 bp against ~167 bp,
+    normals sheared), independent of ``plasmatrack.simulate``'s. A Poisson count split by its
+    two means: the tumour's molecules (TF x weight) and the errors (the rate)."""
+    from plasmatrack.capturesim.library import nucleosomal, sheared
+
+    rng = np.random.default_rng(5000 + seed)
+    truth = draws.set_index("sample_id")
+    by_site = sites.set_index("site_id")
+    parts = []
+    for sample, c in counts.groupby("sample_id", sort=False):
+        d = truth.loc[sample]
+        healthy = (sheared(rng) if d["sample_type"] == "normal" else nucleosomal(rng, False)).pmf
+        short = (float(healthy[:150].sum()), float(nucleosomal(rng, True).pmf[:150].sum()))
+        s = by_site.loc[c["site_id"]]
+        own = (s["patient_id"] == d["patient_id"]).to_numpy() & (s["kind"] != "germline").to_numpy()
+        tumour = own * d["truth_tf"] * s["truth_weight"].to_numpy()
+        from_tumour = rng.binomial(c["mutant"], tumour / (tumour + s["truth_rate"].to_numpy()))
+        known = [rng.binomial(n, 0.95) for n in (from_tumour, c["mutant"] - from_tumour,
+                                                 c["depth"] - c["mutant"])]
+        shorts = [rng.binomial(known[0], short[1]), rng.binomial(known[1], short[0]),
+                  rng.binomial(known[2], short[0])]
+        parts.append(c.assign(depth_short=sum(shorts), depth_sized=sum(known),
+                              mutant_short=shorts[0] + shorts[1], mutant_sized=known[0] + known[1]))
+    return pd.concat(parts).loc[counts.index]
+
+
 def _evaluate(sites, counts, draws, bound_sites):
     calls = call_cohort(finish_sites(sites), counts, draws, SETTINGS, TUMOUR_INFORMED)
     bounds = truth_bounds(bound_sites, counts, draws, SETTINGS.max_p_value)

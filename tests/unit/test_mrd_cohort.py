@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from plasmatrack.cohort.mrd_response import (DYNAMICS_MRD_COLUMNS, add_draw_detection,
                                              add_mrd_dynamics, mrd_landmark_analyses)
@@ -116,6 +117,7 @@ def test_cohort_tables_and_survival_carry_the_pooled_call(tmp_path):
     import subprocess
     import sys
 
+    from plasmatrack.cohort.burden_lod import BURDEN_LOD_COLUMNS
     from plasmatrack.cohort.columns import DRAW_METRICS_COLUMNS, DYNAMICS_COLUMNS
     from plasmatrack.cohort.mrd_response import DRAW_MRD_COLUMNS
     from plasmatrack.cohort.outcome import cohort_survival
@@ -147,7 +149,8 @@ def test_cohort_tables_and_survival_carry_the_pooled_call(tmp_path):
                                  cohort / "clinical.tsv",
                                  cohort / "samples.tsv", mrd=tmp_path / "mrd.tsv")
     assert list(tables.draws.columns) == DRAW_METRICS_COLUMNS + DRAW_MRD_COLUMNS
-    assert list(tables.dynamics.columns) == DYNAMICS_COLUMNS + DYNAMICS_MRD_COLUMNS
+    assert list(tables.dynamics.columns) == (DYNAMICS_COLUMNS + DYNAMICS_MRD_COLUMNS
+                                             + BURDEN_LOD_COLUMNS)
     assert tables.dynamics["mrd_response"].isin(
         ["clearance", "response", "rise", "stable", "not_evaluable"]).all()
     rows = cohort_survival(tables.burden, tables.dynamics).table()
@@ -156,3 +159,59 @@ def test_cohort_tables_and_survival_carry_the_pooled_call(tmp_path):
             "ttf_cox_mrd_tf_left_censored"} <= set(mrd_rows["analysis"])
     censored = mrd_rows.set_index("analysis").loc["ttf_cox_mrd_tf_left_censored"]
     assert censored["n"] >= 20
+    her2 = rows.set_index("analysis").loc[["ttf_cox_her2_burden_zero",
+                                           "ttf_cox_her2_burden_left_censored"]]
+    # Only the patients with a HER2 burden (variants absent here: HER2-mutant ones are NA).
+    assert (her2["n"] >= 10).all() and her2["hazard_ratio"].notna().all()
+
+
+def test_her2_burden_below_lod_left_censored_by_hand():
+    """A baseline HER2 burden the pooled call did not detect is set to the draw's LoD95 x the
+    patient's HER2 burden per unit TF (from its draws with a detected copy-number TF), beside
+    today's zero; the Cox rows fit exactly those values."""
+    from lifelines import CoxPHFitter
+
+    from plasmatrack.cohort.burden_lod import (ASSUMED, COHORT, OWN, add_burden_lod,
+                                               burden_lod_sensitivity)
+
+    # (patient, tumour_fraction, tf_detected, her2_burden) of every used draw.
+    draws = pd.DataFrame([
+        ("A", 0.20, True, 0.8), ("A", 0.10, True, 0.5), ("A", 0.01, False, 0.3),  # k = 4.5
+        ("B", 0.10, True, 0.0),                                 # HER2-negative: k = 0
+        ("C", 0.02, False, 0.1),                                # no detected TF: cohort k
+        ("D", 0.30, True, 0.6), ("D", 0.2, True, None),         # k = 2
+        ("E", 0.05, True, 0.1),                                 # k = 2
+        ("F", 0.10, True, 0.6), ("G", 0.10, True, 0.3), ("H", 0.05, True, 0.05)],
+        columns=["patient_id", "tumour_fraction", "tf_detected", "her2_burden"])
+    patients = list("ABCDEFGH")
+    status = ["not_detected", "not_detected", "not_detected", "detected", "detected",
+              "detected", "not_detected", "detected"]
+    lod = [0.002, 0.001, 0.004, 0.001, 0.001, 0.001, 0.003, 0.001]
+    dyn = add_burden_lod(pd.DataFrame({"patient_id": patients, "mrd_status_baseline": status,
+                                       "mrd_lod95_baseline": lod}), draws)
+    k = dict(zip(patients, [4.5, 0.0, 2.5, 2.0, 2.0, 6.0, 3.0, 1.0]))  # C: median of A,D-H
+    assert dyn["mrd_her2_per_tf"].tolist() == pytest.approx([k[p] for p in patients])
+    assert dyn["mrd_her2_per_tf_source"].tolist() == [OWN, OWN, COHORT] + [OWN] * 5
+    assert dyn["mrd_her2_burden_lod_baseline"].tolist() == pytest.approx(
+        [0.009, 0.0, 0.010, 0.002, 0.002, 0.006, 0.009, 0.001])
+    burden = pd.DataFrame({"patient_id": patients,
+                           "her2_burden": [0.004, 0.0, 0.02, 0.5, 0.1, 0.7, 0.01, 0.05],
+                           "ttf_months": [30, 25, 9, 6, 14, 3, 12, 20],
+                           "ttf_event": [1, 0, 1, 1, 1, 1, 1, 0]})
+    rows = pd.DataFrame(burden_lod_sensitivity(burden, dyn, "ttf").rows).set_index("analysis")
+    assert list(rows.index) == ["ttf_cox_her2_burden_zero", "ttf_cox_her2_burden_left_censored"]
+    assert rows["note"].str.contains("4 of 8 baselines below the LoD").all()
+    zero = [0.0, 0.0, 0.0, 0.5, 0.1, 0.7, 0.0, 0.05]
+    at_lod = [0.009, 0.0, 0.010, 0.5, 0.1, 0.7, 0.009, 0.05]
+    for name, values in (("ttf_cox_her2_burden_zero", zero),
+                         ("ttf_cox_her2_burden_left_censored", at_lod)):
+        frame = pd.DataFrame({"x": np.log(np.array(values) + 0.01), "t": burden["ttf_months"],
+                              "e": burden["ttf_event"]})
+        hr = float(np.exp(CoxPHFitter().fit(frame, "t", "e").params_["x"]))
+        assert rows.loc[name, "hazard_ratio"] == pytest.approx(hr, rel=1e-4)
+        assert rows.loc[name, "n"] == 8 and rows.loc[name, "events"] == 6
+    # No patient with a HER2 alteration anywhere: one altered copy per tumour genome, said so.
+    none = add_burden_lod(dyn[["patient_id", "mrd_status_baseline", "mrd_lod95_baseline"]]
+                          .iloc[:1], draws.iloc[3:5])
+    assert none["mrd_her2_per_tf_source"].iloc[0] == ASSUMED
+    assert none["mrd_her2_burden_lod_baseline"].iloc[0] == pytest.approx(0.002)

@@ -53,6 +53,14 @@ def test_exact_counts_strands_and_fragment_lengths(genome_and_fasta):
     assert 200 < counts.ref_fwd < 400
     assert 130 <= counts.alt_fragment_median <= 140
     assert 160 <= counts.ref_fragment_median <= 180
+    assert "alt_short" not in counts  # the length bins only on request
+    binned = count_sites(bam, _sites([("chr1", pos, ref, alt)]), ReadFilterSettings(), fasta,
+                         short_fragment_length=150).iloc[0]
+    assert (binned.alt_short, binned.alt_sized, binned.ref_short, binned.ref_sized) == (
+        60, 60, 0, 600)
+    edge = count_sites(bam, _sites([("chr1", pos, ref, alt)]), ReadFilterSettings(), fasta,
+                       short_fragment_length=170).iloc[0]
+    assert 0 < edge.ref_short == sum(f.length < 170 for f in frags if f.variant is None) < 600
 
 
 def test_overlapping_mates_count_once_and_discordant_mates_are_dropped(genome_and_fasta):

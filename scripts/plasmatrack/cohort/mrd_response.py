@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats.survival import SurvivalResults, continuous_cox
+from ..stats.survival import SurvivalResults
+from .burden_lod import baseline_call_frame, burden_lod_sensitivity, zero_and_left_censored_cox
 from .outcome import LandmarkGrouping, landmark_groups
-from .settings import ENDPOINTS, CohortSettings
+from .settings import CohortSettings
 
 MRD_INPUT_COLUMNS = ("sample_id", "patient_id", "tumour_fraction", "lod95", "status")
 # Appended to draw_metrics.tsv (after its columns).
@@ -103,6 +104,7 @@ def mrd_landmark_analyses(burden: pd.DataFrame, dynamics: pd.DataFrame, endpoint
     for spec in MRD_LANDMARK_GROUPINGS:
         results.extend(landmark_groups(burden, dynamics, endpoint, spec, settings)[0])
     results.extend(baseline_lod_sensitivity(burden, dynamics, endpoint, settings))
+    results.extend(burden_lod_sensitivity(burden, dynamics, endpoint, settings))
     return results
 
 
@@ -111,28 +113,10 @@ def baseline_lod_sensitivity(burden: pd.DataFrame, dynamics: pd.DataFrame, endpo
     """Cox on the log baseline pooled TF with an undetected baseline taken as 0 (today's
     convention, + ``tf_log_offset``) and, as the sensitivity analysis of its left-censoring,
     at the draw's LoD95 (the largest TF the draw could have hidden)."""
-    results = SurvivalResults()
-    time_col, event_col = ENDPOINTS[endpoint]
-    if time_col not in burden or "mrd_lod95_baseline" not in dynamics:
-        return results
-    df = burden[["patient_id", time_col, event_col]].merge(dynamics, on="patient_id")
-    df = df[df[time_col].notna() & df[event_col].notna()
-            & df["mrd_status_baseline"].isin([DETECTED, NOT_DETECTED])].copy()
-    if len(df) < 2:
-        return results
-    df[time_col] = df[time_col].astype(float)
-    df[event_col] = df[event_col].astype(int)
-    below = df["mrd_status_baseline"] == NOT_DETECTED
-    df["tf_zero"] = df["mrd_tf_baseline"].where(~below, 0.0)
-    df["tf_at_lod"] = df["mrd_tf_baseline"].where(~below, df["mrd_lod95_baseline"])
-    note = f"{int(below.sum())} of {len(df)} baselines below the LoD of the pooled call"
-    for column, name, how in (("tf_zero", "mrd_tf_zero", "undetected = 0"),
-                              ("tf_at_lod", "mrd_tf_left_censored", "undetected = its LoD95")):
-        res = continuous_cox(df, time_col, event_col, column, f"{endpoint}_cox_{name}",
-                             endpoint, log=True, log_offset=settings.tf_log_offset,
-                             settings=settings.survival,
-                             marker_label=f"baseline pooled TF ({how})")
-        for row in res.rows:
-            row["note"] = "; ".join(filter(None, [row.get("note") or "", note]))
-        results.extend(res)
-    return results
+    df = baseline_call_frame(burden, dynamics, endpoint, ["mrd_tf_baseline", "mrd_lod95_baseline"])
+    if df is None:
+        return SurvivalResults()
+    return zero_and_left_censored_cox(df, endpoint, "mrd_tf_baseline", "mrd_lod95_baseline",
+                                      "mrd_tf", "baseline pooled TF",
+                                      ("undetected = 0", "undetected = its LoD95"),
+                                      settings.tf_log_offset, settings)

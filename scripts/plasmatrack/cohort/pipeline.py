@@ -24,6 +24,7 @@ from ..qc.identity_exclusion import mark_left_out, read_left_out
 from .draws import draw_metrics, read_stage_table
 from .dynamics import dynamics_table
 from .left_out import note_left_out, used_draws
+from .burden_lod import add_burden_lod
 from .mrd_response import MRD_INPUT_COLUMNS, add_draw_detection, add_mrd_dynamics
 from .outcome import assign_burden_groups, cohort_survival
 from .settings import CohortSettings
@@ -134,6 +135,7 @@ def cohort_tables(inputs: CohortInputs, her2_gene: str = "ERBB2",
     if inputs.mrd is not None:
         draws = add_draw_detection(draws, inputs.mrd)
         dynamics = add_mrd_dynamics(dynamics, inputs.mrd, settings)
+        dynamics = add_burden_lod(dynamics, used)
     if inputs.left_out is not None:
         burden = note_left_out(burden, draws, inputs.left_out)
         dynamics = note_left_out(dynamics, draws, inputs.left_out)

@@ -16,6 +16,8 @@ from scipy import stats
 
 from ..qc.identity_exclusion import mark_left_out
 from .background import control_mask, site_background
+from .fragment_length import (LengthBins, LengthRatios, binned_evidence, has_length_counts,
+                              healthy_short_share, ratios_for, tumour_short_share)
 from .model import (Evidence, fit_tf, lr_statistic, mc_p_value, poisson_lod95, tf_interval)
 from .settings import MrdSettings
 
@@ -53,9 +55,12 @@ def find_outliers(ev: Evidence, max_p: float, max_fraction: float) -> list[tuple
 
 
 def call_draw(ev: Evidence, labels: list[str], settings: MrdSettings,
-              rng: np.random.Generator) -> dict:
+              rng: np.random.Generator, bins: LengthBins | None = None,
+              ratios: LengthRatios | None = None) -> dict:
     """The call of one draw: MRD_COLUMNS from n_variants on, given its evidence and the
-    variants' labels (``chrom:pos:ref>alt``)."""
+    variants' labels (``chrom:pos:ref>alt``); with ``bins`` and ``ratios`` the TF, its interval
+    and the p-value weight each molecule by its length bin (``fragment_length``); the outliers,
+    counts and lod95 stay per site, unweighted."""
     notes: list[str] = []
     outliers = find_outliers(ev, settings.outlier_max_p, settings.outlier_max_fraction)
     if outliers:
@@ -64,6 +69,7 @@ def call_draw(ev: Evidence, labels: list[str], settings: MrdSettings,
         notes.append("outlier variants left out (CHIP, germline or tissue artefact?): " + "; ".join(
             f"{labels[i]} {int(ev.mutant[i])}/{int(ev.depth[i])} (p={p:.1e})" for i, p in outliers))
         ev = ev.subset(keep)
+        bins = None if bins is None else bins.subset(keep)
     row = {"n_variants": int(ev.depth.size), "informative_molecules": ev.informative,
            "mutant_molecules": int(np.sum(ev.mutant)),
            "background_expected": ev.background_expected}
@@ -73,6 +79,9 @@ def call_draw(ev: Evidence, labels: list[str], settings: MrdSettings,
         notes.append(f"fewer than {settings.min_informative_molecules} informative molecules")
         return {**row, "tumour_fraction": np.nan, "tf_lower": np.nan, "tf_upper": np.nan,
                 "p_value": np.nan, "status": NOT_EVALUABLE, "note": "; ".join(notes)}
+    if bins is not None and ratios is not None:
+        ev = binned_evidence(ev, bins, ratios)
+        notes.append(ratios.describe())
     tf = float(fit_tf(ev))
     lower, upper = tf_interval(ev, tf)
     observed = float(lr_statistic(ev)[0])
@@ -87,10 +96,14 @@ def draw_rng(seed: int, sample_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(sample_id.encode())])
 
 
-def _evidence(sites: pd.DataFrame, counts: pd.DataFrame, background: pd.DataFrame,
+def _site_counts(sites: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """One draw's counts at ``sites`` (rows of the patient's sites, in order; 0 if not counted)."""
+    return counts.set_index("site_id").reindex(sites["site_id"]).fillna(0)
+
+
+def _evidence(sites: pd.DataFrame, c: pd.DataFrame, background: pd.DataFrame,
               level, prior_shape: float) -> Evidence:
-    """The evidence of one draw at ``sites`` (rows of the patient's sites, in order)."""
-    c = counts.set_index("site_id").reindex(sites["site_id"]).fillna(0)
+    """The evidence of one draw at ``sites`` from its counts there (``_site_counts``)."""
     bg = background.loc[sites["site_id"]]
     return Evidence(depth=c["depth"].to_numpy(float), mutant=c["mutant"].to_numpy(float),
                     rate=bg["background_rate"].to_numpy(float),
@@ -122,9 +135,11 @@ def patient_controls(patient: str, sites: pd.DataFrame, counts: pd.DataFrame,
 
 def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws: pd.DataFrame,
                  settings: MrdSettings, mode: str,
-                 by_sample: dict[str, pd.DataFrame] | None = None) -> list[dict]:
+                 by_sample: dict[str, pd.DataFrame] | None = None,
+                 tumour_short: float | None = None) -> list[dict]:
     """The calls of every plasma draw of ``patient`` (mode TUMOUR_INFORMED or PLASMA_INFORMED);
-    ``by_sample``: ``counts`` split by sample_id, when the caller has it already."""
+    ``by_sample``: ``counts`` split by sample_id, when the caller has it already;
+    ``tumour_short``: the tumour's short-fragment share, for fragment-length weighting."""
     if by_sample is None:
         by_sample = dict(tuple(counts.groupby("sample_id")))
     mine = sites[sites["patient_id"] == patient].reset_index(drop=True)
@@ -145,13 +160,16 @@ def call_patient(patient: str, sites: pd.DataFrame, counts: pd.DataFrame, draws:
         if level.molecules == 0:
             rows.append({**head, **_not_evaluable(NO_CONTROLS)})
             continue
-        own = by_sample.get(draw.sample_id, counts.iloc[:0])
+        own = _site_counts(use, by_sample.get(draw.sample_id, counts.iloc[:0]))
         ev = _evidence(use, own, background, level, shape)
         labels = list(use["site_id"])
-        call = call_draw(ev, labels, settings, draw_rng(settings.seed, draw.sample_id))
-        if mode == PLASMA_INFORMED:
-            call["note"] = "; ".join(x for x in (
-                "plasma-informed: variants found in the patient's other draws", call["note"]) if x)
+        ratios, why_not = _length_ratios(own, tumour_short, settings)
+        bins = LengthBins.from_counts(own) if ratios is not None else None
+        call = call_draw(ev, labels, settings, draw_rng(settings.seed, draw.sample_id), bins,
+                         ratios)
+        call["note"] = "; ".join(x for x in (
+            "plasma-informed: variants found in the patient's other draws"
+            if mode == PLASMA_INFORMED else "", call["note"], why_not) if x)
         rows.append({**head, **call})
     return rows
 
@@ -179,9 +197,49 @@ def call_cohort(sites: pd.DataFrame, counts: pd.DataFrame, draws: pd.DataFrame,
     rows = []
     by_sample = dict(tuple(counts.groupby("sample_id")))
     controls = counts[~counts["sample_id"].isin(list(left_out or {}))]
-    for patient in sorted(draws.loc[draws["sample_type"] == "plasma", "patient_id"].unique()):
-        rows.extend(call_patient(patient, sites, controls, draws, settings, mode, by_sample))
+    patients = sorted(draws.loc[draws["sample_type"] == "plasma", "patient_id"].unique())
+    tumour_short = (cohort_tumour_short(patients, sites, controls, draws, settings, by_sample)
+                    if settings.fragment_length_weighting and has_length_counts(counts) else None)
+    for patient in patients:
+        rows.extend(call_patient(patient, sites, controls, draws, settings, mode, by_sample,
+                                 tumour_short))
     out = pd.DataFrame(rows, columns=MRD_COLUMNS)
     out = out.sort_values(["patient_id", "timepoint_days", "sample_id"],
                           kind="mergesort").reset_index(drop=True)
     return out if left_out is None else mark_left_out(out, left_out)
+
+
+def _length_ratios(own: pd.DataFrame, tumour_short: float | None,
+                   settings: MrdSettings) -> tuple[LengthRatios | None, str]:
+    """A draw's length-bin ratios, its healthy short share from its own molecules (``own``:
+    its counts at its sites), or None when not weighting and, if weighting was asked for and
+    cannot be done, why."""
+    if not settings.fragment_length_weighting:
+        return None, ""
+    if not has_length_counts(own):
+        return None, "fragment-length weighting off: the counts carry no fragment lengths"
+    return ratios_for(healthy_short_share(own), tumour_short)
+
+
+def cohort_tumour_short(patients: list[str], sites: pd.DataFrame, controls: pd.DataFrame,
+                        draws: pd.DataFrame, settings: MrdSettings,
+                        by_sample: dict[str, pd.DataFrame]) -> float | None:
+    """The tumour's short-fragment share learnt from the cohort's high-TF draws
+    (``fragment_length.tumour_short_share``): each plasma draw's mutant molecules of known
+    length, the short ones, and its expected background among them."""
+    rows = []
+    for patient in patients:
+        mine = sites[sites["patient_id"] == patient].reset_index(drop=True)
+        own_controls = patient_controls(patient, sites, controls, draws, settings)
+        background, _, _ = site_background(mine, own_controls, settings.max_prior_shape)
+        rate = background.loc[mine["site_id"], "background_rate"].to_numpy(float)
+        plasma = draws[(draws["patient_id"] == patient) & (draws["sample_type"] == "plasma")]
+        for sample in plasma["sample_id"]:
+            c = _site_counts(mine, by_sample.get(sample, controls.iloc[:0]))
+            rows.append({"mutant_sized": c["mutant_sized"].sum(),
+                         "mutant_short": c["mutant_short"].sum(),
+                         "background_sized": float(np.sum(c["depth_sized"].to_numpy() * rate)),
+                         "healthy_short": healthy_short_share(c)})
+    table = pd.DataFrame(rows, columns=["mutant_sized", "mutant_short", "background_sized",
+                                        "healthy_short"]).dropna()
+    return tumour_short_share(table)

@@ -44,7 +44,8 @@ class Evidence:
     was estimated from: the class rate of its prior (``prior_rate``; the prior is Beta with
     shape ``prior_shape`` and that mean) and the site's control counts.
     ``level_alpha``/``level_beta``: the posterior of the pooled background level the class
-    rates are anchored to."""
+    rates are anchored to. ``group``: when several rows share one site (the length bins of
+    fragment-length weighting), the site of each row; the rows of a site share its rate."""
 
     depth: np.ndarray
     mutant: np.ndarray
@@ -56,13 +57,15 @@ class Evidence:
     prior_shape: float
     level_alpha: float
     level_beta: float
+    group: np.ndarray | None = None
 
     def subset(self, keep: np.ndarray) -> "Evidence":
         """The evidence of the variants where ``keep`` is true."""
         arrays = (self.depth, self.mutant, self.rate, self.weight, self.prior_rate,
                   self.control_mutant, self.control_depth)
         return Evidence(*(np.asarray(v)[keep] for v in arrays), self.prior_shape,
-                        self.level_alpha, self.level_beta)
+                        self.level_alpha, self.level_beta,
+                        None if self.group is None else self.group[keep])
 
     @property
     def informative(self) -> int:
@@ -82,7 +85,11 @@ class Evidence:
         prior = np.clip(self.prior_rate * level, 1e-12, 0.5)
         a = self.prior_shape + self.control_mutant
         b = self.prior_shape * (1 - prior) / prior + self.control_depth - self.control_mutant
-        return np.clip(rng.beta(a, b), 0.0, 0.5)
+        if self.group is None:
+            return np.clip(rng.beta(a, b), 0.0, 0.5)
+        # One rate per site, shared by its rows.
+        _, first, row_site = np.unique(self.group, return_index=True, return_inverse=True)
+        return np.clip(rng.beta(a[first], b[:, first]), 0.0, 0.5)[:, row_site]
 
 
 def _tf_upper(rate: np.ndarray, weight: np.ndarray) -> float:

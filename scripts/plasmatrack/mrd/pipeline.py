@@ -15,6 +15,7 @@ from ..qc.identity_exclusion import read_left_out
 from ..variants.pileup import count_sites
 from ..variants.sites import Reference
 from .call import PLASMA_INFORMED, TUMOUR_INFORMED, call_cohort
+from .fragment_length import LENGTH_COUNT_COLUMNS, has_length_counts
 from .settings import MrdSettings
 from .sites import (SITE_COLUMNS, clonal_weights, count_table, finish_sites,
                     plasma_informed_sites, read_tumour_variants)
@@ -49,9 +50,19 @@ def run_mrd_sites(out: str | Path, tumour_variants: str | None = None,
 
 def count_molecules(bam: str | Path, sites: pd.DataFrame, settings: MrdSettings) -> pd.DataFrame:
     """Informative and mutant molecules (deduplicated fragments, or consensus molecules when
-    ``bam`` holds them) of one BAM at every distinct site: COUNT_COLUMNS."""
-    counted = count_sites(bam, count_table(sites), settings.read_filters)
-    return counted.rename(columns={"alt_count": "mutant"})[COUNT_COLUMNS]
+    ``bam`` holds them) of one BAM at every distinct site: COUNT_COLUMNS, then with
+    fragment-length weighting LENGTH_COUNT_COLUMNS (molecules of known length and short ones;
+    a molecule of neither allele counts as of unknown length)."""
+    if not settings.fragment_length_weighting:
+        counted = count_sites(bam, count_table(sites), settings.read_filters)
+        return counted.rename(columns={"alt_count": "mutant"})[COUNT_COLUMNS]
+    counted = count_sites(bam, count_table(sites), settings.read_filters,
+                          short_fragment_length=settings.short_fragment_length)
+    counted["depth_short"] = counted["ref_short"] + counted["alt_short"]
+    counted["depth_sized"] = counted["ref_sized"] + counted["alt_sized"]
+    counted = counted.rename(columns={"alt_count": "mutant", "alt_short": "mutant_short",
+                                      "alt_sized": "mutant_sized"})
+    return counted[COUNT_COLUMNS + LENGTH_COUNT_COLUMNS]
 
 
 def run_mrd_count(bam: str | Path, sites_path: str | Path, out: str | Path,
@@ -71,7 +82,8 @@ def _long_counts(counts: dict[str, pd.DataFrame]) -> pd.DataFrame:
         t["site_id"] = (t["chrom"].astype(str) + ":" + t["pos"].astype(str) + ":"
                         + t["ref"].astype(str) + ">" + t["alt"].astype(str))
         t["sample_id"] = sample
-        frames.append(t[["sample_id", "site_id", "mutant", "depth"]])
+        lengths = LENGTH_COUNT_COLUMNS if has_length_counts(t) else []
+        frames.append(t[["sample_id", "site_id", "mutant", "depth", *lengths]])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["sample_id", "site_id", "mutant", "depth"])
 

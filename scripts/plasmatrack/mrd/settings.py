@@ -31,6 +31,9 @@ class MrdSettings:
     seed: seed of the Monte Carlo (each draw's stream is derived from it and the sample ID).
     tumour_variants: optional TSV of the tumour's variants (tumour-informed); without it the
         patient's plasma-detected somatic variants are used, leaving out each draw's own.
+    fragment_length_weighting: weight molecules by the likelihood ratio of their length bin
+        (tumour vs healthy fragment lengths; docs/mrd.md).
+    short_fragment_length: fragments shorter than this (bp) are short for the weighting.
     """
 
     min_mapping_quality: int = 40
@@ -45,6 +48,8 @@ class MrdSettings:
     max_control_samples: int = 200
     seed: int = 1
     tumour_variants: str | None = None
+    fragment_length_weighting: bool = False
+    short_fragment_length: int = 150
 
     @classmethod
     def from_config(cls, section: dict | None) -> "MrdSettings":

@@ -18,6 +18,13 @@ generator lives in ``tests/unit/test_mrd_calibration.py``.
 
 No reads are written: reads at 1e-4 TF need depths far beyond what a test can align, and the
 counter itself is checked on real reads (``tests/real/test_mrd_real.py``).
+
+With ``length_bins`` the counts also carry fragment-length bins (``mrd.fragment_length``):
+each molecule's length drawn from the read simulator's length distributions
+(``simulate.reads``: plasma cfDNA, tumour-derived ~15 bp shorter; the normals' sheared buffy-coat
+DNA), a tumour molecule carrying the variant from the tumour's, every other molecule (errors,
+CHIP, reference) from its sample's healthy one; 97 % of molecules have a known length (proper
+pairs). A separate random stream, so the molecule counts are those without the bins.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class MrdCohortSettings:
     min_variants: int = 40
     max_variants: int = 120
     cleared_fraction: float = 0.3
+    length_bins: bool = False
 
 
 @dataclass
@@ -133,7 +141,54 @@ def simulate_mrd_cohort(seed: int, settings: MrdCohortSettings | None = None) ->
                         zip(sites["chrom"], sites["pos"], sites["ref"], sites["alt"])]
     sites = sites.drop_duplicates("site_id").reset_index(drop=True)
     samples = _samples(rng, settings)
-    return MrdCohort(sites=sites, counts=_counts(rng, sites, samples), draws=samples)
+    counts = _counts(rng, sites, samples)
+    if settings.length_bins:
+        counts = _length_bins(np.random.default_rng([seed, 21, 150]), counts, sites, samples)
+    return MrdCohort(sites=sites, counts=counts, draws=samples)
+
+
+SIZED_FRACTION = 0.97  # molecules with a known length (proper pairs)
+
+
+def _short_share(pmf: np.ndarray, short_below: int = 150) -> float:
+    from .reads import LENGTHS
+
+    return float(pmf[LENGTHS < short_below].sum())
+
+
+def _length_bins(rng: np.random.Generator, counts: pd.DataFrame, sites: pd.DataFrame,
+                 samples: pd.DataFrame) -> pd.DataFrame:
+    """``counts`` with depth_short, depth_sized, mutant_short, mutant_sized (< 150 bp): the
+    mutant molecules split into tumour and other by their expected shares, lengths by origin."""
+    from .reads import cfdna_pmf, sheared_pmf
+
+    tumour_short = _short_share(cfdna_pmf(True))
+    out = counts.merge(samples[["sample_id", "patient_id", "sample_type", "truth_tf"]],
+                       on="sample_id").merge(
+        sites[["site_id", "patient_id", "truth_weight", "truth_rate", "chip_vaf"]].rename(
+            columns={"patient_id": "site_patient"}), on="site_id")
+    own = (out["patient_id"] == out["site_patient"]).to_numpy()
+    tumour_vaf = np.where(own, out["truth_weight"] * out["truth_tf"], 0.0)
+    chip_vaf = np.where(own, out["chip_vaf"], 0.0)
+    # As in _counts: the allele fraction is the larger of tumour and CHIP (blood: healthy length).
+    vaf = np.maximum(tumour_vaf, chip_vaf)
+    p_mutant = vaf + out["truth_rate"].to_numpy() * (1 - vaf)
+    from_tumour = rng.binomial(out["mutant"],
+                               np.where(tumour_vaf >= chip_vaf, tumour_vaf, 0.0) / p_mutant)
+    healthy_short = np.where(out["sample_type"] == "normal", _short_share(sheared_pmf()),
+                             _short_share(cfdna_pmf(False)))
+    sized_t = rng.binomial(from_tumour, SIZED_FRACTION)
+    sized_o = rng.binomial(out["mutant"] - from_tumour, SIZED_FRACTION)
+    sized_r = rng.binomial(out["depth"] - out["mutant"], SIZED_FRACTION)
+    short_t = rng.binomial(sized_t, tumour_short)
+    short_o = rng.binomial(sized_o, healthy_short)
+    short_r = rng.binomial(sized_r, healthy_short)
+    counts = counts.copy()
+    counts["depth_short"] = short_t + short_o + short_r
+    counts["depth_sized"] = sized_t + sized_o + sized_r
+    counts["mutant_short"] = short_t + short_o
+    counts["mutant_sized"] = sized_t + sized_o
+    return counts
 
 
 def write_mrd_cohort(out, seed: int, settings: MrdCohortSettings | None = None) -> MrdCohort:

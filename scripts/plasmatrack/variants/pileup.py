@@ -12,6 +12,14 @@ if the mates disagree on the allele, the fragment is counted as ``discordant`` a
 depth (a sequencing error in one mate, or a PCR chimera). A mate whose base fails the base-quality
 filter simply does not vote, so the other mate still counts the fragment.
 
+Memory does not grow with depth: a site keeps running tallies (counts by allele and strand, a
+fragment-length histogram) and, by query name, only the fragments still open, those whose other
+mate may yet show at the site (it starts at or before the site, after this read, by the mate
+fields RNEXT/PNEXT). A fragment is final once both mates showed or the other cannot, and every
+open one is final once the reads have passed the site. When the flag filter lets secondary or
+supplementary records through (more than two reads per name), fragments stay open until their
+site is passed, as the mates cannot be told apart by the mate fields alone.
+
 Coordinates: sites use 1-based ``pos`` (VCF); the counter works in 0-based positions.
 """
 
@@ -21,7 +29,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..config import settings_kwargs
@@ -39,6 +46,9 @@ COUNT_COLUMNS = [
     "chrom", "pos", "ref", "alt", "ref_count", "alt_count", "other_count", "depth", "discordant",
     "ref_fwd", "ref_rev", "alt_fwd", "alt_rev", "ref_fragment_median", "alt_fragment_median",
 ]
+# Appended when ``count_sites`` is given ``short_fragment_length``: ref and alt fragments shorter
+# than it, and of known length (|TLEN| of a proper pair).
+LENGTH_BIN_COLUMNS = ["ref_short", "ref_sized", "alt_short", "alt_sized"]
 
 
 @dataclass(frozen=True)
@@ -64,17 +74,24 @@ class ReadFilterSettings:
 
 
 class _Site:
-    """Per-site matching rule and the fragments seen so far (query name -> observation)."""
+    """Per-site matching rule, running tallies of the fragments counted so far, and the
+    fragments still open (query name -> observation) because their other mate may yet show."""
 
     __slots__ = ("index", "kind", "pos0", "ref_base", "alt_base", "length", "anchors",
-                 "start", "end", "fragments")
+                 "start", "end", "open", "counts", "reverse", "discordant", "lengths")
 
     def __init__(self, index: int, kind: str, pos0: int, ref: str, alt: str,
                  reference: Reference | None, chrom: str):
         self.index = index
         self.kind = kind
         self.pos0 = pos0
-        self.fragments: dict[str, int] = {}
+        self.open: dict[str, int] = {}
+        self.counts = [0, 0, 0]  # fragments by allele REF, ALT, OTHER
+        self.reverse = [0, 0, 0]  # of those, on the reverse strand
+        self.discordant = 0
+        # Fragment length (bp) -> fragments, for REF and ALT: bounded by the length range,
+        # not by depth, and enough for exact medians and length bins.
+        self.lengths: tuple[dict[int, int], dict[int, int]] = ({}, {})
         if kind == SNV:
             self.ref_base, self.alt_base = ref, alt
             self.length, self.anchors = 0, {}
@@ -84,6 +101,26 @@ class _Site:
             self.ref_base = self.alt_base = ""
             self.length, self.anchors = cls.length, cls.anchors
             self.start, self.end = cls.span_start, cls.span_end
+
+    def add(self, code: int) -> None:
+        """Tally one finished fragment (an observation code, -1 for discordant mates)."""
+        if code < 0:
+            self.discordant += 1
+            return
+        allele = code & 3
+        self.counts[allele] += 1
+        if code & 4:
+            self.reverse[allele] += 1
+        length = code >> 4
+        if length and allele != OTHER:
+            hist = self.lengths[allele]
+            hist[length] = hist.get(length, 0) + 1
+
+    def close(self) -> None:
+        """No read still to come covers the site: the open fragments are final."""
+        for code in self.open.values():
+            self.add(code)
+        self.open = {}
 
 
 def _observe_indel(site: _Site, read_start: int, read_end: int, cigar, seq: str, quals,
@@ -128,20 +165,29 @@ def _windows(sites: list[_Site]) -> list[list[_Site]]:
     return groups
 
 
+def _mate_start(read, flag: int) -> int:
+    """0-based start of the read's mate on the same contig, or -1 when no mate will come
+    (unpaired, mate unmapped or on another contig)."""
+    if not flag & 0x1 or flag & 0x8 or read.next_reference_id != read.reference_id:
+        return -1
+    return read.next_reference_start
+
+
 def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSettings) -> None:
-    """Stream the reads of one window (sites sorted by start) and record each read's
-    observation at every site it covers."""
+    """Stream the reads of one window (sites sorted by start), record each read's observation
+    at every site it covers, and close each site once the reads have passed it."""
     window = sorted(window, key=lambda s: s.start)
-    starts = [s.start for s in window]
     n_sites = len(window)
-    fetch_start = starts[0]
-    fetch_end = max(s.end for s in window) + 1
     flag_filter = filters.flag_filter
     min_mapq = filters.min_mapping_quality
-    min_bq = filters.min_base_quality
     proper_only = filters.require_proper_pair
+    # Without secondary and supplementary records a query name has at most two reads (the
+    # mates), so a fragment is final once both showed or the other cannot cover the site.
+    # When the flag filter lets them through, every fragment stays open until its site closes.
+    final_early = flag_filter & 0x900 == 0x900
     first = 0  # sites before this one end left of every read still to come (reads are sorted)
-    for read in bam.fetch(chrom, fetch_start, fetch_end):
+    fetch_end = max(s.end for s in window) + 1
+    for read in bam.fetch(chrom, window[0].start, fetch_end):
         flag = read.flag
         if flag & flag_filter or read.mapping_quality < min_mapq:
             continue
@@ -149,88 +195,119 @@ def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSetti
             continue
         read_start = read.reference_start
         while first < n_sites and window[first].end < read_start:
+            window[first].close()
             first += 1
         if first == n_sites:
             break
-        read_end = read.reference_end
-        if read_end is None or starts[first] >= read_end:
+        _observe_read(read, flag, window, first, filters.min_base_quality, final_early)
+    for site in window:
+        site.close()
+
+
+def _observe_read(read, flag: int, window: list[_Site], first: int, min_bq: int,
+                  final_early: bool) -> None:
+    """Record one read's allele at every site of ``window[first:]`` it covers."""
+    read_start = read.reference_start
+    read_end = read.reference_end
+    if read_end is None or window[first].start >= read_end:
+        return
+    cigarstring = read.cigarstring
+    # Most reads align without indels or clips: then query offset = reference offset.
+    simple = cigarstring[-1] == "M" and cigarstring[:-1].isdigit()
+    cigar = None if simple else read.cigartuples
+    seq = read.query_sequence
+    quals = read.query_qualities
+    if seq is None or quals is None:
+        return
+    name = None
+    for k in range(first, len(window)):
+        site = window[k]
+        if site.start >= read_end:
+            break
+        if site.end < read_start:
             continue
-        cigarstring = read.cigarstring
-        # Most reads align without indels or clips: then query offset = reference offset.
-        simple = cigarstring[-1] == "M" and cigarstring[:-1].isdigit()
-        cigar = None if simple else read.cigartuples
-        seq = read.query_sequence
-        quals = read.query_qualities
-        if seq is None or quals is None:
-            continue
-        name = None
-        for k in range(first, n_sites):
-            site = window[k]
-            if site.start >= read_end:
-                break
-            if site.end < read_start:
-                continue
-            if site.kind == SNV:
-                if simple:
-                    qpos = site.pos0 - read_start
-                else:
-                    qpos = query_position(cigar, read_start, site.pos0)
-                    if qpos < 0:
-                        continue
-                if quals[qpos] < min_bq:
-                    continue
-                base = seq[qpos]
-                allele = REF if base == site.ref_base else ALT if base == site.alt_base else OTHER
+        if site.kind == SNV:
+            if simple:
+                qpos = site.pos0 - read_start
             else:
-                if cigar is None:
-                    cigar = read.cigartuples
-                allele = _observe_indel(site, read_start, read_end, cigar, seq, quals, min_bq)
-                if allele is None:
+                qpos = query_position(cigar, read_start, site.pos0)
+                if qpos < 0:
                     continue
-            if name is None:
-                name = read.query_name
-                tlen = read.template_length
-                # One int per observation: bits 0-1 allele, bit 2 reverse strand, bit 3 read 1,
-                # bits 4+ fragment length (0 = unknown); -1 marks discordant mates.
-                bits = ((4 if flag & 0x10 else 0) | (8 if (flag & 0x40 or not flag & 0x1) else 0)
-                        | (((tlen if tlen > 0 else -tlen) << 4) if flag & 0x2 else 0))
-            code = bits | allele
-            fragments = site.fragments
-            previous = fragments.get(name)
-            if previous is None:
-                fragments[name] = code
-            elif previous < 0:
+            if quals[qpos] < min_bq:
                 continue
-            elif previous & 3 != allele:
-                fragments[name] = -1
-            elif code & 8:
-                # Concordant mates: the fragment's strand is read 1's strand.
+            base = seq[qpos]
+            allele = REF if base == site.ref_base else ALT if base == site.alt_base else OTHER
+        else:
+            if cigar is None:
+                cigar = read.cigartuples
+            allele = _observe_indel(site, read_start, read_end, cigar, seq, quals, min_bq)
+            if allele is None:
+                continue
+        if name is None:
+            name = read.query_name
+            mate_start = _mate_start(read, flag) if final_early else read_start
+            tlen = read.template_length
+            # One int per observation: bits 0-1 allele, bit 2 reverse strand, bit 3 read 1,
+            # bits 4+ fragment length (0 = unknown); -1 marks discordant mates.
+            bits = ((4 if flag & 0x10 else 0) | (8 if (flag & 0x40 or not flag & 0x1) else 0)
+                    | (((tlen if tlen > 0 else -tlen) << 4) if flag & 0x2 else 0))
+        code = bits | allele
+        fragments = site.open
+        previous = fragments.pop(name, None)
+        if previous is not None:
+            # The fragment's other mate: concordant mates count once with read 1's strand.
+            if previous >= 0:
+                code = -1 if previous & 3 != allele else code if code & 8 else previous
+            else:
+                code = previous
+            if final_early:
+                site.add(code)
+            else:
                 fragments[name] = code
+        elif final_early and (mate_start < read_start or mate_start > site.end):
+            # The mate came before (and did not show here) or starts past the site.
+            site.add(code)
+        else:
+            fragments[name] = code
 
 
-def _summarise(site: _Site) -> dict:
-    codes = np.fromiter(site.fragments.values(), dtype=np.int64, count=len(site.fragments))
-    discordant = int((codes < 0).sum())
-    codes = codes[codes >= 0]
-    allele = codes & 3
-    reverse = (codes >> 2) & 1
-    frag_len = codes >> 4
-    counts = np.bincount(allele, minlength=3)
-    out = {"ref_count": int(counts[REF]), "alt_count": int(counts[ALT]),
-           "other_count": int(counts[OTHER]), "depth": int(counts.sum()), "discordant": discordant}
+def _median(hist: dict[int, int]) -> float:
+    """The median of values given as value -> count (as ``np.median`` of the values)."""
+    n = sum(hist.values())
+    if not n:
+        return math.nan
+    lower_rank, upper_rank = (n - 1) // 2, n // 2
+    seen, lower = 0, None
+    for value in sorted(hist):
+        seen += hist[value]
+        if lower is None and seen > lower_rank:
+            lower = value
+        if seen > upper_rank:
+            return (lower + value) / 2
+    raise AssertionError("unreachable: the counts sum to n")
+
+
+def _summarise(site: _Site, short_fragment_length: int | None = None) -> dict:
+    counts, reverse = site.counts, site.reverse
+    out = {"ref_count": counts[REF], "alt_count": counts[ALT], "other_count": counts[OTHER],
+           "depth": sum(counts), "discordant": site.discordant}
     for code, label in ((REF, "ref"), (ALT, "alt")):
-        mine = allele == code
-        n_rev = int(reverse[mine].sum())
-        out[f"{label}_fwd"] = int(mine.sum()) - n_rev
-        out[f"{label}_rev"] = n_rev
-        lengths = frag_len[mine & (frag_len > 0)]
-        out[f"{label}_fragment_median"] = float(np.median(lengths)) if lengths.size else math.nan
+        out[f"{label}_fwd"] = counts[code] - reverse[code]
+        out[f"{label}_rev"] = reverse[code]
+        out[f"{label}_fragment_median"] = _median(site.lengths[code])
+    if short_fragment_length is not None:
+        for code, label in ((REF, "ref"), (ALT, "alt")):
+            hist = site.lengths[code]
+            out[f"{label}_short"] = sum(n for length, n in hist.items()
+                                        if length < short_fragment_length)
+            out[f"{label}_sized"] = sum(hist.values())
     return out
 
 
 def count_sites(bam_path: str | Path, sites: pd.DataFrame,
                 filters: ReadFilterSettings | None = None,
-                reference: Reference | str | Path | None = None) -> pd.DataFrame:
+                reference: Reference | str | Path | None = None,
+                short_fragment_length: int | None = None) -> pd.DataFrame:
     """Count fragments supporting ref, alt and other alleles at each site of ``sites``
     (columns chrom, pos (1-based), ref, alt, variant_type as from ``sites.validate_sites``).
 
@@ -240,7 +317,9 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame,
     length (bp, |TLEN| of properly paired reads) of ref- and alt-supporting fragments.
 
     ``reference`` (FASTA path or ``Reference``) lets indels be matched at every equivalent
-    placement within a repeat; without it only the given placement counts."""
+    placement within a repeat; without it only the given placement counts.
+    ``short_fragment_length`` (bp) appends ``LENGTH_BIN_COLUMNS``: per allele, the fragments of
+    known length and those shorter than it (for fragment-length weighting)."""
     import pysam
 
     filters = filters or ReadFilterSettings()
@@ -262,18 +341,18 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame,
                 by_chrom.setdefault(row.chrom, []).append(
                     _Site(i, kind, int(row.pos) - 1, row.ref, row.alt, ref_obj, row.chrom))
             for chrom, chrom_sites in by_chrom.items():
-                if chrom in contigs:
-                    for window in _windows(chrom_sites):
+                for window in _windows(chrom_sites):
+                    if chrom in contigs:
                         _count_window(bam, chrom, window, filters)
-                for site in chrom_sites:
-                    rows[site.index] = _summarise(site)
-                    site.fragments = {}
+                    for site in window:
+                        rows[site.index] = _summarise(site, short_fragment_length)
     finally:
         if own_reference and ref_obj is not None:
             ref_obj.close()
-    counts = pd.DataFrame(rows, columns=COUNT_COLUMNS[4:])
+    columns = COUNT_COLUMNS + (LENGTH_BIN_COLUMNS if short_fragment_length is not None else [])
+    counts = pd.DataFrame(rows, columns=columns[4:])
     out = pd.concat([sites[["chrom", "pos", "ref", "alt"]].reset_index(drop=True), counts], axis=1)
-    return out[COUNT_COLUMNS]
+    return out[columns]
 
 
 def _kind(ref: str, alt: str) -> str:
