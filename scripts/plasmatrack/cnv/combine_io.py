@@ -5,24 +5,30 @@ the combined table (the method: :mod:`.combine`, docs/cnv.md "Combined tumour fr
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..io import read_tsv, write_tsv
+
+if TYPE_CHECKING:
+    from .snv_copy_number import PatientCopyNumber
 
 log = logging.getLogger(__name__)
 
 
 def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.DataFrame],
               source: str = "tracked_variants.tsv"
-              ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+              ) -> tuple[pd.DataFrame, dict[str, PatientCopyNumber]]:
     """BAF tumour fractions of every patient's plasma draws (``baf.DRAW_COLUMNS`` plus
     ``tf_baf_p_value``), and per patient the segments they were fitted on (``baf.SEGMENT_COLUMNS``
-    plus ``amp``: total and fitted minor copy number, for the SNV estimate with copy number).
+    plus ``amp``: total and fitted minor copy number) with the normal's allelic overdispersion,
+    for the SNV estimate with copy number.
     Each patient's segments come from the copy-number states of its draw with the largest
     copy-number LLR (the one whose path is best supported)."""
     from .baf import DRAW_COLUMNS, fit_baf, segments_from_states
     from .combine import baf_p_value
+    from .snv_copy_number import PatientCopyNumber
 
     parts, segments = [], {}
     plasma = cn[cn["sample_type"].astype(str) == "plasma"]
@@ -35,29 +41,45 @@ def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.Data
         fit = fit_baf(mine, {reference: states[reference]}, reference, source=source)
         parts.append(fit.draws)
         runs = segments_from_states(states[reference], f"{reference}.hmm_states.tsv")
-        segments[str(patient)] = (fit.segments.assign(amp=runs["amp"].to_numpy()) if
-                                  len(fit.segments) == len(runs) else
-                                  runs.assign(minor_copy=float("nan")))
+        segs = (fit.segments.assign(amp=runs["amp"].to_numpy()) if
+                len(fit.segments) == len(runs) else runs.assign(minor_copy=float("nan")))
+        segments[str(patient)] = PatientCopyNumber(
+            segs, fit.noise.overdispersion if fit.noise is not None else 0.0)
     table = (pd.concat(parts, ignore_index=True) if parts
              else pd.DataFrame(columns=DRAW_COLUMNS))
     table["tf_baf_p_value"] = [baf_p_value(float(v)) for v in table["llr_baf"]]
     return table, segments
 
 
-def cn_detected(cn: pd.DataFrame, alpha: float) -> set[str]:
-    """Patients with a plasma draw whose copy-number fit is detected on its own
-    (``tf_cn_p_value <= alpha``): only their HMM states are trusted as SNV copy numbers. At a TF
-    the copy number cannot see, its path is noise (the demo's P02 at TF 0.02: a copy-number-1
-    state and a copy-neutral LOH where the tumour has neither) and would mislead the SNVs."""
+# How far the copy-number fit's tumour ploidy may be from 2 for its states to be SNV copy
+# numbers (cn_trusted).
+MAX_PLOIDY_SHIFT = 0.3
+
+
+def cn_trusted(cn: pd.DataFrame, alpha: float) -> set[str]:
+    """Patients whose HMM states are trusted as the SNVs' copy numbers: a plasma draw's
+    copy-number fit is detected on its own (``tf_cn_p_value <= alpha``) and the tumour ploidy of
+    the patient's fit is within ``MAX_PLOIDY_SHIFT`` of 2.
+
+    Why: at a TF the copy number cannot see, its path is noise (the demo's P02 at TF 0.02: a
+    copy-number-1 state and a copy-neutral LOH where the tumour has neither); and a tumour fitted
+    far from ploidy 2 is where the HMM's copy-number scale is ambiguous (a genome-doubled tumour
+    read at 3 copies for 4, or at half its copies: capturesim CS04, seeds 2 and 3, ploidy 2.39
+    and 1.54), and SNV copy numbers on the wrong scale inherit the copy-number error. Those
+    patients keep 2 x VAF, which reads the truncal SNVs of a doubled genome at its DNA share."""
     if "tf_cn_p_value" not in cn:
         return set()
     plasma = cn[cn["sample_type"].astype(str) == "plasma"]
     p = pd.to_numeric(plasma["tf_cn_p_value"], errors="coerce")
-    return set(plasma.loc[p <= alpha, "patient_id"].astype(str))
+    detected = plasma[p <= alpha]
+    if "ploidy" in detected:
+        ploidy = pd.to_numeric(detected["ploidy"], errors="coerce")
+        detected = detected[(ploidy - 2.0).abs() <= MAX_PLOIDY_SHIFT]
+    return set(detected["patient_id"].astype(str))
 
 
 def snv_with_copy_number(snv: pd.DataFrame, tracked: pd.DataFrame,
-                         segments: dict[str, pd.DataFrame], cluster_ratio: float = 0.6,
+                         segments: dict[str, PatientCopyNumber], cluster_ratio: float = 0.6,
                          min_depth: int = 50) -> pd.DataFrame:
     """The SNV table with its estimate replaced by the fit with copy number
     (``cnv/snv_copy_number.py``) where that gives one; the variants stage's 2 x VAF estimate is
@@ -103,7 +125,7 @@ def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: 
                                                 "chrom": str}, low_memory=False)
         baf, segments = baf_draws(cn, tracked, states, source=str(tracked_path))
         if snv is not None and snv_copy_number:
-            trusted = {p: seg for p, seg in segments.items() if p in cn_detected(cn, alpha)}
+            trusted = {p: seg for p, seg in segments.items() if p in cn_trusted(cn, alpha)}
             snv = snv_with_copy_number(snv, tracked, trusted, cluster_ratio, min_depth)
     table = combine_draws(cn, snv, baf, alpha, tuple(methods))
     if snv is not None and "snv_model" in snv:

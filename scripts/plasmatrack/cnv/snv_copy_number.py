@@ -40,10 +40,11 @@ same ``phi``."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..variants.snv_tf import CONSISTENCY_P
 from ..variants.stats import pooled_background_p_value
@@ -56,6 +57,16 @@ STATE_COLUMNS = ["site_id", "total_copy", "major_copy", "minor_copy", "state"]
 DRAW_COLUMNS = ["sample_id", "tumour_fraction_snv", "tf_snv_lower", "tf_snv_upper",
                 "tf_snv_p_value", "n_variants", "snv_overdispersion", "snv_model",
                 "snv_clonal_states", "n_snv_unresolved"]
+
+
+@dataclass(frozen=True)
+class PatientCopyNumber:
+    """A patient's copy-number segments (chromosome, start, end 0-based half-open, total_copy,
+    minor_copy NaN where not fitted, amp) and the allelic overdispersion of its assay (the
+    beta-binomial ``rho`` fitted on the matched normal's hets, ``cnv/baf.py``; 0 = binomial)."""
+
+    segments: pd.DataFrame
+    overdispersion: float = 0.0
 
 
 def expected_vaf(t, total, mult):
@@ -116,13 +127,20 @@ def _pooled(obs: pd.DataFrame) -> pd.DataFrame:
         ["alt_count", "depth", "bg_alt"]].sum()
 
 
-def _two_sided_p(alt: float, depth: float, rate: float) -> float:
+def _two_sided_p(alt: float, depth: float, rate: float, rho: float) -> float:
+    """Two-sided p of ``alt`` of ``depth`` fragments at ``rate``, the counts divided by the
+    beta-binomial variance inflation ``1 + (depth - 1) rho`` (a quasi-binomial test, continuous
+    in the counts; the exact binomial at ``rho`` = 0)."""
     rate = float(np.clip(rate, 1e-9, 1 - 1e-9))
-    return float(2 * min(stats.binom.cdf(alt, depth, rate), stats.binom.sf(alt - 1, depth, rate)))
+    phi = 1.0 + max(depth - 1.0, 0.0) * rho
+    k, n = alt / phi, depth / phi
+    low = special.betainc(max(n - k, 1e-9), k + 1.0, 1.0 - rate)  # P(K <= k)
+    high = special.betainc(k, n - k + 1.0, rate) if k > 0 else 1.0  # P(K >= k)
+    return float(min(1.0, 2.0 * min(low, high)))
 
 
 def _member_m(row: pd.Series, cands: tuple, total: int, level: float,
-              cluster_ratio: float) -> int | None:
+              cluster_ratio: float, rho: float) -> int | None:
     """The multiplicity (of ``cands``) under which the site's pooled counts fit ``level`` best,
     or None when none is consistent with it."""
     vaf = max(row["alt_count"] - row["bg_alt"], 0.0) / row["depth"]
@@ -132,19 +150,19 @@ def _member_m(row: pd.Series, cands: tuple, total: int, level: float,
         if not (math.isfinite(own) and cluster_ratio <= own / level <= 1.0 / cluster_ratio):
             continue
         p = _two_sided_p(row["alt_count"], row["depth"],
-                         float(expected_vaf(level, total, m)) + row["bg_alt"] / row["depth"])
+                         float(expected_vaf(level, total, m)) + row["bg_alt"] / row["depth"], rho)
         if p >= CONSISTENCY_P and p > best_p:
             best, best_p = m, p
     return best
 
 
 def _group(pooled: pd.DataFrame, states: pd.DataFrame, level: float,
-           cluster_ratio: float) -> dict[str, int]:
+           cluster_ratio: float, rho: float) -> dict[str, int]:
     """Site -> multiplicity of every site consistent with ``level``."""
     out = {}
     for site, row in pooled.iterrows():
         st = states.loc[site]
-        m = _member_m(row, st["cands"], int(st["total_copy"]), level, cluster_ratio)
+        m = _member_m(row, st["cands"], int(st["total_copy"]), level, cluster_ratio, rho)
         if m is not None:
             out[site] = m
     return out
@@ -160,11 +178,26 @@ def _pooled_level(pooled: pd.DataFrame, states: pd.DataFrame, group: dict[str, i
     return tf["t"]
 
 
-def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame,
-               cluster_ratio: float = 0.6) -> dict[str, int]:
+def _explained_below(level: float, group: dict, groups: list) -> bool:
+    """True when a larger group at a lower level holds at least half of ``group``'s SNVs at a
+    higher multiplicity: they read this level only as single-copy mutations, where the lower
+    level explains them on every copy of their haplotype (and more SNVs with them). SNVs at the
+    same multiplicity in both never count, so a subclone just below the trunk does not take it
+    over."""
+    for lv, other in groups:
+        if lv < level and len(other) > len(group):
+            moved = sum(1 for s, m in group.items() if other.get(s, 0) > m)
+            if 2 * moved >= len(group):
+                return True
+    return False
+
+
+def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame, cluster_ratio: float = 0.6,
+               rho: float = 0.0) -> dict[str, int]:
     """The clonal SNVs (site -> multiplicity) of one patient: ``pooled`` (site_id index;
     alt_count, depth, bg_alt over the draws), ``states`` (site_id index; total_copy and
-    ``cands``, the candidate multiplicities). See the module docstring."""
+    ``cands``, the candidate multiplicities); ``rho``, the assay's allelic overdispersion
+    (beta-binomial intra-class correlation; 0 = binomial). See the module docstring."""
     vaf = (pooled["alt_count"] - pooled["bg_alt"]).clip(lower=0) / pooled["depth"]
     levels = set()
     for site, v in vaf.items():
@@ -175,15 +208,14 @@ def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame,
                 levels.add(round(t, 6))
     groups = []
     for level in sorted(levels, reverse=True):
-        group = _group(pooled, states, level, cluster_ratio)
+        group = _group(pooled, states, level, cluster_ratio, rho)
         if not group:
             continue
         refined = _pooled_level(pooled, states, group)
         if refined > 0:
-            group = _group(pooled, states, refined, cluster_ratio) or group
+            group = _group(pooled, states, refined, cluster_ratio, rho) or group
         groups.append((refined, group))
-    keep = [(lv, g) for lv, g in groups
-            if not any(set(g) < set(other) for _, other in groups)]
+    keep = [(lv, g) for lv, g in groups if not _explained_below(lv, g, groups)]
     keep.sort(key=lambda x: -x[0])
     for min_size in (2, 1):
         for _, group in keep:
@@ -265,20 +297,21 @@ def _usable_states(sites: pd.DataFrame, segments: pd.DataFrame) -> tuple[pd.Data
     return states, model, left
 
 
-def patient_tumour_fraction(t: pd.DataFrame, segments: pd.DataFrame, cluster_ratio: float = 0.6,
-                            min_depth: int = 50, left_out=()) -> pd.DataFrame:
+def patient_tumour_fraction(t: pd.DataFrame, copy_number: PatientCopyNumber,
+                            cluster_ratio: float = 0.6, min_depth: int = 50,
+                            left_out=()) -> pd.DataFrame:
     """DRAW_COLUMNS for every sample of one patient's tracked rows ``t`` (site_id, sample_id,
     sample_type, chrom, pos, category, variant_type, status, alt_count, depth,
-    background_rate) on the copy-number ``segments`` (see :func:`snv_states`)."""
+    background_rate) on its copy number (see :func:`snv_states`)."""
     eligible = _eligible(t, min_depth, left_out)
     samples = list(pd.unique(t["sample_id"]))
     if eligible.empty:
         return pd.DataFrame([_draw_row(s, t.iloc[:0], {}, None) for s in samples]).assign(
             snv_model="", snv_clonal_states="", n_snv_unresolved=0)[DRAW_COLUMNS]
     sites = eligible.drop_duplicates("site_id")[["site_id", "chrom", "pos"]]
-    states, model, left = _usable_states(sites, segments)
+    states, model, left = _usable_states(sites, copy_number.segments)
     pooled = _pooled(eligible[eligible["site_id"].isin(states.index)])
-    chosen = clonal_set(pooled, states, cluster_ratio)
+    chosen = clonal_set(pooled, states, cluster_ratio, copy_number.overdispersion)
     usable = t[t["site_id"].isin(list(chosen)) & (t["depth"] >= min_depth)]
     by_sample = dict(tuple(usable.groupby("sample_id", sort=False)))
     label = ",".join(f"{s}:C{int(states.loc[s, 'total_copy'])}:m{m}" for s, m in chosen.items())
@@ -287,11 +320,12 @@ def patient_tumour_fraction(t: pd.DataFrame, segments: pd.DataFrame, cluster_rat
                                      n_snv_unresolved=left)[DRAW_COLUMNS]
 
 
-def snv_copy_number_tumour_fraction(tracked: pd.DataFrame, segments: dict[str, pd.DataFrame],
+def snv_copy_number_tumour_fraction(tracked: pd.DataFrame,
+                                    copy_number: dict[str, PatientCopyNumber],
                                     cluster_ratio: float = 0.6, min_depth: int = 50
                                     ) -> pd.DataFrame:
-    """DRAW_COLUMNS for every sample of the patients in ``segments`` (patient -> its copy-number
-    segments with the allelic fit's minor copy numbers); ``tracked`` is tracked_variants.tsv."""
+    """DRAW_COLUMNS for every sample of the patients in ``copy_number``; ``tracked`` is
+    tracked_variants.tsv."""
     t = tracked.copy()
     for col in ("alt_count", "depth", "background_rate"):
         t[col] = pd.to_numeric(t[col], errors="coerce").fillna(0.0)
@@ -299,6 +333,6 @@ def snv_copy_number_tumour_fraction(tracked: pd.DataFrame, segments: dict[str, p
                     + t["ref"].astype(str) + ">" + t["alt"].astype(str))
     parts = [patient_tumour_fraction(t[t["patient_id"].astype(str) == str(p)], seg,
                                      cluster_ratio, min_depth)
-             for p, seg in sorted(segments.items())]
+             for p, seg in sorted(copy_number.items())]
     return (pd.concat(parts, ignore_index=True) if parts
             else pd.DataFrame(columns=DRAW_COLUMNS))
