@@ -127,55 +127,68 @@ def _pooled(obs: pd.DataFrame) -> pd.DataFrame:
         ["alt_count", "depth", "bg_alt"]].sum()
 
 
-def _two_sided_p(alt: float, depth: float, rate: float, rho: float) -> float:
-    """Two-sided p of ``alt`` of ``depth`` fragments at ``rate``, the counts divided by the
-    beta-binomial variance inflation ``1 + (depth - 1) rho`` (a quasi-binomial test, continuous
-    in the counts; the exact binomial at ``rho`` = 0)."""
-    rate = float(np.clip(rate, 1e-9, 1 - 1e-9))
-    phi = 1.0 + max(depth - 1.0, 0.0) * rho
+def _two_sided_p(alt, depth, rate, rho: float) -> np.ndarray:
+    """Two-sided p of ``alt`` of ``depth`` fragments at ``rate`` (arrays broadcast), the counts
+    divided by the beta-binomial variance inflation ``1 + (depth - 1) rho`` (a quasi-binomial
+    test, continuous in the counts; the exact binomial at ``rho`` = 0)."""
+    rate = np.clip(rate, 1e-9, 1 - 1e-9)
+    phi = 1.0 + np.maximum(np.asarray(depth, float) - 1.0, 0.0) * rho
     k, n = alt / phi, depth / phi
-    low = special.betainc(max(n - k, 1e-9), k + 1.0, 1.0 - rate)  # P(K <= k)
-    high = special.betainc(k, n - k + 1.0, rate) if k > 0 else 1.0  # P(K >= k)
-    return float(min(1.0, 2.0 * min(low, high)))
+    low = special.betainc(np.maximum(n - k, 1e-9), k + 1.0, 1.0 - rate)  # P(K <= k)
+    high = np.where(k > 0, special.betainc(np.maximum(k, 1e-9), n - k + 1.0, rate), 1.0)
+    return np.minimum(1.0, 2.0 * np.minimum(low, high))
 
 
-def _member_m(row: pd.Series, cands: tuple, total: int, level: float,
-              cluster_ratio: float, rho: float) -> int | None:
-    """The multiplicity (of ``cands``) under which the site's pooled counts fit ``level`` best,
-    or None when none is consistent with it."""
-    vaf = max(row["alt_count"] - row["bg_alt"], 0.0) / row["depth"]
-    best, best_p = None, -1.0
-    for m in cands:
-        own = float(implied_tf(vaf, total, m))
-        if not (math.isfinite(own) and cluster_ratio <= own / level <= 1.0 / cluster_ratio):
-            continue
-        p = _two_sided_p(row["alt_count"], row["depth"],
-                         float(expected_vaf(level, total, m)) + row["bg_alt"] / row["depth"], rho)
-        if p >= CONSISTENCY_P and p > best_p:
-            best, best_p = m, p
-    return best
+@dataclass(frozen=True)
+class _Sites:
+    """One patient's eligible SNVs as arrays: pooled counts, background rate, tumour copy
+    number and the candidate multiplicities (``cands``, one row per SNV, 0 = none)."""
+
+    ids: np.ndarray
+    alt: np.ndarray
+    depth: np.ndarray
+    bg: np.ndarray
+    total: np.ndarray
+    cands: np.ndarray
+
+    @classmethod
+    def of(cls, pooled: pd.DataFrame, states: pd.DataFrame) -> "_Sites":
+        st = states.loc[pooled.index]
+        width = max((len(c) for c in st["cands"]), default=1)
+        cands = np.array([list(c) + [0] * (width - len(c)) for c in st["cands"]], float)
+        depth = pooled["depth"].to_numpy(float)
+        return cls(pooled.index.to_numpy(), pooled["alt_count"].to_numpy(float), depth,
+                   pooled["bg_alt"].to_numpy(float) / depth, st["total_copy"].to_numpy(float),
+                   cands.reshape(len(st), width))
+
+    @property
+    def levels(self) -> np.ndarray:
+        """The TF at which each (SNV, candidate multiplicity) is expected, NaN where none."""
+        vaf = np.clip(self.alt / self.depth - self.bg, 0, None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = implied_tf(vaf[:, None], self.total[:, None], self.cands)
+        return np.where(self.cands > 0, t, np.nan)
 
 
-def _group(pooled: pd.DataFrame, states: pd.DataFrame, level: float,
-           cluster_ratio: float, rho: float) -> dict[str, int]:
-    """Site -> multiplicity of every site consistent with ``level``."""
-    out = {}
-    for site, row in pooled.iterrows():
-        st = states.loc[site]
-        m = _member_m(row, st["cands"], int(st["total_copy"]), level, cluster_ratio, rho)
-        if m is not None:
-            out[site] = m
-    return out
+def _group(s: _Sites, level: float, cluster_ratio: float, rho: float) -> dict[str, int]:
+    """Site -> multiplicity of every site consistent with ``level``: of the candidates within
+    ``cluster_ratio`` of it, the one whose pooled counts fit it best (two-sided p >=
+    CONSISTENCY_P)."""
+    ratio = s.levels / level
+    near = (ratio >= cluster_ratio) & (ratio <= 1.0 / cluster_ratio)
+    rate = expected_vaf(level, s.total[:, None], s.cands) + s.bg[:, None]
+    p = _two_sided_p(s.alt[:, None], s.depth[:, None], rate, rho)
+    p = np.where(near & (p >= CONSISTENCY_P), p, -1.0)
+    best = np.argmax(p, axis=1)
+    rows = np.flatnonzero(p.max(axis=1) >= 0)
+    return {str(s.ids[i]): int(s.cands[i, best[i]]) for i in rows}
 
 
-def _pooled_level(pooled: pd.DataFrame, states: pd.DataFrame, group: dict[str, int]) -> float:
+def _pooled_level(s: _Sites, group: dict[str, int]) -> float:
     """Maximum-likelihood TF of a group's pooled counts at their multiplicities."""
-    sub = pooled.loc[list(group)]
-    tf = fit_tf(sub["alt_count"].to_numpy(float), sub["depth"].to_numpy(float),
-                (sub["bg_alt"] / sub["depth"]).to_numpy(float),
-                states.loc[list(group), "total_copy"].to_numpy(float),
-                np.array([group[s] for s in group], float))
-    return tf["t"]
+    idx = np.flatnonzero(np.isin(s.ids, list(group)))
+    mult = np.array([group[str(i)] for i in s.ids[idx]], float)
+    return fit_tf(s.alt[idx], s.depth[idx], s.bg[idx], s.total[idx], mult)["t"]
 
 
 def _explained_below(level: float, group: dict, groups: list) -> bool:
@@ -198,22 +211,17 @@ def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame, cluster_ratio: float 
     alt_count, depth, bg_alt over the draws), ``states`` (site_id index; total_copy and
     ``cands``, the candidate multiplicities); ``rho``, the assay's allelic overdispersion
     (beta-binomial intra-class correlation; 0 = binomial). See the module docstring."""
-    vaf = (pooled["alt_count"] - pooled["bg_alt"]).clip(lower=0) / pooled["depth"]
-    levels = set()
-    for site, v in vaf.items():
-        st = states.loc[site]
-        for m in st["cands"]:
-            t = float(implied_tf(v, int(st["total_copy"]), m))
-            if math.isfinite(t) and t > 0:
-                levels.add(round(t, 6))
+    sites = _Sites.of(pooled, states)
+    levels = sites.levels
     groups = []
-    for level in sorted(levels, reverse=True):
-        group = _group(pooled, states, level, cluster_ratio, rho)
+    for level in sorted({round(float(t), 6) for t in levels[np.isfinite(levels) & (levels > 0)]},
+                        reverse=True):
+        group = _group(sites, level, cluster_ratio, rho)
         if not group:
             continue
-        refined = _pooled_level(pooled, states, group)
+        refined = _pooled_level(sites, group)
         if refined > 0:
-            group = _group(pooled, states, refined, cluster_ratio, rho) or group
+            group = _group(sites, refined, cluster_ratio, rho) or group
         groups.append((refined, group))
     keep = [(lv, g) for lv, g in groups if not _explained_below(lv, g, groups)]
     keep.sort(key=lambda x: -x[0])
