@@ -46,6 +46,11 @@ def _tracked(rng, tfs: dict[str, float], snvs: list[tuple], depth: int = 400) ->
     return pd.DataFrame(rows)
 
 
+def _fit(tracked: pd.DataFrame) -> pd.DataFrame:
+    return snv_copy_number_tumour_fraction(
+        tracked, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+
+
 def test_expected_vaf_and_its_inverse():
     # one mutant copy of two: VAF = t / 2 exactly; of one copy: t / (t + 2 (1 - t)) (demo P04)
     assert expected_vaf(0.3, 2, 1) == pytest.approx(0.15)
@@ -94,7 +99,7 @@ def test_truncal_snvs_duplicated_by_loh_do_not_set_the_level():
     snvs = [("chr1", 100 + i, 2, 1, 1.0) for i in range(4)]
     snvs += [("chr2", 100, 2, 2, 1.0), ("chr2", 200, 2, 2, 1.0)]
     tracked = _tracked(rng, {"D1": 0.12, "D2": 0.25}, snvs)
-    new = snv_copy_number_tumour_fraction(tracked, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+    new = _fit(tracked)
     assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.12, abs=0.03)
     assert new.loc["D2", "tumour_fraction_snv"] == pytest.approx(0.25, abs=0.04)
     assert "chr2:100:A>T:C2:m2" in new.loc["D1", "snv_clonal_states"]
@@ -112,7 +117,7 @@ def test_copy_number_one_and_gains_are_read_through_their_state_and_subclones_st
             ("chr4", 100, 3, 1, 1.0), ("chr1", 100, 2, 1, 1.0),
             ("chr1", 500, 2, 1, 0.45), ("chr1", 600, 2, 1, 0.45)]
     tracked = _tracked(rng, {"D1": 0.35}, snvs, depth=600)
-    new = snv_copy_number_tumour_fraction(tracked, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+    new = _fit(tracked)
     assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.35, abs=0.03)
     assert new.loc["D1", "tf_snv_lower"] <= 0.35 <= new.loc["D1", "tf_snv_upper"]
     assert "chr1:500" not in new.loc["D1", "snv_clonal_states"]
@@ -124,13 +129,13 @@ def test_unresolved_snvs_are_left_out_and_counted():
     snvs = [("chr1", 100, 2, 1, 1.0), ("chr1", 200, 2, 1, 1.0), ("chr1", 300, 2, 1, 1.0),
             ("chr5", 100, 7, 5, 1.0), ("chr6", 100, 2, 1, 1.0)]
     tracked = _tracked(rng, {"D1": 0.2}, snvs)
-    new = snv_copy_number_tumour_fraction(tracked, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+    new = _fit(tracked)
     assert new.loc["D1", "n_snv_unresolved"] == 2
     assert "chr5" not in new.loc["D1", "snv_clonal_states"]
     assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.2, abs=0.04)
     # with a single resolved SNV the unresolved ones are used at C = 2, m = 1, and it says so
     few = _tracked(rng, {"D1": 0.2}, [snvs[0], snvs[4]])
-    row = snv_copy_number_tumour_fraction(few, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+    row = _fit(few)
     assert row.loc["D1", "snv_model"] == "copy_number+2xVAF"
     assert row.loc["D1", "n_snv_unresolved"] == 0
 
@@ -148,7 +153,8 @@ def test_only_patients_whose_copy_number_is_detected_use_it():
     snv = pd.DataFrame({"sample_id": ["N", "D1", "X9"], "tumour_fraction_snv": [0.0, 0.23, 0.1],
                         "tf_snv_lower": [0, 0.2, 0.05], "tf_snv_upper": [0.01, 0.26, 0.2],
                         "tf_snv_p_value": [1, 1e-9, 1e-3], "n_variants": [2, 2, 1]})
-    out = snv_with_copy_number(snv, tracked, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+    out = snv_with_copy_number(snv, tracked, {"P1": PatientCopyNumber(_segments())})
+    out = out.set_index("sample_id")
     assert out.loc["D1", "tumour_fraction_snv_2xvaf"] == 0.23
     assert out.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.2, abs=0.04)
     assert out.loc["X9", "snv_model"] == "2xVAF" and out.loc["X9", "tumour_fraction_snv"] == 0.1

@@ -18,18 +18,21 @@ least 2 (a truncal SNV before a gain or LOH is on every copy of its haplotype, a
 State of an SNV (``snv_states``): ``resolved`` (in a segment of known total and, where it
 matters, known minor copy number), ``amplified`` (in an amplification-state bin: the copy number
 is only known to exceed the HMM's maximum), ``no_allelic_state`` (total >= 2 but no het SNP to
-fit the minor copy number), ``outside`` (not in any segment). Only resolved SNVs choose the clonal
+fit the minor copy number), ``deleted`` (a segment at copy number 0), ``outside`` (not in any
+segment). Only resolved SNVs choose the clonal
 set when at least ``MIN_RESOLVED`` of them are eligible; otherwise every eligible SNV is used,
 the unresolved ones at C = 2, m = 1 (the variants stage's model), and ``snv_model`` says so.
 
 Clonal set (per patient, every draw pooled, as the variants stage does): each (SNV, m) gives a
 level (the TF at which the pooled VAF is expected); the group of a level is every SNV with a
-multiplicity whose pooled counts are consistent with it (two-sided binomial p >= 0.01, within
-``cluster_ratio`` of it). A group contained in a larger group of another level is dropped: two
-SNVs duplicated by LOH read a level twice the truncal one, and the truncal level explains them
-too (with m = 2) and every copy-neutral truncal SNV besides. Of the groups left, the one at the
-highest level with at least two SNVs is the clonal set (subclones sit below it); with none, the
-highest single SNV.
+multiplicity whose pooled counts are consistent with it (two-sided test p >= 0.01, the counts
+divided by the beta-binomial inflation of the normal's allelic overdispersion; within
+``cluster_ratio`` of it). A group is dropped when a larger group at a lower level holds at least
+half of its SNVs at a higher multiplicity: two SNVs duplicated by LOH read a level twice the
+truncal one, and the truncal level explains them (m = 2) and the single-copy truncal SNVs
+besides; SNVs at the same multiplicity in both never count, so a subclone just below the trunk
+does not take it over. Of the groups left, the one at the highest level with at least two SNVs
+is the clonal set (subclones sit below it); with none, the highest single SNV.
 
 Per draw, ``t`` maximises the binomial likelihood of the clonal set's counts on a grid (step
 5e-4); the 95% interval is ``{t: 2 (l_max - l(t)) / phi <= 3.84}`` with ``phi`` the Pearson
@@ -109,7 +112,7 @@ def snv_states(sites: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
         if bool(seg["amp"]):
             rows.append((site, total, -1, -1, "amplified"))
         elif total <= 1:
-            rows.append((site, total, total, 0, "resolved" if total == 1 else "outside"))
+            rows.append((site, total, total, 0, "resolved" if total == 1 else "deleted"))
         elif not math.isfinite(float(minor)):
             rows.append((site, total, -1, -1, "no_allelic_state"))
         else:
