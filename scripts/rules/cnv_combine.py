@@ -10,4 +10,7 @@ combine_tumour_fractions(
     sm.input.cn, sm.output.tumour_fraction, sm.output.baf,
     snv_path=sm.input.get("snv"), tracked_path=sm.input.get("tracked"), state_paths=states,
     alpha=float(sm.params.alpha), methods=tuple(sm.params.methods),
+    snv_copy_number=bool(sm.params.snv_copy_number),
+    cluster_ratio=float(sm.params.snv_tf["cluster_ratio"]),
+    min_depth=int(sm.params.snv_tf["min_depth"]),
 )

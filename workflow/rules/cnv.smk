@@ -274,6 +274,8 @@ rule cnv_combine:
         plasma_ids=list(PLASMA["sample_id"]),
         alpha=CNV["detection"]["alpha"],
         methods=CNV_COMBINE_METHODS,
+        snv_copy_number=CNV["combine"]["snv_copy_number"],
+        snv_tf=config["variants"]["snv_tf"],
     log:
         "logs/cnv/combine.log",
     localrule: True

@@ -5,23 +5,32 @@ the combined table (the method: :mod:`.combine`, docs/cnv.md "Combined tumour fr
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..io import read_tsv, write_tsv
 
+if TYPE_CHECKING:
+    from .snv_copy_number import PatientCopyNumber
+
 log = logging.getLogger(__name__)
 
 
 def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.DataFrame],
-              source: str = "tracked_variants.tsv") -> pd.DataFrame:
+              source: str = "tracked_variants.tsv"
+              ) -> tuple[pd.DataFrame, dict[str, PatientCopyNumber]]:
     """BAF tumour fractions of every patient's plasma draws (``baf.DRAW_COLUMNS`` plus
-    ``tf_baf_p_value``). Each patient's segments come from the copy-number states of its draw
-    with the largest copy-number LLR (the one whose path is best supported)."""
-    from .baf import DRAW_COLUMNS, baf_tumour_fraction
+    ``tf_baf_p_value``), and per patient the segments they were fitted on (``baf.SEGMENT_COLUMNS``
+    plus ``amp``: total and fitted minor copy number) with the normal's allelic overdispersion,
+    for the SNV estimate with copy number.
+    Each patient's segments come from the copy-number states of its draw with the largest
+    copy-number LLR (the one whose path is best supported)."""
+    from .baf import DRAW_COLUMNS, fit_baf, segments_from_states
     from .combine import baf_p_value
+    from .snv_copy_number import PatientCopyNumber
 
-    parts = []
+    parts, segments = [], {}
     plasma = cn[cn["sample_type"].astype(str) == "plasma"]
     for patient, rows in plasma.groupby("patient_id", sort=True):
         mine = tracked[tracked["patient_id"].astype(str) == str(patient)]
@@ -29,23 +38,82 @@ def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.Data
         if mine.empty or with_states.empty:
             continue
         reference = str(with_states.loc[with_states["llr"].astype(float).idxmax(), "sample_id"])
-        draws, _ = baf_tumour_fraction(mine, {reference: states[reference]}, reference,
-                                       source=source)
-        parts.append(draws)
+        fit = fit_baf(mine, {reference: states[reference]}, reference, source=source)
+        parts.append(fit.draws)
+        runs = segments_from_states(states[reference], f"{reference}.hmm_states.tsv")
+        segs = (fit.segments.assign(amp=runs["amp"].to_numpy()) if
+                len(fit.segments) == len(runs) else runs.assign(minor_copy=float("nan")))
+        segments[str(patient)] = PatientCopyNumber(
+            segs, fit.noise.overdispersion if fit.noise is not None else 0.0)
     table = (pd.concat(parts, ignore_index=True) if parts
              else pd.DataFrame(columns=DRAW_COLUMNS))
     table["tf_baf_p_value"] = [baf_p_value(float(v)) for v in table["llr_baf"]]
-    return table
+    return table, segments
+
+
+# How far the copy-number fit's tumour ploidy may be from 2 for its states to be SNV copy
+# numbers (cn_trusted).
+MAX_PLOIDY_SHIFT = 0.3
+
+
+def cn_trusted(cn: pd.DataFrame, alpha: float) -> set[str]:
+    """Patients whose HMM states are trusted as the SNVs' copy numbers: a plasma draw's
+    copy-number fit is detected on its own (``tf_cn_p_value <= alpha``) and the tumour ploidy of
+    the patient's fit is within ``MAX_PLOIDY_SHIFT`` of 2.
+
+    Why: at a TF the copy number cannot see, its path is noise (the demo's P02 at TF 0.02: a
+    copy-number-1 state and a copy-neutral LOH where the tumour has neither); and a tumour fitted
+    far from ploidy 2 is where the HMM's copy-number scale is ambiguous (a genome-doubled tumour
+    read at 3 copies for 4, or at half its copies: capturesim CS04, seeds 2 and 3, ploidy 2.39
+    and 1.54), and SNV copy numbers on the wrong scale inherit the copy-number error. Those
+    patients keep 2 x VAF, which reads the truncal SNVs of a doubled genome at its DNA share."""
+    if "tf_cn_p_value" not in cn:
+        return set()
+    plasma = cn[cn["sample_type"].astype(str) == "plasma"]
+    p = pd.to_numeric(plasma["tf_cn_p_value"], errors="coerce")
+    detected = plasma[p <= alpha]
+    if "ploidy" in detected:
+        ploidy = pd.to_numeric(detected["ploidy"], errors="coerce")
+        detected = detected[(ploidy - 2.0).abs() <= MAX_PLOIDY_SHIFT]
+    return set(detected["patient_id"].astype(str))
+
+
+def snv_with_copy_number(snv: pd.DataFrame, tracked: pd.DataFrame,
+                         segments: dict[str, PatientCopyNumber], cluster_ratio: float = 0.6,
+                         min_depth: int = 50) -> pd.DataFrame:
+    """The SNV table with its estimate replaced by the fit with copy number
+    (``cnv/snv_copy_number.py``) where that gives one; the variants stage's 2 x VAF estimate is
+    kept in ``tumour_fraction_snv_2xvaf``, and ``snv_model``, ``snv_clonal_states``,
+    ``n_snv_unresolved`` say what the new one used."""
+    from .snv_copy_number import snv_copy_number_tumour_fraction
+
+    fitted = snv_copy_number_tumour_fraction(tracked, segments, cluster_ratio, min_depth)
+    fitted = fitted.drop_duplicates("sample_id").set_index("sample_id")
+    out = snv.copy()
+    out["tumour_fraction_snv_2xvaf"] = out["tumour_fraction_snv"]
+    have = out["sample_id"].isin(fitted.index[fitted["tumour_fraction_snv"].notna()])
+    cols = ["tumour_fraction_snv", "tf_snv_lower", "tf_snv_upper", "tf_snv_p_value",
+            "n_variants"]
+    for c in cols:
+        out.loc[have, c] = out.loc[have, "sample_id"].map(fitted[c]).to_numpy()
+    for c in ("snv_model", "snv_clonal_states", "n_snv_unresolved"):
+        out[c] = out["sample_id"].map(fitted[c]).where(have, "2xVAF" if c == "snv_model" else
+                                                       ("" if c != "n_snv_unresolved" else 0))
+    return out
 
 
 def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: str | None = None,
                              tracked_path: str | None = None,
                              state_paths: dict[str, str] | None = None, alpha: float = 0.01,
-                             methods: tuple[str, ...] = ("cn", "snv")
-                             ) -> pd.DataFrame:
+                             methods: tuple[str, ...] = ("cn", "snv"),
+                             snv_copy_number: bool = True, cluster_ratio: float = 0.6,
+                             min_depth: int = 50) -> pd.DataFrame:
     """Rule ``cnv_combine``: the published ``tumour_fraction.tsv`` (one combined estimate per
     sample, the per-method columns beside it) and the BAF table, from the copy-number table, the
-    SNV table and the tracked variants (``cnv/combine.py`` for the method)."""
+    SNV table and the tracked variants (``cnv/combine.py`` for the method). With
+    ``snv_copy_number`` the SNV evidence is refitted with each SNV's copy number
+    (:func:`snv_with_copy_number`; ``cluster_ratio`` and ``min_depth`` are the variants stage's
+    ``snv_tf`` settings)."""
     from .combine import combine_draws
 
     cn = read_tsv(cn_path)
@@ -55,8 +123,15 @@ def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: 
         states = {s: read_tsv(p, dtype={"chromosome": str}) for s, p in state_paths.items()}
         tracked = read_tsv(tracked_path, dtype={"sample_id": str, "patient_id": str,
                                                 "chrom": str}, low_memory=False)
-        baf = baf_draws(cn, tracked, states, source=str(tracked_path))
+        baf, segments = baf_draws(cn, tracked, states, source=str(tracked_path))
+        if snv is not None and snv_copy_number:
+            trusted = {p: seg for p, seg in segments.items() if p in cn_trusted(cn, alpha)}
+            snv = snv_with_copy_number(snv, tracked, trusted, cluster_ratio, min_depth)
     table = combine_draws(cn, snv, baf, alpha, tuple(methods))
+    if snv is not None and "snv_model" in snv:
+        extra = ["tumour_fraction_snv_2xvaf", "snv_model", "snv_clonal_states", "n_snv_unresolved"]
+        table = table.merge(snv[["sample_id", *extra]].drop_duplicates("sample_id"),
+                            on="sample_id", how="left")
     write_tsv(baf if baf is not None else pd.DataFrame(columns=["sample_id"]), out_baf)
     write_tsv(table, out_tf)
     n_det = int(table["tf_detected"].sum())

@@ -1,0 +1,160 @@
+"""The SNV tumour fraction with copy number (cnv/snv_copy_number.py, issue 18): each SNV's VAF
+read through its segment's tumour copy number and multiplicity, fitted by maximum likelihood.
+
+The counts come from a generator written here (fragments drawn per SNV from the expected VAF of
+its copy-number state, depth varying per site), not from either pipeline simulator."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plasmatrack.cnv.combine_io import cn_trusted, snv_with_copy_number
+from plasmatrack.cnv.snv_copy_number import (PatientCopyNumber, expected_vaf, fit_tf,
+                                             implied_tf, multiplicities,
+                                             snv_copy_number_tumour_fraction, snv_states)
+from plasmatrack.variants.snv_tf import snv_tumour_fraction
+
+BG = 2e-4
+
+
+def _segments() -> pd.DataFrame:
+    """chr1 copy-neutral (2, minor 1); chr2 copy-neutral LOH (2, minor 0); chr3 one copy;
+    chr4 a gain (3, minor 1); chr5 an amplification; chr6 copy 2 without an allelic fit."""
+    return pd.DataFrame({
+        "chromosome": ["chr1", "chr2", "chr3", "chr4", "chr5", "chr6"],
+        "start": [0] * 6, "end": [1_000_000] * 6,
+        "total_copy": [2, 2, 1, 3, 7, 2], "minor_copy": [1, 0, 0, 1, np.nan, np.nan],
+        "amp": [False, False, False, False, True, False]})
+
+
+def _tracked(rng, tfs: dict[str, float], snvs: list[tuple], depth: int = 400) -> pd.DataFrame:
+    """tracked_variants rows of one patient: ``snvs`` are (chrom, pos, total, m, ccf); each
+    plasma draw reads every SNV at its expected VAF (plus background), the normal at background."""
+    rows = []
+    for sample, tf in {"N": 0.0, **tfs}.items():
+        for chrom, pos, total, m, ccf in snvs:
+            n = int(rng.poisson(depth))
+            vaf = float(expected_vaf(tf, total, m * ccf)) + BG
+            alt = int(rng.binomial(n, vaf))
+            rows.append({"patient_id": "P1", "sample_id": sample,
+                         "sample_type": "normal" if sample == "N" else "plasma",
+                         "timepoint_days": 0,
+                         "chrom": chrom, "pos": pos, "ref": "A", "alt": "T",
+                         "category": "somatic", "variant_type": "snv",
+                         "status": "detected" if alt >= 5 and sample != "N" else "not_detected",
+                         "alt_count": alt, "depth": n, "background_rate": BG})
+    return pd.DataFrame(rows)
+
+
+def _fit(tracked: pd.DataFrame) -> pd.DataFrame:
+    return snv_copy_number_tumour_fraction(
+        tracked, {"P1": PatientCopyNumber(_segments())}).set_index("sample_id")
+
+
+def test_expected_vaf_and_its_inverse():
+    # one mutant copy of two: VAF = t / 2 exactly; of one copy: t / (t + 2 (1 - t)) (demo P04)
+    assert expected_vaf(0.3, 2, 1) == pytest.approx(0.15)
+    assert expected_vaf(0.3, 1, 1) == pytest.approx(0.3 / 1.7)
+    for total, m in ((1, 1), (2, 2), (3, 2), (4, 1)):
+        v = expected_vaf(0.27, total, m)
+        assert implied_tf(v, total, m) == pytest.approx(0.27)
+    assert np.isnan(implied_tf(0.9, 2, 1))  # no TF gives VAF 0.9 on one of two copies
+    assert multiplicities(2, 1, 1) == (1,)
+    assert multiplicities(2, 2, 0) == (1, 2)
+    assert multiplicities(4, 2, 2) == (1, 2)
+    assert multiplicities(4, 3, 1) == (1, 3)
+
+
+def test_states_say_why_an_snv_is_not_resolved():
+    sites = pd.DataFrame({"site_id": list("abcdefg"), "chrom": ["chr1", "chr2", "chr3", "chr4",
+                                                                "chr5", "chr6", "chr9"],
+                          "pos": [10] * 7})
+    st = snv_states(sites, _segments()).set_index("site_id")
+    assert list(st["state"]) == ["resolved"] * 4 + ["amplified", "no_allelic_state", "outside"]
+    assert list(st.loc[["a", "b", "c", "d"], "major_copy"]) == [1, 2, 1, 2]
+
+
+def test_ml_fit_recovers_tf_across_copy_number_states_and_covers_it():
+    rng = np.random.default_rng(3)
+    states = [(1, 1), (2, 1), (2, 2), (3, 2), (3, 1), (1, 1)]
+    total = np.array([s[0] for s in states], float)
+    mult = np.array([s[1] for s in states], float)
+    covered, errors = 0, []
+    for rep in range(200):
+        t = rng.uniform(0.05, 0.6)
+        depth = rng.poisson(300, len(states)).astype(float)
+        alt = rng.binomial(depth.astype(int), expected_vaf(t, total, mult) + BG).astype(float)
+        fit = fit_tf(alt, depth, np.full(len(states), BG), total, mult)
+        errors.append(abs(fit["t"] - t))
+        covered += fit["lower"] <= t <= fit["upper"]
+    assert np.mean(errors) < 0.02
+    assert covered / 200 >= 0.9
+
+
+def test_truncal_snvs_duplicated_by_loh_do_not_set_the_level():
+    # Cause (a): two truncal SNVs on both copies of a copy-neutral LOH read twice the truncal VAF;
+    # 2 x VAF takes them as the clonal level. With copy number the truncal level explains them
+    # (m = 2) and the copy-neutral SNVs besides.
+    rng = np.random.default_rng(11)
+    snvs = [("chr1", 100 + i, 2, 1, 1.0) for i in range(4)]
+    snvs += [("chr2", 100, 2, 2, 1.0), ("chr2", 200, 2, 2, 1.0)]
+    tracked = _tracked(rng, {"D1": 0.12, "D2": 0.25}, snvs)
+    new = _fit(tracked)
+    assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.12, abs=0.03)
+    assert new.loc["D2", "tumour_fraction_snv"] == pytest.approx(0.25, abs=0.04)
+    assert "chr2:100:A>T:C2:m2" in new.loc["D1", "snv_clonal_states"]
+    assert new.loc["D1", "snv_model"] == "copy_number"
+    old = snv_tumour_fraction(tracked.assign(site_id=tracked["chrom"] + ":" +
+                                             tracked["pos"].astype(str) + ":A>T"))
+    old = old.set_index("sample_id")
+    assert old.loc["D2", "tumour_fraction_snv"] > 0.4  # the 2 x VAF model reads the LOH pair
+
+
+def test_copy_number_one_and_gains_are_read_through_their_state_and_subclones_stay_out():
+    # Cause (c): SNVs at copy number 1 and on one copy of a gain; a subclone (CCF 0.45) below.
+    rng = np.random.default_rng(5)
+    snvs = [("chr3", 100, 1, 1, 1.0), ("chr3", 200, 1, 1, 1.0), ("chr3", 300, 1, 1, 1.0),
+            ("chr4", 100, 3, 1, 1.0), ("chr1", 100, 2, 1, 1.0),
+            ("chr1", 500, 2, 1, 0.45), ("chr1", 600, 2, 1, 0.45)]
+    tracked = _tracked(rng, {"D1": 0.35}, snvs, depth=600)
+    new = _fit(tracked)
+    assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.35, abs=0.03)
+    assert new.loc["D1", "tf_snv_lower"] <= 0.35 <= new.loc["D1", "tf_snv_upper"]
+    assert "chr1:500" not in new.loc["D1", "snv_clonal_states"]
+    assert new.loc["N", "tumour_fraction_snv"] < 0.01
+
+
+def test_unresolved_snvs_are_left_out_and_counted():
+    rng = np.random.default_rng(7)
+    snvs = [("chr1", 100, 2, 1, 1.0), ("chr1", 200, 2, 1, 1.0), ("chr1", 300, 2, 1, 1.0),
+            ("chr5", 100, 7, 5, 1.0), ("chr6", 100, 2, 1, 1.0)]
+    tracked = _tracked(rng, {"D1": 0.2}, snvs)
+    new = _fit(tracked)
+    assert new.loc["D1", "n_snv_unresolved"] == 2
+    assert "chr5" not in new.loc["D1", "snv_clonal_states"]
+    assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.2, abs=0.04)
+    # with a single resolved SNV the unresolved ones are used at C = 2, m = 1, and it says so
+    few = _tracked(rng, {"D1": 0.2}, [snvs[0], snvs[4]])
+    row = _fit(few)
+    assert row.loc["D1", "snv_model"] == "copy_number+2xVAF"
+    assert row.loc["D1", "n_snv_unresolved"] == 0
+
+
+def test_only_patients_whose_copy_number_is_detected_use_it():
+    cn = pd.DataFrame({"sample_id": ["A1", "A2", "B1", "BN", "C1"],
+                       "patient_id": ["A", "A", "B", "B", "C"],
+                       "sample_type": ["plasma", "plasma", "plasma", "normal", "plasma"],
+                       "tf_cn_p_value": [0.5, 1e-6, 0.2, 1e-9, 1e-9],
+                       "ploidy": [2.0, 2.1, 2.0, 2.0, 2.6]})
+    # B: copy number not detected in plasma; C: detected, but fitted far from ploidy 2
+    assert cn_trusted(cn, 0.01) == {"A"}
+    rng = np.random.default_rng(2)
+    tracked = _tracked(rng, {"D1": 0.2}, [("chr3", 100, 1, 1, 1.0), ("chr3", 200, 1, 1, 1.0)])
+    snv = pd.DataFrame({"sample_id": ["N", "D1", "X9"], "tumour_fraction_snv": [0.0, 0.23, 0.1],
+                        "tf_snv_lower": [0, 0.2, 0.05], "tf_snv_upper": [0.01, 0.26, 0.2],
+                        "tf_snv_p_value": [1, 1e-9, 1e-3], "n_variants": [2, 2, 1]})
+    out = snv_with_copy_number(snv, tracked, {"P1": PatientCopyNumber(_segments())})
+    out = out.set_index("sample_id")
+    assert out.loc["D1", "tumour_fraction_snv_2xvaf"] == 0.23
+    assert out.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.2, abs=0.04)
+    assert out.loc["X9", "snv_model"] == "2xVAF" and out.loc["X9", "tumour_fraction_snv"] == 0.1
