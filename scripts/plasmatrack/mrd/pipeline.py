@@ -25,14 +25,17 @@ COUNT_COLUMNS = ["chrom", "pos", "ref", "alt", "depth", "mutant"]
 
 def run_mrd_sites(out: str | Path, tumour_variants: str | None = None,
                   tracked: str | None = None, reference: str | None = None,
-                  ccf: str | None = None) -> str:
+                  ccf: str | None = None, identity: str | None = None) -> str:
     """Write the cohort's MRD sites (SITE_COLUMNS): from ``tumour_variants`` when given, else
     plasma-informed from the tracked-variants table, each variant weighted by its CCF and
-    multiplicity from the clonal stage's ``ccf`` table when given. Returns the mode."""
+    multiplicity from the clonal stage's ``ccf`` table when given. Returns the mode.
+    ``identity``: identity_samples.tsv when identity runs; a plasma-informed site needs a
+    detection in a draw that passed it (a swapped draw's variants are another patient's)."""
     if tumour_variants:
         sites, mode = read_tumour_variants(tumour_variants), TUMOUR_INFORMED
     elif tracked:
-        sites, mode = plasma_informed_sites(read_tsv(tracked)), PLASMA_INFORMED
+        sites = plasma_informed_sites(read_tsv(tracked), read_left_out(identity))
+        mode = PLASMA_INFORMED
         if ccf and Path(ccf).is_file() and not sites.empty:
             sites = clonal_weights(sites, read_tsv(ccf, dtype={"patient_id": str,
                                                                "sample_id": str, "chrom": str}))

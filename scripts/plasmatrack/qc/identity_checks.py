@@ -163,6 +163,7 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
     keep = verdicts["identity_ok"].to_numpy(dtype=bool)
     consensus = patient_genotypes(fp, keep, settings)
     fractions = alt_fractions(fp, settings.min_depth)
+    depth = fp.ref + fp.alt
     ids = fp.samples["sample_id"].to_numpy()
     pats = fp.samples["patient_id"].to_numpy()
     out, sources = [], []
@@ -172,8 +173,10 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
             sources.append("")
             continue
         sites = contamination.host_sites(fp.ref[i], fp.alt[i], fp.other[i],
-                                         host_calls(fp, i, keep, settings), settings.min_depth)
-        donors = {ids[j]: fractions[j] for j in np.flatnonzero(keep & (pats != pats[i]))}
+                                         host_calls(fp, i, keep, settings), settings.min_depth,
+                                         settings.hom_max_fraction)
+        donors = {ids[j]: contamination.Donor(fractions[j], depth[j])
+                  for j in np.flatnonzero(keep & (pats != pats[i]))}
         est = contamination.estimate(sites, donors,
                                      population_alt(consensus, pats[i], len(fp.sites)))
         out.append(est.fraction)

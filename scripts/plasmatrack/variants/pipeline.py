@@ -79,9 +79,15 @@ def load_known(spec: str | None, patient_id: str, reference: Reference) -> pd.Da
 
 def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fasta: str,
                      regions_bed: str, hotspots: str | None, known_variants: str | None,
-                     variants_config: dict, out_path: str) -> list[str]:
-    """Candidates of one patient -> ``out_path`` (CANDIDATE_COLUMNS + source)."""
-    warnings: list[str] = []
+                     variants_config: dict, out_path: str, identity: str | None = None
+                     ) -> list[str]:
+    """Candidates of one patient -> ``out_path`` (CANDIDATE_COLUMNS + source). ``identity``:
+    identity_samples.tsv when identity runs; a draw that failed it is not pooled (another
+    person's heterozygous SNPs would become the patient's candidates), with a warning."""
+    left_out = read_left_out(identity)
+    warnings = [f"{s} {left_out[s]}: not used for discovery" for s in plasma_bams
+                if s in left_out]
+    plasma_bams = {s: b for s, b in plasma_bams.items() if s not in left_out}
     with Reference(reference_fasta) as reference:
         regions = read_regions(regions_bed, reference)
         found = discover(list(plasma_bams.values()), regions, reference,
