@@ -108,6 +108,7 @@ class StandaloneInputs:
     patient: str = "patient"
     timepoints: tuple[int | None, ...] = ()
     reference: str | None = None
+    identity: str | None = None  # identity_samples.tsv: the rules' exclusion (call_cohort)
 
 
 def _sample_id(bam: str) -> str:
@@ -121,7 +122,8 @@ def _sample_id(bam: str) -> str:
 def run_standalone(inputs: StandaloneInputs, settings: MrdSettings, out: str | Path
                    ) -> pd.DataFrame:
     """Tumour-informed calls of one patient's draws outside the pipeline; writes
-    ``mrd_calls.tsv`` (and ``sites.tsv``) into the folder ``out``."""
+    ``mrd_calls.tsv`` (and ``sites.tsv``) into the folder ``out``. With ``inputs.identity``,
+    samples that failed identity are left out as the rule ``mrd_call`` leaves them out."""
     out = Path(out)
     variants = read_tumour_variants(inputs.variants, patient=inputs.patient)
     ref = Reference(inputs.reference) if inputs.reference else None
@@ -143,7 +145,8 @@ def run_standalone(inputs: StandaloneInputs, settings: MrdSettings, out: str | P
         raise InputError("mrd: two BAMs have the same file name (sample ID)")
     bams = dict(zip(draws["sample_id"], [*inputs.bams, *inputs.controls]))
     counts = {s: count_molecules(b, sites, settings) for s, b in bams.items()}
-    calls = call_cohort(sites, _long_counts(counts), draws, settings, TUMOUR_INFORMED)
+    left_out = read_left_out(inputs.identity) if inputs.identity else None
+    calls = call_cohort(sites, _long_counts(counts), draws, settings, TUMOUR_INFORMED, left_out)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv(sites, out / "sites.tsv")
     write_tsv(calls, out / "mrd_calls.tsv")
