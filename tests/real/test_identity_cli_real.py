@@ -13,17 +13,9 @@ import pandas as pd
 import pytest
 
 from plasmatrack.qc.identity_exclusion import LEFT_OUT
+from test_mrd_real import data  # noqa: F401  (the data folder, or a skip when it is absent)
 
 pytestmark = pytest.mark.real
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ctdnatools-mrd" / "data"
-
-
-@pytest.fixture(scope="module")
-def data():
-    if not (DATA / "T1.bam").is_file():
-        pytest.skip(f"real data {DATA} is absent (see ../shared/data/README.md)")
-    return DATA
 
 
 def _identity(path: Path, failed: dict[str, str]) -> str:
