@@ -112,6 +112,11 @@ ERBB2 = Table("erbb2", "results/cnv/erbb2.tsv",
 CNV_DETECTION = Table("cnv_detection", "results/cnv/detection.tsv",
                       ("fit_group", "min_llr", "min_altered_fraction"),
                       "detection thresholds of the tumour fraction, as calibrated")
+# issue 22: which panel-of-normals members the reference uses (identity leaves some out)
+CNV_REFERENCE_POOL = Table("cnv_reference_pool", "results/cnv/reference_pool.tsv",
+                           ("sample_id", "in_reference", "note"),
+                           "the copy-number reference's configured members, whether each is in "
+                           "it, and why not")
 
 # -- variants --------------------------------------------------------------------------------
 VARIANT_SITES = Table("variant_sites", "results/variants/sites.tsv",

@@ -8,4 +8,5 @@ run_mrd_sites(
     tracked=sm.input.tracked or None,
     reference=sm.input.fasta,
     ccf=sm.input.ccf or None,
+    identity=sm.input.identity or None,  # identity_samples.tsv when identity runs
 )

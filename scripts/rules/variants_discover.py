@@ -14,5 +14,6 @@ for warning in discover_patient(
     sm.params.known,
     dict(sm.params.settings),
     sm.output.candidates,
+    identity=sm.input.identity or None,  # identity_samples.tsv when identity runs
 ):
     logging.warning(warning)

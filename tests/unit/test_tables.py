@@ -108,6 +108,7 @@ PRODUCERS = {
     "tumour_fraction": ("plasmatrack.cnv.summary", "TF_COLUMNS"),
     "tumour_fraction_baf": ("plasmatrack.cnv.baf", "DRAW_COLUMNS"),
     "genes": ("plasmatrack.cnv.genes", "GENE_COLUMNS"),
+    "cnv_reference_pool": ("plasmatrack.cnv.reference_pool", "POOL_COLUMNS"),
     "erbb2": ("plasmatrack.cnv.genes", "GENE_COLUMNS"),
     "variant_sites": ("plasmatrack.variants.pipeline", "SITE_COLUMNS"),
     "tracked_variants": ("plasmatrack.variants.pipeline", "TRACKED_COLUMNS"),

@@ -134,10 +134,14 @@ rule cnv_reference:
         fai=f"{REF}.fai",
         target_bins=CNV_BINS["targets"],
         antitarget_bins=CNV_BINS["antitargets"],
+        # members failing sample identity or contaminated are left out (docs/qc.md)
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         reference="results/cnv/reference.cnn",
         warning="results/cnv/reference.cnn.warning",
+        pool=tables.CNV_REFERENCE_POOL.path,
     params:
+        pool_ids=list(CNV_POOL["sample_id"]),
         pool_corrections=CNV_POOL_CORRECTIONS,
         shrink=CNV_SHRINK,
     log:
@@ -162,6 +166,8 @@ rule cnv_call:
         target_bins=CNV_BINS["targets"],
         antitarget_bins=CNV_BINS["antitargets"],
         genes=GENES_BED,
+        # the members in the reference (identity leaves some out; docs/qc.md)
+        pool=tables.CNV_REFERENCE_POOL.path,
     output:
         cnr=tables.CNR.path,
         cns=tables.CNS.path,
@@ -170,7 +176,6 @@ rule cnv_call:
         info=f"{CNV_SAMPLE}.info.tsv",
     params:
         pool_ids=cnv_leave_one_out_ids,
-        pool_size=len(CNV_POOL),
         bias=CNV["bias_correction"],
         pool_corrections=CNV_POOL_CORRECTIONS,
         shrink=CNV_SHRINK,

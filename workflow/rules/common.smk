@@ -120,6 +120,12 @@ def cnv_leave_one_out_files(pattern):
     return files
 
 
+def qc_reference_pool(wildcards):
+    """Params function of qc_summary: the copy-number reference's configured members (cnv.smk,
+    read when the job is planned); identity's reason says so of those it leaves out."""
+    return sorted(CNV_POOL_IDS)
+
+
 def sample_item(table):
     """Params function: ``table[{sample}]``."""
 

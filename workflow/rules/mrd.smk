@@ -33,6 +33,10 @@ rule mrd_sites:
         ccf=[] if MRD_CONFIG["tumour_variants"] else tables.CCF.path,
         fasta=REF,
         fai=f"{REF}.fai",
+        # plasma-informed sites are not taken from draws failing sample identity (docs/qc.md)
+        identity=tables.IDENTITY_SAMPLES.path
+        if IDENTITY_ON and not MRD_CONFIG["tumour_variants"]
+        else [],
     output:
         sites=MRD_SITES,
     log:

@@ -135,6 +135,8 @@ rule qc_summary:
         summary=QC_SUMMARY,
         multiqc_stats=QC_MULTIQC[0],
         multiqc_fragments=QC_MULTIQC[1],
+    params:
+        reference_pool=qc_reference_pool,
     log:
         "logs/qc/summary.log",
     localrule: True

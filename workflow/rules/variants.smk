@@ -70,6 +70,8 @@ rule variants_discover:
         regions=VARIANTS_REGIONS,
         hotspots=HOTSPOTS or [],
         known=VARIANTS_KNOWN_FILE,
+        # draws failing sample identity are not pooled (docs/qc.md); only when it runs
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         candidates="results/variants/{patient}/candidates.tsv",
     params:

@@ -24,6 +24,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "filters and the test (defaults otherwise)")
     parser.add_argument("--min-mapping-quality", type=int, help="override the config value")
     parser.add_argument("--min-base-quality", type=int, help="override the config value")
+    parser.add_argument("--identity", help="identity_samples.tsv of a pipeline run (sample "
+                        "ID = file name): draws and controls that failed identity are nobody's "
+                        "control; their calls gain 'excluded' and the reason in 'note'")
     parser.add_argument("--out", required=True, help="output folder (mrd_calls.tsv, sites.tsv)")
 
 
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, min_base_quality=args.min_base_quality)
     inputs = StandaloneInputs(bams=tuple(args.bams), variants=args.variants,
                               controls=tuple(args.controls), patient=args.patient,
-                              timepoints=tuple(args.timepoints), reference=args.reference)
+                              timepoints=tuple(args.timepoints), reference=args.reference,
+                              identity=args.identity)
     calls = run_standalone(inputs, settings, args.out)
     for row in calls.itertuples(index=False):
         print(f"{row.sample_id}: {row.status} (TF {row.tumour_fraction:.3g}, p {row.p_value:.3g}, "

@@ -32,6 +32,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patient", default="", help="patient ID written in the table")
     parser.add_argument("--annotation", help="Ensembl-style GFF3 transcript model (needs "
                         "--reference): adds consequence, transcript, hgvs_c and hgvs_p")
+    parser.add_argument("--identity", help="identity_samples.tsv of a pipeline run (samples "
+                        "named by read-group SM or file name): controls that failed identity "
+                        "are not used; a BAM or normal that failed it classifies nothing and "
+                        "tracked.tsv gains the column 'excluded'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         settings.setdefault("detection", {})["max_p_value"] = args.max_p_value
     inputs = TrackInputs(bam=args.bam, sites=args.sites, reference_fasta=args.reference,
                          background=args.background, control_bams=tuple(args.controls),
-                         normal_bam=args.normal, annotation=args.annotation)
+                         normal_bam=args.normal, annotation=args.annotation,
+                         identity=args.identity)
     summary = track_bam(inputs, args.out, settings, args.error_rate, args.patient)
     for warning in summary["warnings"]:
         print(f"warning: {warning}")

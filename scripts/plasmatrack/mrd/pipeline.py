@@ -26,14 +26,17 @@ COUNT_COLUMNS = ["chrom", "pos", "ref", "alt", "depth", "mutant"]
 
 def run_mrd_sites(out: str | Path, tumour_variants: str | None = None,
                   tracked: str | None = None, reference: str | None = None,
-                  ccf: str | None = None) -> str:
+                  ccf: str | None = None, identity: str | None = None) -> str:
     """Write the cohort's MRD sites (SITE_COLUMNS): from ``tumour_variants`` when given, else
     plasma-informed from the tracked-variants table, each variant weighted by its CCF and
-    multiplicity from the clonal stage's ``ccf`` table when given. Returns the mode."""
+    multiplicity from the clonal stage's ``ccf`` table when given. Returns the mode.
+    ``identity``: identity_samples.tsv when identity runs; a plasma-informed site needs a
+    detection in a draw that passed it (a swapped draw's variants are another patient's)."""
     if tumour_variants:
         sites, mode = read_tumour_variants(tumour_variants), TUMOUR_INFORMED
     elif tracked:
-        sites, mode = plasma_informed_sites(read_tsv(tracked)), PLASMA_INFORMED
+        sites = plasma_informed_sites(read_tsv(tracked), read_left_out(identity))
+        mode = PLASMA_INFORMED
         if ccf and Path(ccf).is_file() and not sites.empty:
             sites = clonal_weights(sites, read_tsv(ccf, dtype={"patient_id": str,
                                                                "sample_id": str, "chrom": str}))
@@ -117,6 +120,7 @@ class StandaloneInputs:
     patient: str = "patient"
     timepoints: tuple[int | None, ...] = ()
     reference: str | None = None
+    identity: str | None = None  # identity_samples.tsv: the rules' exclusion (call_cohort)
 
 
 def _sample_id(bam: str) -> str:
@@ -130,7 +134,8 @@ def _sample_id(bam: str) -> str:
 def run_standalone(inputs: StandaloneInputs, settings: MrdSettings, out: str | Path
                    ) -> pd.DataFrame:
     """Tumour-informed calls of one patient's draws outside the pipeline; writes
-    ``mrd_calls.tsv`` (and ``sites.tsv``) into the folder ``out``."""
+    ``mrd_calls.tsv`` (and ``sites.tsv``) into the folder ``out``. With ``inputs.identity``,
+    samples that failed identity are left out as the rule ``mrd_call`` leaves them out."""
     out = Path(out)
     variants = read_tumour_variants(inputs.variants, patient=inputs.patient)
     ref = Reference(inputs.reference) if inputs.reference else None
@@ -152,7 +157,8 @@ def run_standalone(inputs: StandaloneInputs, settings: MrdSettings, out: str | P
         raise InputError("mrd: two BAMs have the same file name (sample ID)")
     bams = dict(zip(draws["sample_id"], [*inputs.bams, *inputs.controls]))
     counts = {s: count_molecules(b, sites, settings) for s, b in bams.items()}
-    calls = call_cohort(sites, _long_counts(counts), draws, settings, TUMOUR_INFORMED)
+    left_out = read_left_out(inputs.identity) if inputs.identity else None
+    calls = call_cohort(sites, _long_counts(counts), draws, settings, TUMOUR_INFORMED, left_out)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv(sites, out / "sites.tsv")
     write_tsv(calls, out / "mrd_calls.tsv")

@@ -11,6 +11,7 @@ detected it, so that a draw is tested only with variants found in other draws.
 from __future__ import annotations
 
 import math
+from typing import Collection
 
 import pandas as pd
 
@@ -71,11 +72,14 @@ def read_tumour_variants(path, patient: str | None = None) -> pd.DataFrame:
     return sites
 
 
-def plasma_informed_sites(tracked: pd.DataFrame) -> pd.DataFrame:
+def plasma_informed_sites(tracked: pd.DataFrame, left_out: Collection[str] = ()
+                          ) -> pd.DataFrame:
     """The patients' somatic variants detected in plasma (rows of the tracked-variants table),
-    with ``found_in``: the comma-separated draws that detected each."""
+    with ``found_in``: the comma-separated draws that detected each. Draws in ``left_out``
+    (failed sample identity) find no site."""
     hits = tracked[(tracked["sample_type"] == "plasma") & (tracked["category"] == SOMATIC)
-                   & (tracked["status"] == DETECTED)]
+                   & (tracked["status"] == DETECTED)
+                   & ~tracked["sample_id"].astype(str).isin(list(left_out))]
     keys = ["patient_id", "chrom", "pos", "ref", "alt"]
     if hits.empty:
         return pd.DataFrame(columns=[*keys, "gene", "ccf", "multiplicity", "found_in"])

@@ -6,15 +6,22 @@ Public entry points (used by the ``qc`` rules and ``plasmatrack qc`` alike):
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from .checks import default_thresholds, evaluate
-from .outputs import summarise, write_sample_outputs
-from .sample import QC_COLUMNS, sample_qc
-
 __all__ = ["QC_COLUMNS", "default_thresholds", "evaluate", "run_sample_qc", "sample_qc",
            "summarise", "write_sample_outputs"]
+# The public names' modules, imported on first use (PEP 562): a job that needs one submodule,
+# e.g. the per-sample identity fingerprint, does not pay for the others at start-up.
+_LAZY = {"QC_COLUMNS": ".sample", "sample_qc": ".sample", "default_thresholds": ".checks",
+         "evaluate": ".checks", "summarise": ".outputs", "write_sample_outputs": ".outputs"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_sample_qc(bam: str | Path, qc_tsv: str | Path, fragments_tsv: str | Path, *,
@@ -22,6 +29,9 @@ def run_sample_qc(bam: str | Path, qc_tsv: str | Path, fragments_tsv: str | Path
                   timepoint_days: int | None = None, panel: str | Path | None = None,
                   thresholds: dict[str, Any] | None = None, threads: int = 1) -> dict[str, Any]:
     """QC one BAM (see ``sample_qc``), write ``qc_tsv`` and ``fragments_tsv``; return the row."""
+    from .outputs import write_sample_outputs
+    from .sample import sample_qc
+
     row, hist = sample_qc(bam, sample_id=sample_id, patient_id=patient_id,
                           sample_type=sample_type, timepoint_days=timepoint_days, panel=panel,
                           thresholds=thresholds, threads=threads)

@@ -8,6 +8,8 @@ with is ``undetermined`` and kept (``identity_ok`` true), with the reason writte
 
 from __future__ import annotations
 
+from typing import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,7 @@ from . import identity_contamination as contamination
 from .identity import (HET, HOM_ALT, HOM_REF, PAIR_COLUMNS, SAMPLE_COLUMNS, UNKNOWN,
                        Fingerprints, IdentitySettings, PairStatistics, genotypes, pair_statistics,
                        pair_table, reported_pairs)
+from .identity_exclusion import CONTAMINATED, REFERENCE_LEFT_OUT, reference_left_out
 
 PASS, FAIL, UNDETERMINED = "pass", "fail", "undetermined"
 # Above this many samples identity.tsv keeps only the pairs that matter (see reported_pairs).
@@ -163,6 +166,7 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
     keep = verdicts["identity_ok"].to_numpy(dtype=bool)
     consensus = patient_genotypes(fp, keep, settings)
     fractions = alt_fractions(fp, settings.min_depth)
+    depth = fp.ref + fp.alt
     ids = fp.samples["sample_id"].to_numpy()
     pats = fp.samples["patient_id"].to_numpy()
     out, sources = [], []
@@ -172,8 +176,10 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
             sources.append("")
             continue
         sites = contamination.host_sites(fp.ref[i], fp.alt[i], fp.other[i],
-                                         host_calls(fp, i, keep, settings), settings.min_depth)
-        donors = {ids[j]: fractions[j] for j in np.flatnonzero(keep & (pats != pats[i]))}
+                                         host_calls(fp, i, keep, settings), settings.min_depth,
+                                         settings.hom_max_fraction)
+        donors = {ids[j]: contamination.Donor(fractions[j], depth[j])
+                  for j in np.flatnonzero(keep & (pats != pats[i]))}
         est = contamination.estimate(sites, donors,
                                      population_alt(consensus, pats[i], len(fp.sites)))
         out.append(est.fraction)
@@ -195,7 +201,7 @@ def identity_tables(fp: Fingerprints, settings: IdentitySettings
     verdicts = pd.concat([verdicts, contamination_columns(fp, verdicts, settings)], axis=1)
     flagged = verdicts["contamination"] > settings.max_contamination
     for i in np.flatnonzero(flagged.to_numpy()):
-        note = (f"contamination {verdicts.at[i, 'contamination']:.3f} > max_contamination "
+        note = (f"contamination {verdicts.at[i, 'contamination']:.3f} {CONTAMINATED} "
                 f"{settings.max_contamination}")
         source = verdicts.at[i, "contamination_source"]
         note += f" (best fit: {source})" if source else ""
@@ -208,10 +214,12 @@ def identity_tables(fp: Fingerprints, settings: IdentitySettings
 SUMMARY_COLUMNS = ["identity_ok", "best_match", "contamination"]
 
 
-def append_identity(summary: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+def append_identity(summary: pd.DataFrame, samples: pd.DataFrame,
+                    reference_pool: Collection[str] = ()) -> pd.DataFrame:
     """The QC summary with ``SUMMARY_COLUMNS`` appended from the identity verdicts (matched by
     sample_id); a sample failing identity or flagged for contamination also fails QC, its
-    identity reason appended to ``qc_reason``."""
+    identity reason appended to ``qc_reason``, and, when it is one of ``reference_pool`` (the
+    copy-number panel of normals), that it is left out of the copy-number reference."""
     verdicts = samples.set_index("sample_id")
     out = summary.copy()
     ids = out["sample_id"]
@@ -220,7 +228,10 @@ def append_identity(summary: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
     out["contamination"] = pd.to_numeric(ids.map(verdicts["contamination"]))
     reason = ids.map(verdicts["identity_reason"]).fillna("").astype(str)
     status = ids.map(verdicts["identity_status"]).fillna("")
-    flagged = (status == FAIL) | reason.str.contains("max_contamination", regex=False)
+    flagged = (status == FAIL) | reason.str.contains(CONTAMINATED, regex=False)
+    unfit = reference_left_out(samples)
+    pooled = ids.isin([s for s in reference_pool if s in unfit])
+    reason = reason.where(~pooled, reason + "; " + REFERENCE_LEFT_OUT)
     old = out["qc_reason"].fillna("").astype(str)
     joined = np.where(old != "", old + "; " + reason, reason)
     out["qc_reason"] = np.where(flagged, joined, old)

@@ -6,6 +6,11 @@ A sample is left out when ``identity_ok`` is false in ``results/qc/identity_samp
 does not match its own patient, or matches another patient at least as well). Contamination
 above ``max_contamination`` fails QC but keeps the draw: it is still the patient's blood, and
 its reason is in the QC summary. An ``undetermined`` sample (nothing to compare it with) is kept.
+
+The copy-number reference (panel of normals) is stricter (``reference_left_out``): a member
+that failed identity or is contaminated is left out of it, since its coverage would set every
+other sample's expected depth with someone else's DNA in it (another patient's tumour copy
+number, when the contaminant is a plasma draw).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from ..io import as_bool, read_tsv
 EXCLUSION_COLUMNS = ("sample_id", "identity_ok", "best_match")
 # Every note about a left-out sample starts with this, so tables and pages can be searched.
 LEFT_OUT = "left out: failed identity"
+# The identity reason of a sample whose contamination exceeds max_contamination contains this.
+CONTAMINATED = "> max_contamination"
+# The note of a panel-of-normals member left out of the copy-number reference starts with this.
+REFERENCE_LEFT_OUT = "left out of the copy-number reference"
 
 
 def left_out_reason(best_match: object) -> str:
@@ -48,16 +57,26 @@ def mark_left_out(table: pd.DataFrame, left_out: dict[str, str]) -> pd.DataFrame
     return out
 
 
-def read_left_out(path: str | Path | None) -> dict[str, str]:
-    """:func:`left_out_samples` of an ``identity_samples.tsv``; ``{}`` when ``path`` is None or
-    empty (identity is not part of the run). A missing file or column is an InputError naming
-    it; a bad ``identity_ok`` value names the row."""
-    if path is None or str(path) == "":
-        return {}
+def reference_left_out(samples: pd.DataFrame) -> dict[str, str]:
+    """{sample_id: reason} of the samples unfit for the copy-number reference: those that
+    failed identity, and those whose ``identity_reason`` says their contamination exceeds
+    ``max_contamination``."""
+    out = {s: f"{REFERENCE_LEFT_OUT} (failed identity)" for s in left_out_samples(samples)}
+    reason = samples["identity_reason"].fillna("").astype(str)
+    for sample, text in zip(samples["sample_id"].astype(str), reason):
+        if CONTAMINATED in text and sample not in out:
+            out[sample] = f"{REFERENCE_LEFT_OUT} (contamination {CONTAMINATED})"
+    return out
+
+
+def _read_identity(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """An ``identity_samples.tsv`` checked for ``columns`` and true/false ``identity_ok``: a
+    missing file or column is an InputError naming it; a bad value names the row."""
     if not Path(path).is_file():
         raise InputError(f"{path}: identity table not found")
-    table = read_tsv(path)
-    missing = [c for c in EXCLUSION_COLUMNS if c not in table.columns]
+    table = read_tsv(path, dtype={"sample_id": str, "best_match": str},
+                     keep_default_na=False, na_values=[""])
+    missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(f"{path}: identity table lacks column(s) {', '.join(missing)}")
     flags = as_bool(table["identity_ok"])
@@ -66,4 +85,20 @@ def read_left_out(path: str | Path | None) -> dict[str, str]:
         row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(f"{path}, row {row + 2}, column 'identity_ok': "
                          f"{table['identity_ok'].iloc[row]!r} is not true/false")
-    return left_out_samples(table)
+    return table
+
+
+def read_left_out(path: str | Path | None) -> dict[str, str]:
+    """:func:`left_out_samples` of an ``identity_samples.tsv``; ``{}`` when ``path`` is None or
+    empty (identity is not part of the run)."""
+    if path is None or str(path) == "":
+        return {}
+    return left_out_samples(_read_identity(path, EXCLUSION_COLUMNS))
+
+
+def read_reference_left_out(path: str | Path | None) -> dict[str, str]:
+    """:func:`reference_left_out` of an ``identity_samples.tsv``; ``{}`` when ``path`` is None
+    or empty (identity is not part of the run)."""
+    if path is None or str(path) == "":
+        return {}
+    return reference_left_out(_read_identity(path, (*EXCLUSION_COLUMNS, "identity_reason")))

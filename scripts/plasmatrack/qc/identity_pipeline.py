@@ -16,8 +16,6 @@ from ..io import read_tsv, write_tsv
 from ..variants.pileup import ReadFilterSettings, count_sites
 from ..variants.sites import Reference, read_sites
 from .identity import (FINGERPRINT_COLUMNS, SITE_COLUMNS, IdentitySettings, stack_fingerprints)
-from .identity_checks import identity_tables
-from .identity_sites import discover_sites
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +48,8 @@ def run_fingerprint_sites(out_tsv: str | Path, settings: IdentitySettings, refer
         if panel is None:
             raise InputError("qc.identity: no fingerprint_sites VCF and no panel BED to discover "
                              "sites on; set qc.identity.fingerprint_sites")
+        from .identity_sites import discover_sites  # only this cohort step needs it
+
         table = discover_sites([Path(b) for b in bams], panel, reference, settings)
     if table.empty:
         log.warning("no fingerprint sites: identity is undetermined for every sample")
@@ -103,6 +103,8 @@ def run_identity(sheet: pd.DataFrame, paths: IdentityPaths, settings: IdentitySe
         tables.append(table)
     fp = stack_fingerprints(sheet[["sample_id", "patient_id", "sample_type"]], tables,
                             read_sites_table(paths.sites))
+    from .identity_checks import identity_tables  # not needed by the per-sample fingerprint
+
     pairs, samples = identity_tables(fp, settings)
     write_tsv(pairs, paths.identity)
     write_tsv(samples, paths.samples)

@@ -56,13 +56,15 @@ def _read_one(path: Path, required: Iterable[str]) -> pd.DataFrame:
 def summarise(qc_tsvs: list[str | Path], summary_tsv: str | Path,
               fragment_tsvs: list[str | Path] | None = None,
               multiqc_dir: str | Path | None = None,
-              identity_tsv: str | Path | None = None) -> pd.DataFrame:
+              identity_tsv: str | Path | None = None,
+              reference_pool: list[str] | None = None) -> pd.DataFrame:
     """Stack per-sample QC rows into ``qc_summary.tsv`` (sorted by patient, normals first, then
     timepoint) and, with ``multiqc_dir``, write MultiQC custom-content files there:
     ``plasmatrack_qc_mqc.tsv`` (General Statistics columns) and
     ``plasmatrack_fragment_lengths_mqc.json`` (fragment-length line plot, fraction per bp).
     With ``identity_tsv`` (the identity verdicts, tables.IDENTITY_SAMPLES) the identity columns
-    are appended (``identity_checks.append_identity``)."""
+    are appended (``identity_checks.append_identity``); ``reference_pool``: the copy-number
+    panel of normals, whose members identity leaves out are named so in ``qc_reason``."""
     tables = [_read_one(Path(p), ("sample_id", "patient_id", "qc_pass")) for p in qc_tsvs]
     summary = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=QC_COLUMNS)
     summary["timepoint_days"] = pd.to_numeric(summary["timepoint_days"]).astype("Int64")
@@ -73,7 +75,8 @@ def summarise(qc_tsvs: list[str | Path], summary_tsv: str | Path,
         from .identity_checks import append_identity
         ids = {c: str for c in ("sample_id", "patient_id", "best_match", "best_match_patient")}
         summary = append_identity(summary, read_tsv(identity_tsv, dtype=ids,
-                                                    keep_default_na=False, na_values=[""]))
+                                                    keep_default_na=False, na_values=[""]),
+                                  reference_pool or ())
     write_tsv(summary, summary_tsv)
     if multiqc_dir is not None:
         _write_multiqc(summary, [Path(p) for p in fragment_tsvs or []], Path(multiqc_dir))

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Collection
 
@@ -79,9 +79,15 @@ def load_known(spec: str | None, patient_id: str, reference: Reference) -> pd.Da
 
 def discover_patient(patient_id: str, plasma_bams: dict[str, str], reference_fasta: str,
                      regions_bed: str, hotspots: str | None, known_variants: str | None,
-                     variants_config: dict, out_path: str) -> list[str]:
-    """Candidates of one patient -> ``out_path`` (CANDIDATE_COLUMNS + source)."""
-    warnings: list[str] = []
+                     variants_config: dict, out_path: str, identity: str | None = None
+                     ) -> list[str]:
+    """Candidates of one patient -> ``out_path`` (CANDIDATE_COLUMNS + source). ``identity``:
+    identity_samples.tsv when identity runs; a draw that failed it is not pooled (another
+    person's heterozygous SNPs would become the patient's candidates), with a warning."""
+    left_out = read_left_out(identity)
+    warnings = [f"{s} {left_out[s]}: not used for discovery" for s in plasma_bams
+                if s in left_out]
+    plasma_bams = {s: b for s, b in plasma_bams.items() if s not in left_out}
     with Reference(reference_fasta) as reference:
         regions = read_regions(regions_bed, reference)
         found = discover(list(plasma_bams.values()), regions, reference,
@@ -286,8 +292,10 @@ def _call_and_classify(obs: pd.DataFrame, blacklisted: pd.Series, threshold: flo
     ``left_out``), with ``filters`` (the variant's filters plus zero_depth for a sample without
     coverage, else PASS) and the threshold used."""
     calls = call_observations(obs, threshold, settings)
-    classes = classify_variants(calls[~calls["sample_id"].isin(list(left_out))], blacklisted,
-                                threshold, settings)
+    used = calls[~calls["sample_id"].isin(list(left_out))]
+    # every sample left out (e.g. a normal and its one draw that disagree): the rows, all
+    # excluded, are classified from what the tubes hold rather than left without a category
+    classes = classify_variants(used if len(used) else calls, blacklisted, threshold, settings)
     calls = calls.merge(classes, on="site_id", how="left")
     calls["filters"] = [";".join(x for x in (v, "" if d > 0 else "zero_depth") if x) or "PASS"
                         for v, d in zip(calls["variant_filters"].fillna(""), calls["depth"])]
@@ -358,6 +366,10 @@ class TrackInputs:
     control_bams: tuple[str, ...] = ()
     normal_bam: str | None = None
     annotation: str | None = None
+    # identity_samples.tsv of a pipeline run (samples named by their read group's SM or file
+    # name): a control that failed identity is not counted, a tracked BAM or normal that failed
+    # it is called but classifies nothing (the rules' exclusion, docs/qc.md)
+    identity: str | None = None
 
 
 def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = None,
@@ -368,12 +380,14 @@ def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = 
     by the pipeline (``background.tsv``: bg_alpha/bg_beta per site), control BAMs counted here
     (same model as the pipeline, threshold calibrated on them), or a flat prior ``error_rate``.
     With a matched normal, variants are also classified (germline / chip / artifact / somatic).
-    Writes ``out_dir``/tracked.tsv (TRACKED_COLUMNS), counts.tsv, and tracked.vcf.gz.
+    Writes ``out_dir``/tracked.tsv (TRACKED_COLUMNS, plus ``excluded`` with
+    ``inputs.identity``), counts.tsv, and tracked.vcf.gz.
     Returns a summary dict (numbers of sites, detected, threshold)."""
     cfg = variants_config or {}
     params = BackgroundSettings.from_config(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    inputs, left_out, notes = _without_failed_controls(inputs)
     counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg))
     write_tsv(counted.counts[counted.sample], out / "counts.tsv")
     obs = _tracked_observations(counted, patient_id)
@@ -388,17 +402,36 @@ def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = 
     for col in SITE_ANNOTATIONS:
         obs[col] = (obs["site_id"].map(annotations[col]).fillna("")
                     if col in annotations else "")
-    calls = _call_and_classify(obs, blacklisted, threshold, CallSettings.from_config(cfg))
+    failed = [name for name in counted.kinds if name in left_out]
+    notes += [f"{name} {left_out[name]}: called, its rows marked excluded" for name in failed]
+    calls = _call_and_classify(obs, blacklisted, threshold, CallSettings.from_config(cfg),
+                               failed)
     calls["source"] = "sites"
     calls["timepoint_days"] = None
-    write_tsv(calls[TRACKED_COLUMNS], out / "tracked.tsv")
+    columns = TRACKED_COLUMNS + (["excluded"] if inputs.identity else [])
+    write_tsv(calls.assign(excluded=calls["sample_id"].isin(left_out))[columns],
+              out / "tracked.tsv")
     write_patient_vcf(calls, list(counted.kinds), _bam_contigs(inputs.bam),
                       out / "tracked.vcf.gz")
     tumour = calls[calls["sample_id"] == counted.sample]
     return {"sample": counted.sample, "sites": int(len(sites)), "skipped": len(counted.warnings),
             "detected": int((tumour["status"] == "detected").sum()),
             "undetermined": int((tumour["status"] == "undetermined").sum()),
-            "threshold": threshold, "warnings": counted.warnings}
+            "threshold": threshold, "warnings": counted.warnings + notes}
+
+
+def _without_failed_controls(inputs: TrackInputs
+                             ) -> tuple[TrackInputs, dict[str, str], list[str]]:
+    """``inputs`` without the control BAMs that failed identity (``inputs.identity``), the
+    samples identity leaves out ({name: reason}) and a note per control dropped."""
+    left_out = read_left_out(inputs.identity)
+    if not left_out:
+        return inputs, left_out, []
+    names = {path: _sample_name(path) for path in inputs.control_bams}
+    notes = [f"control {names[p]} {left_out[names[p]]}: not used" for p in inputs.control_bams
+             if names[p] in left_out]
+    kept = tuple(p for p in inputs.control_bams if names[p] not in left_out)
+    return replace(inputs, control_bams=kept), left_out, notes
 
 
 def _track_annotations(sites: pd.DataFrame, inputs: TrackInputs) -> pd.DataFrame:
