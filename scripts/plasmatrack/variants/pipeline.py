@@ -30,6 +30,7 @@ from .annotate import annotate_sites, read_hotspots
 from .background import (BackgroundSettings, build_background, parse_patients, patient_background,
                          site_key)
 from .classify import CallSettings, call_observations, classify_variants
+from .collisions import CollisionSettings, correct_counts
 from .consequence import CONSEQUENCE_COLUMNS, annotate_consequences, short_protein
 from .discover import CANDIDATE_COLUMNS, DiscoverySettings, discover, read_regions
 from .maf import MAF_VERSION, MafSettings, cohort_maf
@@ -170,6 +171,8 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
     filters = ReadFilterSettings.from_config(variants_config)
     counts = count_sites(bam, sites, filters, reference_fasta)
+    if CollisionSettings.from_config(variants_config).collision_correction:
+        counts = correct_counts(bam, sites, counts, filters)
     write_tsv(counts, out_path)
 
 
