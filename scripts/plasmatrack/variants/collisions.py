@@ -126,21 +126,23 @@ def _site_fragments(bam, chrom: str, pos0: int, ref: str, alt: str,
                     filters: ReadFilterSettings) -> SiteFragments:
     """Read one SNV site: end pairs of every proper pair covering it, and the lengths of the
     fragments counted as ref or alt with the pileup's filters (mates once; mates that disagree
-    are left out, as ``pileup`` does)."""
+    are left out, as ``pileup`` does; length 0 when the pair is not proper: weight 1)."""
     end_pairs: set[tuple[int, int]] = set()
     seen: dict[str, tuple[int, int]] = {}
     read_length = 0
     for read in bam.fetch(chrom, pos0, pos0 + 1):
         flag = read.flag
-        if flag & _NOT_A_FRAGMENT or not flag & 0x2:
+        if flag & _NOT_A_FRAGMENT:
             continue
         qpos = query_position(read.cigartuples, read.reference_start, pos0)
         if qpos < 0:
             continue
-        tlen = abs(read.template_length)
-        read_length = max(read_length, read.query_length)
-        end_pairs.add((min(read.reference_start, read.next_reference_start), tlen))
-        if flag & filters.flag_filter or read.mapping_quality < filters.min_mapping_quality:
+        tlen = abs(read.template_length) if flag & 0x2 else 0
+        if tlen:
+            read_length = max(read_length, read.query_length)
+            end_pairs.add((min(read.reference_start, read.next_reference_start), tlen))
+        if (flag & filters.flag_filter or read.mapping_quality < filters.min_mapping_quality
+                or (filters.require_proper_pair and not tlen)):
             continue
         if read.query_qualities[qpos] < filters.min_base_quality:
             continue
