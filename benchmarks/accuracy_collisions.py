@@ -8,9 +8,12 @@ draw with a true VAF > 0 is counted three ways with the pipeline's read filters:
 - marked: duplicates left out (the pipeline's default counts),
 - all reads: duplicates counted too (unbiased in both simulators, whose PCR copies do not
   depend on the allele, but noisier),
-- corrected: the duplicate-marked counts with the collision correction.
+- corrected: the duplicate-marked counts with the collision correction (whole fragments, as
+  the counts table has them), and the estimated molecules behind them (``alt_molecules`` /
+  (``ref_molecules`` + ``alt_molecules``), before rounding).
 Prints per run the median unique depth and sum(alt) / sum(truth VAF x (ref + alt)) for each (1 =
-unbiased), with a bootstrap 95% interval over sites. Works with ``plasmatrack simulate``
+unbiased), with a bootstrap 95% interval over sites, and the same with the all-reads VAF of
+each site in place of the truth (paired on the same fragments, so a tighter interval). Works with ``plasmatrack simulate``
 (truth/variants.tsv) and ``plasmatrack simulate-capture`` (truth/snv_vaf.tsv) cohorts.
 
     .venv/bin/python benchmarks/accuracy_collisions.py RUN [RUN ...]
@@ -59,6 +62,10 @@ def count_three_ways(bam: Path, sites: pd.DataFrame) -> pd.DataFrame:
     for label, table in (("marked", marked), ("all", every), ("corrected", corrected)):
         out[f"{label}_alt"] = table["alt_count"].to_numpy()
         out[f"{label}_n"] = (table["alt_count"] + table["ref_count"]).to_numpy()
+    # the estimator itself (the counts table rounds it to whole fragments)
+    molecules = corrected["alt_molecules"] + corrected["ref_molecules"]
+    out["estimated_alt"] = (out["marked_n"] * corrected["alt_molecules"] / molecules).to_numpy()
+    out["estimated_n"] = out["marked_n"]
     out["collision_factor"] = corrected["collision_factor"].to_numpy()
     return out
 
@@ -82,9 +89,13 @@ def summarise_run(run: Path) -> dict:
     row = {"run": run.name, "sites": len(counts),
            "median_unique_depth": float(counts["marked_n"].median()),
            "median_collision_factor": float(counts["collision_factor"].median())}
-    for label in ("marked", "all", "corrected"):
+    for label in ("marked", "all", "corrected", "estimated"):
         expected = counts["expected_vaf"].to_numpy() * counts[f"{label}_n"].to_numpy()
         row[label] = ratio_interval(counts[f"{label}_alt"].to_numpy(dtype=float), expected, rng)
+        # the same sites with all reads as the reference: paired, so a tighter interval
+        expected = (counts["all_alt"] / counts["all_n"]).to_numpy() * counts[f"{label}_n"]
+        row[f"{label}_vs_all"] = ratio_interval(counts[f"{label}_alt"].to_numpy(dtype=float),
+                                                expected.to_numpy(), rng)
     return row
 
 
@@ -93,11 +104,14 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     args = parser.parse_args()
     print("run\tSNV draws\tmedian unique depth\tmedian collision factor\t"
-          "marked VAF/truth\tall reads VAF/truth\tcorrected VAF/truth")
+          "marked VAF/truth\tall reads VAF/truth\tcorrected VAF/truth\t"
+          "estimated molecules VAF/truth\tmarked VAF/all-reads VAF\t"
+          "corrected VAF/all-reads VAF\testimated molecules VAF/all-reads VAF")
     for run in args.runs:
         r = summarise_run(run)
         cells = [f"{r[k][0]:.3f} ({r[k][1]:.3f}-{r[k][2]:.3f})"
-                 for k in ("marked", "all", "corrected")]
+                 for k in ("marked", "all", "corrected", "estimated", "marked_vs_all",
+                           "corrected_vs_all", "estimated_vs_all")]
         print(f"{r['run']}\t{r['sites']}\t{r['median_unique_depth']:.0f}\t"
               f"{r['median_collision_factor']:.3f}\t" + "\t".join(cells))
 

@@ -127,7 +127,8 @@ def report(runs: list[Path]) -> None:
     sums = [summary(r) for r in runs]
     low, high = tables[0], tables[-1]
     bwa_high = sums[-1]["bwa"]["cpu_s"]
-    print(f"read pairs per plasma draw: {', '.join(f'{s['pairs']:,.0f}' for s in sums)}")
+    pairs = ", ".join(f"{s['pairs']:,.0f}" for s in sums)
+    print(f"read pairs per plasma draw: {pairs}")
     print("| step | unit | CPU s (low) | CPU s (high) | growth | wall s (low / high) | "
           "peak RSS MB (low / high) | CPU / bwa mem (high) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
