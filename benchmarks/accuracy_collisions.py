@@ -83,6 +83,8 @@ def summarise_run(run: Path) -> dict:
     parts = []
     for (sample, patient), sites in truth.groupby(["sample_id", "patient_id"], sort=True):
         bam = run / "results" / "align" / patient / f"{sample}.bam"
+        if not Path(f"{bam}.bai").is_file():  # draws not aligned in this run are left out
+            continue
         parts.append(count_three_ways(bam, sites).assign(sample_id=sample))
     counts = pd.concat(parts, ignore_index=True)
     rng = np.random.default_rng(0)

@@ -1,19 +1,20 @@
 #!/usr/bin/env python
-"""Depth growth: per-stage CPU, wall and peak RSS of the whole pipeline on one simulated patient
-(normal + 3 plasma draws) at several depths, against ``bwa mem`` alone on the same reads.
+"""Depth growth: per-step CPU, wall and peak RSS of one simulated draw's pipeline steps at two
+depths 10x apart, against ``bwa mem`` alone on the same reads.
 
-For each ``--read-pairs`` N: ``plasmatrack simulate --patients 1 --draws 3 --read-pairs N``
-(normals get 70 % of N), the whole pipeline with the local profile under ``/usr/bin/time -v``,
-then ``bwa mem -Y`` alone on draw D1's reads. Per-stage figures come from the rules'
-``benchmark:`` files (RUN/benchmarks/<stage>/...): per plasma draw (mean of the draws) for
-per-sample rules, per patient or cohort for the others. Rules without a benchmark file
-(reference, copy-number reference, background, calls, merges, cohort) are the whole run's CPU
-minus the benchmarked jobs' ("other rules + Snakemake").
+Low depth: ``plasmatrack simulate --patients 1 --draws 3 --read-pairs LOW`` (normals get 70 %)
+through the whole pipeline (local profile, under ``/usr/bin/time -v``). High depth: the same
+seed (same genome and variants) at HIGH read pairs, and only the per-sample steps of one draw
+(``--draw``, default P01_D1: check_fastq, align, index, QC, fingerprint, copy-number coverage,
+variant and MRD counts), run by Snakemake on the low run's cohort-level files (reference, bins,
+site lists), since those are the steps whose cost grows with depth (the per-patient and cohort
+steps read tables). Then ``bwa mem -Y`` alone on the draw's reads at each depth. Figures come
+from the rules' ``benchmark:`` files (RUN/benchmarks/<stage>/<patient>/<sample>.<what>.tsv).
 
     .venv/bin/python benchmarks/bench_depth.py --workdir DIR [--read-pairs 150000 1500000]
-        [--seed 21] [--cores 2] [--collect-only]
+        [--seed 21] [--cores 2] [--draw P01_D1] [--collect-only]
 
-``--collect-only`` reads finished runs in DIR/d<N> without running anything.
+``--collect-only`` reads finished runs in DIR/d<LOW> and DIR/d<HIGH> without running anything.
 """
 
 from __future__ import annotations
@@ -30,10 +31,6 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PER_DRAW = re.compile(r"(?P<patient>[^/]+)/(?P<sample>[^/]+)\.(?P<what>[^/]+)\.tsv$")
-
-
-def run_dir(workdir: Path, pairs: int) -> Path:
-    return workdir / f"d{pairs}"
 
 
 def timed(cmd: list[str], out: Path, **kwargs) -> dict:
@@ -54,20 +51,49 @@ def parse_time(path: Path) -> dict:
             "wall_s": seconds, "rss_mb": int(field("Maximum resident set size (kbytes)")) / 1024}
 
 
-def simulate_and_run(run: Path, pairs: int, seed: int, cores: int) -> None:
-    """Simulate the cohort and run the whole pipeline (resumes: finished steps are kept)."""
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    cohort = run / "cohort"
+COHORT_FILES = ["results/reference", "results/cnv/bins", "results/variants/sites.tsv",
+                "results/mrd/sites.tsv", "results/qc/fingerprint_sites.tsv"]
+PER_DRAW_RULES = ["check_fastq", "align", "index_bam", "qc_sample", "qc_fingerprint",
+                  "cnv_coverage", "variants_count", "mrd_count"]
+
+
+def _simulate(cohort: Path, pairs: int, seed: int, env: dict) -> None:
     if not (cohort / "config.yaml").is_file():
         subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--patients",
                         "1", "--draws", "3", "--read-pairs", str(pairs), "--seed", str(seed)],
                        check=True, env=env)
-    timed([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(run),
+
+
+def per_draw_targets(draw: str) -> list[str]:
+    """The outputs of one draw's per-sample steps (the rules in PER_DRAW_RULES)."""
+    return [f"results/align/P01/{draw}.bam.bai", f"results/qc/P01/{draw}.qc.tsv",
+            f"results/qc/P01/{draw}.fingerprint.tsv",
+            f"results/cnv/P01/{draw}.targetcoverage.cnn",
+            f"results/variants/P01/{draw}.counts.tsv", f"results/mrd/P01/{draw}.counts.tsv"]
+
+
+def simulate_and_run(run: Path, pairs: int, seed: int, cores: int, draw: str,
+                     low_run: Path | None = None) -> None:
+    """Simulate the cohort and run the whole pipeline (resumes: finished steps are kept). With
+    ``low_run`` (same seed, so the same genome and variants): only ``draw``'s per-sample steps,
+    on the cohort-level files (reference, bins, site lists) of ``low_run`` - the steps whose
+    cost grows with depth, without aligning the other samples."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    cohort = run / "cohort"
+    _simulate(cohort, pairs, seed, env)
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(run),
            "--configfile", str(cohort / "config.yaml"), "--profile",
-           str(REPO / "profiles" / "local"), "--cores", str(cores)],
-          run / "pipeline.time", env=env)
+           str(REPO / "profiles" / "local"), "--cores", str(cores)]
+    if low_run is not None:
+        for rel in COHORT_FILES:
+            target = run / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                subprocess.run(["cp", "-r", str(low_run / rel), str(target)], check=True)
+        cmd += ["--allowed-rules", *PER_DRAW_RULES, "--", *per_draw_targets(draw)]
+    timed(cmd, run / "pipeline.time", env=env)
     fasta = run / "results" / "reference" / "genome.fa"
-    reads = [cohort / "fastq" / f"P01_D1_R{k}.fastq.gz" for k in (1, 2)]
+    reads = [cohort / "fastq" / f"{draw}_R{k}.fastq.gz" for k in (1, 2)]
     with open(os.devnull, "w") as sink:
         timed(["bwa", "mem", "-Y", "-t", str(cores), str(fasta), *map(str, reads)],
               run / "bwa_alone.time", stdout=sink, stderr=subprocess.DEVNULL)
@@ -92,77 +118,70 @@ def benchmark_rows(run: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def per_stage(run: Path) -> pd.DataFrame:
-    """Per stage step: mean over plasma draws for per-sample steps, as is for the others."""
+def draw_steps(run: Path, draw: str) -> pd.DataFrame:
+    """The per-sample steps of one draw, indexed by 'stage.what'."""
     rows = benchmark_rows(run)
-    plasma = rows["sample"].str.match(r".*_D\d+$")
-    draws = rows[plasma].groupby(["stage", "what"]).agg(
-        cpu_s=("cpu_s", "mean"), wall_s=("wall_s", "mean"), rss_mb=("rss_mb", "max"))
-    draws["unit"] = "per draw"
-    other = rows[rows["sample"] == ""].groupby(["stage", "what"]).agg(
-        cpu_s=("cpu_s", "sum"), wall_s=("wall_s", "sum"), rss_mb=("rss_mb", "max"))
-    other["unit"] = "per patient/cohort"
-    table = pd.concat([draws, other])
-    total = parse_time(run / "pipeline.time")
-    rest = total["cpu_s"] - rows["cpu_s"].sum()
-    table.loc[("other rules + Snakemake", ""), :] = [rest, float("nan"), float("nan"), "run"]
-    return table
+    rows = rows[rows["sample"] == draw]
+    return rows.set_index(rows["stage"] + "." + rows["what"])[["cpu_s", "wall_s", "rss_mb"]]
 
 
-def summary(run: Path) -> dict:
-    rows = benchmark_rows(run)
-    plasma = rows[rows["sample"].str.match(r".*_D\d+$")]
-    align = plasma[(plasma["stage"] == "align") & (plasma["what"] == "align")]["cpu_s"].mean()
-    after = plasma[plasma["stage"] != "align"].groupby("sample")["cpu_s"].sum().mean()
-    pairs = pd.read_csv(run / "cohort" / "truth" / "samples.tsv", sep="\t")
-    return {"bwa": parse_time(run / "bwa_alone.time"), "total": parse_time(run / "pipeline.time"),
-            "align_cpu": align, "after_align_cpu": after,
-            "pairs": pairs.loc[pairs["sample_type"] == "plasma", "read_pairs"].mean(),
-            "max_rss_mb": rows["rss_mb"].max()}
+def read_pairs(run: Path, draw: str) -> int:
+    samples = pd.read_csv(run / "cohort" / "truth" / "samples.tsv", sep="\t")
+    return int(samples.loc[samples["sample_id"] == draw, "read_pairs"].iloc[0])
 
 
-def report(runs: list[Path]) -> None:
-    """Print the depth-growth table (markdown) for runs in increasing depth."""
-    tables = [per_stage(r) for r in runs]
-    sums = [summary(r) for r in runs]
-    low, high = tables[0], tables[-1]
-    bwa_high = sums[-1]["bwa"]["cpu_s"]
-    pairs = ", ".join(f"{s['pairs']:,.0f}" for s in sums)
-    print(f"read pairs per plasma draw: {pairs}")
-    print("| step | unit | CPU s (low) | CPU s (high) | growth | wall s (low / high) | "
-          "peak RSS MB (low / high) | CPU / bwa mem (high) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for key in high.index:
-        h = high.loc[key]
-        lo = low.loc[key] if key in low.index else h * float("nan")
-        name = ".".join(k for k in key if k)
-        growth = h["cpu_s"] / lo["cpu_s"] if lo["cpu_s"] else float("nan")
-        print(f"| {name} | {h['unit']} | {lo['cpu_s']:.2f} | {h['cpu_s']:.2f} | {growth:.1f}x | "
-              f"{lo['wall_s']:.1f} / {h['wall_s']:.1f} | {lo['rss_mb']:.0f} / {h['rss_mb']:.0f} "
-              f"| {h['cpu_s'] / bwa_high:.3f} |")
-    for s, run in zip(sums, runs):
-        print(f"{run.name}: bwa mem alone on D1 {s['bwa']['cpu_s']:.1f} CPU s "
-              f"({s['bwa']['rss_mb']:.0f} MB); align rule {s['align_cpu']:.1f} CPU s per draw; "
-              f"per-draw steps after alignment {s['after_align_cpu']:.1f} CPU s "
-              f"= {s['after_align_cpu'] / s['align_cpu']:.2f}x align, "
-              f"{s['after_align_cpu'] / s['bwa']['cpu_s']:.2f}x bwa mem; whole run "
-              f"{s['total']['cpu_s']:.0f} CPU s, {s['total']['wall_s']:.0f} s wall; "
-              f"largest job RSS {s['max_rss_mb']:.0f} MB")
+def bwa_cpu(run: Path) -> float:
+    path = run / "bwa_alone.time"
+    return parse_time(path)["cpu_s"] if path.is_file() else float("nan")
+
+
+def report(low: Path, high: Path, draw: str) -> None:
+    """Print the depth-growth table (markdown) of ``draw``'s per-sample steps at two depths, and
+    the low run's per-patient and cohort steps."""
+    lo, hi = draw_steps(low, draw), draw_steps(high, draw)
+    bwa = {"low": bwa_cpu(low), "high": bwa_cpu(high)}
+    align = {"low": lo.loc["align.align", "cpu_s"], "high": hi.loc["align.align", "cpu_s"]}
+    print(f"{draw}: {read_pairs(low, draw):,} and {read_pairs(high, draw):,} read pairs; "
+          f"bwa mem -Y alone {bwa['low']:.1f} / {bwa['high']:.1f} CPU s")
+    print("| step | CPU s (low) | CPU s (high) | growth | wall s (low / high) | "
+          "peak RSS MB (low / high) | CPU / align rule (low / high) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for step in hi.index:
+        h, l_ = hi.loc[step], lo.loc[step]
+        print(f"| {step} | {l_['cpu_s']:.2f} | {h['cpu_s']:.2f} | "
+              f"{h['cpu_s'] / max(l_['cpu_s'], 0.01):.1f}x | {l_['wall_s']:.1f} / "
+              f"{h['wall_s']:.1f} | {l_['rss_mb']:.0f} / {h['rss_mb']:.0f} | "
+              f"{l_['cpu_s'] / align['low']:.3f} / {h['cpu_s'] / align['high']:.3f} |")
+    for label, table in (("low", lo), ("high", hi)):
+        after = table.loc[~table.index.str.startswith("align."), "cpu_s"].sum()
+        print(f"{label}: per-draw steps after alignment {after:.1f} CPU s = "
+              f"{after / align[label]:.2f}x the align rule, {after / bwa[label]:.2f}x bwa mem")
+    rows = benchmark_rows(low)
+    cohort = rows[rows["sample"] == ""]
+    total = parse_time(low / "pipeline.time")
+    print(f"{low.name} whole run: {total['cpu_s']:.0f} CPU s, {total['wall_s']:.0f} s wall; "
+          f"per-patient/cohort steps with a benchmark file {cohort['cpu_s'].sum():.1f} CPU s; "
+          f"rules without one + Snakemake "
+          f"{total['cpu_s'] - rows['cpu_s'].sum():.1f} CPU s; largest job "
+          f"{rows['rss_mb'].max():.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--read-pairs", type=int, nargs="+", default=[150_000, 1_500_000])
+    parser.add_argument("--read-pairs", type=int, nargs=2, default=[150_000, 1_500_000],
+                        metavar=("LOW", "HIGH"))
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--draw", default="P01_D1")
     parser.add_argument("--collect-only", action="store_true")
     args = parser.parse_args()
-    runs = [run_dir(args.workdir, n) for n in sorted(args.read_pairs)]
+    low_pairs, high_pairs = sorted(args.read_pairs)
+    low, high = (args.workdir / f"d{n}" for n in (low_pairs, high_pairs))
     if not args.collect_only:
-        for run, pairs in zip(runs, sorted(args.read_pairs)):
-            simulate_and_run(run, pairs, args.seed, args.cores)
-    report(runs)
+        simulate_and_run(low, low_pairs, args.seed, args.cores, args.draw)
+        simulate_and_run(high, high_pairs, args.seed, args.cores, args.draw, low_run=low)
+    report(low, high, args.draw)
 
 
 if __name__ == "__main__":
