@@ -13,8 +13,9 @@ draw with a true VAF > 0 is counted three ways with the pipeline's read filters:
   (``ref_molecules`` + ``alt_molecules``), before rounding).
 Prints per run the median unique depth and sum(alt) / sum(truth VAF x (ref + alt)) for each (1 =
 unbiased), with a bootstrap 95% interval over sites, and the same with the all-reads VAF of
-each site in place of the truth (paired on the same fragments, so a tighter interval). Works with ``plasmatrack simulate``
-(truth/variants.tsv) and ``plasmatrack simulate-capture`` (truth/snv_vaf.tsv) cohorts.
+each site in place of the truth (paired on the same fragments, so a tighter interval). Works
+with ``plasmatrack simulate`` (truth/variants.tsv) and ``plasmatrack simulate-capture``
+(truth/snv_vaf.tsv) cohorts; draws without an indexed BAM in the run are left out.
 
     .venv/bin/python benchmarks/accuracy_collisions.py RUN [RUN ...]
 """
