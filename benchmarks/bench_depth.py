@@ -40,6 +40,7 @@ def timed(cmd: list[str], out: Path, **kwargs) -> dict:
 
 
 def parse_time(path: Path) -> dict:
+    """CPU s (user + system), wall s and peak RSS MB from a ``/usr/bin/time -v`` report."""
     text = path.read_text()
 
     def field(name: str) -> str:
@@ -58,6 +59,7 @@ PER_DRAW_RULES = ["check_fastq", "align", "index_bam", "qc_sample", "qc_fingerpr
 
 
 def _simulate(cohort: Path, pairs: int, seed: int, env: dict) -> None:
+    """One patient, normal + 3 draws, unless the cohort folder is already complete."""
     if not (cohort / "config.yaml").is_file():
         subprocess.run([str(BIN / "plasmatrack"), "simulate", "--out", str(cohort), "--patients",
                         "1", "--draws", "3", "--read-pairs", str(pairs), "--seed", str(seed)],
@@ -126,11 +128,13 @@ def draw_steps(run: Path, draw: str) -> pd.DataFrame:
 
 
 def read_pairs(run: Path, draw: str) -> int:
+    """The draw's simulated read pairs (truth/samples.tsv)."""
     samples = pd.read_csv(run / "cohort" / "truth" / "samples.tsv", sep="\t")
     return int(samples.loc[samples["sample_id"] == draw, "read_pairs"].iloc[0])
 
 
 def bwa_cpu(run: Path) -> float:
+    """CPU s of ``bwa mem`` alone on the draw (NaN when not measured)."""
     path = run / "bwa_alone.time"
     return parse_time(path)["cpu_s"] if path.is_file() else float("nan")
 
