@@ -172,3 +172,19 @@ def test_count_sample_corrects_only_when_asked(marked_bam, tmp_path):
     truth = reads.drop_duplicates("molecule")["alt"].mean()
     vaf = lambda t: t["alt_count"].iloc[0] / (t["alt_count"] + t["ref_count"]).iloc[0]  # noqa: E731
     assert abs(vaf(after) - truth) < abs(vaf(before) - truth)
+
+
+def test_track_command_applies_the_correction(marked_bam, tmp_path):
+    from plasmatrack.cli import main
+
+    bam, fasta, sites, _reads = marked_bam
+    site_table = tmp_path / "sites.tsv"
+    sites[["chrom", "pos", "ref", "alt"]].to_csv(site_table, sep="\t", index=False)
+    for flag, out in (([], tmp_path / "plain"), (["--collision-correction"], tmp_path / "on")):
+        assert main(["track", "--bam", str(bam), "--sites", str(site_table), "--reference",
+                     str(fasta), "--out", str(out), *flag]) == 0
+    plain = pd.read_csv(tmp_path / "plain" / "counts.tsv", sep="\t")
+    on = pd.read_csv(tmp_path / "on" / "counts.tsv", sep="\t")
+    assert "collision_factor" not in plain.columns
+    assert on["collision_factor"].iloc[0] > 1.05
+    assert on["alt_count"].iloc[0] < plain["alt_count"].iloc[0]  # healthy molecules restored

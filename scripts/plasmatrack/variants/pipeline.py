@@ -377,7 +377,8 @@ def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = 
     params = BackgroundSettings.from_config(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg))
+    counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg),
+                             CollisionSettings.from_config(cfg).collision_correction)
     write_tsv(counted.counts[counted.sample], out / "counts.tsv")
     obs = _tracked_observations(counted, patient_id)
     sites = counted.sites
@@ -430,10 +431,17 @@ class _TrackedCounts:
     controls: dict[str, pd.DataFrame]
 
 
-def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings) -> _TrackedCounts:
-    """Read the sites and count them in the BAM, its matched normal and the control BAMs."""
+def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings,
+                   collision_correction: bool = False) -> _TrackedCounts:
+    """Read the sites and count them in the BAM, its matched normal and the control BAMs (with
+    ``collision_correction``: SNV counts corrected for end collisions, ``collisions.py``)."""
     bam, normal_bam = inputs.bam, inputs.normal_bam
     reference = Reference(inputs.reference_fasta) if inputs.reference_fasta else None
+
+    def count(path: str) -> pd.DataFrame:
+        counts = count_sites(path, sites, filters, reference)
+        return correct_counts(path, sites, counts, filters) if collision_correction else counts
+
     try:
         sites, warnings = read_sites(inputs.sites, reference)
         sites = sites.drop_duplicates(["chrom", "pos", "ref", "alt"]).reset_index(drop=True)
@@ -444,10 +452,8 @@ def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings) -> _Tracked
             if normal == sample:
                 normal = f"{normal}_normal"
             named[normal] = (normal_bam, "normal")
-        counts = {name: count_sites(path, sites, filters, reference)
-                  for name, (path, _kind) in named.items()}
-        controls = {f"control{i + 1}": count_sites(path, sites, filters, reference)
-                    for i, path in enumerate(inputs.control_bams)}
+        counts = {name: count(path) for name, (path, _kind) in named.items()}
+        controls = {f"control{i + 1}": count(path) for i, path in enumerate(inputs.control_bams)}
     finally:
         if reference is not None:
             reference.close()
