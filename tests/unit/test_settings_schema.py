@@ -49,6 +49,9 @@ SETTINGS = {
         name: f"variants.{name}" for name in ("min_mapping_quality", "min_base_quality",
                                               "flag_filter", "require_proper_pair")
     },
+    ("plasmatrack.variants.collisions", "CollisionSettings"): {
+        "collision_correction": "variants.duplicates.collision_correction",
+    },
     ("plasmatrack.variants.discover", "DiscoverySettings"): {
         name: f"variants.discovery.{name}"
         for name in ("max_p_value", "min_alt_fragments", "min_vaf", "indels", "max_indel_length")

@@ -90,6 +90,8 @@ rule check_fastq:
         sample=FASTQ_SAMPLE_RE,
     log:
         "logs/align/{patient}/{sample}.check_fastq.log",
+    benchmark:
+        "benchmarks/align/{patient}/{sample}.check_fastq.tsv"
     resources:
         mem_mb=lambda wildcards, attempt: 500 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
@@ -158,6 +160,8 @@ rule index_bam:
         bai="results/align/{patient}/{sample}.bam.bai",
     log:
         "logs/align/{patient}/{sample}.index.log",
+    benchmark:
+        "benchmarks/align/{patient}/{sample}.index.tsv"
     conda:
         "../../envs/align.yaml"
     resources:

@@ -30,6 +30,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-base-quality", type=int, help="override the config value")
     parser.add_argument("--max-p-value", type=float, help="override the detection threshold")
     parser.add_argument("--patient", default="", help="patient ID written in the table")
+    parser.add_argument("--collision-correction", action="store_true",
+                        help="correct SNV counts for distinct molecules that duplicate marking "
+                        "removed (shared fragment ends; config "
+                        "variants.duplicates.collision_correction, docs/variants.md)")
     parser.add_argument("--annotation", help="Ensembl-style GFF3 transcript model (needs "
                         "--reference): adds consequence, transcript, hgvs_c and hgvs_p")
     parser.add_argument("--identity", help="identity_samples.tsv of a pipeline run (samples "
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         settings["min_base_quality"] = args.min_base_quality
     if args.max_p_value is not None:
         settings.setdefault("detection", {})["max_p_value"] = args.max_p_value
+    if args.collision_correction:
+        settings.setdefault("duplicates", {})["collision_correction"] = True
     inputs = TrackInputs(bam=args.bam, sites=args.sites, reference_fasta=args.reference,
                          background=args.background, control_bams=tuple(args.controls),
                          normal_bam=args.normal, annotation=args.annotation,

@@ -30,6 +30,7 @@ from .annotate import annotate_sites, read_hotspots
 from .background import (BackgroundSettings, build_background, parse_patients, patient_background,
                          site_key)
 from .classify import CallSettings, call_observations, classify_variants
+from .collisions import CollisionSettings, correct_counts
 from .consequence import CONSEQUENCE_COLUMNS, annotate_consequences, short_protein
 from .discover import CANDIDATE_COLUMNS, DiscoverySettings, discover, read_regions
 from .maf import MAF_VERSION, MafSettings, cohort_maf
@@ -176,6 +177,8 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
     filters = ReadFilterSettings.from_config(variants_config)
     counts = count_sites(bam, sites, filters, reference_fasta)
+    if CollisionSettings.from_config(variants_config).collision_correction:
+        counts = correct_counts(bam, sites, counts, filters)
     write_tsv(counts, out_path)
 
 
@@ -388,7 +391,8 @@ def track_bam(inputs: TrackInputs, out_dir: str, variants_config: dict | None = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     inputs, left_out, notes = _without_failed_controls(inputs)
-    counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg))
+    counted = _count_tracked(inputs, ReadFilterSettings.from_config(cfg),
+                             CollisionSettings.from_config(cfg).collision_correction)
     write_tsv(counted.counts[counted.sample], out / "counts.tsv")
     obs = _tracked_observations(counted, patient_id)
     sites = counted.sites
@@ -460,10 +464,17 @@ class _TrackedCounts:
     controls: dict[str, pd.DataFrame]
 
 
-def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings) -> _TrackedCounts:
-    """Read the sites and count them in the BAM, its matched normal and the control BAMs."""
+def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings,
+                   collision_correction: bool = False) -> _TrackedCounts:
+    """Read the sites and count them in the BAM, its matched normal and the control BAMs (with
+    ``collision_correction``: SNV counts corrected for end collisions, ``collisions.py``)."""
     bam, normal_bam = inputs.bam, inputs.normal_bam
     reference = Reference(inputs.reference_fasta) if inputs.reference_fasta else None
+
+    def count(path: str) -> pd.DataFrame:
+        counts = count_sites(path, sites, filters, reference)
+        return correct_counts(path, sites, counts, filters) if collision_correction else counts
+
     try:
         sites, warnings = read_sites(inputs.sites, reference)
         sites = sites.drop_duplicates(["chrom", "pos", "ref", "alt"]).reset_index(drop=True)
@@ -474,10 +485,8 @@ def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings) -> _Tracked
             if normal == sample:
                 normal = f"{normal}_normal"
             named[normal] = (normal_bam, "normal")
-        counts = {name: count_sites(path, sites, filters, reference)
-                  for name, (path, _kind) in named.items()}
-        controls = {f"control{i + 1}": count_sites(path, sites, filters, reference)
-                    for i, path in enumerate(inputs.control_bams)}
+        counts = {name: count(path) for name, (path, _kind) in named.items()}
+        controls = {f"control{i + 1}": count(path) for i, path in enumerate(inputs.control_bams)}
     finally:
         if reference is not None:
             reference.close()
