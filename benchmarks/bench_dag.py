@@ -62,6 +62,29 @@ def _total_jobs(log: str) -> int:
     return int(match.group(1))
 
 
+def local_rules(snakefile: Path) -> set[str]:
+    """Rules declared `localrule: True` in the workflow's rule files (they never reach a cluster)."""
+    names = set()
+    for path in (snakefile.parent / "workflow" / "rules").glob("*.smk"):
+        parts = re.split(r"^\s*rule (\w+):\s*$", path.read_text(), flags=re.M)
+        names |= {name for name, body in zip(parts[1::2], parts[2::2])
+                  if re.search(r"^\s*localrule: True", body, re.M)}
+    return names
+
+
+def cluster_submissions(log: str, local: set[str]) -> dict[str, int]:
+    """What a cluster executor would submit, from a dry run's job blocks: one submission per
+    'Group job NAME' header and per top-level (unindented) 'rule NAME:' block, except local rules
+    and the target `all`, which stay on the submitting machine. Keyed by group or rule name."""
+    counts: dict[str, int] = {}
+    for line in log.splitlines():
+        match = re.match(r"^(?:\[[^]]*\] )?(?:Group job (\w+) \(jobs in|rule (\w+):$)", line)
+        name = match and (match.group(1) or match.group(2))
+        if name and name != "all" and name not in local:
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def _placeholder_fastqs(cohort: Path) -> int:
     samples = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str, comment="#")
     paths = {cohort / p for col in ("fastq_1", "fastq_2") for p in samples[col].dropna()}
@@ -157,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
                  "--patients", str(args.patients), "--draws", str(args.draws), "--seed",
                  str(args.seed)], work / "simulate.log")
         n_samples = _placeholder_fastqs(cohort)
-        rows = []
+        rows, submitted = [], {}
         for profile in args.profiles.split(","):
             name = f"plasmatrack, profiles/{profile}"
             run = work / f"run-{profile}"
@@ -167,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
                    "--profile", str(REPO / "profiles" / profile)]
             wall, cpu, log = _timed(cmd, work / f"dryrun-{profile}.log")
             rows.append((name, _total_jobs(log), wall, cpu))
+            submitted[profile] = cluster_submissions(log, local_rules(args.snakefile))
         total = rows[0][1]
         samples = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str, comment="#")
         baseline = _baseline_snakefile(cohort, samples, total)
@@ -185,6 +209,12 @@ def main(argv: list[str] | None = None) -> None:
         for name, jobs, wall, cpu in rows:
             print(f"{name:45s} {jobs:7d} {wall:8.1f} {cpu:8.1f} {wall / b_wall:9.2f} "
                   f"{cpu / b_cpu:9.2f}")
+        for profile, counts in submitted.items():
+            print(f"profiles/{profile}: {sum(counts.values())} cluster submissions (groups count "
+                  f"once; local rules none), {sum(counts.values()) / n_samples:.2f} per sample; "
+                  "per sample or more often: "
+                  + ", ".join(f"{k} {v / n_samples:.2f}" for k, v in counts.items()
+                              if v >= n_samples))
         print(f"workflow: {args.snakefile}")
         worst = max(cpu for _, _, _, cpu in rows[:-1])
         print(f"goal: dry run under {GOAL_S:.0f} s on 2 cores; worst plasmatrack CPU time "
