@@ -12,37 +12,28 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import bench_dag  # noqa: E402
 
-# The shape Snakemake 9 prints in a dry run with a cluster profile (abridged).
-DRY_RUN = """\
-[Mon Dec  7 21:58:09 2026] Group job align_sample (jobs in lexicogr. order):
+STAMP = "[Mon Dec  7 21:58:09 2026]"
 
-    [Mon Dec  7 21:58:09 2026]
-    rule align:
-        output: results/align/P01/P01_D1.bam, results/align/P01/P01_D1.bam.bai
-    [Mon Dec  7 21:58:09 2026]
-    rule qc_sample:
-        output: results/qc/P01/P01_D1.qc.tsv
-[Mon Dec  7 21:58:09 2026] Group job align_sample (jobs in lexicogr. order):
 
-    [Mon Dec  7 21:58:09 2026]
-    rule align:
-        output: results/align/P01/P01_N.bam, results/align/P01/P01_N.bam.bai
-[Mon Dec  7 21:58:09 2026]
-rule cnv_call:
-    output: results/cnv/P01/P01_D1.cnr
-[Mon Dec  7 21:58:09 2026]
-rule cnv_call:
-    output: results/cnv/P01/P01_N.cnr
-[Mon Dec  7 21:58:09 2026]
-rule cnv_summary:
-    output: results/cnv/tumour_fraction_cn.tsv
-[Mon Dec  7 21:58:09 2026]
-localrule reference_fasta:
-    output: results/reference/genome.fa
-[Mon Dec  7 21:58:09 2026]
-rule all:
-    input: results/cnv/tumour_fraction_cn.tsv
-"""
+def _job(rule: str, output: str, indent: str = "", kind: str = "rule") -> str:
+    return f"{indent}{STAMP}\n{indent}{kind} {rule}:\n{indent}    output: {output}\n"
+
+
+def _group(name: str, *jobs: str) -> str:
+    return f"{STAMP} Group job {name} (jobs in lexicogr. order):\n\n" + "".join(jobs)
+
+
+# The shape Snakemake 9 prints in a dry run with a cluster profile (abridged): group members
+# indented under their group's header, other jobs unindented.
+DRY_RUN = (
+    _group("align_sample", _job("align", "results/align/P01/P01_D1.bam", "    "),
+           _job("qc_sample", "results/qc/P01/P01_D1.qc.tsv", "    "))
+    + _group("align_sample", _job("align", "results/align/P01/P01_N.bam", "    "))
+    + _job("cnv_call", "results/cnv/P01/P01_D1.cnr") + _job("cnv_call", "results/cnv/P01/P01_N.cnr")
+    + _job("cnv_summary", "results/cnv/tumour_fraction_cn.tsv")
+    + _job("reference_fasta", "results/reference/genome.fa", kind="localrule")
+    + _job("all", "results/cnv/tumour_fraction_cn.tsv")
+)
 
 
 def test_groups_count_once_local_rules_and_all_never():
