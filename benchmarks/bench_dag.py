@@ -14,9 +14,13 @@ process) much less, so both are printed.
 
 Usage: .venv/bin/python benchmarks/bench_dag.py [--patients 1000] [--draws 6] [--keep DIR]
          [--profiles local,slurm] [--snakefile PATH]   (PATH: e.g. a patched copy, for an A/B)
-       .venv/bin/python benchmarks/bench_dag.py --resources RUN_DIR
+       .venv/bin/python benchmarks/bench_dag.py --resources RUN_DIR [--plan 20e6 100e6]
          (per-job figures from the `benchmark:` files of a finished run, per rule: the numbers
-         behind the rules' threads/mem_mb/runtime requests)
+         behind the rules' threads/mem_mb/runtime requests; --plan: per sample, extrapolated to
+         real depth with the alignment as the unit, docs/cluster.md "Planning a cohort")
+
+The dry runs also print what a cluster executor would submit per sample (group jobs once,
+local rules never), from the dry run's own job listing.
 """
 
 from __future__ import annotations
@@ -62,6 +66,29 @@ def _total_jobs(log: str) -> int:
     return int(match.group(1))
 
 
+def local_rules(snakefile: Path) -> set[str]:
+    """Rules declared `localrule: True` in the workflow's rule files (they never reach a cluster)."""
+    names = set()
+    for path in (snakefile.parent / "workflow" / "rules").glob("*.smk"):
+        parts = re.split(r"^\s*rule (\w+):\s*$", path.read_text(), flags=re.M)
+        names |= {name for name, body in zip(parts[1::2], parts[2::2])
+                  if re.search(r"^\s*localrule: True", body, re.M)}
+    return names
+
+
+def cluster_submissions(log: str, local: set[str]) -> dict[str, int]:
+    """What a cluster executor would submit, from a dry run's job blocks: one submission per
+    'Group job NAME' header and per top-level (unindented) 'rule NAME:' block, except local rules
+    and the target `all`, which stay on the submitting machine. Keyed by group or rule name."""
+    counts: dict[str, int] = {}
+    for line in log.splitlines():
+        match = re.match(r"^(?:\[[^]]*\] )?(?:Group job (\w+) \(jobs in|rule (\w+):$)", line)
+        name = match and (match.group(1) or match.group(2))
+        if name and name != "all" and name not in local:
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def _placeholder_fastqs(cohort: Path) -> int:
     samples = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str, comment="#")
     paths = {cohort / p for col in ("fastq_1", "fastq_2") for p in samples[col].dropna()}
@@ -105,10 +132,10 @@ def _baseline_snakefile(folder: Path, samples: pd.DataFrame, total_jobs: int) ->
     return path
 
 
-def summarize_resources(run: Path) -> pd.DataFrame:
-    """Per rule, over the jobs of a finished run: count, median and max wall time (s), CPU time (s)
-    and peak resident memory (max_rss, MB) from Snakemake's benchmark files
-    (benchmarks/<stage>/<patient>/<sample>.<what>.tsv and cohort-level ones)."""
+def _benchmark_rows(run: Path) -> pd.DataFrame:
+    """One row per job of a finished run: step (<stage>/<what>, from Snakemake's benchmark files
+    benchmarks/<stage>/<patient>/<sample>.<what>.tsv and cohort-level ones), wall time s, CPU
+    time s and peak resident memory max_rss (MB)."""
     rows = []
     for path in sorted((run / "benchmarks").rglob("*.tsv")):
         table = pd.read_csv(path, sep="\t")
@@ -122,10 +149,60 @@ def summarize_resources(run: Path) -> pd.DataFrame:
     data = pd.DataFrame(rows)
     for column in ("s", "cpu_time", "max_rss"):
         data[column] = pd.to_numeric(data[column], errors="coerce")
-    return (data.groupby("step")
+    return data
+
+
+def summarize_resources(run: Path) -> pd.DataFrame:
+    """Per rule, over the jobs of a finished run: count, median and max wall time (s), CPU time (s)
+    and peak resident memory (max_rss, MB)."""
+    return (_benchmark_rows(run).groupby("step")
             .agg(jobs=("s", "size"), wall_s_median=("s", "median"), wall_s_max=("s", "max"),
                  cpu_s_median=("cpu_time", "median"), max_rss_mb_max=("max_rss", "max"))
             .round(1))
+
+
+# Steps whose work grows with the reads (a pass over the BAM, or pileups at sites whose depth
+# grows with the reads); the others work per bin, per site or per table and stay flat.
+READ_STREAMING = {"align/align", "qc/qc", "qc/fingerprint", "cnv/coverage", "variants/count",
+                  "variants/discover", "mrd/count", "umi/extract", "umi/consensus"}
+
+
+def _mean_read_pairs(run: Path) -> tuple[int, float]:
+    """(samples, mean read pairs per sample) from the run's results/align/*/*.fastq_counts.tsv."""
+    counts = [pd.read_csv(p, sep="\t")["reads_1"].iloc[0]
+              for p in sorted((run / "results" / "align").glob("*/*.fastq_counts.tsv"))]
+    if not counts:
+        raise SystemExit(f"no FASTQ counts under {run / 'results' / 'align'}")
+    return len(counts), float(sum(counts)) / len(counts)
+
+
+def plan_per_draw(run: Path, read_pairs: list[float]) -> pd.DataFrame:
+    """Per step, per sample of a finished run: jobs, CPU s (measured), peak RSS MB (measured),
+    and CPU hours extrapolated to each of ``read_pairs`` per sample: a step in READ_STREAMING
+    keeps its start-up cost (the smallest CPU time of any non-alignment job of the run: Python
+    start and imports) and grows the rest in proportion to the reads; any other step stays as
+    measured. Cohort- and patient-level steps are shared out per sample."""
+    jobs = _benchmark_rows(run)
+    n_samples, demo_pairs = _mean_read_pairs(run)
+    start_up = jobs.loc[jobs["step"] != "align/align", "cpu_time"].min()
+    rows = []
+    for step, group in jobs.groupby("step"):
+        cpu, fixed = group["cpu_time"].sum() / n_samples, len(group) * start_up / n_samples
+        row = {"step": step, "jobs": len(group) / n_samples, "cpu_s_measured": cpu,
+               "peak_rss_mb": group["max_rss"].max()}
+        for pairs in read_pairs:
+            grow = pairs / demo_pairs if step in READ_STREAMING else 1.0
+            row[f"cpu_h_{pairs / 1e6:g}M"] = (fixed + (cpu - fixed) * grow) / 3600
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("step")
+    table.loc["all steps"] = table.sum()
+    table.loc["all steps", "peak_rss_mb"] = table["peak_rss_mb"].iloc[:-1].max()
+    for pairs in read_pairs:
+        column = f"cpu_h_{pairs / 1e6:g}M"
+        table[f"x_align_{pairs / 1e6:g}M"] = table[column] / table.loc["align/align", column]
+    print(f"{run}: {n_samples} samples, {demo_pairs:,.0f} read pairs per sample on average; "
+          f"start-up CPU per job {start_up:.2f} s")
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,9 +217,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="workflow to plan (default: this repository's)")
     parser.add_argument("--resources", type=Path, metavar="RUN_DIR",
                         help="only summarise the benchmark files of a finished run")
+    parser.add_argument("--plan", type=float, nargs="+", metavar="READ_PAIRS",
+                        help="with --resources: per sample CPU hours extrapolated to these read "
+                             "pairs per sample (e.g. 20e6 100e6)")
     args = parser.parse_args(argv)
     if args.resources:
         print(summarize_resources(args.resources).to_string())
+        if args.plan:
+            print(plan_per_draw(args.resources, args.plan).round(4).to_string())
         return
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-dag-"))
@@ -157,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                  "--patients", str(args.patients), "--draws", str(args.draws), "--seed",
                  str(args.seed)], work / "simulate.log")
         n_samples = _placeholder_fastqs(cohort)
-        rows = []
+        rows, submitted = [], {}
         for profile in args.profiles.split(","):
             name = f"plasmatrack, profiles/{profile}"
             run = work / f"run-{profile}"
@@ -167,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
                    "--profile", str(REPO / "profiles" / profile)]
             wall, cpu, log = _timed(cmd, work / f"dryrun-{profile}.log")
             rows.append((name, _total_jobs(log), wall, cpu))
+            submitted[profile] = cluster_submissions(log, local_rules(args.snakefile))
         total = rows[0][1]
         samples = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str, comment="#")
         baseline = _baseline_snakefile(cohort, samples, total)
@@ -185,6 +268,12 @@ def main(argv: list[str] | None = None) -> None:
         for name, jobs, wall, cpu in rows:
             print(f"{name:45s} {jobs:7d} {wall:8.1f} {cpu:8.1f} {wall / b_wall:9.2f} "
                   f"{cpu / b_cpu:9.2f}")
+        for profile, counts in submitted.items():
+            print(f"profiles/{profile}: {sum(counts.values())} cluster submissions (groups count "
+                  f"once; local rules none), {sum(counts.values()) / n_samples:.2f} per sample; "
+                  "per sample or more often: "
+                  + ", ".join(f"{k} {v / n_samples:.2f}" for k, v in counts.items()
+                              if v >= n_samples))
         print(f"workflow: {args.snakefile}")
         worst = max(cpu for _, _, _, cpu in rows[:-1])
         print(f"goal: dry run under {GOAL_S:.0f} s on 2 cores; worst plasmatrack CPU time "

@@ -253,7 +253,8 @@ def slurm_run(slurm, cohort_config, local_run_started, tmp_path_factory) -> Resu
     deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            indexed = [j for j in _finished_jobs(log_path.read_text()) if j.rule == "index_bam"]
+            # align writes the BAM and its index (index_bam only indexes imported BAMs)
+            indexed = [j for j in _finished_jobs(log_path.read_text()) if j.rule == "align"]
             if 1 <= len(indexed) < n_samples:
                 break
             time.sleep(0.3)
@@ -284,7 +285,7 @@ def slurm_run(slurm, cohort_config, local_run_started, tmp_path_factory) -> Resu
 
 def test_killed_run_resumes_without_redoing_finished_jobs(slurm_run, cohort_config):
     root = slurm_run.root
-    indexed = [j for j in slurm_run.finished_at_kill if j.rule == "index_bam"]
+    indexed = [j for j in slurm_run.finished_at_kill if j.rule == "align"]
     assert 1 <= len(indexed) < slurm_run.samples
     # Completed: every sample aligned and indexed, and nothing left to do.
     assert len(_bai_files(root)) == slurm_run.samples

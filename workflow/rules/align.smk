@@ -1,12 +1,13 @@
-# Reference preparation and alignment: bwa mem -Y -> fixmate -> sort -> markdup -> index.
+# Reference preparation and alignment: bwa mem -Y -> fixmate -> sort -> markdup -> index, one job
+# (index_bam indexes imported BAMs).
 import re
 
 _FASTQ_IDS = sorted(SAMPLES.loc[SAMPLES["bam"] == "", "sample_id"])
 _BAM_IDS = sorted(SAMPLES.loc[SAMPLES["bam"] != "", "sample_id"])
-# A regex that matches nothing, for when one of the two lists is empty.
-_NONE = "(?!x)x"
-FASTQ_SAMPLE_RE = "|".join(re.escape(s) for s in _FASTQ_IDS) or _NONE
-BAM_SAMPLE_RE = "|".join(re.escape(s) for s in _BAM_IDS) or _NONE
+# As prefix trees: a plain alternation of thousands of IDs makes planning a large cohort slow
+# (plasmatrack.ids.ids_regex; docs/cluster.md, "Scale: planning ...").
+FASTQ_SAMPLE_RE = ids_regex(_FASTQ_IDS)
+BAM_SAMPLE_RE = ids_regex(_BAM_IDS)
 
 # Per-sample files are not listed as targets of `all`: the QC and copy-number jobs that every
 # sample needs already require them (and their jobs' other outputs), and each extra target makes
@@ -109,6 +110,8 @@ rule align:
         fasta=REF,
     output:
         bam="results/align/{patient}/{sample}.bam",
+        # indexed here rather than by index_bam: one job fewer per sample (docs/cluster.md)
+        bai="results/align/{patient}/{sample}.bam.bai",
     params:
         rg=read_group,
         tmp="results/align/{patient}/{sample}.tmp",
@@ -133,7 +136,9 @@ rule align:
         "| samtools sort -u -@ {threads} -m 500M -T {params.tmp:q}/sort -o {params.tmp:q}/sorted.bam - "
         "&& samtools markdup -s -@ {threads} {params.tmp:q}/sorted.bam {params.tmp:q}/markdup.bam "
         "2> {log.markdup:q} "
-        "&& mv {params.tmp:q}/markdup.bam {output.bam:q} && rm -rf {params.tmp:q}"
+        "&& samtools index {params.tmp:q}/markdup.bam {params.tmp:q}/markdup.bam.bai "
+        "&& mv {params.tmp:q}/markdup.bam {output.bam:q} "
+        "&& mv {params.tmp:q}/markdup.bam.bai {output.bai:q} && rm -rf {params.tmp:q}"
 
 
 rule import_bam:
@@ -153,11 +158,14 @@ rule import_bam:
         "../../scripts/rules/align_import_bam.py"
 
 
+# Imported BAMs only: the align rule indexes the BAMs it writes.
 rule index_bam:
     input:
         bam="results/align/{patient}/{sample}.bam",
     output:
         bai="results/align/{patient}/{sample}.bam.bai",
+    wildcard_constraints:
+        sample=BAM_SAMPLE_RE,
     log:
         "logs/align/{patient}/{sample}.index.log",
     benchmark:

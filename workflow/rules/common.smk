@@ -1,5 +1,6 @@
 # Shared set-up for all stages (config and sheet validation, wildcard constraints, named
 # input functions). All logic lives in the plasmatrack package (scripts/plasmatrack).
+import functools
 import sys
 from pathlib import Path
 
@@ -8,7 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from plasmatrack import tables  # noqa: E402
 from plasmatrack.config import prepare_config  # noqa: E402
 from plasmatrack.errors import InputError  # noqa: E402
-from plasmatrack.ids import ID_PATTERN  # noqa: E402
+from plasmatrack.ids import ID_PATTERN, ids_regex  # noqa: E402
 from plasmatrack.sheets import load_clinical, load_samples  # noqa: E402
 
 
@@ -159,9 +160,13 @@ def read_group(wildcards):
     return f"@RG\\tID:{wildcards.sample}\\tSM:{wildcards.sample}\\tPL:ILLUMINA"
 
 
+# Cached: the answer depends only on the rules, all defined before the first input function runs,
+# and each patient's report job would otherwise ask every rule about every table again.
+@functools.cache
 def producible(own_prefix, path):
     """True when another stage (a rule whose name does not start with ``own_prefix``) writes
-    ``path``. Stages that read optional upstream tables take them only when the workflow makes them."""
+    ``path``. Stages that read optional upstream tables take them only when the workflow makes them.
+    Call it from input functions only (at planning time, when every rule exists)."""
     return any(
         r.is_producer(path) for r in workflow.rules if not r.name.startswith(own_prefix)
     )

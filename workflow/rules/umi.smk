@@ -4,8 +4,6 @@
 # functions `align_fastq_pair` and `pileup_bams` (common.smk). With umi.mode none and no sheet
 # column umi_mode nothing here runs and every path is today's. Logic: scripts/plasmatrack/umi/
 # (docs/umi.md, and its "In the pipeline" section).
-import re as _umi_re
-
 UMI_CONFIG = config["umi"]
 # the sheet's umi_mode overrides the config's umi.mode for its sample
 UMI_MODE = {
@@ -16,8 +14,8 @@ UMI_IDS = sorted(s for s, mode in UMI_MODE.items() if mode != "none")
 UMI_INLINE_IDS = sorted(
     s for s in UMI_IDS if UMI_CONFIG["source"] == "inline" and SAMPLE_ROWS[s]["bam"] == ""
 )
-UMI_SAMPLE_RE = "|".join(_umi_re.escape(s) for s in UMI_IDS) or "(?!x)x"
-UMI_INLINE_RE = "|".join(_umi_re.escape(s) for s in UMI_INLINE_IDS) or "(?!x)x"
+UMI_SAMPLE_RE = ids_regex(UMI_IDS)
+UMI_INLINE_RE = ids_regex(UMI_INLINE_IDS)
 UMI_RAW_BAM = "results/align/{patient}/{sample}.bam"
 UMI_CONSENSUS_BAM = "results/align/{patient}/{sample}.consensus.bam"
 UMI_EXTRACTED = {
