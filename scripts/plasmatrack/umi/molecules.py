@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
-from .consensus import N, ConsensusModel, ConsensusRead, decode, encode
+from .consensus import N, ConsensusModel, ConsensusRead, encode
 from .settings import UmiSettings
 from .stream import Molecule, Template
 
@@ -71,8 +71,9 @@ def _stack(reads: list[pysam.AlignedSegment], masked: np.ndarray | None
     columns (query indices) are N, so they neither vote nor count as raw bases."""
     shape = (len(reads), -1)
     bases = encode("".join(r.query_sequence for r in reads)).reshape(shape)
-    quals = np.frombuffer(b"".join(r.query_qualities.tobytes() for r in reads),
-                          dtype=np.uint8).reshape(shape)
+    # The qualities' text (Phred + 33) is read without building an array per read.
+    quals = (np.frombuffer("".join(r.query_qualities_str for r in reads).encode(),
+                           dtype=np.uint8) - 33).reshape(shape)
     if masked is not None:
         bases[:, masked] = N
     return bases, quals
@@ -164,11 +165,6 @@ def call_consensus(calls: list[MoleculeCall], model: ConsensusModel) -> None:
         call.final = [finals[i, end] for end in range(len(call.strand_reads))]
 
 
-def _int_array(values: np.ndarray) -> array:
-    """A per-base tag value (``B:s``; depths above 32,767 capped)."""
-    return array("h", np.minimum(values, np.iinfo(np.int16).max).astype(np.int16).tobytes())
-
-
 def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
     """fgbio's consensus tags: MI, RX, per-read depth cD / min depth cM / error rate cE, per
     base depth cd and errors ce; duplex also aD/bD, aM/bM (strand depths)."""
@@ -176,7 +172,7 @@ def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
     depth_max, depth_min, depth_sum, error_sum = final.totals
     tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", depth_max), ("cM", depth_min),
             ("cE", error_sum / max(depth_sum, 1)),
-            ("cd", _int_array(final.depth)), ("ce", _int_array(final.errors))]
+            ("cd", array("h", final.encoded[2])), ("ce", array("h", final.encoded[3]))]
     if call.duplex:
         a, b = call.strand_reads[end]["A"].totals, call.strand_reads[end]["B"].totals
         tags += [("aD", a[0]), ("bD", b[0]), ("aM", a[1]), ("bM", b[1])]
@@ -196,8 +192,8 @@ def _record(call: MoleculeCall, end: int, header: pysam.AlignmentHeader,
     record.reference_start = template.reference_start
     record.mapping_quality = template.mapping_quality
     record.cigarstring = template.cigarstring
-    record.query_sequence = decode(final.bases)
-    record.query_qualities = final.quals
+    record.query_sequence = final.encoded[0].decode()
+    record.query_qualities = array("B", final.encoded[1])
     record.set_tags(_tags(call, end, str(call.molecule.id)))
     return record
 
