@@ -41,7 +41,7 @@ def two_trials(p1, p2):
     return p1 + p2 - 4.0 / 3.0 * p1 * p2
 
 
-@dataclass
+@dataclass(slots=True)
 class ConsensusRead:
     """One consensus read: base codes, Phred qualities, raw bases voting (depth) and raw bases
     disagreeing with the consensus (errors) at each position. Made with its batch (a handful of
@@ -64,13 +64,16 @@ def _batch_reads(bases: np.ndarray, quals: np.ndarray, depth: np.ndarray, errors
     totals = zip(depth.max(axis=1).tolist(), depth.min(axis=1).tolist(),
                  depth.sum(axis=1).tolist(), errors.sum(axis=1).tolist())
     cap = np.iinfo(np.int16).max
-    rows = (LETTERS[bases], quals, np.minimum(depth, cap).astype(np.int16),
-            np.minimum(errors, cap).astype(np.int16))
-    blobs = [r.tobytes() for r in rows]
-    steps = [r.itemsize * bases.shape[1] for r in rows]
-    return [ConsensusRead(bases[i], quals[i], depth[i], errors[i], total,
-                          tuple(b[i * k:(i + 1) * k] for b, k in zip(blobs, steps)))
-            for i, total in enumerate(totals)]
+    text, phred = LETTERS[bases].tobytes(), quals.tobytes()
+    cd = np.minimum(depth, cap).astype(np.int16).tobytes()
+    ce = np.minimum(errors, cap).astype(np.int16).tobytes()
+    length = bases.shape[1]
+    out = []
+    for i, total in enumerate(totals):
+        a, b = i * length, (i + 1) * length
+        out.append(ConsensusRead(bases[i], quals[i], depth[i], errors[i], total,
+                                 (text[a:b], phred[a:b], cd[2 * a:2 * b], ce[2 * a:2 * b])))
+    return out
 
 
 def _first_max(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -100,23 +103,11 @@ class ConsensusModel:
         self.min_consensus = settings.min_consensus_base_quality
         self.keep_one_strand = settings.duplex_one_strand_bases == "keep"
 
-    def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
-        """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
-        return self.call_many([(bases, quals)])[0]
-
-    def call_many(self, families: list[tuple[np.ndarray, np.ndarray]]) -> list[ConsensusRead]:
-        """Consensus of each family (bases, quals as in ``call``); families of one shape are
-        computed together, which is what makes many small families fast."""
-        by_shape: dict[tuple[int, int], list[int]] = {}
-        for i, (bases, _) in enumerate(families):
-            by_shape.setdefault(bases.shape, []).append(i)
-        out: list[ConsensusRead] = [None] * len(families)  # type: ignore[list-item]
-        for members in by_shape.values():
-            bases = np.stack([families[i][0] for i in members])
-            quals = np.stack([families[i][1] for i in members])
-            for i, read in zip(members, _batch_reads(*self._call_batch(bases, quals))):
-                out[i] = read
-        return out
+    def call_stacked(self, bases: np.ndarray, quals: np.ndarray) -> list[ConsensusRead]:
+        """Consensus of each of F families of n reads of length L: base codes ``bases`` and
+        Phred qualities ``quals`` as (F x n x L) arrays, one computation for all (which is what
+        makes many small families fast)."""
+        return _batch_reads(*self._call_batch(bases, quals))
 
     def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
         """Consensus arrays (F x L) of F families of n reads of length L (F x n x L)."""
@@ -150,8 +141,10 @@ class ConsensusModel:
             by_length.setdefault(len(a.bases), []).append(i)
         out: list[ConsensusRead] = [None] * len(pairs)  # type: ignore[list-item]
         for members in by_length.values():
-            a, b = (ConsensusRead(*(np.stack([getattr(pairs[i][k], f) for i in members])
-                                    for f in ("bases", "quals", "depth", "errors")))
+            a, b = (ConsensusRead(np.stack([pairs[i][k].bases for i in members]),
+                                  np.stack([pairs[i][k].quals for i in members]),
+                                  np.stack([pairs[i][k].depth for i in members]),
+                                  np.stack([pairs[i][k].errors for i in members]))
                     for k in (0, 1))
             combined = self.duplex(a, b)
             rows = _batch_reads(combined.bases, combined.quals, combined.depth, combined.errors)

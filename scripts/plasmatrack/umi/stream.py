@@ -23,7 +23,7 @@ import pysam
 
 from .grouping import directional_groups
 from .settings import UmiSettings
-from .umis import MATE_MISMATCH, UmiProblems, split_halves, umi_from_name
+from .umis import CACHE_SIZE, MATE_MISMATCH, UmiProblems, split_halves, umi_from_name
 
 _CLIP = (pysam.CSOFT_CLIP, pysam.CHARD_CLIP)
 _NOT_PRIMARY = 0x100 | 0x800
@@ -90,7 +90,7 @@ def _fragment(reads: tuple, duplex: bool) -> tuple[tuple, str, int]:
     return key, strand, coords[-1][0]
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def _canonical_umi(umi: str, strand: str, duplex: bool) -> str:
     """The UMI a template is clustered by: strand B's halves swapped in duplex mode (cached,
     bounded: UMIs repeat across reads)."""

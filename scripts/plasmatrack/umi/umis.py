@@ -18,7 +18,10 @@ _UMI_FIELD = re.compile(r"[ACGTN]+([+-][ACGTN]+)?")
 # BCL Convert appends the UMI as the last ":" field, ConsensusCruncher after a "|", UMI-tools
 # extract after a "_" (umi_from_name).
 
-_PASSED_MAX = 1 << 16
+# Bounded caches of UMI checks and parses: the reads of one molecule come close together in
+# a position-sorted BAM, so a few thousand recent UMIs catch nearly every repeat, and a few
+# thousand entries keep memory flat (65,536 cost ~50 MB at 320k read pairs).
+CACHE_SIZE = 4096
 
 NO_UMI = "reads without a UMI"
 HAS_N = "UMIs with N"
@@ -35,7 +38,7 @@ def umi_from_name(name: str) -> str | None:
 
 # UMIs repeat across reads: the parse of a name's last field is cached (bounded, so memory does
 # not grow with the number of distinct UMIs in a sample).
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def _umi_field(last: str, after_bar: bool) -> str | None:
     if not _UMI_FIELD.fullmatch(last):
         return None
@@ -95,7 +98,7 @@ class UmiProblems:
         if duplex and split_halves(umi) is None:
             self.add(NOT_DUPLEX, read_name, f" ({umi})")
             return False
-        if len(self.passed) >= _PASSED_MAX:
+        if len(self.passed) >= CACHE_SIZE:
             self.passed.clear()
         self.passed.add(umi)
         return True
