@@ -108,13 +108,24 @@ def write_reads(prefix: Path, genome: dict[str, np.ndarray], molecules: int, see
     return pairs
 
 
+# Runs a command and writes its CPU seconds and peak RSS: a child of this small process, not
+# of the benchmark, whose peak RSS (the simulator genome's arrays) a child would inherit.
+_LAUNCHER = """import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(f"{status} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+"""
+
+
 def measure(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
     """(CPU seconds, peak RSS MB) of one process."""
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
+    with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage:
+        subprocess.run([sys.executable, "-c", _LAUNCHER, usage.name, *cmd], stdout=stdout,
+                       stderr=subprocess.DEVNULL, check=True)
+        status, cpu, rss = usage.read().split()
+    if int(status):
         raise SystemExit(f"failed ({status}): {' '.join(cmd)}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return float(cpu), int(rss) / 1024
 
 
 def sample(work: Path, genome_fa: Path, genome: dict[str, np.ndarray], molecules: int, name: str) -> dict:
