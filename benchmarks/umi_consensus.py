@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """UMI consensus speed and memory (issue 20), each against a baseline in the same run.
 
-Reads: duplex read pairs generated here (a random 2 Mb genome; fragments of 150-300 bp; each
-strand of a molecule 1 + Poisson(3) pairs of 2 x 100 bp; 1e-3 base errors; 1 % of pairs with a
-UMI base error; 6+6-nt UMIs in the read names, BCL Convert style).
+Reads: duplex read pairs generated here (fragments of 150-300 bp; each strand of a molecule
+1 + Poisson(3) pairs of 2 x 100 bp; 1e-3 base errors; 1 % of pairs with a UMI base error; 6+6-nt
+UMIs in the read names, BCL Convert style) from ``--genome``: ``random`` (one random 2 Mb contig:
+bwa's fastest case) or ``simulator`` (the demo's 40 Mb genome, ``plasmatrack simulate``'s
+``build_genome(1)``, with its GC blocks, low-complexity stretches and repeat copies: the
+genome the pipeline's own align benchmark measured bwa on).
 
 - CPU: ``plasmatrack consensus --umi-mode duplex`` (process CPU, Python start included) over
   ``bwa mem -t 1`` on the same reads (goal <= 0.5x); also with ``--reference`` (error rates).
@@ -13,7 +16,7 @@ UMI base error; 6+6-nt UMIs in the read names, BCL Convert style).
   separate venv: ``pip install --no-build-isolation umi_tools``): CPU and peak RSS.
 
     .venv/bin/python benchmarks/umi_consensus.py [--molecules 5000] [--scale 10] \\
-        [--umi-tools /tmp/umitools-venv/bin/umi_tools]
+        [--genome random|simulator] [--umi-tools /tmp/umitools-venv/bin/umi_tools]
 """
 
 from __future__ import annotations
@@ -37,14 +40,28 @@ def _text(codes: np.ndarray) -> str:
     return _BASES[codes].tobytes().decode()
 
 
-def write_genome(path: Path, rng: np.random.Generator, length: int = 2_000_000) -> np.ndarray:
+def write_genome(path: Path, rng: np.random.Generator, length: int = 2_000_000
+                 ) -> dict[str, np.ndarray]:
+    """One random contig (base codes 0-3) written as FASTA."""
     genome = rng.integers(0, 4, length)
     with open(path, "w") as out:
         out.write(">chr1\n")
         text = _text(genome)
         for i in range(0, length, 80):
             out.write(text[i:i + 80] + "\n")
-    return genome
+    return {"chr1": genome}
+
+
+def write_simulator_genome(path: Path) -> dict[str, np.ndarray]:
+    """The demo cohort's genome (``plasmatrack simulate --seed 1``) as FASTA; its contigs as
+    base codes 0-3."""
+    from plasmatrack.simulate.genome import build_genome, write_fasta
+
+    genome = build_genome(1)
+    write_fasta(genome, path)
+    codes = np.full(256, 0, dtype=np.uint8)
+    codes[np.frombuffer(b"ACGT", dtype=np.uint8)] = np.arange(4)
+    return {name: codes[genome.contig_seq(name)] for name in genome.names}
 
 
 def _noisy(rng, codes: np.ndarray) -> np.ndarray:
@@ -61,16 +78,22 @@ def _umi(rng, umi: str) -> str:
     return umi[:i] + "ACGT"[("ACGT".index(umi[i]) + 1) % 4] + umi[i + 1:]
 
 
-def write_reads(prefix: Path, genome: np.ndarray, molecules: int, seed: int) -> int:
-    """Duplex read pairs as R1/R2 FASTQ.gz; returns the number of pairs."""
+def write_reads(prefix: Path, genome: dict[str, np.ndarray], molecules: int, seed: int) -> int:
+    """Duplex read pairs as R1/R2 FASTQ.gz (contigs drawn by length); returns the number of
+    pairs."""
     rng = np.random.default_rng(seed)
+    contigs = list(genome.values())
+    weights = np.array([len(c) for c in contigs], dtype=float)
+    weights /= weights.sum()
     qual = "?" * READ
     pairs = 0
     with gzip.open(f"{prefix}_R1.fq.gz", "wt", 1) as r1, gzip.open(f"{prefix}_R2.fq.gz", "wt",
                                                                      1) as r2:
         for mol in range(molecules):
-            start = int(rng.integers(0, len(genome) - 300))
-            fragment = genome[start:start + int(rng.integers(150, 300))]
+            contig = contigs[int(rng.choice(len(contigs), p=weights))] if len(contigs) > 1 \
+                else contigs[0]
+            start = int(rng.integers(0, len(contig) - 300))
+            fragment = contig[start:start + int(rng.integers(150, 300))]
             alpha, beta = ("".join(rng.choice(list("ACGT"), 6)) for _ in range(2))
             top, bottom = fragment, _COMP[fragment[::-1]]
             for strand, (seq, umi) in enumerate(((top, f"{alpha}+{beta}"),
@@ -85,16 +108,27 @@ def write_reads(prefix: Path, genome: np.ndarray, molecules: int, seed: int) -> 
     return pairs
 
 
+# Runs a command and writes its CPU seconds and peak RSS: a child of this small process, not
+# of the benchmark, whose peak RSS (the simulator genome's arrays) a child would inherit.
+_LAUNCHER = """import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(f"{status} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+"""
+
+
 def measure(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
     """(CPU seconds, peak RSS MB) of one process."""
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
+    with tempfile.NamedTemporaryFile("r", suffix=".usage") as usage:
+        subprocess.run([sys.executable, "-c", _LAUNCHER, usage.name, *cmd], stdout=stdout,
+                       stderr=subprocess.DEVNULL, check=True)
+        status, cpu, rss = usage.read().split()
+    if int(status):
         raise SystemExit(f"failed ({status}): {' '.join(cmd)}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return float(cpu), int(rss) / 1024
 
 
-def sample(work: Path, genome_fa: Path, genome: np.ndarray, molecules: int, name: str) -> dict:
+def sample(work: Path, genome_fa: Path, genome: dict[str, np.ndarray], molecules: int, name: str) -> dict:
     prefix = work / name
     pairs = write_reads(prefix, genome, molecules, seed=molecules)
     sam = work / f"{name}.sam"
@@ -118,6 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--molecules", type=int, default=5000)
     parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--genome", choices=("random", "simulator"), default="random",
+                        help="reference the reads come from and bwa aligns to")
     parser.add_argument("--umi-tools", help="umi_tools executable for the comparison row")
     parser.add_argument("--workdir", help="keep the files here (default: a temporary folder)")
     args = parser.parse_args()
@@ -125,7 +161,8 @@ def main() -> None:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
         genome_fa = work / "genome.fa"
-        genome = write_genome(genome_fa, np.random.default_rng(1))
+        genome = (write_simulator_genome(genome_fa) if args.genome == "simulator"
+                  else write_genome(genome_fa, np.random.default_rng(1)))
         subprocess.run(["bwa", "index", str(genome_fa)], check=True, capture_output=True)
         subprocess.run(["samtools", "faidx", str(genome_fa)], check=True)
         one = sample(work, genome_fa, genome, args.molecules, "x1")

@@ -37,8 +37,9 @@ if UMI_IDS:
     ALL_TARGETS.append(tables.UMI_SUMMARY.path)
 
 
-# index_bam could also index the consensus BAM (as sample "<sample>.consensus"); the consensus
-# rule writes its own index
+# The consensus rule writes its own index. index_bam indexes only imported BAMs (its sample
+# constraint), so it cannot match "<sample>.consensus.bam.bai" today; the rule order is a guard
+# should that constraint ever widen.
 ruleorder: umi_consensus > index_bam
 
 

@@ -31,10 +31,6 @@ def encode(sequence: str) -> np.ndarray:
     return CODES[np.frombuffer(sequence.encode(), dtype=np.uint8)]
 
 
-def decode(codes: np.ndarray) -> str:
-    return LETTERS[codes].tobytes().decode()
-
-
 def phred_to_error(q) -> np.ndarray:
     return np.power(10.0, -np.asarray(q, dtype=float) / 10.0)
 
@@ -45,24 +41,51 @@ def two_trials(p1, p2):
     return p1 + p2 - 4.0 / 3.0 * p1 * p2
 
 
-@dataclass
+@dataclass(slots=True)
 class ConsensusRead:
     """One consensus read: base codes, Phred qualities, raw bases voting (depth) and raw bases
-    disagreeing with the consensus (errors) at each position; ``totals`` holds the read's
-    (max depth, min depth, summed depth, summed errors), computed with its batch (a handful of
-    reductions per batch, not per read)."""
+    disagreeing with the consensus (errors) at each position. Made with its batch (a handful of
+    numpy calls per batch, not per read): ``totals``, the read's (max depth, min depth, summed
+    depth, summed errors), and ``encoded``, its BAM record's values as bytes (sequence letters,
+    Phred qualities, per-base depth and errors as int16 capped at 32,767 for the ``B:s`` tags
+    ``cd`` / ``ce``)."""
 
     bases: np.ndarray
     quals: np.ndarray
     depth: np.ndarray
     errors: np.ndarray
     totals: tuple[int, int, int, int] = (0, 0, 0, 0)
+    encoded: tuple[bytes, bytes, bytes, bytes] = (b"", b"", b"", b"")
 
 
-def _totals(depth: np.ndarray, errors: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """``ConsensusRead.totals`` of each row of (F x L) depth and error arrays."""
-    return list(zip(depth.max(axis=1).tolist(), depth.min(axis=1).tolist(),
-                    depth.sum(axis=1).tolist(), errors.sum(axis=1).tolist()))
+def _batch_reads(bases: np.ndarray, quals: np.ndarray, depth: np.ndarray, errors: np.ndarray
+                 ) -> list[ConsensusRead]:
+    """The ``ConsensusRead`` of each row of (F x L) arrays, with ``totals`` and ``encoded``."""
+    totals = zip(depth.max(axis=1).tolist(), depth.min(axis=1).tolist(),
+                 depth.sum(axis=1).tolist(), errors.sum(axis=1).tolist())
+    cap = np.iinfo(np.int16).max
+    text, phred = LETTERS[bases].tobytes(), quals.tobytes()
+    cd = np.minimum(depth, cap).astype(np.int16).tobytes()
+    ce = np.minimum(errors, cap).astype(np.int16).tobytes()
+    length = bases.shape[1]
+    out = []
+    for i, total in enumerate(totals):
+        a, b = i * length, (i + 1) * length
+        out.append(ConsensusRead(bases[i], quals[i], depth[i], errors[i], total,
+                                 (text[a:b], phred[a:b], cd[2 * a:2 * b], ce[2 * a:2 * b])))
+    return out
+
+
+def _first_max(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the largest array at each element, first one on ties as ``argmax``; that
+    largest value)."""
+    best = np.zeros(arrays[0].shape, dtype=np.intp)
+    top = arrays[0]
+    for b, values in enumerate(arrays[1:], start=1):
+        higher = values > top
+        best[higher] = b
+        top = np.where(higher, values, top)
+    return best, top
 
 
 class ConsensusModel:
@@ -80,41 +103,25 @@ class ConsensusModel:
         self.min_consensus = settings.min_consensus_base_quality
         self.keep_one_strand = settings.duplex_one_strand_bases == "keep"
 
-    def call(self, bases: np.ndarray, quals: np.ndarray) -> ConsensusRead:
-        """Consensus of reads ``bases`` (n x L codes) with qualities ``quals`` (n x L Phred)."""
-        return self.call_many([(bases, quals)])[0]
-
-    def call_many(self, families: list[tuple[np.ndarray, np.ndarray]]) -> list[ConsensusRead]:
-        """Consensus of each family (bases, quals as in ``call``); families of one shape are
-        computed together, which is what makes many small families fast."""
-        by_shape: dict[tuple[int, int], list[int]] = {}
-        for i, (bases, _) in enumerate(families):
-            by_shape.setdefault(bases.shape, []).append(i)
-        out: list[ConsensusRead] = [None] * len(families)  # type: ignore[list-item]
-        for members in by_shape.values():
-            bases = np.stack([families[i][0] for i in members])
-            quals = np.stack([families[i][1] for i in members])
-            cons, qual, depth, errors = self._call_batch(bases, quals)
-            totals = _totals(depth, errors)
-            for row, i in enumerate(members):
-                out[i] = ConsensusRead(cons[row], qual[row], depth[row], errors[row], totals[row])
-        return out
+    def call_stacked(self, bases: np.ndarray, quals: np.ndarray) -> list[ConsensusRead]:
+        """Consensus of each of F families of n reads of length L: base codes ``bases`` and
+        Phred qualities ``quals`` as (F x n x L) arrays, one computation for all (which is what
+        makes many small families fast)."""
+        return _batch_reads(*self._call_batch(bases, quals))
 
     def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
         """Consensus arrays (F x L) of F families of n reads of length L (F x n x L)."""
-        n_fam, _, length = bases.shape
         valid = (bases < N) & (quals >= self.min_quality)
         q = np.where(valid, np.minimum(quals, MAX_PHRED), MAX_PHRED + 1)
         # log-likelihood of base X at a position: every voting base's "other" term, plus the
-        # gain (match - other) of the bases that are X, summed by (family, position, base).
-        cells = np.arange(n_fam * length).reshape(n_fam, 1, length) * 4
-        slots = (cells + np.minimum(bases, 3)).ravel()
-        loglik = np.bincount(slots, weights=self.ll_gain[q].ravel(), minlength=4 * cells.size)
-        loglik = loglik.reshape(n_fam, length, 4) + self.ll_other[q].sum(axis=1)[..., None]
-        best = loglik.argmax(axis=2)
-        rel = np.exp(loglik - loglik.max(axis=2, keepdims=True))
-        np.put_along_axis(rel, best[..., None], 0.0, axis=2)
-        others = rel.sum(axis=2)
+        # gain (match - other) of the bases that are X. One (F x L) array per base, not an
+        # (F x L x 4) array: reductions over a last axis of 4 are slow in numpy, and the
+        # elementwise form adds the same terms in the same order (identical results).
+        gain, other = self.ll_gain[q], self.ll_other[q].sum(axis=1)
+        loglik = [np.where(bases == b, gain, 0.0).sum(axis=1) + other for b in range(4)]
+        best, top = _first_max(loglik)
+        # posterior error of the best base: the other bases' likelihoods relative to it
+        others = sum(np.where(best == b, 0.0, np.exp(ll - top)) for b, ll in enumerate(loglik))
         error = two_trials(others / (1.0 + others), self.pre_umi)
         with np.errstate(divide="ignore"):
             phred = np.floor(-10.0 * np.log10(error))
@@ -134,14 +141,15 @@ class ConsensusModel:
             by_length.setdefault(len(a.bases), []).append(i)
         out: list[ConsensusRead] = [None] * len(pairs)  # type: ignore[list-item]
         for members in by_length.values():
-            a, b = (ConsensusRead(*(np.stack([getattr(pairs[i][k], f) for i in members])
-                                    for f in ("bases", "quals", "depth", "errors")))
+            a, b = (ConsensusRead(np.stack([pairs[i][k].bases for i in members]),
+                                  np.stack([pairs[i][k].quals for i in members]),
+                                  np.stack([pairs[i][k].depth for i in members]),
+                                  np.stack([pairs[i][k].errors for i in members]))
                     for k in (0, 1))
             combined = self.duplex(a, b)
-            totals = _totals(combined.depth, combined.errors)
-            for row, i in enumerate(members):
-                out[i] = ConsensusRead(combined.bases[row], combined.quals[row],
-                                       combined.depth[row], combined.errors[row], totals[row])
+            rows = _batch_reads(combined.bases, combined.quals, combined.depth, combined.errors)
+            for i, read in zip(members, rows):
+                out[i] = read
         return out
 
     def duplex(self, a: ConsensusRead, b: ConsensusRead) -> ConsensusRead:

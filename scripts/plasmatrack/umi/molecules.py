@@ -12,11 +12,12 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import pysam
 
-from .consensus import N, ConsensusModel, ConsensusRead, decode, encode
+from .consensus import N, ConsensusModel, ConsensusRead, encode
 from .settings import UmiSettings
 from .stream import Molecule, Template
 
@@ -38,6 +39,8 @@ class MoleculeCall:
     molecule: Molecule
     sizes: dict[str, int]
     ends: list[EndReads]
+    strands: list[str] = field(default_factory=list)
+    masks: list[slice | None] = field(default_factory=list)
     raw: list[dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
     strand_reads: list[dict[str, ConsensusRead]] = field(default_factory=list)
     final: list[ConsensusRead] = field(default_factory=list)
@@ -65,17 +68,34 @@ def _end_reads(molecule: Molecule, end: int, duplex: bool) -> tuple[EndReads, in
     return EndReads(by_strand, template), len(reads) - counts[chosen]
 
 
-def _stack(reads: list[pysam.AlignedSegment], masked: np.ndarray | None
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Base codes and qualities of equally long reads as (n x L) arrays; the ``masked``
-    columns (query indices) are N, so they neither vote nor count as raw bases."""
-    shape = (len(reads), -1)
-    bases = encode("".join(r.query_sequence for r in reads)).reshape(shape)
-    quals = np.frombuffer(b"".join(r.query_qualities.tobytes() for r in reads),
-                          dtype=np.uint8).reshape(shape)
-    if masked is not None:
-        bases[:, masked] = N
-    return bases, quals
+def _stack_families(calls: list[MoleculeCall]
+                    ) -> Iterator[tuple[list[tuple[int, int, str]], np.ndarray, np.ndarray]]:
+    """Each call's raw families (``call.raw``) as views of one (F x n x L) array of base codes
+    and one of qualities per family shape, built from one joined text per shape (numpy calls per
+    batch, not per family); the masked columns (``call.masks``) are N, so they neither vote nor
+    count as raw bases. Yields (members as (call index, end, strand), bases, qualities)."""
+    groups: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
+    for i, call in enumerate(calls):
+        call.raw = [{} for _ in call.ends]
+        for end, reads in enumerate(call.ends):
+            length = reads.template.query_length
+            for strand in call.strands:
+                shape = (len(reads.by_strand[strand]), length)
+                groups.setdefault(shape, []).append((i, end, strand))
+    for (n, length), members in groups.items():
+        family_reads = [r for i, end, strand in members
+                        for r in calls[i].ends[end].by_strand[strand]]
+        shape = (len(members), n, length)
+        bases = encode("".join(r.query_sequence for r in family_reads)).reshape(shape)
+        # The qualities' text (Phred + 33) is read without building an array per read.
+        quals = (np.frombuffer("".join(r.query_qualities_str for r in family_reads).encode(),
+                               dtype=np.uint8) - 33).reshape(shape)
+        for f, (i, end, strand) in enumerate(members):
+            mask = calls[i].masks[end]
+            if mask is not None:
+                bases[f, :, mask] = N
+            calls[i].raw[end][strand] = (bases[f], quals[f])
+        yield members, bases, quals
 
 
 def _query_positions(read: pysam.AlignedSegment) -> np.ndarray:
@@ -96,10 +116,12 @@ def _query_positions(read: pysam.AlignedSegment) -> np.ndarray:
     return np.concatenate(positions) if positions else np.zeros(0, dtype=int)
 
 
-def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> np.ndarray | None:
+def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> slice | None:
     """Query bases of ``read`` beyond its mate's unclipped 5' end (adapter read through when
-    the fragment is shorter than the read, as fgbio ClipBam's ``--clip-bases-past-mate``);
-    None when there are none or the pair does not face inwards on one contig."""
+    the fragment is shorter than the read, as fgbio ClipBam's ``--clip-bases-past-mate``), as
+    a slice (a query base's reference position never decreases along the read, so they are a
+    suffix of a forward read and a prefix of a reverse one); None when there are none or the
+    pair does not face inwards on one contig."""
     if read.reference_id != mate.reference_id or read.is_reverse == mate.is_reverse:
         return None
     forward, reverse = (mate, read) if read.is_reverse else (read, mate)
@@ -109,17 +131,18 @@ def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> np.ndar
     if read.is_reverse:
         lead = mate.cigartuples[0]
         start = mate.reference_start - (lead[1] if lead[0] == pysam.CSOFT_CLIP else 0)
-        masked = positions < start
-    else:
-        tail = mate.cigartuples[-1]
-        end = mate.reference_end + (tail[1] if tail[0] == pysam.CSOFT_CLIP else 0)
-        masked = positions >= end
-    return masked if masked.any() else None
+        count = int(np.searchsorted(positions, start, side="left"))
+        return slice(0, count) if count else None
+    tail = mate.cigartuples[-1]
+    end = mate.reference_end + (tail[1] if tail[0] == pysam.CSOFT_CLIP else 0)
+    first = int(np.searchsorted(positions, end, side="left"))
+    return slice(first, len(positions)) if first < len(positions) else None
 
 
 def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall | None:
-    """The reads a molecule's consensus is called from (``raw``); None when no strand has
-    ``min_reads`` templates (or duplex with ``require_both_strands`` and one strand short)."""
+    """The reads a molecule's consensus is called from (``ends``, ``strands``, ``masks``);
+    None when no strand has ``min_reads`` templates (or duplex with ``require_both_strands`` and
+    one strand short)."""
     sizes = {s: len(t) for s, t in molecule.strands.items()}
     keep = {s for s, n in sizes.items() if n >= settings.min_reads}
     if not keep or (settings.duplex and settings.require_both_strands and len(keep) < 2):
@@ -133,23 +156,19 @@ def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall 
         discarded += dropped
     # Every strand must reach every end with the chosen CIGAR to stand in the consensus.
     strands = sorted(set.intersection(*(set(e.by_strand) for e in ends)))
-    call = MoleculeCall(molecule, sizes, ends, discarded=discarded)
     masks = ([past_mate(ends[0].template, ends[1].template),
               past_mate(ends[1].template, ends[0].template)] if len(ends) == 2 else [None])
-    call.raw = [{s: _stack(end.by_strand[s], mask) for s in strands}
-                for end, mask in zip(ends, masks)]
-    return call
+    return MoleculeCall(molecule, sizes, ends, strands, masks, discarded=discarded)
 
 
 def call_consensus(calls: list[MoleculeCall], model: ConsensusModel) -> None:
-    """Fill each call's strand consensus reads and final reads (duplex where two strands)."""
-    keys = [(i, end, strand) for i, call in enumerate(calls)
-            for end, raw in enumerate(call.raw) for strand in raw]
-    results = model.call_many([calls[i].raw[end][strand] for i, end, strand in keys])
+    """Fill each call's raw families, strand consensus reads and final reads (duplex where two
+    strands)."""
     for call in calls:
-        call.strand_reads = [{} for _ in call.raw]
-    for (i, end, strand), result in zip(keys, results):
-        calls[i].strand_reads[end][strand] = result
+        call.strand_reads = [{} for _ in call.ends]
+    for members, bases, quals in _stack_families(calls):
+        for (i, end, strand), read in zip(members, model.call_stacked(bases, quals)):
+            calls[i].strand_reads[end][strand] = read
     finals, duplex_keys = {}, []
     for i, call in enumerate(calls):
         for end, per_strand in enumerate(call.strand_reads):
@@ -164,11 +183,6 @@ def call_consensus(calls: list[MoleculeCall], model: ConsensusModel) -> None:
         call.final = [finals[i, end] for end in range(len(call.strand_reads))]
 
 
-def _int_array(values: np.ndarray) -> array:
-    """A per-base tag value (``B:s``; depths above 32,767 capped)."""
-    return array("h", np.minimum(values, np.iinfo(np.int16).max).astype(np.int16).tobytes())
-
-
 def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
     """fgbio's consensus tags: MI, RX, per-read depth cD / min depth cM / error rate cE, per
     base depth cd and errors ce; duplex also aD/bD, aM/bM (strand depths)."""
@@ -176,7 +190,7 @@ def _tags(call: MoleculeCall, end: int, mi: str) -> list[tuple]:
     depth_max, depth_min, depth_sum, error_sum = final.totals
     tags = [("MI", mi), ("RX", call.molecule.umi), ("cD", depth_max), ("cM", depth_min),
             ("cE", error_sum / max(depth_sum, 1)),
-            ("cd", _int_array(final.depth)), ("ce", _int_array(final.errors))]
+            ("cd", array("h", final.encoded[2])), ("ce", array("h", final.encoded[3]))]
     if call.duplex:
         a, b = call.strand_reads[end]["A"].totals, call.strand_reads[end]["B"].totals
         tags += [("aD", a[0]), ("bD", b[0]), ("aM", a[1]), ("bM", b[1])]
@@ -196,8 +210,8 @@ def _record(call: MoleculeCall, end: int, header: pysam.AlignmentHeader,
     record.reference_start = template.reference_start
     record.mapping_quality = template.mapping_quality
     record.cigarstring = template.cigarstring
-    record.query_sequence = decode(final.bases)
-    record.query_qualities = final.quals
+    record.query_sequence = final.encoded[0].decode()
+    record.query_qualities = array("B", final.encoded[1])
     record.set_tags(_tags(call, end, str(call.molecule.id)))
     return record
 

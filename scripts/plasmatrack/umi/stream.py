@@ -14,6 +14,7 @@ UMIs cluster together."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -22,7 +23,7 @@ import pysam
 
 from .grouping import directional_groups
 from .settings import UmiSettings
-from .umis import MATE_MISMATCH, UmiProblems, split_halves, umi_from_name
+from .umis import CACHE_SIZE, MATE_MISMATCH, UmiProblems, split_halves, umi_from_name
 
 _CLIP = (pysam.CSOFT_CLIP, pysam.CHARD_CLIP)
 _NOT_PRIMARY = 0x100 | 0x800
@@ -76,14 +77,23 @@ def five_prime(read: pysam.AlignedSegment) -> int:
 def _fragment(reads: tuple, duplex: bool) -> tuple[tuple, str, int]:
     """(bucket key, strand, last 5' end) of a template."""
     r1 = reads[0]
-    ends = sorted((five_prime(r), r.is_reverse, i) for i, r in enumerate(reads))
-    strand = "A" if ends[0][2] == 0 else "B"
-    coords = tuple((pos, rev) for pos, rev, _ in ends)
+    first = (five_prime(r1), r1.is_reverse)
+    if len(reads) == 1:
+        coords: tuple = (first,)
+        strand = "A"
+    else:
+        # Ends in position order (ties: R1 first); strand A when R1 is the left end.
+        second = (five_prime(reads[1]), reads[1].is_reverse)
+        strand = "A" if first <= second else "B"
+        coords = (first, second) if strand == "A" else (second, first)
     key = (r1.reference_id, coords) if duplex else (r1.reference_id, coords, strand)
-    return key, strand, ends[-1][0]
+    return key, strand, coords[-1][0]
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def _canonical_umi(umi: str, strand: str, duplex: bool) -> str:
+    """The UMI a template is clustered by: strand B's halves swapped in duplex mode (cached,
+    bounded: UMIs repeat across reads)."""
     if not duplex:
         return umi
     first, second = split_halves(umi)
@@ -134,39 +144,47 @@ class MoleculeStream:
     def run(self, reads: Iterable[pysam.AlignedSegment]) -> Iterator[Molecule]:
         contig = None
         heap = self.buckets.heap
+        counts = self.counts
         for read in reads:
-            if read.flag & _NOT_PRIMARY:
-                self.counts.secondary_or_supplementary += 1
+            flag = read.flag
+            if flag & _NOT_PRIMARY:
+                counts.secondary_or_supplementary += 1
                 continue
-            self.counts.reads += 1
-            if read.reference_id != contig:
+            counts.reads += 1
+            tid, start = read.reference_id, read.reference_start
+            if tid != contig:
                 yield from self._close(float("inf"))
                 self._drop_waiting()
-                contig = read.reference_id
+                contig = tid
             else:
-                if heap and heap[0][0] < read.reference_start - self.max_length:
-                    yield from self._close(read.reference_start - self.max_length)
-                if self.mate_due and self.mate_due[0][0] < read.reference_start:
-                    self._drop_overdue(read.reference_start)
-            self._take(read)
+                if heap and heap[0][0] < start - self.max_length:
+                    yield from self._close(start - self.max_length)
+                if self.mate_due and self.mate_due[0][0] < start:
+                    self._drop_overdue(start)
+            self._take(read, flag)
         yield from self._close(float("inf"))
         self._drop_waiting()
 
-    def _take(self, read: pysam.AlignedSegment) -> None:
-        if read.is_unmapped:
+    def _take(self, read: pysam.AlignedSegment, flag: int) -> None:
+        # Flag bits read once (attribute access per property costs more than the bit tests).
+        if flag & 0x4:
             self.counts.unmapped += 1
             return
-        self.max_length = max(self.max_length, read.infer_read_length() or 0)
-        if not read.is_paired:
+        length = read.infer_read_length() or 0
+        if length > self.max_length:
+            self.max_length = length
+        if not flag & 0x1:
             self._template((read,))
-        elif read.mate_is_unmapped or read.next_reference_id != read.reference_id:
+        elif flag & 0x8 or read.next_reference_id != read.reference_id:
             self.counts.mate_unmapped_or_elsewhere += 1
-        elif read.query_name in self.waiting:
-            mate = self.waiting.pop(read.query_name)
-            self._template((mate, read) if mate.is_read1 else (read, mate))
         else:
-            self.waiting[read.query_name] = read
-            heapq.heappush(self.mate_due, (read.next_reference_start, read.query_name))
+            name = read.query_name
+            mate = self.waiting.pop(name, None)
+            if mate is not None:
+                self._template((mate, read) if mate.flag & 0x40 else (read, mate))
+            else:
+                self.waiting[name] = read
+                heapq.heappush(self.mate_due, (read.next_reference_start, name))
 
     def _drop_overdue(self, position: int) -> None:
         while self.mate_due and self.mate_due[0][0] < position:
@@ -180,30 +198,33 @@ class MoleculeStream:
         self.waiting.clear()
         self.mate_due.clear()
 
-    def _umi(self, read: pysam.AlignedSegment) -> str | None:
-        if self.settings.source == "tag":
-            return read.get_tag("RX") if read.has_tag("RX") else None
-        return umi_from_name(read.query_name)
+    @staticmethod
+    def _tag_umi(read: pysam.AlignedSegment) -> str | None:
+        return read.get_tag("RX") if read.has_tag("RX") else None
 
     def _template(self, reads: tuple) -> None:
-        # Mates share their name, so a UMI read from the name is checked once.
-        by_tag = self.settings.source == "tag"
-        umis = [self._umi(r) for r in reads] if by_tag else [self._umi(reads[0])]
+        settings = self.settings
         name = reads[0].query_name
-        if len(set(umis)) > 1:
-            self.problems.add(MATE_MISMATCH, name, f" ({umis[0]} / {umis[1]})")
+        # Mates share their name, so a UMI read from the name is checked once.
+        if settings.source == "tag":
+            umis = [self._tag_umi(r) for r in reads]
+            if len(set(umis)) > 1:
+                self.problems.add(MATE_MISMATCH, name, f" ({umis[0]} / {umis[1]})")
+                self.counts.bad_umi += len(reads)
+                return
+            umi = umis[0]
+        else:
+            umi = umi_from_name(name)
+        if not self.problems.check(umi, name, settings.duplex):
             self.counts.bad_umi += len(reads)
             return
-        if not self.problems.check(umis[0], name, self.settings.duplex):
-            self.counts.bad_umi += len(reads)
-            return
-        if min(r.mapping_quality for r in reads) < self.settings.min_mapping_quality:
+        if min([r.mapping_quality for r in reads]) < settings.min_mapping_quality:
             self.counts.low_mapping_quality += len(reads)
             return
-        key, strand, last_end = _fragment(reads, self.settings.duplex)
-        umi = _canonical_umi(umis[0], strand, self.settings.duplex)
+        key, strand, last_end = _fragment(reads, settings.duplex)
         self.counts.grouped += len(reads)
-        self.buckets.add(key, Template(name, umi, strand, reads), last_end)
+        self.buckets.add(key, Template(name, _canonical_umi(umi, strand, settings.duplex),
+                                       strand, reads), last_end)
 
     def _close(self, limit: float) -> Iterator[Molecule]:
         for by_umi in self.buckets.pop_before(limit):

@@ -8,6 +8,7 @@ whole input, so one error message can give every count and an example of each
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -15,8 +16,12 @@ from ..errors import InputError
 
 _UMI_FIELD = re.compile(r"[ACGTN]+([+-][ACGTN]+)?")
 # BCL Convert appends the UMI as the last ":" field, ConsensusCruncher after a "|", UMI-tools
-# extract after a "_".
-_NAME_SEPARATORS = re.compile(r"[:|_]")
+# extract after a "_" (umi_from_name).
+
+# Bounded caches of UMI checks and parses: the reads of one molecule come close together in
+# a position-sorted BAM, so a few thousand recent UMIs catch nearly every repeat, and a few
+# thousand entries keep memory flat (65,536 cost ~50 MB at 320k read pairs).
+CACHE_SIZE = 4096
 
 NO_UMI = "reads without a UMI"
 HAS_N = "UMIs with N"
@@ -27,10 +32,17 @@ NOT_DUPLEX = "duplex mode on UMIs of one part (single-strand UMIs)"
 
 def umi_from_name(name: str) -> str | None:
     """The UMI of a read name (last ``:``, ``|`` or ``_`` field); None when that is no UMI."""
-    last = _NAME_SEPARATORS.split(name)[-1]
+    cut = max(name.rfind(":"), name.rfind("|"), name.rfind("_"))
+    return _umi_field(name[cut + 1:], cut >= 0 and name[cut] == "|")
+
+
+# UMIs repeat across reads: the parse of a name's last field is cached (bounded, so memory does
+# not grow with the number of distinct UMIs in a sample).
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _umi_field(last: str, after_bar: bool) -> str | None:
     if not _UMI_FIELD.fullmatch(last):
         return None
-    if name.endswith(f"|{last}") and not has_separator(last) and len(last) % 2 == 0:
+    if after_bar and not has_separator(last) and len(last) % 2 == 0:
         mid = len(last) // 2
         return f"{last[:mid]}+{last[mid:]}"
     return last
@@ -57,6 +69,9 @@ class UmiProblems:
     expected_length: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
+    # UMIs that passed (the expected length is fixed by the first UMI, so a UMI that passed
+    # once always passes); cleared when full, so memory stays bounded.
+    passed: set[str] = field(default_factory=set)
 
     def add(self, kind: str, read_name: str, detail: str = "") -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -65,6 +80,8 @@ class UmiProblems:
     def check(self, umi: str | None, read_name: str, duplex: bool) -> bool:
         """Record what is wrong with ``umi`` (the read's UMI, None when it has none); True when
         it is usable."""
+        if umi in self.passed:
+            return True
         if umi is None:
             self.add(NO_UMI, read_name)
             return False
@@ -81,6 +98,9 @@ class UmiProblems:
         if duplex and split_halves(umi) is None:
             self.add(NOT_DUPLEX, read_name, f" ({umi})")
             return False
+        if len(self.passed) >= CACHE_SIZE:
+            self.passed.clear()
+        self.passed.add(umi)
         return True
 
     def raise_if_any(self, total_reads: int) -> None:
