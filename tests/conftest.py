@@ -13,7 +13,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from minicohort import write_mini_cohort  # noqa: E402
 from ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402,F401
-from xdist_groups import pytest_collection_modifyitems  # noqa: E402,F401
+from xdist_groups import (  # noqa: E402,F401
+    pytest_collection_modifyitems, pytest_configure, pytest_unconfigure,
+    pytest_xdist_make_scheduler)
 
 
 @pytest.fixture(scope="session")

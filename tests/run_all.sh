@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 workers=$(python -c 'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
-exec python -m pytest tests -n "$workers" --dist loadgroup "$@"
+exec python -m pytest tests -n "$workers" "$@"
