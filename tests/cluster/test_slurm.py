@@ -327,14 +327,12 @@ def test_jobs_went_through_slurm(slurm_run, slurm):
     assert {j["job_id"] for j in jobs} == set(submitted)
     assert {j["state"] for j in jobs} == {"COMPLETED"}
     # ... with the resources Snakemake planned from the rules: a plain job's own, and for the
-    # per-sample group job (its jobs run one after another) the largest of its jobs'.
+    # per-sample group job the largest layer's (`_group_request`).
     planned = _jobs_in_log(resumed_log)
     for job in jobs:
         comment = job["comment"]
         if comment.startswith("rule_align_sample_"):
-            members = [j for j in planned if j.group == "align_sample"]
-            expected_mem, expected_cpus = max(j.mem_mb for j in members), max(
-                j.threads for j in members)
+            expected_mem, expected_cpus = _group_request(comment, planned)
         else:
             rule = re.match(r"rule_(\w+?)(_wildcards_.*)?$", comment).group(1)
             members = [j for j in planned if j.rule == rule and j.kind == "rule"]
@@ -346,6 +344,28 @@ def test_jobs_went_through_slurm(slurm_run, slurm):
     align = [j for j in planned if j.rule == "align"]
     assert align and {j.mem_mb for j in align} == {TEST_ALIGN["mem_mb"]}
     assert any(j["comment"].startswith("rule_align_sample_") for j in jobs)
+
+
+# The per-sample group's jobs in the order they can run (profiles/slurm `align_sample`): the jobs
+# of one layer need none of each other, so Snakemake runs them at once.
+ALIGN_SAMPLE_LAYERS = (("check_fastq",), ("align",), ("index_bam",),
+                       ("qc_sample", "cnv_coverage"))
+
+
+def _group_request(comment: str, planned: list[Job]) -> tuple[int, int]:
+    """Memory and CPUs Snakemake asks SLURM for a per-sample group job: it runs the group layer
+    by layer, a layer's jobs at once, so a layer needs the sum of its jobs' requests and the group
+    the largest layer's. The group's members are named in the job's comment
+    (`rule_align_sample_<rule>_<rule>...`)."""
+    named = comment[len("rule_align_sample_"):]
+    members = [j for j in planned if j.group == "align_sample"]
+    present = {j.rule for j in members if re.search(rf"(^|_){j.rule}(_|$)", named)}
+    mem = {rule: max(j.mem_mb for j in members if j.rule == rule) for rule in present}
+    cpus = {rule: max(j.threads for j in members if j.rule == rule) for rule in present}
+    layers = [[rule for rule in layer if rule in present] for layer in ALIGN_SAMPLE_LAYERS]
+    layers = [layer for layer in layers if layer]
+    return (max(sum(mem[r] for r in layer) for layer in layers),
+            max(sum(cpus[r] for r in layer) for layer in layers))
 
 
 def _normalised_table(path: Path, root: Path) -> pd.DataFrame:
