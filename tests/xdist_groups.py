@@ -1,4 +1,4 @@
-"""Which tests must share a pytest-xdist worker (``make test`` runs ``pytest -n N``).
+"""Which tests must share a pytest-xdist worker (``make test ARGS="-n 2"`` runs ``pytest -n 2``).
 
 A session-scoped pipeline run (``demo_run``, ``dilution_run``, ``capture_run``) is built once per
 worker, so every test that uses one is sent to the same worker: the run is built once, as without
