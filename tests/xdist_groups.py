@@ -76,11 +76,12 @@ def pytest_unconfigure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Order the tests longest group first; on an xdist worker, write every test's group."""
-    groups = {item.nodeid: group_of(item) for item in items}
-    items.sort(key=lambda item: _queue_rank(groups[item.nodeid]))
+    """On an xdist worker: order the tests longest group first and write every test's group
+    (a run without workers keeps pytest's order)."""
     path = os.environ.get(GROUPS_ENV)
     if path and hasattr(config, "workerinput"):
+        groups = {item.nodeid: group_of(item) for item in items}
+        items.sort(key=lambda item: _queue_rank(groups[item.nodeid]))
         tmp = f"{path}.{config.workerinput['workerid']}"
         Path(tmp).write_text(json.dumps({k: v for k, v in groups.items() if v}))
         os.replace(tmp, path)
