@@ -313,8 +313,13 @@ def test_jobs_went_through_slurm(slurm_run, slurm):
     killed_log, resumed_log = slurm_run.logs
     killed_id, resumed_id = slurm_run.run_ids
     # The killed run had submitted jobs, all known to SLURM under its run ID (cancelled or done).
+    # SLURM may know one more: the kill comes right after a job is seen to finish, when Snakemake
+    # fills the freed slot, and can land between `sbatch` returning and the log line (a window
+    # that widens on a loaded machine).
     killed_jobs = {j["job_id"] for j in slurm.jobs(name=killed_id)}
-    assert killed_jobs == set(_submissions(killed_log)) != set()
+    logged = set(_submissions(killed_log))
+    assert logged and logged <= killed_jobs, (logged, killed_jobs)
+    assert len(killed_jobs - logged) <= 1, (logged, killed_jobs)
     # The resumed run: one SLURM job per job sent to the executor or group job (local rules and
     # the target `all` stay on this machine) ...
     submitted = _submissions(resumed_log)
