@@ -82,8 +82,9 @@ def _first_max(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     best = np.zeros(arrays[0].shape, dtype=np.intp)
     top = arrays[0]
     for b, values in enumerate(arrays[1:], start=1):
+        # np.where, not a masked assignment: several times faster on these sizes.
         higher = values > top
-        best[higher] = b
+        best = np.where(higher, b, best)
         top = np.where(higher, values, top)
     return best, top
 
@@ -94,6 +95,10 @@ class ConsensusModel:
     def __init__(self, settings: UmiSettings) -> None:
         error = two_trials(phred_to_error(np.arange(MAX_PHRED + 1)),
                            phred_to_error(settings.error_rate_post_umi))
+        # Raw quality (0-255) -> the index of its terms below: capped at MAX_PHRED, and
+        # MAX_PHRED + 1 (no vote) below ``min_input_base_quality``.
+        self.vote_index = np.minimum(np.arange(256), MAX_PHRED).astype(np.uint8)
+        self.vote_index[:settings.min_input_base_quality] = MAX_PHRED + 1
         # Index MAX_PHRED + 1 stands for a base that does not vote (N or low quality).
         self.ll_other = np.append(np.log(error / 3.0), 0.0)
         self.ll_gain = np.append(np.log1p(-error), 0.0) - self.ll_other
@@ -111,14 +116,21 @@ class ConsensusModel:
 
     def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
         """Consensus arrays (F x L) of F families of n reads of length L (F x n x L)."""
-        valid = (bases < N) & (quals >= self.min_quality)
-        q = np.where(valid, np.minimum(quals, MAX_PHRED), MAX_PHRED + 1)
+        n_families, _, length = bases.shape
+        q = self.vote_index.take(quals)
+        q[bases == N] = MAX_PHRED + 1
+        valid = q <= MAX_PHRED
         # log-likelihood of base X at a position: every voting base's "other" term, plus the
-        # gain (match - other) of the bases that are X. One (F x L) array per base, not an
-        # (F x L x 4) array: reductions over a last axis of 4 are slow in numpy, and the
-        # elementwise form adds the same terms in the same order (identical results).
-        gain, other = self.ll_gain[q], self.ll_other[q].sum(axis=1)
-        loglik = [np.where(bases == b, gain, 0.0).sum(axis=1) + other for b in range(4)]
+        # gain (match - other) of the bases that are X. The gains are summed per (family,
+        # position, base) by one bincount over the reads in order, which adds the same terms
+        # in the same order as a sum over the read axis (identical floats), with one pass
+        # over the (F x n x L) values instead of one per base.
+        slots = np.arange(0, n_families * length * 5, 5).reshape(n_families, 1, length)
+        gains = np.bincount((slots + np.where(valid, bases, N)).ravel(),
+                            self.ll_gain.take(q).ravel(),
+                            minlength=n_families * length * 5).reshape(n_families, length, 5)
+        other = self.ll_other.take(q).sum(axis=1)
+        loglik = [gains[:, :, b] + other for b in range(4)]
         best, top = _first_max(loglik)
         # posterior error of the best base: the other bases' likelihoods relative to it
         others = sum(np.where(best == b, 0.0, np.exp(ll - top)) for b, ll in enumerate(loglik))
