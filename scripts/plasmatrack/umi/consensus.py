@@ -24,6 +24,9 @@ CODES = np.full(256, N, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
     CODES[_b] = CODES[_b + 32] = _i
 LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
+# (vote index, base code) combinations of one read at a position: vote indices 0-MAX_PHRED + 1,
+# base codes 0-4 (ConsensusModel's lookup tables of small families).
+_KEYS = (MAX_PHRED + 2) * 5
 
 
 def encode(sequence: str) -> np.ndarray:
@@ -107,6 +110,18 @@ class ConsensusModel:
         self.max_quality = settings.max_base_quality
         self.min_consensus = settings.min_consensus_base_quality
         self.keep_one_strand = settings.duplex_one_strand_bases == "keep"
+        # Families of one and two reads (half of the demo's): one table lookup per position.
+        self.small = {n: self._family_table(n) for n in (1, 2)}
+
+    def _family_table(self, n: int) -> tuple[np.ndarray, ...]:
+        """The consensus arrays of an n-read family for every combination of its reads'
+        (vote index, base code) at a position, at index ``key(read 1) * KEYS + key(read 2)``
+        (``key = vote index * 5 + base``): computed once by the general path, which computes
+        each position on its own, so a lookup gives the same values."""
+        keys = np.arange(_KEYS ** n)
+        per_read = np.stack([keys // _KEYS ** (n - 1 - r) % _KEYS for r in range(n)])
+        bases, votes = (per_read % 5).astype(np.uint8), (per_read // 5).astype(np.uint8)
+        return tuple(a[0] for a in self._call_votes(bases[None], votes[None]))
 
     def call_stacked(self, bases: np.ndarray, quals: np.ndarray) -> list[ConsensusRead]:
         """Consensus of each of F families of n reads of length L: base codes ``bases`` and
@@ -116,9 +131,20 @@ class ConsensusModel:
 
     def _call_batch(self, bases: np.ndarray, quals: np.ndarray):
         """Consensus arrays (F x L) of F families of n reads of length L (F x n x L)."""
-        n_families, _, length = bases.shape
         q = self.vote_index.take(quals)
         q[bases == N] = MAX_PHRED + 1
+        tables = self.small.get(bases.shape[1])
+        if tables is None:
+            return self._call_votes(bases, q)
+        key = np.zeros(q[:, 0].shape, dtype=np.intp)
+        for r in range(bases.shape[1]):
+            key = key * _KEYS + q[:, r].astype(np.intp) * 5 + bases[:, r]
+        return tuple(table.take(key) for table in tables)
+
+    def _call_votes(self, bases: np.ndarray, q: np.ndarray):
+        """``_call_batch`` from the vote indices ``q`` (``vote_index`` of the qualities, no
+        vote for N bases)."""
+        n_families, _, length = bases.shape
         valid = q <= MAX_PHRED
         # log-likelihood of base X at a position: every voting base's "other" term, plus the
         # gain (match - other) of the bases that are X. The gains are summed per (family,
