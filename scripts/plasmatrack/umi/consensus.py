@@ -110,7 +110,8 @@ class ConsensusModel:
         self.max_quality = settings.max_base_quality
         self.min_consensus = settings.min_consensus_base_quality
         self.keep_one_strand = settings.duplex_one_strand_bases == "keep"
-        # Families of one and two reads (half of the demo's): one table lookup per position.
+        # Families of one and two reads (over a third of the demo's strand families): one
+        # table lookup per position.
         self.small = {n: self._family_table(n) for n in (1, 2)}
 
     def _family_table(self, n: int) -> tuple[np.ndarray, ...]:
