@@ -98,22 +98,24 @@ def _stack_families(calls: list[MoleculeCall]
         yield members, bases, quals
 
 
-def _query_positions(read: pysam.AlignedSegment) -> np.ndarray:
-    """The reference position of each query base, 0-based: aligned bases their own, soft
-    clips continued past the alignment's ends, an insertion the position of the base after it."""
-    positions, ref = [], read.reference_start
+def _bases_before(read: pysam.AlignedSegment, position: int) -> int:
+    """How many query bases of ``read`` lie before reference ``position`` (0-based), each
+    query base placed as follows: aligned bases at their own position, soft clips continued
+    past the alignment's ends, an insertion at the position of the base after it. Those
+    positions never decrease along the read, so the count walks the CIGAR, no array."""
+    count, ref = 0, read.reference_start
     cigar = read.cigartuples
     if cigar and cigar[0][0] == pysam.CSOFT_CLIP:
         ref -= cigar[0][1]
     for op, length in cigar:
         if op in _CONSUMES_BOTH or op == pysam.CSOFT_CLIP:
-            positions.append(np.arange(ref, ref + length))
+            count += min(max(position - ref, 0), length)
             ref += length
         elif op == pysam.CINS:
-            positions.append(np.full(length, ref))
+            count += length if ref < position else 0
         elif op in (pysam.CDEL, pysam.CREF_SKIP):
             ref += length
-    return np.concatenate(positions) if positions else np.zeros(0, dtype=int)
+    return count
 
 
 def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> slice | None:
@@ -127,16 +129,16 @@ def past_mate(read: pysam.AlignedSegment, mate: pysam.AlignedSegment) -> slice |
     forward, reverse = (mate, read) if read.is_reverse else (read, mate)
     if forward.reference_start > reverse.reference_end:
         return None
-    positions = _query_positions(read)
     if read.is_reverse:
         lead = mate.cigartuples[0]
         start = mate.reference_start - (lead[1] if lead[0] == pysam.CSOFT_CLIP else 0)
-        count = int(np.searchsorted(positions, start, side="left"))
+        count = _bases_before(read, start)
         return slice(0, count) if count else None
     tail = mate.cigartuples[-1]
     end = mate.reference_end + (tail[1] if tail[0] == pysam.CSOFT_CLIP else 0)
-    first = int(np.searchsorted(positions, end, side="left"))
-    return slice(first, len(positions)) if first < len(positions) else None
+    first = _bases_before(read, end)
+    length = read.infer_query_length()  # the CIGAR's query bases, as placed above
+    return slice(first, length) if first < length else None
 
 
 def prepare_molecule(molecule: Molecule, settings: UmiSettings) -> MoleculeCall | None:

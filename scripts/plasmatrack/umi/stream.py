@@ -68,22 +68,30 @@ class Molecule:
 def five_prime(read: pysam.AlignedSegment) -> int:
     """The read's unclipped 5' end on the reference (0-based; reverse reads: one past the end,
     as UMI-tools' ``get_read_position``)."""
+    return _end_of(read, read.flag & 0x10)[0]
+
+
+def _end_of(read: pysam.AlignedSegment, reverse: int) -> tuple[int, bool]:
+    """(unclipped 5' end as ``five_prime``, reverse) of a read whose flag's reverse bit is
+    ``reverse`` (the flag is read once by the caller)."""
     cigar = read.cigartuples
-    if read.is_reverse:
-        return read.reference_end + (cigar[-1][1] if cigar[-1][0] in _CLIP else 0)
-    return read.reference_start - (cigar[0][1] if cigar[0][0] in _CLIP else 0)
+    if reverse:
+        last = cigar[-1]
+        return read.reference_end + (last[1] if last[0] in _CLIP else 0), True
+    first = cigar[0]
+    return read.reference_start - (first[1] if first[0] in _CLIP else 0), False
 
 
 def _fragment(reads: tuple, duplex: bool) -> tuple[tuple, str, int]:
     """(bucket key, strand, last 5' end) of a template."""
     r1 = reads[0]
-    first = (five_prime(r1), r1.is_reverse)
+    first = _end_of(r1, r1.flag & 0x10)
     if len(reads) == 1:
         coords: tuple = (first,)
         strand = "A"
     else:
         # Ends in position order (ties: R1 first); strand A when R1 is the left end.
-        second = (five_prime(reads[1]), reads[1].is_reverse)
+        second = _end_of(reads[1], reads[1].flag & 0x10)
         strand = "A" if first <= second else "B"
         coords = (first, second) if strand == "A" else (second, first)
     key = (r1.reference_id, coords) if duplex else (r1.reference_id, coords, strand)
@@ -181,7 +189,7 @@ class MoleculeStream:
             name = read.query_name
             mate = self.waiting.pop(name, None)
             if mate is not None:
-                self._template((mate, read) if mate.flag & 0x40 else (read, mate))
+                self._template((mate, read) if mate.flag & 0x40 else (read, mate), name)
             else:
                 self.waiting[name] = read
                 heapq.heappush(self.mate_due, (read.next_reference_start, name))
@@ -202,9 +210,9 @@ class MoleculeStream:
     def _tag_umi(read: pysam.AlignedSegment) -> str | None:
         return read.get_tag("RX") if read.has_tag("RX") else None
 
-    def _template(self, reads: tuple) -> None:
+    def _template(self, reads: tuple, name: str | None = None) -> None:
         settings = self.settings
-        name = reads[0].query_name
+        name = name or reads[0].query_name
         # Mates share their name, so a UMI read from the name is checked once.
         if settings.source == "tag":
             umis = [self._tag_umi(r) for r in reads]
@@ -218,7 +226,8 @@ class MoleculeStream:
         if not self.problems.check(umi, name, settings.duplex):
             self.counts.bad_umi += len(reads)
             return
-        if min([r.mapping_quality for r in reads]) < settings.min_mapping_quality:
+        floor = settings.min_mapping_quality
+        if reads[0].mapping_quality < floor or reads[-1].mapping_quality < floor:
             self.counts.low_mapping_quality += len(reads)
             return
         key, strand, last_end = _fragment(reads, settings.duplex)

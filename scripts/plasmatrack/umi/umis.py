@@ -8,7 +8,6 @@ whole input, so one error message can give every count and an example of each
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 
@@ -33,12 +32,22 @@ NOT_DUPLEX = "duplex mode on UMIs of one part (single-strand UMIs)"
 def umi_from_name(name: str) -> str | None:
     """The UMI of a read name (last ``:``, ``|`` or ``_`` field); None when that is no UMI."""
     cut = max(name.rfind(":"), name.rfind("|"), name.rfind("_"))
-    return _umi_field(name[cut + 1:], cut >= 0 and name[cut] == "|")
+    # The last field with its separator is the cache key (it says whether it follows "|").
+    last = name[cut:] if cut >= 0 else name
+    umi = _PARSED.get(last, _MISSING)
+    if umi is _MISSING:
+        if len(_PARSED) >= CACHE_SIZE:
+            _PARSED.clear()
+        umi = _PARSED[last] = _umi_field(name[cut + 1:], cut >= 0 and name[cut] == "|")
+    return umi
 
 
-# UMIs repeat across reads: the parse of a name's last field is cached (bounded, so memory does
-# not grow with the number of distinct UMIs in a sample).
-@functools.lru_cache(maxsize=CACHE_SIZE)
+# UMIs repeat across reads: the parse of a name's last field is cached in a plain dict (one
+# lookup per read; cleared when full, so memory does not grow with the distinct UMIs).
+_PARSED: dict[str, str | None] = {}
+_MISSING = object()
+
+
 def _umi_field(last: str, after_bar: bool) -> str | None:
     if not _UMI_FIELD.fullmatch(last):
         return None
