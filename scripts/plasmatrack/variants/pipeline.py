@@ -176,10 +176,9 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
         tracked = sites["tracked_by"].fillna("").map(parse_patients)
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
     filters = ReadFilterSettings.from_config(variants_config)
-    counts = count_sites(bam, sites, filters, reference_fasta)
-    if CollisionSettings.from_config(variants_config).collision_correction:
-        counts = correct_counts(bam, sites, counts, filters)
-    write_tsv(counts, out_path)
+    collisions = CollisionSettings.from_config(variants_config).collision_correction
+    counts = count_sites(bam, sites, filters, reference_fasta, end_collisions=collisions)
+    write_tsv(correct_counts(counts) if collisions else counts, out_path)
 
 
 def _load_counts(count_files: dict[str, str], sample_meta: dict[str, dict]) -> pd.DataFrame:
@@ -472,8 +471,9 @@ def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings,
     reference = Reference(inputs.reference_fasta) if inputs.reference_fasta else None
 
     def count(path: str) -> pd.DataFrame:
-        counts = count_sites(path, sites, filters, reference)
-        return correct_counts(path, sites, counts, filters) if collision_correction else counts
+        counts = count_sites(path, sites, filters, reference,
+                             end_collisions=collision_correction)
+        return correct_counts(counts) if collision_correction else counts
 
     try:
         sites, warnings = read_sites(inputs.sites, reference)
