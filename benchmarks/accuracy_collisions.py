@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from plasmatrack.io import read_tsv
-from plasmatrack.variants.collisions import rebalance, site_molecules
+from plasmatrack.variants.collisions import correct_counts
 from plasmatrack.variants.pileup import ReadFilterSettings, count_sites
 
 DUPLICATE = 0x400
@@ -55,10 +55,10 @@ def count_three_ways(bam: Path, sites: pd.DataFrame) -> pd.DataFrame:
     """alt and ref+alt fragment counts of ``sites`` as marked, all reads, corrected."""
     sites = sites.assign(variant_type="snv").reset_index(drop=True)
     marked_filter = ReadFilterSettings()
-    marked = count_sites(bam, sites, marked_filter)
+    marked = count_sites(bam, sites, marked_filter, end_collisions=True)
     every = count_sites(bam, sites, ReadFilterSettings(flag_filter=marked_filter.flag_filter
                                                        & ~DUPLICATE))
-    corrected = rebalance(marked, site_molecules(bam, sites, marked_filter))
+    corrected = correct_counts(marked)
     out = sites[["chrom", "pos", "expected_vaf"]].copy()
     for label, table in (("marked", marked), ("all", every), ("corrected", corrected)):
         out[f"{label}_alt"] = table["alt_count"].to_numpy()

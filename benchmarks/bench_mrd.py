@@ -24,7 +24,9 @@ Memory: the same kind of draw (``--sites`` SNVs 1.5 kb apart, so all in one wind
 counter) at ``--depth`` and at 10x that depth, each counted in a fresh Python process; the
 figure is the counting's peak RSS above the process's RSS just before it (MB). ``--old-scripts``
 runs the same measurement with another copy of the package (e.g. a checkout of the commit
-before the streaming counter) for the comparison.
+before the streaming counter) for the comparison. This copy is also measured with the
+end-collision tally on (``count_sites(..., end_collisions=True)``, what
+``variants.duplicates.collision_correction`` runs).
 """
 
 from __future__ import annotations
@@ -190,19 +192,22 @@ sites = pd.read_csv(sys.argv[2], sep="\\t")
 def status_kb(field):
     text = open("/proc/self/status").read()
     return int(re.search(field + r":\\s+(\\d+)", text).group(1))
-count_sites(sys.argv[1], sites.iloc[:1])  # warm up: imports, the BAM index
+extra = {"end_collisions": True} if sys.argv[3] == "1" else {}  # an older copy lacks it
+count_sites(sys.argv[1], sites.iloc[:1], **extra)  # warm up: imports, the BAM index
 before = status_kb("VmRSS")
-counts = count_sites(sys.argv[1], sites)
+counts = count_sites(sys.argv[1], sites, **extra)
 print(max(status_kb("VmHWM") - before, 0) / 1024, int(counts["depth"].sum()))
 """
 
 
-def _counting_peak_mb(bam: Path, sites: Path, scripts: Path) -> tuple[float, int]:
+def _counting_peak_mb(bam: Path, sites: Path, scripts: Path,
+                      end_collisions: bool = False) -> tuple[float, int]:
     """Peak RSS of ``count_sites`` above the RSS before it (MB) and the fragments counted, in a
     fresh process importing the package from ``scripts``. The peak is the process's VmHWM:
     ``getrusage``'s ru_maxrss would carry this (parent) process's peak across the exec."""
     env = {"PYTHONPATH": str(scripts), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", _MEASURE, str(bam), str(sites)], env=env,
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(bam), str(sites),
+                          "1" if end_collisions else "0"], env=env,
                          check=True, capture_output=True, text=True).stdout.split()
     return float(out[0]), int(out[1])
 
@@ -211,7 +216,9 @@ def memory(n_sites: int, depth: int, old_scripts: Path | None) -> pd.DataFrame:
     """Peak RSS of counting one draw at ``depth`` and at 10x ``depth`` fragments per site."""
     from plasmatrack.variants import synthetic as syn
 
-    copies = {"this": ROOT / "scripts"} | ({"old": old_scripts} if old_scripts else {})
+    copies = {"this": (ROOT / "scripts", False),
+              "this, end-collision tally": (ROOT / "scripts", True)}
+    copies |= {"old": (old_scripts, False)} if old_scripts else {}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -228,8 +235,8 @@ def memory(n_sites: int, depth: int, old_scripts: Path | None) -> pd.DataFrame:
         for fold in (1, 10):
             bam = syn.write_snv_panel_bam(root / f"x{fold}.bam", genome, "chr1", snvs,
                                           depth * fold, seed=4)
-            for label, scripts in copies.items():
-                peak, fragments = _counting_peak_mb(bam, sites, scripts)
+            for label, (scripts, ends) in copies.items():
+                peak, fragments = _counting_peak_mb(bam, sites, scripts, ends)
                 rows.append({"counter": label, "fragments_per_site": depth * fold,
                              "fragments_counted": fragments, "peak_rss_mb": round(peak, 1)})
     return pd.DataFrame(rows)

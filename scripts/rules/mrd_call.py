@@ -7,7 +7,7 @@ from plasmatrack.mrd.settings import MrdSettings
 sm = snakemake  # noqa: F821
 run_mrd_call(
     sm.input.sites,
-    dict(zip(sm.params.samples, sm.input.counts)),
+    dict(zip(sm.params.samples, sm.params.count_files)),  # in the counts folders
     pd.DataFrame(list(sm.params.draws)),
     MrdSettings.from_config(dict(sm.params.settings)),
     sm.output.calls,

@@ -4,7 +4,7 @@ from plasmatrack.variants.pipeline import fit_background
 sm = snakemake  # noqa: F821
 fit_background(
     sm.input.sites,
-    dict(zip(sm.params.samples, sm.input.counts)),
+    dict(zip(sm.params.samples, sm.params.count_files)),  # in the counts folders
     dict(sm.params.meta),
     list(sm.params.controls),
     dict(sm.params.settings),

@@ -6,7 +6,7 @@ call_patient(
     sm.wildcards.patient,
     PatientCallInputs(
         sites=sm.input.sites,
-        counts=dict(zip(sm.params.samples, sm.input.counts)),
+        counts=dict(zip(sm.params.samples, sm.params.count_files)),  # in sm.input.counts
         sample_meta=dict(sm.params.meta),
         background=sm.input.background,
         threshold=sm.input.threshold,

@@ -170,7 +170,7 @@ def test_tracked_variants_count_consensus_molecules_and_their_vaf_matches_truth(
 
 
 def test_mrd_counts_consensus_molecules(umi_run):
-    """With UMIs on, the residual-disease counts read the consensus BAM (``mrd_bam`` in
+    """With UMIs on, the residual-disease counts read the consensus BAM (``pileup_bams`` in
     common.smk): each draw's counts equal a recount of its consensus BAM, not of the raw
     alignment, they are the simulator's molecules at each site, and a draw's
     informative_molecules in mrd_calls.tsv are those counts summed over its variants."""
@@ -183,7 +183,7 @@ def test_mrd_counts_consensus_molecules(umi_run):
     assert len(sites) >= 5 and sorted(calls.index) == ["P01_D1", "P01_D2"]
     ratio = []
     for sid in ("P01_D1", "P01_D2"):
-        counts = _read(umi_run / "results" / "mrd" / "P01" / f"{sid}.counts.tsv")
+        counts = _read(umi_run / "results" / "mrd" / "P01" / "counts" / f"{sid}.counts.tsv")
         align = umi_run / "results" / "align" / "P01"
         consensus = count_molecules(align / f"{sid}.consensus.bam", sites, settings)
         raw = count_molecules(align / f"{sid}.bam", sites, settings)

@@ -48,8 +48,8 @@ def test_correction_is_small_at_real_panel_depth_and_keeps_the_signal(marked):
     assert t1["alt_count"].sum() == 12  # 13 alt reads before marking (README), one a duplicate
     for sample, (low, high) in {"T1": (1.005, 1.02), "T2": (1.015, 1.04),
                                 "N1": (1.003, 1.02)}.items():
-        counts = count_sites(bams[sample], sites, filters)
-        corrected = correct_counts(bams[sample], sites, counts, filters)
+        counts = count_sites(bams[sample], sites, filters, end_collisions=True)
+        corrected = correct_counts(counts)
         # more fragments per site (T2: median 482) -> more shared ends -> a larger factor
         assert low <= corrected["collision_factor"].median() <= high, sample
         assert (corrected["depth"] == counts["depth"]).all()

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from plasmatrack.variants import synthetic as syn
-from plasmatrack.variants.collisions import (CollisionSettings, estimated_molecules,
-                                             length_weights, rebalance, site_molecules)
+from plasmatrack.variants.collisions import (CollisionSettings, EndPairs, correct_counts,
+                                             estimated_molecules, length_weights, rebalance)
 from plasmatrack.variants.pileup import ReadFilterSettings, count_sites
 from plasmatrack.variants.pipeline import count_sample
 
@@ -145,16 +145,65 @@ def marked_bam(tmp_path_factory):
 
 def test_bam_path_matches_the_model_and_reports_per_site(marked_bam):
     bam, fasta, sites, reads = marked_bam
-    estimated = site_molecules(bam, sites, ReadFilterSettings()).iloc[0]
+    # one pass: the counts and the molecules behind them from the same reads
+    counted = count_sites(bam, sites, ReadFilterSettings(), fasta, end_collisions=True)
+    estimated = counted.iloc[0]
     kept = reads[~reads["duplicate"]]
     w = length_weights(kept["length"].to_numpy(), READ)
     assert estimated.alt_molecules == pytest.approx(
         estimated_molecules(kept.loc[kept["alt"], "length"].to_numpy(), w))
     assert estimated.ref_molecules == pytest.approx(
         estimated_molecules(kept.loc[~kept["alt"], "length"].to_numpy(), w))
-    counts = count_sites(bam, sites, ReadFilterSettings(), fasta).iloc[0]
-    assert counts.alt_count == int(kept["alt"].sum())  # the counter saw the same fragments
-    assert estimated.alt_molecules + estimated.ref_molecules > counts.depth * 1.05
+    counts = count_sites(bam, sites, ReadFilterSettings(), fasta)
+    assert counts.iloc[0].alt_count == int(kept["alt"].sum())  # the same fragments counted
+    assert estimated.alt_molecules + estimated.ref_molecules > estimated.depth * 1.05
+    # the tally adds columns only: the counts themselves are those of the plain counter
+    pd.testing.assert_frame_equal(counted.drop(columns=["ref_molecules", "alt_molecules"]),
+                                  counts)
+
+
+def test_end_pair_tally_counts_distinct_ends_per_length():
+    ends = EndPairs(pos0=1000)
+    for start, length in ((900, 150), (900, 150), (950, 150), (990, 60), (990, 61)):
+        ends.add(start, length, read_length=100)
+    ends.add(990, 60, read_length=75)  # a duplicate's shorter read does not lower it
+    assert {k: v.bit_count() for k, v in ends.starts.items()} == {150: 2, 60: 1, 61: 1}
+    assert ends.read_length == 100
+    w = length_weights(np.array([150, 150, 60, 61]), 100)
+    ref, alt = ends.molecules({150: 3}, 2, {60: 1}, 0)
+    assert ref == pytest.approx(3 * w[150] + 2)  # unknown lengths: one molecule each
+    assert alt == pytest.approx(w[60])
+
+
+def test_one_pass_counts_filtered_reads_as_ends_only(tmp_path):
+    """Duplicates and reads below the mapping-quality filter add end pairs but are not counted;
+    an indel site and a contig the BAM lacks get no molecule estimate."""
+    genome = syn.random_genome({"chr1": 3_000}, seed=2)
+    fasta = syn.write_fasta(tmp_path / "genome.fa", genome)
+    pos = 1501
+    ref = genome["chr1"][pos - 1]
+    alt = "ACGT"[("ACGT".index(ref) + 1) % 4]
+    frags = [syn.Fragment("chr1", pos - 50, 150, (pos, ref, alt), flag_extra=0),
+             syn.Fragment("chr1", pos - 60, 150, None, flag_extra=0),
+             syn.Fragment("chr1", pos - 60, 150, None, flag_extra=0x400),
+             syn.Fragment("chr1", pos - 70, 150, None, mapq=10)]
+    bam = syn.write_bam(tmp_path / "s.bam", genome, frags, read_length=100)
+    sites = pd.DataFrame({"chrom": ["chr1", "chr1", "chr9"], "pos": [pos, 2500, 10],
+                          "ref": [ref, genome["chr1"][2499:2501], "A"],
+                          "alt": [alt, genome["chr1"][2499], "C"],
+                          "variant_type": ["snv", "deletion", "snv"]})
+    out = count_sites(bam, sites, ReadFilterSettings(), fasta, end_collisions=True)
+    first = out.iloc[0]
+    assert (first.ref_count, first.alt_count) == (1, 1)
+    # 3 distinct end pairs of 150 bp (of 150 start positions) cover the site; 2 are counted
+    w150 = -math.log(1 - 3 / 150) / (3 / 150)
+    assert first.ref_molecules == pytest.approx(w150)
+    assert first.alt_molecules == pytest.approx(w150)
+    assert out[["ref_molecules", "alt_molecules"]].iloc[1:].isna().all().all()
+    corrected = correct_counts(out)
+    assert list(corrected.columns[-3:]) == ["ref_molecules", "alt_molecules",
+                                            "collision_factor"]
+    assert corrected["collision_factor"].iloc[0] == pytest.approx(round(w150, 4))
 
 
 def test_count_sample_corrects_only_when_asked(marked_bam, tmp_path):

@@ -73,10 +73,11 @@ def run(tmp_path_factory):
     sheet = pd.DataFrame([{"sample_id": s, **m} for s, m in meta.items()])
     controls = choose_controls(sheet, 200)
     counts = {}
-    for s, b in bams.items():
-        counts[s] = root / f"{s}.counts.tsv"
-        pipeline.count_sample(str(b), str(sites_path), meta[s]["patient_id"], s in controls,
-                              str(fasta), settings, str(counts[s]))
+    for p in patients:  # one counting job per patient, a folder of per-sample counts
+        mine = {s: str(b) for s, b in bams.items() if meta[s]["patient_id"] == p}
+        pipeline.count_patient(mine, str(sites_path), p, set(controls), str(fasta), settings,
+                               str(root / p / "counts"))
+        counts |= {s: root / p / "counts" / f"{s}.counts.tsv" for s in mine}
     out = {k: root / f"{k}.tsv" for k in ("background", "threshold", "controls")}
     pipeline.fit_background(str(sites_path), {s: str(c) for s, c in counts.items()}, meta,
                             controls, settings, str(out["background"]), str(out["threshold"]),
@@ -96,9 +97,25 @@ def run(tmp_path_factory):
                           str(root / "tracked_variants.tsv"), str(root / "snv_tf.tsv"))
     table = read_tsv(root / "tracked_variants.tsv", keep_default_na=False, na_values=[""])
     table["key"] = table["pos"].map({p: k for k, p in pos.items()})
-    return {"root": root, "table": table, "site": site, "pos": pos, "cand": cand}
+    return {"root": root, "table": table, "site": site, "pos": pos, "cand": cand,
+            "bams": bams, "counts": counts, "controls": controls, "fasta": fasta,
+            "settings": settings}
 
 
+def test_patient_counts_are_each_samples_own(run, tmp_path):
+    """The per-patient counting job (rule variants_count) writes, per sample, what counting that
+    sample alone writes: every site for a control, the patient's own sites otherwise."""
+    sites = str(run["root"] / "sites.tsv")
+    mine = {s: str(run["bams"][s]) for s in ("A_N", "A_1")}
+    pipeline.count_patient(mine, sites, "A", {"A_N"}, str(run["fasta"]), run["settings"],
+                           str(tmp_path / "counts"))
+    for sample, control in (("A_N", True), ("A_1", False)):
+        alone = tmp_path / f"{sample}.tsv"
+        pipeline.count_sample(mine[sample], sites, "A", control, str(run["fasta"]),
+                              run["settings"], str(alone))
+        assert (tmp_path / "counts" / f"{sample}.counts.tsv").read_text() == alone.read_text()
+    n_all = len(read_tsv(tmp_path / "counts" / "A_N.counts.tsv"))
+    assert len(read_tsv(tmp_path / "counts" / "A_1.counts.tsv")) < n_all == len(read_tsv(sites))
 def test_candidates_and_sites(run):
     cands = {p: read_tsv(c) for p, c in run["cand"].items()}
     a_pos = set(cands["A"]["pos"])
@@ -164,7 +181,7 @@ def test_failed_identity_normal_is_not_the_germline_filter(run, tmp_path):
                                       str(tmp_path / "A.vcf.gz"))
     pipeline.call_patient(
         "A", pipeline.PatientCallInputs(
-            str(root / "sites.tsv"), {s: str(root / f"{s}.counts.tsv") for s in ids}, meta,
+            str(root / "sites.tsv"), {s: str(run["counts"][s]) for s in ids}, meta,
             str(root / "background.tsv"), str(root / "threshold.tsv"), str(root / "controls.tsv"),
             str(root / "genome.fa"), identity=str(identity)),
         {"discovery": {}, "background": {}, "detection": {}, "classification": {},

@@ -259,14 +259,3 @@ def report_cohort_inputs(wildcards):
 def all_targets(wildcards):
     return ALL_TARGETS
 
-
-# -- mrd: the molecules the residual-disease stage counts (docs/mrd.md, "Molecules") --------
-def mrd_bam(wildcards):
-    """The molecules the residual-disease counts read: the UMI consensus BAM where the sample has
-    UMIs, else the deduplicated alignment (the variant pileups' BAM, umi.smk)."""
-    return UMI_PILEUP_BAM[wildcards.sample]
-
-
-def mrd_bai(wildcards):
-    return f"{mrd_bam(wildcards)}.bai"
-

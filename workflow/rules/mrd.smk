@@ -9,10 +9,24 @@ from plasmatrack.variants.background import choose_controls as _mrd_controls
 MRD_CONFIG = config["mrd"]
 MRD_SITES = tables.MRD_SITES.path
 MRD_CALLS = tables.MRD_CALLS.path
-MRD_COUNTS = sample_paths("results/mrd/{patient}/{sample}.counts.tsv")
+# One counting job per patient writes a folder of per-sample counts: 1 job instead of one per
+# sample keeps the planning of a large cohort shorter (docs/cluster.md, "Scale").
+MRD_COUNTS_DIR = "results/mrd/{patient}/counts"
+MRD_COUNT_FILE = MRD_COUNTS_DIR + "/{sample}.counts.tsv"
 # Counted at every patient's sites (the background's controls); the others at their own sites.
 MRD_CONTROLS = set(_mrd_controls(SAMPLES, MRD_CONFIG["max_control_samples"]))
-MRD_IS_CONTROL = {s: s in MRD_CONTROLS for s in SAMPLES["sample_id"]}
+MRD_BY_PATIENT = {
+    patient: {
+        "samples": list(rows["sample_id"]),
+        # the molecules the counts read: the UMI consensus BAM where the sample has UMIs, else
+        # the deduplicated alignment (the variant pileups' BAM, umi.smk)
+        "bams": pileup_bams(rows),
+        "bais": pileup_bams(rows, index=True),
+        "controls": [s for s in rows["sample_id"] if s in MRD_CONTROLS],
+        "runtime": 15 * len(rows),
+    }
+    for patient, rows in SAMPLES.groupby("patient_id", sort=True)
+}
 MRD_DRAWS = [
     {
         "sample_id": row.sample_id,
@@ -53,22 +67,23 @@ rule mrd_sites:
 
 rule mrd_count:
     input:
-        bam=mrd_bam,
-        bai=mrd_bai,
+        bams=patient_item(MRD_BY_PATIENT, "bams"),
+        bais=patient_item(MRD_BY_PATIENT, "bais"),
         sites=MRD_SITES,
     output:
-        counts="results/mrd/{patient}/{sample}.counts.tsv",
+        counts=directory(MRD_COUNTS_DIR),
     params:
-        control=sample_item(MRD_IS_CONTROL),
+        samples=patient_item(MRD_BY_PATIENT, "samples"),
+        controls=patient_item(MRD_BY_PATIENT, "controls"),
         settings=MRD_CONFIG,
     log:
-        "logs/mrd/{patient}/{sample}.count.log",
+        "logs/mrd/{patient}/count.log",
     benchmark:
-        "benchmarks/mrd/{patient}/{sample}.count.tsv"
+        "benchmarks/mrd/{patient}/count.tsv"
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=patient_item(MRD_BY_PATIENT, "runtime"),
     conda:
         "../../envs/python.yaml"
     script:
@@ -78,13 +93,14 @@ rule mrd_count:
 rule mrd_call:
     input:
         sites=MRD_SITES,
-        counts=MRD_COUNTS,
+        counts=expand(MRD_COUNTS_DIR, patient=PATIENTS),
         # draws failing sample identity are nobody's control (docs/qc.md); only when it runs
         identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         calls=MRD_CALLS,
     params:
         samples=list(SAMPLES["sample_id"]),
+        count_files=sample_paths(MRD_COUNT_FILE),
         draws=MRD_DRAWS,
         settings=MRD_CONFIG,
     log:

@@ -39,17 +39,23 @@ VARIANTS_SAMPLE_META = {
     }
     for row in SAMPLES.itertuples(index=False)
 }
-VARIANTS_COUNT_SCOPE = {
-    sample: ("all" if sample in VARIANTS_CONTROL_SAMPLES else "patient")
-    for sample in SAMPLES["sample_id"]
-}
+# One counting job per patient writes a folder of per-sample counts: 1 job instead of one per
+# sample keeps the planning of a large cohort shorter (docs/cluster.md, "Scale").
+VARIANTS_COUNTS_DIR = "results/variants/{patient}/counts"
+VARIANTS_COUNT_FILE = VARIANTS_COUNTS_DIR + "/{sample}.counts.tsv"
 VARIANTS_BY_PATIENT = {
     patient: {
         "plasma_ids": list(rows.loc[rows["sample_type"] == "plasma", "sample_id"]),
         # the consensus BAM for samples with UMIs (umi.smk)
         "plasma_bams": pileup_bams(rows[rows["sample_type"] == "plasma"]),
         "plasma_bais": pileup_bams(rows[rows["sample_type"] == "plasma"], index=True),
-        "counts": sample_paths("results/variants/{patient}/{sample}.counts.tsv", rows),
+        "samples": list(rows["sample_id"]),
+        "bams": pileup_bams(rows),
+        "bais": pileup_bams(rows, index=True),
+        # counted at every site of the cohort: the background's controls
+        "controls": [s for s in rows["sample_id"] if s in VARIANTS_CONTROL_SAMPLES],
+        "counts": sample_paths(VARIANTS_COUNT_FILE, rows),
+        "runtime": 30 * len(rows),
     }
     for patient, rows in SAMPLES.groupby("patient_id", sort=True)
 }
@@ -119,24 +125,25 @@ rule variants_sites:
 
 rule variants_count:
     input:
-        bam=sample_item(UMI_PILEUP_BAM),
-        bai=sample_item(UMI_PILEUP_BAI),
+        bams=patient_item(VARIANTS_BY_PATIENT, "bams"),
+        bais=patient_item(VARIANTS_BY_PATIENT, "bais"),
         sites=VARIANTS_SITES,
         fasta=REF,
         fai=f"{REF}.fai",
     output:
-        counts="results/variants/{patient}/{sample}.counts.tsv",
+        counts=directory(VARIANTS_COUNTS_DIR),
     params:
-        scope=sample_item(VARIANTS_COUNT_SCOPE),
+        samples=patient_item(VARIANTS_BY_PATIENT, "samples"),
+        controls=patient_item(VARIANTS_BY_PATIENT, "controls"),
         settings=VARIANTS_CONFIG,
     log:
-        "logs/variants/{patient}/{sample}.count.log",
+        "logs/variants/{patient}/count.log",
     benchmark:
-        "benchmarks/variants/{patient}/{sample}.count.tsv"
+        "benchmarks/variants/{patient}/count.tsv"
     threads: VARIANTS_CONFIG["threads"]
     resources:
         mem_mb=VARIANTS_CONFIG["mem_mb"],
-        runtime=60,
+        runtime=patient_item(VARIANTS_BY_PATIENT, "runtime"),
     conda:
         "../../envs/python.yaml"
     script:
@@ -146,11 +153,12 @@ rule variants_count:
 rule variants_background:
     input:
         sites=VARIANTS_SITES,
-        counts=sample_paths("results/variants/{patient}/{sample}.counts.tsv"),
+        counts=expand(VARIANTS_COUNTS_DIR, patient=PATIENTS),
     output:
         **VARIANTS_BACKGROUND,
     params:
         samples=list(SAMPLES["sample_id"]),
+        count_files=sample_paths(VARIANTS_COUNT_FILE),
         meta=VARIANTS_SAMPLE_META,
         controls=VARIANTS_CONTROL_SAMPLES,
         settings=VARIANTS_CONFIG,
@@ -169,7 +177,7 @@ rule variants_background:
 rule variants_call:
     input:
         sites=VARIANTS_SITES,
-        counts=patient_item(VARIANTS_BY_PATIENT, "counts"),
+        counts=VARIANTS_COUNTS_DIR,
         background=VARIANTS_BACKGROUND["background"],
         threshold=VARIANTS_BACKGROUND["threshold"],
         controls=VARIANTS_BACKGROUND["controls"],
@@ -183,7 +191,8 @@ rule variants_call:
         vcf="results/variants/{patient}.vcf.gz",
         tbi="results/variants/{patient}.vcf.gz.tbi",
     params:
-        samples=patient_sample_field("sample_id"),
+        samples=patient_item(VARIANTS_BY_PATIENT, "samples"),
+        count_files=patient_item(VARIANTS_BY_PATIENT, "counts"),
         meta=VARIANTS_SAMPLE_META,
         settings=VARIANTS_CONFIG,
     log:

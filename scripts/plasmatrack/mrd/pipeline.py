@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import pandas as pd
 
@@ -68,14 +69,25 @@ def count_molecules(bam: str | Path, sites: pd.DataFrame, settings: MrdSettings)
     return counted[COUNT_COLUMNS + LENGTH_COUNT_COLUMNS]
 
 
-def run_mrd_count(bam: str | Path, sites_path: str | Path, out: str | Path,
-                  settings: MrdSettings, patient: str | None = None) -> None:
-    """Count one sample at the cohort's MRD sites: every site for a control sample
-    (``patient`` None), else its own ``patient``'s sites only."""
+def run_mrd_count_patient(bams: dict[str, str], sites_path: str | Path, out_dir: str | Path,
+                          settings: MrdSettings, patient: str,
+                          controls: Collection[str] = ()) -> None:
+    """Count every sample of one ``patient`` (sample ID -> BAM ``bams``) into
+    ``out_dir``/<sample>.counts.tsv (rule mrd_count: one job per patient, not per sample, keeps
+    the job count of a large cohort down; docs/cluster.md): a sample in ``controls`` at every
+    site, the others at the patient's own sites."""
     sites = read_tsv(sites_path, dtype={"patient_id": str, "chrom": str})
-    if patient is not None:
-        sites = sites[sites["patient_id"] == patient]
-    write_tsv(count_molecules(bam, sites, settings), out)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for sample, bam in bams.items():
+        if id_problem(sample):
+            raise InputError(f"mrd: sample ID {sample!r}: {id_problem(sample)}")
+        own = _own_sites(sites, None if sample in controls else patient)
+        write_tsv(count_molecules(bam, own, settings), Path(out_dir) / f"{sample}.counts.tsv")
+
+
+def _own_sites(sites: pd.DataFrame, patient: str | None) -> pd.DataFrame:
+    """The sites a sample is counted at: all (``patient`` None: a control), else its patient's."""
+    return sites if patient is None else sites[sites["patient_id"] == patient]
 
 
 def _long_counts(counts: dict[str, pd.DataFrame]) -> pd.DataFrame:

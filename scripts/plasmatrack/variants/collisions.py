@@ -17,31 +17,30 @@ is that of a random molecule of its end pair, so weighting each allele's kept fr
 ``w_L`` estimates its distinct molecules. PCR duplicates do not change ``D_L`` (they share their
 molecule's ends), so the estimate holds whatever the duplicate rate.
 
+The streaming counter (``pileup.count_sites(..., end_collisions=True)``) gathers what the model
+needs in its one pass over the reads: for every SNV site an ``EndPairs`` tally of the distinct
+end pairs, and its own fragment-length histograms of the counted ref and alt fragments.
+
 Coordinates: sites 1-based ``pos`` (VCF) in tables, 0-based inside.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..config import settings_kwargs
-from ..errors import InputError
-from .cigar import query_position
-from .pileup import ReadFilterSettings
-from .sites import SNV, variant_type
 
 # Occupancy at or above this is treated as this: a length whose every start is taken says only
 # that there are many molecules, not how many, so the weight is capped (-ln(0.05)/0.95 = 3.15).
 MAX_OCCUPANCY = 0.95
 # Reads that are not counted anywhere: unmapped, secondary, QC-fail, supplementary (0xB04).
 # Duplicates stay in: they do not add end pairs, and they are how a collision is seen.
-_NOT_A_FRAGMENT = 0x4 | 0x100 | 0x200 | 0x800
-COLLISION_COLUMNS = ["ref_molecules", "alt_molecules", "collision_factor"]
+NOT_A_FRAGMENT = 0x4 | 0x100 | 0x200 | 0x800
+MOLECULE_COLUMNS = ["ref_molecules", "alt_molecules"]
+COLLISION_COLUMNS = MOLECULE_COLUMNS + ["collision_factor"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,14 @@ def length_weights(end_pair_lengths: np.ndarray, read_length: int) -> np.ndarray
     lengths (bp) of the distinct end pairs that cover a site and the read length (bp)."""
     lengths = np.asarray(end_pair_lengths, dtype=np.int64)
     size = int(lengths.max()) + 1 if lengths.size else 1
-    distinct = np.bincount(lengths, minlength=size).astype(float)
-    starts = np.minimum(np.arange(size), 2 * max(int(read_length), 1)).astype(float)
+    return weights_from_distinct(np.bincount(lengths, minlength=size), read_length)
+
+
+def weights_from_distinct(distinct: np.ndarray, read_length: int) -> np.ndarray:
+    """``length_weights`` from the number of distinct end pairs of each length L = 0 ... max
+    (``distinct[L]``) and the read length (bp)."""
+    distinct = np.asarray(distinct, dtype=float)
+    starts = np.minimum(np.arange(distinct.size), 2 * max(int(read_length), 1)).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         occupancy = np.minimum(np.where(starts > 0, distinct / starts, 0.0), MAX_OCCUPANCY)
         weight = np.where(occupancy > 0, -np.log1p(-occupancy) / occupancy, 1.0)
@@ -79,20 +84,45 @@ def estimated_molecules(allele_lengths: np.ndarray, weights: np.ndarray) -> floa
     return float(weights[lengths[known]].sum() + (~known).sum())
 
 
-@dataclass
-class SiteFragments:
-    """What one site shows: the lengths of its distinct end pairs (every fragment, duplicates
-    collapsed, any quality) and the lengths of the counted ref and alt fragments."""
+class EndPairs:
+    """The distinct end pairs (fragment start, length) of the fragments covering one SNV site,
+    duplicates collapsed, as the counter streams them. Per length one integer whose bit k says
+    that a fragment starting k bp left of the site was seen: the tally is bounded by the lengths
+    and start positions, whatever the depth."""
 
-    end_pairs: np.ndarray
-    ref: np.ndarray
-    alt: np.ndarray
-    read_length: int
+    __slots__ = ("pos0", "starts", "read_length")
 
-    def molecules(self) -> tuple[float, float]:
-        """(ref, alt) distinct molecules estimated behind the counted fragments."""
-        w = length_weights(self.end_pairs, self.read_length)
-        return estimated_molecules(self.ref, w), estimated_molecules(self.alt, w)
+    def __init__(self, pos0: int):
+        self.pos0 = pos0
+        self.starts: dict[int, int] = {}  # length (bp) -> bit mask of start offsets
+        self.read_length = 0
+
+    def add(self, start: int, length: int, read_length: int) -> None:
+        """One read of a proper pair covering the site: its fragment's 0-based start (``start``
+        <= the site), length (bp, |TLEN|) and the read's length (bp)."""
+        self.starts[length] = self.starts.get(length, 0) | (1 << (self.pos0 - start))
+        if read_length > self.read_length:
+            self.read_length = read_length
+
+    def molecules(self, ref_lengths: dict[int, int], ref_unknown: int,
+                  alt_lengths: dict[int, int], alt_unknown: int) -> tuple[float, float]:
+        """(ref, alt) distinct molecules behind the counted fragments, given per allele its
+        fragment-length histogram (length bp -> fragments) and its fragments of unknown length
+        (not a proper pair: one molecule each)."""
+        size = max(self.starts, default=0) + 1
+        distinct = np.zeros(size, dtype=np.int64)
+        for length, mask in self.starts.items():
+            distinct[length] = mask.bit_count()
+        weights = weights_from_distinct(distinct, self.read_length)
+        return (estimated_molecules(_expand(ref_lengths, ref_unknown), weights),
+                estimated_molecules(_expand(alt_lengths, alt_unknown), weights))
+
+
+def _expand(lengths: dict[int, int], unknown: int) -> np.ndarray:
+    """One length per fragment (0 for unknown) from a length histogram."""
+    values = np.fromiter(lengths, dtype=np.int64, count=len(lengths))
+    counts = np.fromiter(lengths.values(), dtype=np.int64, count=len(lengths))
+    return np.concatenate([np.repeat(values, counts), np.zeros(unknown, dtype=np.int64)])
 
 
 def rebalance(counts: pd.DataFrame, molecules: pd.DataFrame) -> pd.DataFrame:
@@ -122,66 +152,8 @@ def rebalance(counts: pd.DataFrame, molecules: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _site_fragments(bam, chrom: str, pos0: int, ref: str, alt: str,
-                    filters: ReadFilterSettings) -> SiteFragments:
-    """Read one SNV site: end pairs of every proper pair covering it, and the lengths of the
-    fragments counted as ref or alt with the pileup's filters (mates once; mates that disagree
-    are left out, as ``pileup`` does; length 0 when the pair is not proper: weight 1)."""
-    end_pairs: set[tuple[int, int]] = set()
-    seen: dict[str, tuple[int, int]] = {}
-    read_length = 0
-    for read in bam.fetch(chrom, pos0, pos0 + 1):
-        flag = read.flag
-        if flag & _NOT_A_FRAGMENT:
-            continue
-        qpos = query_position(read.cigartuples, read.reference_start, pos0)
-        if qpos < 0:
-            continue
-        tlen = abs(read.template_length) if flag & 0x2 else 0
-        if tlen:
-            read_length = max(read_length, read.query_length)
-            end_pairs.add((min(read.reference_start, read.next_reference_start), tlen))
-        if (flag & filters.flag_filter or read.mapping_quality < filters.min_mapping_quality
-                or (filters.require_proper_pair and not tlen)):
-            continue
-        if read.query_qualities[qpos] < filters.min_base_quality:
-            continue
-        base = read.query_sequence[qpos]
-        allele = 0 if base == ref else 1 if base == alt else 2
-        previous = seen.get(read.query_name)
-        seen[read.query_name] = (allele if previous is None or previous[0] == allele else 3, tlen)
-    kept = np.array(list(seen.values()), dtype=np.int64).reshape(-1, 2)
-    lengths = np.array([length for _, length in end_pairs], dtype=np.int64)
-    return SiteFragments(lengths, kept[kept[:, 0] == 0, 1], kept[kept[:, 0] == 1, 1],
-                         read_length)
-
-
-def site_molecules(bam_path: str | Path, sites: pd.DataFrame,
-                   filters: ReadFilterSettings | None = None) -> pd.DataFrame:
-    """ref_molecules, alt_molecules estimated at each SNV of ``sites`` (chrom, pos 1-based, ref,
-    alt), one row per site in order; NaN for indels and contigs the BAM lacks."""
-    import pysam
-
-    filters = filters or ReadFilterSettings()
-    rows = []
-    try:
-        bam = pysam.AlignmentFile(str(bam_path), "rb")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{bam_path}: cannot open as an indexed BAM ({exc})") from None
-    with bam:
-        contigs = set(bam.references)
-        for site in sites.itertuples(index=False):
-            if variant_type(site.ref, site.alt) != SNV or site.chrom not in contigs:
-                rows.append((math.nan, math.nan))
-                continue
-            frags = _site_fragments(bam, site.chrom, int(site.pos) - 1, site.ref, site.alt,
-                                    filters)
-            rows.append(frags.molecules())
-    return pd.DataFrame(rows, columns=["ref_molecules", "alt_molecules"])
-
-
-def correct_counts(bam_path: str | Path, sites: pd.DataFrame, counts: pd.DataFrame,
-                   filters: ReadFilterSettings | None = None) -> pd.DataFrame:
-    """``counts`` (from ``pileup.count_sites`` on the same BAM and sites) with the ref/alt split
-    of every SNV corrected for end collisions (``rebalance``)."""
-    return rebalance(counts, site_molecules(bam_path, sites, filters))
+def correct_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Counts from ``pileup.count_sites(..., end_collisions=True)`` (``COUNT_COLUMNS`` plus
+    ref_molecules, alt_molecules) with the ref/alt split of every SNV corrected for end
+    collisions (``rebalance``)."""
+    return rebalance(counts, counts[MOLECULE_COLUMNS])

@@ -20,6 +20,10 @@ open one is final once the reads have passed the site. When the flag filter lets
 supplementary records through (more than two reads per name), fragments stay open until their
 site is passed, as the mates cannot be told apart by the mate fields alone.
 
+With ``end_collisions`` the same pass also tallies, at every SNV site, the distinct fragment end
+pairs of all reads covering it (duplicates included: ``collisions.EndPairs``), which the
+end-collision correction needs beside the ref and alt length histograms kept anyway.
+
 Coordinates: sites use 1-based ``pos`` (VCF); the counter works in 0-based positions.
 """
 
@@ -33,6 +37,7 @@ import pandas as pd
 
 from ..config import settings_kwargs
 from ..errors import InputError
+from .collisions import MOLECULE_COLUMNS, NOT_A_FRAGMENT, EndPairs
 from .cigar import DELETION_EVENT, INSERTION_EVENT, indel_events, query_position
 from .sites import DELETION, INSERTION, SNV, Reference, indel_class
 
@@ -78,10 +83,10 @@ class _Site:
     fragments still open (query name -> observation) because their other mate may yet show."""
 
     __slots__ = ("index", "kind", "pos0", "ref_base", "alt_base", "length", "anchors",
-                 "start", "end", "open", "counts", "reverse", "discordant", "lengths")
+                 "start", "end", "open", "counts", "reverse", "discordant", "lengths", "ends")
 
     def __init__(self, index: int, kind: str, pos0: int, ref: str, alt: str,
-                 reference: Reference | None, chrom: str):
+                 reference: Reference | None, chrom: str, end_pairs: bool = False):
         self.index = index
         self.kind = kind
         self.pos0 = pos0
@@ -92,6 +97,8 @@ class _Site:
         # Fragment length (bp) -> fragments, for REF and ALT: bounded by the length range,
         # not by depth, and enough for exact medians and length bins.
         self.lengths: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        # distinct end pairs covering an SNV, for the end-collision correction (collisions.py)
+        self.ends = EndPairs(pos0) if end_pairs and kind == SNV else None
         if kind == SNV:
             self.ref_base, self.alt_base = ref, alt
             self.length, self.anchors = 0, {}
@@ -173,9 +180,12 @@ def _mate_start(read, flag: int) -> int:
     return read.next_reference_start
 
 
-def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSettings) -> None:
+def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSettings,
+                  end_pairs: bool = False) -> None:
     """Stream the reads of one window (sites sorted by start), record each read's observation
-    at every site it covers, and close each site once the reads have passed it."""
+    at every site it covers, and close each site once the reads have passed it. With
+    ``end_pairs`` every read of a proper pair (filtered or not, duplicates included) also adds
+    its fragment's end pair to the SNV sites it covers."""
     window = sorted(window, key=lambda s: s.start)
     n_sites = len(window)
     flag_filter = filters.flag_filter
@@ -189,19 +199,44 @@ def _count_window(bam, chrom: str, window: list[_Site], filters: ReadFilterSetti
     fetch_end = max(s.end for s in window) + 1
     for read in bam.fetch(chrom, window[0].start, fetch_end):
         flag = read.flag
-        if flag & flag_filter or read.mapping_quality < min_mapq:
-            continue
-        if proper_only and not flag & 0x2:
-            continue
         read_start = read.reference_start
+        # reads are sorted: sites ending left of this read are passed for every later read too
         while first < n_sites and window[first].end < read_start:
             window[first].close()
             first += 1
         if first == n_sites:
             break
+        if end_pairs and flag & 0x2 and not flag & NOT_A_FRAGMENT:
+            _record_end_pair(read, window, first)
+        if flag & flag_filter or read.mapping_quality < min_mapq:
+            continue
+        if proper_only and not flag & 0x2:
+            continue
         _observe_read(read, flag, window, first, filters.min_base_quality, final_early)
     for site in window:
         site.close()
+
+
+def _record_end_pair(read, window: list[_Site], first: int) -> None:
+    """Add the read's fragment end pair (start, |TLEN|) to every SNV site of ``window[first:]``
+    where the read has an aligned base (as the fragment counts require)."""
+    length = abs(read.template_length)
+    read_end = read.reference_end
+    if not length or read_end is None:
+        return
+    read_start = read.reference_start
+    start = min(read_start, read.next_reference_start)
+    cigar = None
+    for k in range(first, len(window)):
+        site = window[k]
+        if site.start >= read_end:
+            break
+        if site.ends is None or site.pos0 < read_start:
+            continue
+        if cigar is None:
+            cigar = read.cigartuples
+        if query_position(cigar, read_start, site.pos0) >= 0:
+            site.ends.add(start, length, read.query_length)
 
 
 def _observe_read(read, flag: int, window: list[_Site], first: int, min_bq: int,
@@ -287,7 +322,9 @@ def _median(hist: dict[int, int]) -> float:
     raise AssertionError("unreachable: the counts sum to n")
 
 
-def _summarise(site: _Site, short_fragment_length: int | None = None) -> dict:
+def _summarise(site: _Site, short_fragment_length: int | None = None,
+               end_collisions: bool = False) -> dict:
+    """One output row's counts (``count_sites``) from a closed site's tallies."""
     counts, reverse = site.counts, site.reverse
     out = {"ref_count": counts[REF], "alt_count": counts[ALT], "other_count": counts[OTHER],
            "depth": sum(counts), "discordant": site.discordant}
@@ -301,13 +338,26 @@ def _summarise(site: _Site, short_fragment_length: int | None = None) -> dict:
             out[f"{label}_short"] = sum(n for length, n in hist.items()
                                         if length < short_fragment_length)
             out[f"{label}_sized"] = sum(hist.values())
+    if end_collisions:
+        out.update(zip(MOLECULE_COLUMNS, _molecules(site)))
     return out
+
+
+def _molecules(site: _Site) -> tuple[float, float]:
+    """(ref, alt) molecules estimated behind an SNV site's counted fragments; NaN for an indel
+    or a contig the BAM lacks (no end pairs were tallied)."""
+    if site.ends is None:
+        return math.nan, math.nan
+    ref, alt = site.lengths
+    return site.ends.molecules(ref, site.counts[REF] - sum(ref.values()),
+                               alt, site.counts[ALT] - sum(alt.values()))
 
 
 def count_sites(bam_path: str | Path, sites: pd.DataFrame,
                 filters: ReadFilterSettings | None = None,
                 reference: Reference | str | Path | None = None,
-                short_fragment_length: int | None = None) -> pd.DataFrame:
+                short_fragment_length: int | None = None,
+                end_collisions: bool = False) -> pd.DataFrame:
     """Count fragments supporting ref, alt and other alleles at each site of ``sites``
     (columns chrom, pos (1-based), ref, alt, variant_type as from ``sites.validate_sites``).
 
@@ -319,40 +369,54 @@ def count_sites(bam_path: str | Path, sites: pd.DataFrame,
     ``reference`` (FASTA path or ``Reference``) lets indels be matched at every equivalent
     placement within a repeat; without it only the given placement counts.
     ``short_fragment_length`` (bp) appends ``LENGTH_BIN_COLUMNS``: per allele, the fragments of
-    known length and those shorter than it (for fragment-length weighting)."""
-    import pysam
-
+    known length and those shorter than it (for fragment-length weighting).
+    ``end_collisions`` appends ``collisions.MOLECULE_COLUMNS``: the distinct molecules estimated
+    behind each SNV's ref and alt fragments (NaN for indels and contigs the BAM lacks), for
+    ``collisions.correct_counts``."""
     filters = filters or ReadFilterSettings()
     own_reference = isinstance(reference, (str, Path))
     ref_obj = Reference(reference) if own_reference else reference
-    rows: list[dict | None] = [None] * len(sites)
     try:
-        try:
-            bam = pysam.AlignmentFile(str(bam_path), "rb")
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{bam_path}: cannot open as an indexed BAM ({exc})") from None
-        with bam:
-            if not bam.has_index():
-                raise InputError(f"{bam_path}: no index (.bai) found; run samtools index")
-            contigs = set(bam.references)
-            by_chrom: dict[str, list[_Site]] = {}
-            for i, row in enumerate(sites.itertuples(index=False)):
-                kind = getattr(row, "variant_type", None) or _kind(row.ref, row.alt)
-                by_chrom.setdefault(row.chrom, []).append(
-                    _Site(i, kind, int(row.pos) - 1, row.ref, row.alt, ref_obj, row.chrom))
-            for chrom, chrom_sites in by_chrom.items():
-                for window in _windows(chrom_sites):
-                    if chrom in contigs:
-                        _count_window(bam, chrom, window, filters)
-                    for site in window:
-                        rows[site.index] = _summarise(site, short_fragment_length)
+        rows = _count_bam(bam_path, sites, filters, ref_obj,
+                          lambda site: _summarise(site, short_fragment_length, end_collisions),
+                          end_collisions)
     finally:
         if own_reference and ref_obj is not None:
             ref_obj.close()
-    columns = COUNT_COLUMNS + (LENGTH_BIN_COLUMNS if short_fragment_length is not None else [])
+    columns = (COUNT_COLUMNS + (LENGTH_BIN_COLUMNS if short_fragment_length is not None else [])
+               + (MOLECULE_COLUMNS if end_collisions else []))
     counts = pd.DataFrame(rows, columns=columns[4:])
     out = pd.concat([sites[["chrom", "pos", "ref", "alt"]].reset_index(drop=True), counts], axis=1)
     return out[columns]
+
+
+def _count_bam(bam_path: str | Path, sites: pd.DataFrame, filters: ReadFilterSettings,
+               reference: Reference | None, summarise, end_collisions: bool) -> list[dict]:
+    """``summarise(site)`` of every site of ``sites`` after counting it in the BAM, in order."""
+    import pysam
+
+    rows: list[dict | None] = [None] * len(sites)
+    try:
+        bam = pysam.AlignmentFile(str(bam_path), "rb")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{bam_path}: cannot open as an indexed BAM ({exc})") from None
+    with bam:
+        if not bam.has_index():
+            raise InputError(f"{bam_path}: no index (.bai) found; run samtools index")
+        contigs = set(bam.references)
+        by_chrom: dict[str, list[_Site]] = {}
+        for i, row in enumerate(sites.itertuples(index=False)):
+            kind = getattr(row, "variant_type", None) or _kind(row.ref, row.alt)
+            by_chrom.setdefault(row.chrom, []).append(
+                _Site(i, kind, int(row.pos) - 1, row.ref, row.alt, reference, row.chrom,
+                      end_pairs=end_collisions and row.chrom in contigs))
+        for chrom, chrom_sites in by_chrom.items():
+            for window in _windows(chrom_sites):
+                if chrom in contigs:
+                    _count_window(bam, chrom, window, filters, end_collisions)
+                for site in window:
+                    rows[site.index] = summarise(site)
+    return rows
 
 
 def _kind(ref: str, alt: str) -> str:

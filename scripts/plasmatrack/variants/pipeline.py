@@ -5,8 +5,9 @@
    hotspots) -> results/variants/{patient}/candidates.tsv
 2. ``build_sites``: the cohort's site list, annotated (with a GFF3: consequence, transcript,
    HGVS), with the patients carrying each site -> results/variants/sites.tsv
-3. ``count_sample``: fragment counts of one sample at its sites (all sites for control samples)
-   -> results/variants/{patient}/{sample}.counts.tsv
+3. ``count_patient``: ``count_sample`` (fragment counts of one sample at its sites, all sites
+   for control samples) for every sample of a patient
+   -> results/variants/{patient}/counts/{sample}.counts.tsv
 4. ``fit_background``: background per site, blacklist, calibrated threshold
    -> results/variants/background.tsv, detection_threshold.tsv, control_observations.tsv
 5. ``call_patient``: status, category, annotation, SNV tumour fraction, VCF of one patient
@@ -24,6 +25,7 @@ from typing import Collection
 import pandas as pd
 
 from ..errors import InputError
+from ..ids import id_problem
 from ..io import atomic_open, read_tsv, write_tsv
 from ..qc.identity_exclusion import read_left_out
 from .annotate import annotate_sites, read_hotspots
@@ -176,10 +178,24 @@ def count_sample(bam: str, sites_path: str, patient_id: str, all_sites: bool,
         tracked = sites["tracked_by"].fillna("").map(parse_patients)
         sites = sites[[patient_id in t for t in tracked]].reset_index(drop=True)
     filters = ReadFilterSettings.from_config(variants_config)
-    counts = count_sites(bam, sites, filters, reference_fasta)
-    if CollisionSettings.from_config(variants_config).collision_correction:
-        counts = correct_counts(bam, sites, counts, filters)
-    write_tsv(counts, out_path)
+    collisions = CollisionSettings.from_config(variants_config).collision_correction
+    counts = count_sites(bam, sites, filters, reference_fasta, end_collisions=collisions)
+    write_tsv(correct_counts(counts) if collisions else counts, out_path)
+
+
+def count_patient(bams: dict[str, str], sites_path: str, patient_id: str,
+                  controls: Collection[str], reference_fasta: str, variants_config: dict,
+                  out_dir: str) -> None:
+    """``count_sample`` for every sample of one patient (sample ID -> BAM ``bams``) into
+    ``out_dir``/<sample>.counts.tsv; a sample in ``controls`` at every site (rule
+    variants_count: one job per patient, not per sample, keeps the job count of a large cohort
+    down; docs/cluster.md)."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for sample, bam in bams.items():
+        if id_problem(sample):
+            raise InputError(f"variants: sample ID {sample!r}: {id_problem(sample)}")
+        count_sample(bam, sites_path, patient_id, sample in controls, reference_fasta,
+                     variants_config, str(Path(out_dir) / f"{sample}.counts.tsv"))
 
 
 def _load_counts(count_files: dict[str, str], sample_meta: dict[str, dict]) -> pd.DataFrame:
@@ -472,8 +488,9 @@ def _count_tracked(inputs: TrackInputs, filters: ReadFilterSettings,
     reference = Reference(inputs.reference_fasta) if inputs.reference_fasta else None
 
     def count(path: str) -> pd.DataFrame:
-        counts = count_sites(path, sites, filters, reference)
-        return correct_counts(path, sites, counts, filters) if collision_correction else counts
+        counts = count_sites(path, sites, filters, reference,
+                             end_collisions=collision_correction)
+        return correct_counts(counts) if collision_correction else counts
 
     try:
         sites, warnings = read_sites(inputs.sites, reference)
