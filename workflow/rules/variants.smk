@@ -147,6 +147,8 @@ rule variants_background:
     input:
         sites=VARIANTS_SITES,
         counts=sample_paths("results/variants/{patient}/{sample}.counts.tsv"),
+        # draws failing sample identity are nobody's control (docs/qc.md); only when it runs
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         **VARIANTS_BACKGROUND,
     params:
