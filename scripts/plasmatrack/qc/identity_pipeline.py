@@ -1,6 +1,7 @@
-"""File edges of sample identity: the rules ``qc_fingerprint_sites``, ``qc_fingerprint`` and
-``qc_identity`` and ``plasmatrack qc-identity`` call these; they read and write, the computing
-is in ``identity``, ``identity_checks`` and ``identity_contamination``."""
+"""File edges of sample identity: the rules ``qc_fingerprint_sites``, ``qc_sample`` (the
+per-sample fingerprint, in the QC job) and ``qc_identity``, and ``plasmatrack qc`` /
+``plasmatrack qc-identity``, call these; they read and write, the computing is in ``identity``,
+``identity_checks`` and ``identity_contamination``."""
 
 from __future__ import annotations
 
@@ -59,6 +60,16 @@ def run_fingerprint_sites(out_tsv: str | Path, settings: IdentitySettings, refer
         log.warning("no fingerprint sites: identity is undetermined for every sample")
     write_tsv(table[[*SITE_COLUMNS, AF_COLUMN]], out_tsv)
     return table
+
+
+@dataclass(frozen=True)
+class FingerprintJob:
+    """A sample's fingerprint as part of its QC job (``qc.run_sample_qc``): the cohort's sites
+    (``FINGERPRINT_SITES``), where to write the counts, and the ``qc.identity`` settings."""
+
+    sites: str | Path
+    out: str | Path
+    settings: IdentitySettings
 
 
 def run_fingerprint(bam: str | Path, sites_tsv: str | Path, out_tsv: str | Path,
