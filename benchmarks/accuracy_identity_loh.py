@@ -7,12 +7,13 @@
 RUN_DIR: a pipeline run (``results/align/<patient>/<sample>.bam``,
 ``results/qc/fingerprint_sites.tsv``); COHORT_DIR: its ``samples.tsv``. Independently of both
 simulators, LOH is injected into the aligned reads: the draw's patient's heterozygous sites (its
-normal's genotype) on the first half of the contigs (whole-contig LOH: half of the genome) lose
+normal's genotype) on the first half of the contigs (whole-contig LOH over about half of the genome) lose
 one allele in the tumour, alternately the ref and the alt allele by contig (copy-neutral LOH).
 At tumour fraction ``tf`` the lost allele's share of the fragments there falls from 1/2 to
 (1 - tf) / 2, so each fragment carrying it is dropped (whole fragment, by read name) with
-probability 2 tf / (1 + tf) (2/3 at tf 0.5). Then every sample is fingerprinted and identity is run with and without
-the normals; prints the LOH draw's verdict, relatedness to its own samples and contamination.
+probability 2 tf / (1 + tf) (2/3 at tf 0.5). Then every sample is fingerprinted and identity
+is run with and without the normals; prints the LOH draw's verdict, relatedness to its own
+samples and contamination.
 """
 
 from __future__ import annotations
