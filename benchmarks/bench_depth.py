@@ -54,8 +54,8 @@ def parse_time(path: Path) -> dict:
 
 COHORT_FILES = ["results/reference", "results/cnv/bins", "results/variants/sites.tsv",
                 "results/mrd/sites.tsv", "results/qc/fingerprint_sites.tsv"]
-PER_DRAW_RULES = ["check_fastq", "align", "index_bam", "qc_sample", "qc_fingerprint",
-                  "cnv_coverage", "variants_count", "mrd_count"]
+PER_DRAW_RULES = ["check_fastq", "align", "index_bam", "qc_sample", "cnv_coverage",
+                  "variants_count", "mrd_count"]
 
 
 def _simulate(cohort: Path, pairs: int, seed: int, env: dict) -> None:

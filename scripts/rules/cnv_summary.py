@@ -15,4 +15,5 @@ summarise(
                                  "genes": dict(sm.params.genes)}, her2_gene=sm.params.her2_gene),
     SummaryOutputs(tumour_fraction=sm.output.tumour_fraction, genes=sm.output.genes,
                    erbb2=sm.output.erbb2, detection=sm.output.detection),
+    identity=sm.input.identity or None,
 )

@@ -38,14 +38,16 @@ def _rule_names_in_rule_files() -> set[str]:
 def test_slurm_profile_groups_each_samples_small_jobs(mini_cohort, tmp_path):
     log = _dry_run(mini_cohort, tmp_path / "run", "slurm")
     n_samples = len((mini_cohort / "samples.tsv").read_text().splitlines()) - 1
-    # One cluster job per sample for its FASTQ check, alignment (with the BAM index), QC and
+    # One cluster job per sample for its FASTQ check, alignment (with the BAM index) and
     # copy-number coverage, one for both reference indexes.
     assert len(re.findall(r"Group job align_sample ", log)) == n_samples
     assert len(re.findall(r"Group job reference_index ", log)) == 1
     # Those steps run only inside the group jobs (indented there), never as jobs of their own.
-    for rule in ("check_fastq", "align", "qc_sample", "cnv_coverage"):
+    for rule in ("check_fastq", "align", "cnv_coverage"):
         assert len(re.findall(rf"^\s+rule {rule}:$", log, re.M)) == n_samples, rule
         assert not re.search(rf"^rule {rule}:$", log, re.M), rule
+    # QC (with the identity fingerprint) waits for the cohort's fingerprint sites: one job each.
+    assert len(re.findall(r"^rule qc_sample:$", log, re.M)) == n_samples
 
 
 def test_local_profile_dry_run(mini_cohort, tmp_path):

@@ -353,8 +353,7 @@ def test_jobs_went_through_slurm(slurm_run, slurm):
 
 # The per-sample group's jobs in the order they can run (profiles/slurm `align_sample`): the jobs
 # of one layer need none of each other, so Snakemake runs them at once.
-ALIGN_SAMPLE_LAYERS = (("check_fastq",), ("align",), ("index_bam",),
-                       ("qc_sample", "cnv_coverage"))
+ALIGN_SAMPLE_LAYERS = (("check_fastq",), ("align",), ("index_bam",), ("cnv_coverage",))
 
 
 def _group_request(comment: str, planned: list[Job]) -> tuple[int, int]:

@@ -89,3 +89,23 @@ def test_real_reads_mixed_in_are_estimated(sites, tmp_path, fraction):
     # T1's host site needs the other draw (the mixed T2) to look homozygous within 3 %:
     # at 5-10 % of N2 it does not, so T1's contamination is not measurable (NaN), not flagged
     assert not by_id.at["T1", "contamination"] > settings.max_contamination
+
+
+def test_qc_command_counts_the_fingerprint_in_the_qc_job(sites, tmp_path):
+    # The rule qc_sample and `plasmatrack qc --fingerprint-sites` count the fingerprint in the
+    # QC job: the same counts as the fingerprint alone, and the QC row as without it.
+    from plasmatrack.cli import main as cli_main
+
+    with_fp, alone = tmp_path / "with", tmp_path / "alone"
+    assert cli_main(["qc", "--bam", str(DATA / "N2.bam"), "--out", str(with_fp),
+                     "--sample-id", "N2", "--fingerprint-sites", str(sites)]) == 0
+    assert cli_main(["qc", "--bam", str(DATA / "N2.bam"), "--out", str(alone),
+                     "--sample-id", "N2"]) == 0
+    fp = pd.read_csv(with_fp / "N2.fingerprint.tsv", sep="\t")
+    assert (int(fp.at[0, "ref_count"]), int(fp.at[0, "alt_count"])) == (46, 58)
+    assert fp.equals(_fingerprint(DATA / "N2.bam", sites, tmp_path / "N2.tsv").to_frame().T
+                     .astype(fp.dtypes.to_dict()).reset_index(drop=True))
+    assert (with_fp / "N2.qc.tsv").read_text() == (alone / "N2.qc.tsv").read_text()
+    assert not (alone / "N2.fingerprint.tsv").exists()
+    assert cli_main(["qc", "--bam", str(DATA / "N2.bam"), "--out", str(alone),
+                     "--sample-id", "N2", "--fingerprint-sites", str(tmp_path / "no.tsv")]) == 1

@@ -248,6 +248,8 @@ rule cnv_summary:
     input:
         fits=sample_paths(f"{CNV_SAMPLE}.tf.tsv"),
         gene_stats=sample_paths(f"{CNV_SAMPLE}.gene_stats.tsv"),
+        # tumour-free samples failing sample identity or contaminated do not calibrate
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         **CNV_TABLES,
     params:

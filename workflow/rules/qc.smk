@@ -1,4 +1,5 @@
-# cfDNA QC: one pass over each sample's BAM (qc_sample), then the cohort table (qc_summary).
+# cfDNA QC: one pass over each sample's BAM (qc_sample, which also counts the sample's identity
+# fingerprint at the cohort's sites), then the cohort table (qc_summary).
 # Metrics, filters and thresholds: docs/qc.md; logic: scripts/plasmatrack/qc/.
 
 QC_SUMMARY = tables.QC_SUMMARY.path
@@ -17,6 +18,9 @@ IDENTITY_ON = bool(config["panel"] or IDENTITY["fingerprint_sites"])
 IDENTITY_SITE_SAMPLES = NORMALS if len(NORMALS) else PLASMA
 if IDENTITY_ON:
     ALL_TARGETS.extend([tables.IDENTITY.path, tables.IDENTITY_SAMPLES.path])
+# The per-sample fingerprint is counted in the sample's QC job (one process: no second job and
+# Python start-up per sample; docs/qc.md, "Speed").
+QC_FINGERPRINT = {"fingerprint": tables.FINGERPRINT.path} if IDENTITY_ON else {}
 
 
 rule qc_sample:
@@ -24,13 +28,16 @@ rule qc_sample:
         bam="results/align/{patient}/{sample}.bam",
         bai="results/align/{patient}/{sample}.bam.bai",
         panel=PANEL_BED or [],
+        sites=tables.FINGERPRINT_SITES.path if IDENTITY_ON else [],
     output:
         qc=tables.QC_SAMPLE.path,
         fragments=tables.FRAGMENT_LENGTHS.path,
+        **QC_FINGERPRINT,
     params:
         sample_type=sample_field("sample_type"),
         timepoint_days=sample_field("timepoint_days"),
         thresholds=config["qc"],
+        identity=IDENTITY,
     log:
         "logs/qc/{patient}/{sample}.qc.log",
     benchmark:
@@ -77,29 +84,6 @@ rule qc_fingerprint_sites:
         "../../envs/python.yaml"
     script:
         "../../scripts/rules/qc_fingerprint_sites.py"
-
-
-rule qc_fingerprint:
-    input:
-        bam="results/align/{patient}/{sample}.bam",
-        bai="results/align/{patient}/{sample}.bam.bai",
-        sites=tables.FINGERPRINT_SITES.path,
-    output:
-        fingerprint=tables.FINGERPRINT.path,
-    params:
-        settings=IDENTITY,
-    log:
-        "logs/qc/{patient}/{sample}.fingerprint.log",
-    benchmark:
-        "benchmarks/qc/{patient}/{sample}.fingerprint.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=30,
-    conda:
-        "../../envs/python.yaml"
-    script:
-        "../../scripts/rules/qc_fingerprint.py"
 
 
 rule qc_identity:

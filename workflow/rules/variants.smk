@@ -154,6 +154,8 @@ rule variants_background:
     input:
         sites=VARIANTS_SITES,
         counts=expand(VARIANTS_COUNTS_DIR, patient=PATIENTS),
+        # draws failing sample identity are nobody's control (docs/qc.md); only when it runs
+        identity=tables.IDENTITY_SAMPLES.path if IDENTITY_ON else [],
     output:
         **VARIANTS_BACKGROUND,
     params:

@@ -211,11 +211,16 @@ def make_reference(pool_targets: list[str], pool_antitargets: list[str], fasta: 
 
 
 def summarise(samples: pd.DataFrame, fit_paths: dict[str, str], gene_stat_paths: dict[str, str],
-              tumour_free: list[str], settings: SummarySettings, out: SummaryOutputs
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+              tumour_free: list[str], settings: SummarySettings, out: SummaryOutputs,
+              identity: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rule ``cnv_summary``: read every sample's fit and gene statistics, calibrate detection on
     the ``tumour_free`` samples and write the cohort tables (:func:`.summary.summarise_fits`).
+    ``identity`` (identity_samples.tsv, when identity runs): tumour-free samples that failed it
+    or are contaminated do not calibrate (:func:`.reference_pool.calibrating_samples`).
     Returns the TF and gene tables."""
+    from .reference_pool import calibrating_samples
+
+    tumour_free = calibrating_samples(tumour_free, identity)
     ids = samples["sample_id"]
     fits = pd.concat([read_tsv(fit_paths[s]) for s in ids], ignore_index=True)
     stats = {s: read_tsv(gene_stat_paths[s]) for s in ids}

@@ -6,8 +6,10 @@ person's (with a plasma contaminant, another patient's tumour copy number): as p
 reference either would set every sample's expected depth. The rule ``cnv_reference`` builds the
 reference without them and writes ``results/cnv/reference_pool.tsv`` (``POOL_COLUMNS``: every
 configured member, whether it is in the reference, and why not); ``cnv_call`` reads that table
-to leave them out of the leave-one-out panels and to count the reference's members. Which
-samples, and why, comes from the one contract, :func:`qc.identity_exclusion.reference_left_out`.
+to leave them out of the leave-one-out panels and to count the reference's members. The same
+samples do not calibrate detection (rule ``cnv_summary``, ``plasmatrack cnv --identity``:
+:func:`calibrating_samples`). Which samples, and why, comes from the one contract,
+:func:`qc.identity_exclusion.reference_left_out`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import as_bool, read_tsv, write_tsv
-from ..qc.identity_exclusion import read_reference_left_out
+from ..qc.identity_exclusion import REFERENCE_LEFT_OUT, read_reference_left_out
 from .call import PoolMember
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,19 @@ def make_pool_reference(pool: tuple[PoolMember, ...], identity: str | Path | Non
     table = pool_table([m.sample_id for m in pool], identity)
     write_tsv(table, out_table)
     return usable_pool(pool, table)
+
+
+def calibrating_samples(tumour_free: list[str], identity: str | Path | None) -> list[str]:
+    """The ``tumour_free`` samples (normals, healthy plasma) fit to calibrate detection: those
+    the reference would also keep. A normal that failed identity is someone else's blood (its
+    LLR under the patient's null says nothing of that null), and a contaminated one may carry
+    another patient's tumour DNA, raising the threshold for everyone; each left out is logged."""
+    unfit = read_reference_left_out(identity)
+    for sample in tumour_free:
+        if sample in unfit:
+            log.warning("%s: does not calibrate detection (%s)", sample,
+                        unfit[sample].removeprefix(REFERENCE_LEFT_OUT).strip(" ()"))
+    return [s for s in tumour_free if s not in unfit]
 
 
 def read_pool_table(path: str | Path) -> pd.DataFrame:

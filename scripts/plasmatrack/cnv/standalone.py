@@ -3,7 +3,8 @@ one sample (and its normals) from a BAM, or the analysis part alone from a CNVki
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,8 @@ from .pipeline import (analyse_sample, fit_samples, fix_and_analyse, make_refere
                        samples_frame, split_patient, summarise)
 from .summary import SummaryOutputs, SummarySettings
 from .tumour_fraction import HmmSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class StandaloneInputs:
     genes: str | None = None
     normal_bams: tuple[str, ...] = ()
     reference_cnn: str | None = None
+    # identity_samples.tsv of a pipeline run (a normal's ID is its file name before the first
+    # dot): normals that failed identity or are contaminated are left out, as in the pipeline
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ def run_standalone(out_dir: Path, sample_id: str, inputs: StandaloneInputs,
     sid = checked_id(sample_id, "sample ID")
     run = _Run(Path(out_dir), sid, checked_id(patient_id or sid, "patient ID"))
     run.out.mkdir(parents=True, exist_ok=True)
+    inputs = _with_identity(inputs, sid)
     if inputs.cnr:
         _analyse_cnr(run, inputs, settings)
     else:
@@ -106,6 +113,34 @@ def run_standalone(out_dir: Path, sample_id: str, inputs: StandaloneInputs,
 
         plot_sample(table, sid, f"{run.prefix(sid)}.hmm_states.tsv", run.out / f"{sid}.cnv.png")
     return table
+
+
+def _normal_id(path: str) -> str:
+    """A normal BAM's sample ID: its file name before the first dot."""
+    return checked_id(Path(path).name.split(".")[0], "normal ID")
+
+
+def _with_identity(inputs: StandaloneInputs, sample_id: str) -> StandaloneInputs:
+    """``inputs`` without the normal BAMs that sample identity (``inputs.identity``) keeps out
+    of the pipeline's reference and calibration (failed or contaminated: the rules
+    ``cnv_reference`` and ``cnv_summary``); each one dropped, and the sample itself when it
+    failed identity, is logged as a warning."""
+    if not inputs.identity:
+        return inputs
+    from ..qc.identity_exclusion import read_left_out, read_reference_left_out
+
+    failed = read_left_out(inputs.identity)
+    if sample_id in failed:
+        log.warning("%s: %s; its copy number is another person's", sample_id, failed[sample_id])
+    unfit = read_reference_left_out(inputs.identity)
+    kept = []
+    for path in inputs.normal_bams:
+        if _normal_id(path) in unfit:
+            log.warning("%s: %s; it does not calibrate detection either", _normal_id(path),
+                        unfit[_normal_id(path)])
+        else:
+            kept.append(path)
+    return replace(inputs, normal_bams=tuple(kept))
 
 
 def _analyse_cnr(run: _Run, inputs: StandaloneInputs, settings: StandaloneSettings) -> None:
@@ -162,8 +197,7 @@ def _coverage(run: _Run, inputs: StandaloneInputs, bins: dict[str, str],
     folder.mkdir(exist_ok=True)
     cov = {}
     for path in [inputs.bam, *inputs.normal_bams]:
-        nid = run.sample_id if path == inputs.bam else checked_id(Path(path).name.split(".")[0],
-                                                                  "normal ID")
+        nid = run.sample_id if path == inputs.bam else _normal_id(path)
         if path != inputs.bam:
             run.normal_ids.append(nid)
         cov[nid] = (str(folder / f"{nid}.targetcoverage.cnn"),

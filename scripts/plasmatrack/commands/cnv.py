@@ -3,14 +3,16 @@ pipeline, from a BAM or from a CNVkit ``.cnr``.
 
     plasmatrack cnv --cnr SAMPLE.cnr [--genes GENES.bed] --out DIR
     plasmatrack cnv --bam SAMPLE.bam --fasta REF.fa [--panel PANEL.bed] --genes GENES.bed \\
-        (--normal-bam N1.bam N2.bam ... | --reference REF.cnn) [--size-selection 90 150] --out DIR
+        (--normal-bam N1.bam N2.bam ... | --reference REF.cnn) [--size-selection 90 150] \\
+        [--identity identity_samples.tsv] --out DIR
 
 From a BAM, the bins, coverage, panel of normals (pooled from the normal BAMs, or a CNVkit
 reference .cnn made elsewhere, or flat with a warning when neither is given) and fix are the
 pipeline's. Normal BAMs are also normalised leave-one-out and calibrate detection, as in the
-pipeline; without them the configured default threshold applies. Writes into DIR:
-<sample>.cnr, .cns, .seg, .hmm_states.tsv, tumour_fraction.tsv, genes.tsv, erbb2.tsv,
-detection.tsv."""
+pipeline; without them the configured default threshold applies. With ``--identity``, normals
+that failed sample identity or are contaminated are left out of both, as in the pipeline.
+Writes into DIR: <sample>.cnr, .cns, .seg, .hmm_states.tsv, tumour_fraction.tsv, genes.tsv,
+erbb2.tsv, detection.tsv."""
 
 from __future__ import annotations
 
@@ -36,6 +38,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "(results/cnv/reference.cnn of a run); one from cnvkit.py reference "
                         "pools GC-corrected coverage, which the robust correction does not "
                         "expect (docs/cnv.md, 'Reference correction')")
+    parser.add_argument("--identity", help="identity_samples.tsv of a pipeline run (normals "
+                        "named by file name before the first dot): normals that failed identity "
+                        "or are contaminated are left out of the panel of normals and the "
+                        "calibration, as in the pipeline; a warning names each")
     parser.add_argument("--sample-id", help="sample ID (default: file name before the first dot)")
     parser.add_argument("--patient-id", help="patient ID (default: the sample ID)")
     parser.add_argument("--bin-size", type=int, default=100_000,
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out), args.sample_id or Path(source).name.split(".")[0],
         StandaloneInputs(bam=args.bam, cnr=args.cnr, fasta=args.fasta, panel=args.panel,
                          genes=args.genes, normal_bams=tuple(args.normal_bam),
-                         reference_cnn=args.reference),
+                         reference_cnn=args.reference, identity=args.identity),
         patient_id=args.patient_id,
         settings=StandaloneSettings(
             bin_size=args.bin_size, min_mapq=args.min_mapq,

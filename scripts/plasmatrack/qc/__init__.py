@@ -2,13 +2,17 @@
 pass/fail verdict with reasons, and the cohort summary (see docs/qc.md).
 
 Public entry points (used by the ``qc`` rules and ``plasmatrack qc`` alike):
-``run_sample_qc`` (QC one BAM and write its two tables) and ``summarise`` (cohort table)."""
+``run_sample_qc`` (QC one BAM and write its two tables, and its identity fingerprint when
+asked) and ``summarise`` (cohort table)."""
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .identity_pipeline import FingerprintJob
 
 __all__ = ["QC_COLUMNS", "default_thresholds", "evaluate", "run_sample_qc", "sample_qc",
            "summarise", "write_sample_outputs"]
@@ -27,8 +31,11 @@ def __getattr__(name: str) -> Any:
 def run_sample_qc(bam: str | Path, qc_tsv: str | Path, fragments_tsv: str | Path, *,
                   sample_id: str, patient_id: str = "", sample_type: str = "plasma",
                   timepoint_days: int | None = None, panel: str | Path | None = None,
-                  thresholds: dict[str, Any] | None = None, threads: int = 1) -> dict[str, Any]:
-    """QC one BAM (see ``sample_qc``), write ``qc_tsv`` and ``fragments_tsv``; return the row."""
+                  thresholds: dict[str, Any] | None = None, threads: int = 1,
+                  fingerprint: "FingerprintJob | None" = None) -> dict[str, Any]:
+    """QC one BAM (see ``sample_qc``), write ``qc_tsv`` and ``fragments_tsv``; return the row.
+    With ``fingerprint``, also count the sample's identity fingerprint in the same process
+    (``identity_pipeline.run_fingerprint``: only the reads at the sites, through the index)."""
     from .outputs import write_sample_outputs
     from .sample import sample_qc
 
@@ -36,4 +43,8 @@ def run_sample_qc(bam: str | Path, qc_tsv: str | Path, fragments_tsv: str | Path
                           sample_type=sample_type, timepoint_days=timepoint_days, panel=panel,
                           thresholds=thresholds, threads=threads)
     write_sample_outputs(row, hist, qc_tsv, fragments_tsv)
+    if fingerprint is not None:
+        from .identity_pipeline import run_fingerprint
+
+        run_fingerprint(bam, fingerprint.sites, fingerprint.out, fingerprint.settings)
     return row

@@ -18,6 +18,7 @@ from . import identity_contamination as contamination
 from .identity import (HET, HOM_ALT, HOM_REF, PAIR_COLUMNS, SAMPLE_COLUMNS, UNKNOWN,
                        Fingerprints, IdentitySettings, PairStatistics, genotypes, pair_statistics,
                        pair_table, reported_pairs)
+from .identity_af import site_frequencies
 from .identity_exclusion import CONTAMINATED, REFERENCE_LEFT_OUT, reference_left_out
 
 PASS, FAIL, UNDETERMINED = "pass", "fail", "undetermined"
@@ -162,7 +163,8 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
     """``contamination`` and ``contamination_source`` of each sample (NaN and "" for samples
     that fail identity: their own individual is unknown). The candidate contaminants are the
     other patients' samples as sequenced (their allele fractions carry their own tumour's
-    imbalance, which a genotype would not) and the population of the cohort's patients."""
+    imbalance, which a genotype would not) and the population: the sites' ``population_af``
+    (the fingerprint_sites VCF's AF) where known, else the cohort's other patients."""
     keep = verdicts["identity_ok"].to_numpy(dtype=bool)
     consensus = patient_genotypes(fp, keep, settings)
     fractions = alt_fractions(fp, settings.min_depth)
@@ -180,8 +182,9 @@ def contamination_columns(fp: Fingerprints, verdicts: pd.DataFrame,
                                          settings.hom_max_fraction)
         donors = {ids[j]: contamination.Donor(fractions[j], depth[j])
                   for j in np.flatnonzero(keep & (pats != pats[i]))}
-        est = contamination.estimate(sites, donors,
-                                     population_alt(consensus, pats[i], len(fp.sites)))
+        population = site_frequencies(fp.sites, population_alt(consensus, pats[i],
+                                                               len(fp.sites)))
+        est = contamination.estimate(sites, donors, population)
         out.append(est.fraction)
         sources.append(est.source)
     return pd.DataFrame({"contamination": out, "contamination_source": sources})

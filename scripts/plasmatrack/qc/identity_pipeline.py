@@ -1,6 +1,7 @@
-"""File edges of sample identity: the rules ``qc_fingerprint_sites``, ``qc_fingerprint`` and
-``qc_identity`` and ``plasmatrack qc-identity`` call these; they read and write, the computing
-is in ``identity``, ``identity_checks`` and ``identity_contamination``."""
+"""File edges of sample identity: the rules ``qc_fingerprint_sites``, ``qc_sample`` (the
+per-sample fingerprint, in the QC job) and ``qc_identity``, and ``plasmatrack qc`` /
+``plasmatrack qc-identity``, call these; they read and write, the computing is in ``identity``,
+``identity_checks`` and ``identity_contamination``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..io import read_tsv, write_tsv
 from ..variants.pileup import ReadFilterSettings, count_sites
 from ..variants.sites import Reference, read_sites
 from .identity import (FINGERPRINT_COLUMNS, SITE_COLUMNS, IdentitySettings, stack_fingerprints)
+from .identity_af import AF_COLUMN, population_af
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,15 @@ def _snv_sites(sites: pd.DataFrame, source: str) -> pd.DataFrame:
 def run_fingerprint_sites(out_tsv: str | Path, settings: IdentitySettings, reference: str | Path,
                           bams: list[str | Path] = (), panel: str | Path | None = None
                           ) -> pd.DataFrame:
-    """Write the cohort's fingerprint sites (``SITE_COLUMNS``): the ``fingerprint_sites`` VCF
-    when configured (checked against ``reference``), else sites discovered in ``bams`` (the
+    """Write the cohort's fingerprint sites (``SITE_COLUMNS`` and ``population_af``): the
+    ``fingerprint_sites`` VCF when configured (checked against ``reference``; its INFO AF, when
+    present, is the population allele frequency), else sites discovered in ``bams`` (the
     normals, or the plasma draws when there are none) on the ``panel`` targets."""
     if settings.fingerprint_sites:
         with Reference(reference) as ref:
             sites, _ = read_sites(settings.fingerprint_sites, ref, normalize=False)
         table = _snv_sites(sites, "fingerprint_sites")
+        table[AF_COLUMN] = population_af(settings.fingerprint_sites, table)
     else:
         if panel is None:
             raise InputError("qc.identity: no fingerprint_sites VCF and no panel BED to discover "
@@ -51,10 +55,21 @@ def run_fingerprint_sites(out_tsv: str | Path, settings: IdentitySettings, refer
         from .identity_sites import discover_sites  # only this cohort step needs it
 
         table = discover_sites([Path(b) for b in bams], panel, reference, settings)
+        table[AF_COLUMN] = np.nan
     if table.empty:
         log.warning("no fingerprint sites: identity is undetermined for every sample")
-    write_tsv(table[SITE_COLUMNS], out_tsv)
+    write_tsv(table[[*SITE_COLUMNS, AF_COLUMN]], out_tsv)
     return table
+
+
+@dataclass(frozen=True)
+class FingerprintJob:
+    """A sample's fingerprint as part of its QC job (``qc.run_sample_qc``): the cohort's sites
+    (``FINGERPRINT_SITES``), where to write the counts, and the ``qc.identity`` settings."""
+
+    sites: str | Path
+    out: str | Path
+    settings: IdentitySettings
 
 
 def run_fingerprint(bam: str | Path, sites_tsv: str | Path, out_tsv: str | Path,

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Collection
@@ -59,6 +60,8 @@ SITE_ANNOTATIONS = ("variant_type", "gene", "exon", "protein_change", "source",
                     *CONSEQUENCE_COLUMNS)
 CARRIER_SOURCES = ("discovered", "known")
 _TEXT_ANNOTATIONS = {c: str for c in CONSEQUENCE_COLUMNS}
+
+log = logging.getLogger(__name__)
 
 
 def load_known(spec: str | None, patient_id: str, reference: Reference) -> pd.DataFrame:
@@ -218,7 +221,16 @@ def _load_counts(count_files: dict[str, str], sample_meta: dict[str, dict]) -> p
 
 def fit_background(sites_path: str, count_files: dict[str, str], sample_meta: dict[str, dict],
                    controls: list[str], variants_config: dict, out_background: str,
-                   out_threshold: str, out_controls: str) -> None:
+                   out_threshold: str, out_controls: str, identity: str | None = None) -> None:
+    """Rule ``variants_background``: per-site background, blacklist and threshold from the
+    ``controls``. ``identity`` (identity_samples.tsv, when identity runs): a control that failed
+    it is left out (a swapped draw holds another patient's tumour and SNPs, not this
+    patient's background); each one is logged."""
+    left_out = read_left_out(identity)
+    for sample in controls:
+        if sample in left_out:
+            log.warning("%s: not a background control (%s)", sample, left_out[sample])
+    controls = [c for c in controls if c not in left_out]
     sites = read_site_table(sites_path)
     obs = _load_counts(count_files, sample_meta)
     bg, threshold, ctrl = build_background(sites, obs, controls,
