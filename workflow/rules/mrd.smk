@@ -12,7 +12,7 @@ MRD_CALLS = tables.MRD_CALLS.path
 # One counting job per patient writes a folder of per-sample counts: 1 job instead of one per
 # sample keeps the planning of a large cohort shorter (docs/cluster.md, "Scale").
 MRD_COUNTS_DIR = "results/mrd/{patient}/counts"
-MRD_COUNT_FILE = MRD_COUNTS_DIR + "/{sample}.counts.tsv"
+MRD_COUNT_FILE = "results/mrd/{patient}/counts/{sample}.counts.tsv"
 # Counted at every patient's sites (the background's controls); the others at their own sites.
 MRD_CONTROLS = set(_mrd_controls(SAMPLES, MRD_CONFIG["max_control_samples"]))
 MRD_BY_PATIENT = {

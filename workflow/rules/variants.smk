@@ -42,7 +42,7 @@ VARIANTS_SAMPLE_META = {
 # One counting job per patient writes a folder of per-sample counts: 1 job instead of one per
 # sample keeps the planning of a large cohort shorter (docs/cluster.md, "Scale").
 VARIANTS_COUNTS_DIR = "results/variants/{patient}/counts"
-VARIANTS_COUNT_FILE = VARIANTS_COUNTS_DIR + "/{sample}.counts.tsv"
+VARIANTS_COUNT_FILE = "results/variants/{patient}/counts/{sample}.counts.tsv"
 VARIANTS_BY_PATIENT = {
     patient: {
         "plasma_ids": list(rows.loc[rows["sample_type"] == "plasma", "sample_id"]),
