@@ -158,3 +158,48 @@ def test_only_patients_whose_copy_number_is_detected_use_it():
     assert out.loc["D1", "tumour_fraction_snv_2xvaf"] == 0.23
     assert out.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.2, abs=0.04)
     assert out.loc["X9", "snv_model"] == "2xVAF" and out.loc["X9", "tumour_fraction_snv"] == 0.1
+
+
+def _doubled_tumour_counts(rng, cells: float, depth: int = 3000):
+    """A genome-doubled tumour written in the cellular mixing model (independent of
+    ``expected_vaf``'s parametrisation): a fraction ``cells`` of the cells carry C copies per
+    locus (4 on 70 % of the genome, 3 on 20 %, 2 on 10 %: ploidy 3.6), the rest 2. Truncal SNVs
+    before the doubling are on 2 of the 4 copies, after it on 1. Returns the counts, the true
+    copy numbers and multiplicities, and the true DNA share."""
+    ploidy = 0.7 * 4 + 0.2 * 3 + 0.1 * 2
+    total = np.array([4, 4, 4, 4, 4, 4, 3, 2], float)
+    mult = np.array([2, 2, 2, 2, 1, 1, 1, 1], float)
+    vaf = cells * mult / (cells * total + 2 * (1 - cells))
+    n = rng.poisson(depth, len(total)).astype(float)
+    alt = rng.binomial(n.astype(int), vaf + BG).astype(float)
+    dna = cells * ploidy / (cells * ploidy + 2 * (1 - cells))
+    return alt, n, total, mult, ploidy, dna
+
+
+@pytest.mark.parametrize("cells", [0.1, 0.25, 0.4])
+def test_genome_doubled_tumour_reads_its_dna_share_on_either_copy_number_scale(cells):
+    # The copy-number path may find a doubled genome at its copies or at half of them (depth
+    # cannot tell them apart); with the path's own ploidy both give the tumour's share of the
+    # plasma's genome copies, the benchmark's truth. Read with ploidy 2 (the diploid formula,
+    # the model before this change) the full-scale fit is off by the ratio of local copy
+    # number to ploidy.
+    alt, n, total, mult, ploidy, dna = _doubled_tumour_counts(np.random.default_rng(7), cells)
+    bg = np.full(len(alt), BG)
+    full = fit_tf(alt, n, bg, total, mult, ploidy)
+    half = fit_tf(alt, n, bg, total / 2, mult / 2, ploidy / 2)
+    assert full["t"] == pytest.approx(dna, abs=0.02)
+    assert half["t"] == pytest.approx(full["t"], abs=1e-3)
+    assert full["lower"] <= dna <= full["upper"]
+    diploid = fit_tf(alt, n, bg, total, mult)
+    assert abs(diploid["t"] - dna) > 0.02
+
+
+def test_path_ploidy_is_the_length_weighted_mean_without_amplifications():
+    segs = _segments()  # 2, 2, 1, 3, (amp), 2 over equal lengths
+    assert PatientCopyNumber(segs).ploidy == pytest.approx(2.0)
+    segs.loc[0, "end"] = 3_000_000  # chr1 (copy 2) three times as long
+    segs.loc[3, "total_copy"] = 4
+    assert PatientCopyNumber(segs).ploidy == pytest.approx((6 + 2 + 1 + 4 + 2) / 7)
+    assert PatientCopyNumber(segs.iloc[:0]).ploidy == 2.0
+    for total, m, p in ((1, 1, 1.5), (4, 2, 3.4), (3, 1, 2.5)):
+        assert implied_tf(expected_vaf(0.31, total, m, p), total, m, p) == pytest.approx(0.31)

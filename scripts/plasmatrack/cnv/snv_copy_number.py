@@ -71,18 +71,36 @@ class PatientCopyNumber:
     segments: pd.DataFrame
     overdispersion: float = 0.0
 
+    @property
+    def ploidy(self) -> float:
+        """The tumour's mean copy number on the path's scale: the segments' total copy numbers
+        weighted by length, amplification-state runs left out (their copy number is only a
+        lower bound and they are focal); 2 without segments."""
+        seg = self.segments
+        if not len(seg):
+            return 2.0
+        keep = ~seg["amp"].astype(bool).to_numpy()
+        length = (seg["end"] - seg["start"]).to_numpy(float)[keep]
+        if length.sum() <= 0:
+            return 2.0
+        return float((seg["total_copy"].to_numpy(float)[keep] * length).sum() / length.sum())
 
-def expected_vaf(t, total, mult):
-    """VAF of a clonal SNV on ``mult`` of ``total`` tumour copies at TF ``t`` (broadcasts)."""
+
+def expected_vaf(t, total, mult, ploidy=2.0):
+    """VAF of a clonal SNV on ``mult`` of ``total`` tumour copies when the tumour, of mean copy
+    number ``ploidy`` (on the same scale as ``total``), holds a share ``t`` of the plasma's
+    genome copies (broadcasts): ``t m / (t C + P (1 - t))``. A genome-doubled tumour read at
+    half its copies (``total``, ``mult`` and ``ploidy`` all halved) gives the same VAF, so the
+    fit does not depend on which of the two scales the copy-number path found."""
     t = np.asarray(t, float)
-    return t * mult / (t * total + 2.0 * (1.0 - t))
+    return t * mult / (t * total + ploidy * (1.0 - t))
 
 
-def implied_tf(vaf, total, mult):
+def implied_tf(vaf, total, mult, ploidy=2.0):
     """The TF at which ``expected_vaf`` equals ``vaf`` (NaN where no TF in [0, 1] does)."""
     vaf = np.asarray(vaf, float)
-    denom = mult + vaf * (2.0 - total)
-    t = np.where(denom > 0, 2.0 * vaf / np.where(denom > 0, denom, 1.0), np.nan)
+    denom = mult + vaf * (ploidy - total)
+    t = np.where(denom > 0, ploidy * vaf / np.where(denom > 0, denom, 1.0), np.nan)
     return np.where((t >= 0) & (t <= 1), t, np.nan)
 
 
@@ -153,23 +171,24 @@ class _Sites:
     bg: np.ndarray
     total: np.ndarray
     cands: np.ndarray
+    ploidy: float = 2.0
 
     @classmethod
-    def of(cls, pooled: pd.DataFrame, states: pd.DataFrame) -> "_Sites":
+    def of(cls, pooled: pd.DataFrame, states: pd.DataFrame, ploidy: float = 2.0) -> "_Sites":
         st = states.loc[pooled.index]
         width = max((len(c) for c in st["cands"]), default=1)
         cands = np.array([list(c) + [0] * (width - len(c)) for c in st["cands"]], float)
         depth = pooled["depth"].to_numpy(float)
         return cls(pooled.index.to_numpy(), pooled["alt_count"].to_numpy(float), depth,
                    pooled["bg_alt"].to_numpy(float) / depth, st["total_copy"].to_numpy(float),
-                   cands.reshape(len(st), width))
+                   cands.reshape(len(st), width), ploidy)
 
     @property
     def levels(self) -> np.ndarray:
         """The TF at which each (SNV, candidate multiplicity) is expected, NaN where none."""
         vaf = np.clip(self.alt / self.depth - self.bg, 0, None)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = implied_tf(vaf[:, None], self.total[:, None], self.cands)
+            t = implied_tf(vaf[:, None], self.total[:, None], self.cands, self.ploidy)
         return np.where(self.cands > 0, t, np.nan)
 
 
@@ -179,7 +198,7 @@ def _group(s: _Sites, level: float, cluster_ratio: float, rho: float) -> dict[st
     CONSISTENCY_P)."""
     ratio = s.levels / level
     near = (ratio >= cluster_ratio) & (ratio <= 1.0 / cluster_ratio)
-    rate = expected_vaf(level, s.total[:, None], s.cands) + s.bg[:, None]
+    rate = expected_vaf(level, s.total[:, None], s.cands, s.ploidy) + s.bg[:, None]
     p = _two_sided_p(s.alt[:, None], s.depth[:, None], rate, rho)
     p = np.where(near & (p >= CONSISTENCY_P), p, -1.0)
     best = np.argmax(p, axis=1)
@@ -191,7 +210,7 @@ def _pooled_level(s: _Sites, group: dict[str, int]) -> float:
     """Maximum-likelihood TF of a group's pooled counts at their multiplicities."""
     idx = np.flatnonzero(np.isin(s.ids, list(group)))
     mult = np.array([group[str(i)] for i in s.ids[idx]], float)
-    return fit_tf(s.alt[idx], s.depth[idx], s.bg[idx], s.total[idx], mult)["t"]
+    return fit_tf(s.alt[idx], s.depth[idx], s.bg[idx], s.total[idx], mult, s.ploidy)["t"]
 
 
 def _explained_below(level: float, group: dict, groups: list) -> bool:
@@ -209,12 +228,13 @@ def _explained_below(level: float, group: dict, groups: list) -> bool:
 
 
 def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame, cluster_ratio: float = 0.6,
-               rho: float = 0.0) -> dict[str, int]:
+               rho: float = 0.0, ploidy: float = 2.0) -> dict[str, int]:
     """The clonal SNVs (site -> multiplicity) of one patient: ``pooled`` (site_id index;
     alt_count, depth, bg_alt over the draws), ``states`` (site_id index; total_copy and
     ``cands``, the candidate multiplicities); ``rho``, the assay's allelic overdispersion
-    (beta-binomial intra-class correlation; 0 = binomial). See the module docstring."""
-    sites = _Sites.of(pooled, states)
+    (beta-binomial intra-class correlation; 0 = binomial); ``ploidy``, the tumour's mean copy
+    number on the scale of ``total_copy``. See the module docstring."""
+    sites = _Sites.of(pooled, states, ploidy)
     levels = sites.levels
     groups = []
     for level in sorted({round(float(t), 6) for t in levels[np.isfinite(levels) & (levels > 0)]},
@@ -240,11 +260,12 @@ def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame, cluster_ratio: float 
 
 
 def fit_tf(alt: np.ndarray, depth: np.ndarray, bg: np.ndarray, total: np.ndarray,
-           mult: np.ndarray) -> dict:
+           mult: np.ndarray, ploidy: float = 2.0) -> dict:
     """Maximum-likelihood TF of one draw's SNV counts (``alt`` of ``depth`` fragments, background
-    rate ``bg``, tumour copy number ``total``, mutant copies ``mult``), the profile interval
-    with the Pearson overdispersion ``phi`` (keys t, lower, upper, phi)."""
-    p = np.clip(expected_vaf(GRID[:, None], total, mult) + bg, 1e-9, 1 - 1e-9)
+    rate ``bg``, tumour copy number ``total``, mutant copies ``mult``, tumour ploidy ``ploidy``
+    on the same scale), the profile interval with the Pearson overdispersion ``phi`` (keys t,
+    lower, upper, phi)."""
+    p = np.clip(expected_vaf(GRID[:, None], total, mult, ploidy) + bg, 1e-9, 1 - 1e-9)
     ll = (alt * np.log(p) + (depth - alt) * np.log1p(-p)).sum(axis=1)
     i = int(np.argmax(ll))
     phi = 1.0
@@ -262,7 +283,7 @@ def fit_tf(alt: np.ndarray, depth: np.ndarray, bg: np.ndarray, total: np.ndarray
 
 
 def _draw_row(sample_id: str, obs: pd.DataFrame, chosen: dict[str, int],
-              states: pd.DataFrame) -> dict:
+              states: pd.DataFrame, ploidy: float = 2.0) -> dict:
     """DRAW_COLUMNS of one draw from its observations of the clonal set."""
     row = {"sample_id": sample_id, "n_variants": len(obs)}
     if obs.empty:
@@ -272,7 +293,7 @@ def _draw_row(sample_id: str, obs: pd.DataFrame, chosen: dict[str, int],
     depth = obs["depth"].to_numpy(float)
     bg = obs["background_rate"].to_numpy(float)
     fit = fit_tf(alt, depth, bg, states.loc[obs["site_id"], "total_copy"].to_numpy(float),
-                 obs["site_id"].map(chosen).to_numpy(float))
+                 obs["site_id"].map(chosen).to_numpy(float), ploidy)
     bg_pooled = float((depth * bg).sum() / depth.sum())
     return {**row, "tumour_fraction_snv": fit["t"], "tf_snv_lower": fit["lower"],
             "tf_snv_upper": fit["upper"], "snv_overdispersion": fit["phi"],
@@ -322,11 +343,14 @@ def patient_tumour_fraction(t: pd.DataFrame, copy_number: PatientCopyNumber,
     sites = eligible.drop_duplicates("site_id")[["site_id", "chrom", "pos"]]
     states, model, left = _usable_states(sites, copy_number.segments)
     pooled = _pooled(eligible[eligible["site_id"].isin(states.index)])
-    chosen = clonal_set(pooled, states, cluster_ratio, copy_number.overdispersion)
+    # SNVs read at the variants stage's C = 2 are on the diploid scale, not the path's.
+    ploidy = copy_number.ploidy if model == "copy_number" else 2.0
+    chosen = clonal_set(pooled, states, cluster_ratio, copy_number.overdispersion, ploidy)
     usable = t[t["site_id"].isin(list(chosen)) & (t["depth"] >= min_depth)]
     by_sample = dict(tuple(usable.groupby("sample_id", sort=False)))
     label = ",".join(f"{s}:C{int(states.loc[s, 'total_copy'])}:m{m}" for s, m in chosen.items())
-    rows = [_draw_row(s, by_sample.get(s, usable.iloc[:0]), chosen, states) for s in samples]
+    rows = [_draw_row(s, by_sample.get(s, usable.iloc[:0]), chosen, states, ploidy)
+            for s in samples]
     return pd.DataFrame(rows).assign(snv_model=model, snv_clonal_states=label,
                                      n_snv_unresolved=left)[DRAW_COLUMNS]
 
