@@ -7,8 +7,9 @@ clonal SNV sits on one of two tumour copies. It is wrong for an SNV at tumour co
 carries its segment's tumour copy numbers and the estimate is a likelihood fit.
 
 Model. A clonal SNV on ``m`` of the tumour's ``C`` copies of its segment shows, in a draw of TF
-``t`` (the tumour's share of the plasma's genome copies),
-``VAF(t) = t m / (t C + 2 (1 - t))`` plus the background error rate of its site.
+``t`` (the tumour's share of the plasma's genome copies) from a tumour of mean copy number ``P``
+(the path's ploidy, on the same scale as ``C``), ``VAF(t) = t m / (t C + P (1 - t))`` plus the
+background error rate of its site (``P = 2``: the cellular formula of a diploid tumour).
 ``C`` and the minor copy number come from the copy-number stage's HMM path of the patient's most
 informative draw and the allelic fit of the heterozygous germline SNPs on it (``cnv/baf.py``,
 ``fit_baf``: the same segments as the BAF evidence); neither reads the SNV TF, so there is no
