@@ -146,8 +146,10 @@ def test_only_patients_whose_copy_number_is_detected_use_it():
                        "sample_type": ["plasma", "plasma", "plasma", "normal", "plasma"],
                        "tf_cn_p_value": [0.5, 1e-6, 0.2, 1e-9, 1e-9],
                        "ploidy": [2.0, 2.1, 2.0, 2.0, 2.6]})
-    # B: copy number not detected in plasma; C: detected, but fitted far from ploidy 2
-    assert cn_trusted(cn, 0.01) == {"A"}
+    # B: copy number not detected in plasma (the normal's p-value does not count). C is fitted
+    # far from ploidy 2 and still trusted: which scale of its path the SNVs are read on is the
+    # allele fractions' choice (cnv/copy_number_scale.py), no longer a gate on the ploidy.
+    assert cn_trusted(cn, 0.01) == {"A", "C"}
     rng = np.random.default_rng(2)
     tracked = _tracked(rng, {"D1": 0.2}, [("chr3", 100, 1, 1, 1.0), ("chr3", 200, 1, 1, 1.0)])
     snv = pd.DataFrame({"sample_id": ["N", "D1", "X9"], "tumour_fraction_snv": [0.0, 0.23, 0.1],

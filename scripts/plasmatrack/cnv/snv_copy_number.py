@@ -265,7 +265,7 @@ def fit_tf(alt: np.ndarray, depth: np.ndarray, bg: np.ndarray, total: np.ndarray
     """Maximum-likelihood TF of one draw's SNV counts (``alt`` of ``depth`` fragments, background
     rate ``bg``, tumour copy number ``total``, mutant copies ``mult``, tumour ploidy ``ploidy``
     on the same scale), the profile interval with the Pearson overdispersion ``phi`` (keys t,
-    lower, upper, phi)."""
+    lower, upper, phi, and ``curve``: the quasi-log-likelihood ``l(t) / phi`` on ``GRID``)."""
     p = np.clip(expected_vaf(GRID[:, None], total, mult, ploidy) + bg, 1e-9, 1 - 1e-9)
     ll = (alt * np.log(p) + (depth - alt) * np.log1p(-p)).sum(axis=1)
     i = int(np.argmax(ll))
@@ -280,22 +280,18 @@ def fit_tf(alt: np.ndarray, depth: np.ndarray, bg: np.ndarray, total: np.ndarray
     lo = int(below[-1]) + 1 if len(below) else 0
     hi = i + int(above[0]) - 1 if len(above) else len(GRID) - 1
     return {"t": float(GRID[i]), "lower": float(GRID[lo]), "upper": float(GRID[hi]),
-            "phi": phi}
+            "phi": phi, "curve": ll / phi}
 
 
-def _draw_row(sample_id: str, obs: pd.DataFrame, chosen: dict[str, int],
-              states: pd.DataFrame, ploidy: float = 2.0) -> dict:
+def _draw_row(sample_id: str, obs: pd.DataFrame, cf: ClonalFit | None) -> dict:
     """DRAW_COLUMNS of one draw from its observations of the clonal set."""
     row = {"sample_id": sample_id, "n_variants": len(obs)}
     if obs.empty:
         return {**row, "tumour_fraction_snv": np.nan, "tf_snv_lower": np.nan,
                 "tf_snv_upper": np.nan, "tf_snv_p_value": np.nan, "snv_overdispersion": np.nan}
-    alt = obs["alt_count"].to_numpy(float)
-    depth = obs["depth"].to_numpy(float)
-    bg = obs["background_rate"].to_numpy(float)
-    fit = fit_tf(alt, depth, bg, states.loc[obs["site_id"], "total_copy"].to_numpy(float),
-                 obs["site_id"].map(chosen).to_numpy(float), ploidy)
-    bg_pooled = float((depth * bg).sum() / depth.sum())
+    fit = cf.fit(obs)
+    alt, depth = obs["alt_count"].to_numpy(float), obs["depth"].to_numpy(float)
+    bg_pooled = float((depth * obs["background_rate"].to_numpy(float)).sum() / depth.sum())
     return {**row, "tumour_fraction_snv": fit["t"], "tf_snv_lower": fit["lower"],
             "tf_snv_upper": fit["upper"], "snv_overdispersion": fit["phi"],
             "tf_snv_p_value": pooled_background_p_value(alt.sum(), depth.sum(), bg_pooled,
@@ -330,17 +326,35 @@ def _usable_states(sites: pd.DataFrame, segments: pd.DataFrame) -> tuple[pd.Data
     return states, model, left
 
 
-def patient_tumour_fraction(t: pd.DataFrame, copy_number: PatientCopyNumber,
-                            cluster_ratio: float = 0.6, min_depth: int = 50,
-                            left_out=()) -> pd.DataFrame:
-    """DRAW_COLUMNS for every sample of one patient's tracked rows ``t`` (site_id, sample_id,
-    sample_type, chrom, pos, category, variant_type, status, alt_count, depth,
-    background_rate) on its copy number (see :func:`snv_states`)."""
+@dataclass(frozen=True)
+class ClonalFit:
+    """One patient's clonal SNVs on its copy number: ``chosen`` (site -> multiplicity),
+    ``states`` (site_id index: total_copy, ...), the model name, how many eligible SNVs were
+    left out, the ploidy the VAFs are read with, and the observations of the clonal set."""
+
+    chosen: dict
+    states: pd.DataFrame
+    model: str
+    left: int
+    ploidy: float
+    usable: pd.DataFrame
+
+    def fit(self, obs: pd.DataFrame) -> dict:
+        """:func:`fit_tf` of one draw's observations of the clonal set."""
+        return fit_tf(obs["alt_count"].to_numpy(float), obs["depth"].to_numpy(float),
+                      obs["background_rate"].to_numpy(float),
+                      self.states.loc[obs["site_id"], "total_copy"].to_numpy(float),
+                      obs["site_id"].map(self.chosen).to_numpy(float), self.ploidy)
+
+
+def clonal_fit(t: pd.DataFrame, copy_number: PatientCopyNumber, cluster_ratio: float = 0.6,
+               min_depth: int = 50, left_out=()) -> ClonalFit | None:
+    """The clonal set of one patient's tracked rows ``t`` (site_id, sample_id, sample_type,
+    chrom, pos, category, variant_type, status, alt_count, depth, background_rate) on its copy
+    number; None without eligible SNVs."""
     eligible = _eligible(t, min_depth, left_out)
-    samples = list(pd.unique(t["sample_id"]))
     if eligible.empty:
-        return pd.DataFrame([_draw_row(s, t.iloc[:0], {}, None) for s in samples]).assign(
-            snv_model="", snv_clonal_states="", n_snv_unresolved=0)[DRAW_COLUMNS]
+        return None
     sites = eligible.drop_duplicates("site_id")[["site_id", "chrom", "pos"]]
     states, model, left = _usable_states(sites, copy_number.segments)
     pooled = _pooled(eligible[eligible["site_id"].isin(states.index)])
@@ -348,12 +362,35 @@ def patient_tumour_fraction(t: pd.DataFrame, copy_number: PatientCopyNumber,
     ploidy = copy_number.ploidy if model == "copy_number" else 2.0
     chosen = clonal_set(pooled, states, cluster_ratio, copy_number.overdispersion, ploidy)
     usable = t[t["site_id"].isin(list(chosen)) & (t["depth"] >= min_depth)]
-    by_sample = dict(tuple(usable.groupby("sample_id", sort=False)))
-    label = ",".join(f"{s}:C{int(states.loc[s, 'total_copy'])}:m{m}" for s, m in chosen.items())
-    rows = [_draw_row(s, by_sample.get(s, usable.iloc[:0]), chosen, states, ploidy)
-            for s in samples]
-    return pd.DataFrame(rows).assign(snv_model=model, snv_clonal_states=label,
-                                     n_snv_unresolved=left)[DRAW_COLUMNS]
+    return ClonalFit(chosen, states, model, left, ploidy, usable)
+
+
+def patient_tumour_fraction(t: pd.DataFrame, copy_number: PatientCopyNumber,
+                            cluster_ratio: float = 0.6, min_depth: int = 50,
+                            left_out=()) -> pd.DataFrame:
+    """DRAW_COLUMNS for every sample of one patient's tracked rows ``t`` (as
+    :func:`clonal_fit`) on its copy number (see :func:`snv_states`)."""
+    samples = list(pd.unique(t["sample_id"]))
+    cf = clonal_fit(t, copy_number, cluster_ratio, min_depth, left_out)
+    if cf is None:
+        return pd.DataFrame([_draw_row(s, t.iloc[:0], {}, None) for s in samples]).assign(
+            snv_model="", snv_clonal_states="", n_snv_unresolved=0)[DRAW_COLUMNS]
+    by_sample = dict(tuple(cf.usable.groupby("sample_id", sort=False)))
+    label = ",".join(f"{s}:C{int(cf.states.loc[s, 'total_copy'])}:m{m}"
+                     for s, m in cf.chosen.items())
+    rows = [_draw_row(s, by_sample.get(s, cf.usable.iloc[:0]), cf) for s in samples]
+    return pd.DataFrame(rows).assign(snv_model=cf.model, snv_clonal_states=label,
+                                     n_snv_unresolved=cf.left)[DRAW_COLUMNS]
+
+
+def with_site_ids(tracked: pd.DataFrame) -> pd.DataFrame:
+    """``tracked`` with numeric counts and ``site_id`` (chrom:pos:ref>alt)."""
+    t = tracked.copy()
+    for col in ("alt_count", "depth", "background_rate"):
+        t[col] = pd.to_numeric(t[col], errors="coerce").fillna(0.0)
+    t["site_id"] = (t["chrom"].astype(str) + ":" + t["pos"].astype(str) + ":"
+                    + t["ref"].astype(str) + ">" + t["alt"].astype(str))
+    return t
 
 
 def snv_copy_number_tumour_fraction(tracked: pd.DataFrame,
@@ -362,11 +399,7 @@ def snv_copy_number_tumour_fraction(tracked: pd.DataFrame,
                                     ) -> pd.DataFrame:
     """DRAW_COLUMNS for every sample of the patients in ``copy_number``; ``tracked`` is
     tracked_variants.tsv."""
-    t = tracked.copy()
-    for col in ("alt_count", "depth", "background_rate"):
-        t[col] = pd.to_numeric(t[col], errors="coerce").fillna(0.0)
-    t["site_id"] = (t["chrom"].astype(str) + ":" + t["pos"].astype(str) + ":"
-                    + t["ref"].astype(str) + ">" + t["alt"].astype(str))
+    t = with_site_ids(tracked)
     parts = [patient_tumour_fraction(t[t["patient_id"].astype(str) == str(p)], seg,
                                      cluster_ratio, min_depth)
              for p, seg in sorted(copy_number.items())]
