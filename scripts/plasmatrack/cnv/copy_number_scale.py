@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .baf import fit_baf, segments_from_states
+from .baf import NoiseModel, fit_baf, segments_from_states
 from .snv_copy_number import GRID, PatientCopyNumber, clonal_fit
 
 # (factor a, shift b) of the relabellings C -> a C + b tried; (1, 0) is the path itself.
@@ -104,14 +104,15 @@ def _scores(baf_profile: pd.DataFrame, snv_curves: dict[str, np.ndarray], ploidy
 
 
 def _candidate(tracked: pd.DataFrame, states: pd.DataFrame, reference: str, factor: int,
-               shift: int, cluster_ratio: float, min_depth: int
-               ) -> tuple[float, float, PatientCopyNumber] | None:
-    """BAF score, joint score and copy number of one relabelling (None when it is not a valid
-    path)."""
+               shift: int, cluster_ratio: float, min_depth: int, noise: NoiseModel | None = None
+               ) -> tuple[float, float, PatientCopyNumber, NoiseModel | None] | None:
+    """BAF score, joint score, copy number and the normal's noise model of one relabelling
+    (None when it is not a valid path); ``noise``: the noise model of an earlier candidate
+    (the same hets)."""
     relabelled = relabel(states, factor, shift)
     if relabelled is None:
         return None
-    fit = fit_baf(tracked, {reference: relabelled}, reference)
+    fit = fit_baf(tracked, {reference: relabelled}, reference, noise=noise)
     runs = segments_from_states(relabelled)
     segs = (fit.segments.assign(amp=runs["amp"].to_numpy()) if len(fit.segments) == len(runs)
             else runs.assign(minor_copy=float("nan")))
@@ -122,7 +123,7 @@ def _candidate(tracked: pd.DataFrame, states: pd.DataFrame, reference: str, fact
         for sample, obs in cf.usable.groupby("sample_id", sort=False):
             if (obs["sample_type"] != "normal").all():
                 curves[str(sample)] = cf.fit(obs)["curve"]
-    return (*_scores(fit.profile, curves, copy_number.ploidy), copy_number)
+    return (*_scores(fit.profile, curves, copy_number.ploidy), copy_number, fit.noise)
 
 
 def choose_scale(tracked: pd.DataFrame, states: pd.DataFrame, reference: str,
@@ -132,11 +133,13 @@ def choose_scale(tracked: pd.DataFrame, states: pd.DataFrame, reference: str,
     allele fractions support (module docstring); ``tracked``: the patient's rows of
     tracked_variants with ``site_id`` (``snv_copy_number.with_site_ids``); ``identity``: the
     copy number of the path as it is."""
-    scored = {}
+    scored, noise = {}, None
     for factor, shift in CANDIDATES:
-        result = _candidate(tracked, states, reference, factor, shift, cluster_ratio, min_depth)
+        result = _candidate(tracked, states, reference, factor, shift, cluster_ratio, min_depth,
+                            noise)
         if result is not None:
             scored[(factor, shift)] = result
+            noise = result[3]
     needed = 0.5 * float(stats.chi2.ppf(1.0 - alpha, 1))
     base = scored.get((1, 0), (0.0, 0.0, identity))
     top = max((v[0] for v in scored.values()), default=base[0])
