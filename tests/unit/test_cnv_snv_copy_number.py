@@ -11,7 +11,8 @@ import pytest
 from plasmatrack.cnv.combine_io import cn_trusted, snv_with_copy_number
 from plasmatrack.cnv.snv_copy_number import (PatientCopyNumber, expected_vaf, fit_tf,
                                              implied_tf, multiplicities,
-                                             snv_copy_number_tumour_fraction, snv_states)
+                                             snv_copy_number_tumour_fraction, snv_states,
+                                             unphased_multiplicities)
 from plasmatrack.variants.snv_tf import snv_tumour_fraction
 
 BG = 2e-4
@@ -124,20 +125,32 @@ def test_copy_number_one_and_gains_are_read_through_their_state_and_subclones_st
     assert new.loc["N", "tumour_fraction_snv"] < 0.01
 
 
-def test_unresolved_snvs_are_left_out_and_counted():
+def test_amplified_snvs_are_left_out_and_counted_and_unphased_ones_kept():
     rng = np.random.default_rng(7)
     snvs = [("chr1", 100, 2, 1, 1.0), ("chr1", 200, 2, 1, 1.0), ("chr1", 300, 2, 1, 1.0),
             ("chr5", 100, 7, 5, 1.0), ("chr6", 100, 2, 1, 1.0)]
     tracked = _tracked(rng, {"D1": 0.2}, snvs)
     new = _fit(tracked)
-    assert new.loc["D1", "n_snv_unresolved"] == 2
+    # the amplified SNV is left out; chr6's (copy 2, no het SNP to fit its minor copy number)
+    # joins the clonal set with the multiplicities any minor copy number allows (1 or 2): the
+    # dilution series' truncal SNVs were lost this way (docs/cnv.md, session 12)
+    assert new.loc["D1", "n_snv_unresolved"] == 1
     assert "chr5" not in new.loc["D1", "snv_clonal_states"]
+    assert "chr6:100:A>T:C2:m1" in new.loc["D1", "snv_clonal_states"]
     assert new.loc["D1", "tumour_fraction_snv"] == pytest.approx(0.2, abs=0.04)
-    # with a single resolved SNV the unresolved ones are used at C = 2, m = 1, and it says so
-    few = _tracked(rng, {"D1": 0.2}, [snvs[0], snvs[4]])
+    # with a single usable SNV the others are used at C = 2, m = 1, and it says so
+    few = _tracked(rng, {"D1": 0.2}, [snvs[0], snvs[3]])
     row = _fit(few)
     assert row.loc["D1", "snv_model"] == "copy_number+2xVAF"
     assert row.loc["D1", "n_snv_unresolved"] == 0
+
+
+def test_unphased_multiplicities_are_one_and_every_possible_major():
+    assert unphased_multiplicities(1) == (1,)
+    assert unphased_multiplicities(2) == (1, 2)
+    assert unphased_multiplicities(3) == (1, 2, 3)
+    assert unphased_multiplicities(4) == (1, 2, 3, 4)
+    assert unphased_multiplicities(5) == (1, 3, 4, 5)
 
 
 def test_only_patients_whose_copy_number_is_detected_use_it():

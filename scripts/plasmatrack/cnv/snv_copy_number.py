@@ -20,9 +20,10 @@ State of an SNV (``snv_states``): ``resolved`` (in a segment of known total and,
 matters, known minor copy number), ``amplified`` (in an amplification-state bin: the copy number
 is only known to exceed the HMM's maximum), ``no_allelic_state`` (total >= 2 but no het SNP to
 fit the minor copy number), ``deleted`` (a segment at copy number 0), ``outside`` (not in any
-segment). Only resolved SNVs choose the clonal
-set when at least ``MIN_RESOLVED`` of them are eligible; otherwise every eligible SNV is used,
-the unresolved ones at C = 2, m = 1 (the variants stage's model), and ``snv_model`` says so.
+segment). Resolved SNVs and those without an allelic state (their candidate multiplicities are
+then every one the total allows, ``unphased_multiplicities``) choose the clonal set when at
+least ``MIN_RESOLVED`` of them are eligible; otherwise every eligible SNV is used, the others at
+C = 2, m = 1 (the variants stage's model), and ``snv_model`` says so.
 
 Clonal set (per patient, every draw pooled, as the variants stage does): each (SNV, m) gives a
 level (the TF at which the pooled VAF is expected); the group of a level is every SNV with a
@@ -109,6 +110,13 @@ def multiplicities(total: int, major: int, minor: int) -> tuple[int, ...]:
     """Candidate mutant copy numbers of a clonal SNV: 1, the major and (>= 2) the minor copy
     number."""
     return tuple(sorted({1, major} | ({minor} if minor >= 2 else set()))) if total >= 1 else ()
+
+
+def unphased_multiplicities(total: int) -> tuple[int, ...]:
+    """Candidate mutant copy numbers of a clonal SNV whose segment's minor copy number is not
+    known (no het SNP on it): 1 and every major copy number the total allows,
+    ``ceil(total / 2) .. total``."""
+    return tuple(sorted({1} | set(range((total + 1) // 2, total + 1)))) if total >= 1 else ()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +320,8 @@ def _usable_states(sites: pd.DataFrame, segments: pd.DataFrame) -> tuple[pd.Data
     """States (site_id index, with ``cands``) of the SNVs that may choose the clonal set, the
     model name and how many eligible SNVs were left out as unresolved."""
     states = snv_states(sites, segments).set_index("site_id")
-    resolved = states["state"] == "resolved"
+    # an unknown minor copy number widens the candidate multiplicities, it does not hide the SNV
+    resolved = states["state"].isin(["resolved", "no_allelic_state"])
     if resolved.sum() >= MIN_RESOLVED:
         states = states[resolved]
         model, left = "copy_number", int((~resolved).sum())
@@ -320,7 +329,8 @@ def _usable_states(sites: pd.DataFrame, segments: pd.DataFrame) -> tuple[pd.Data
         # too few resolved SNVs: the unresolved ones at the variants stage's C = 2, m = 1
         states.loc[~resolved, ["total_copy", "major_copy", "minor_copy"]] = (2, 1, 1)
         model, left = ("copy_number+2xVAF" if resolved.any() else "2xVAF"), 0
-    states["cands"] = [multiplicities(int(c), int(M), int(m)) if s == "resolved" else (1,)
+    states["cands"] = [multiplicities(int(c), int(M), int(m)) if s == "resolved" else
+                       unphased_multiplicities(int(c)) if s == "no_allelic_state" else (1,)
                        for c, M, m, s in zip(states["total_copy"], states["major_copy"],
                                              states["minor_copy"], states["state"])]
     return states, model, left
