@@ -25,16 +25,7 @@ then every one the total allows, ``unphased_multiplicities``) choose the clonal 
 least ``MIN_RESOLVED`` of them are eligible; otherwise every eligible SNV is used, the others at
 C = 2, m = 1 (the variants stage's model), and ``snv_model`` says so.
 
-Clonal set (per patient, every draw pooled, as the variants stage does): each (SNV, m) gives a
-level (the TF at which the pooled VAF is expected); the group of a level is every SNV with a
-multiplicity whose pooled counts are consistent with it (two-sided test p >= 0.01, the counts
-divided by the beta-binomial inflation of the normal's allelic overdispersion; within
-``cluster_ratio`` of it). A group is dropped when a larger group at a lower level holds at least
-half of its SNVs at a higher multiplicity: two SNVs duplicated by LOH read a level twice the
-truncal one, and the truncal level explains them (m = 2) and the single-copy truncal SNVs
-besides; SNVs at the same multiplicity in both never count, so a subclone just below the trunk
-does not take it over. Of the groups left, the one at the highest level with at least two SNVs
-is the clonal set (subclones sit below it); with none, the highest single SNV.
+Clonal set (per patient, every draw pooled) and the likelihood: ``cnv/snv_clonal_set.py``.
 
 Per draw, ``t`` maximises the binomial likelihood of the clonal set's counts on a grid (step
 5e-4); the 95% interval is ``{t: 2 (l_max - l(t)) / phi <= 3.84}`` with ``phi`` the Pearson
