@@ -414,12 +414,13 @@ def _estimate(loglik, grid_ll: np.ndarray) -> dict:
 def fit_baf(tracked: pd.DataFrame, states: dict[str, pd.DataFrame], reference_sample: str,
             min_hets: int = 5, min_normal_depth: int = 20,
             vaf_range: tuple[float, float] = (0.3, 0.7),
-            source: str = "tracked_variants.tsv") -> BafFit:
+            source: str = "tracked_variants.tsv", noise: NoiseModel | None = None) -> BafFit:
     """BAF tumour fraction of every plasma draw of one patient (see the module docstring).
 
     ``tracked``: the patient's rows of tracked_variants.tsv (all samples, the normal included);
     ``states``: sample_id -> that draw's hmm_states table; only ``reference_sample``'s is used.
-    Draws without an estimate get NaN and a ``note`` saying why."""
+    Draws without an estimate get NaN and a ``note`` saying why. ``noise``: the normal's noise
+    model when already fitted on the same hets (fits of one patient on several paths share it)."""
     _check_columns(tracked, TRACKED_REQUIRED, source)
     patients = pd.unique(tracked["patient_id"].astype(str))
     if len(patients) > 1:
@@ -434,8 +435,9 @@ def fit_baf(tracked: pd.DataFrame, states: dict[str, pd.DataFrame], reference_sa
     if hets.empty:
         return _no_estimate(base, hets.attrs["reason"], hets)
     normal = hets[hets["sample_type"] == "normal"]
-    noise = fit_noise(normal["alt_count"].to_numpy(), (normal["ref_count"]
-                      + normal["alt_count"]).to_numpy(), vaf_range)
+    if noise is None:
+        noise = fit_noise(normal["alt_count"].to_numpy(), (normal["ref_count"]
+                          + normal["alt_count"]).to_numpy(), vaf_range)
     base["reference_bias"], base["overdispersion"] = noise.reference_bias, noise.overdispersion
     if reference_sample not in states:
         raise InputError(f"hmm_states: no table for the reference sample {reference_sample!r} "

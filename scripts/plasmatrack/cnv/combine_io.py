@@ -12,6 +12,7 @@ import pandas as pd
 from ..io import read_tsv, write_tsv
 
 if TYPE_CHECKING:
+    from .copy_number_scale import ScaleChoice
     from .snv_copy_number import PatientCopyNumber
 
 log = logging.getLogger(__name__)
@@ -51,31 +52,61 @@ def baf_draws(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.Data
     return table, segments
 
 
-# How far the copy-number fit's tumour ploidy may be from 2 for its states to be SNV copy
-# numbers (cn_trusted).
-MAX_PLOIDY_SHIFT = 0.3
-
-
 def cn_trusted(cn: pd.DataFrame, alpha: float) -> set[str]:
-    """Patients whose HMM states are trusted as the SNVs' copy numbers: a plasma draw's
-    copy-number fit is detected on its own (``tf_cn_p_value <= alpha``) and the tumour ploidy of
-    the patient's fit is within ``MAX_PLOIDY_SHIFT`` of 2.
-
-    Why: at a TF the copy number cannot see, its path is noise (the demo's P02 at TF 0.02: a
-    copy-number-1 state and a copy-neutral LOH where the tumour has neither); and a tumour fitted
-    far from ploidy 2 is where the HMM's copy-number scale is ambiguous (a genome-doubled tumour
-    read at 3 copies for 4, or at half its copies: capturesim CS04, seeds 2 and 3, ploidy 2.39
-    and 1.54), and SNV copy numbers on the wrong scale inherit the copy-number error. Those
-    patients keep 2 x VAF, which reads the truncal SNVs of a doubled genome at its DNA share."""
+    """Patients whose HMM path may give the SNVs' copy numbers: a plasma draw's copy-number fit
+    is detected on its own (``tf_cn_p_value <= alpha``). At a TF the copy number cannot see,
+    its path is noise (the demo's P02 at TF 0.02: a copy-number-1 state and a copy-neutral LOH
+    where the tumour has neither). Which scale of the path the SNVs are read on is chosen by
+    the allele fractions (``copy_number_scale``), not gated on the fitted ploidy."""
     if "tf_cn_p_value" not in cn:
         return set()
     plasma = cn[cn["sample_type"].astype(str) == "plasma"]
     p = pd.to_numeric(plasma["tf_cn_p_value"], errors="coerce")
-    detected = plasma[p <= alpha]
-    if "ploidy" in detected:
-        ploidy = pd.to_numeric(detected["ploidy"], errors="coerce")
-        detected = detected[(ploidy - 2.0).abs() <= MAX_PLOIDY_SHIFT]
-    return set(detected["patient_id"].astype(str))
+    return set(plasma.loc[p <= alpha, "patient_id"].astype(str))
+
+
+def choose_scales(cn: pd.DataFrame, tracked: pd.DataFrame, states: dict[str, pd.DataFrame],
+                  identity: dict[str, PatientCopyNumber], alpha: float,
+                  cluster_ratio: float = 0.6, min_depth: int = 50) -> dict[str, ScaleChoice]:
+    """Per patient of ``identity`` (the copy number of each trusted patient's path as fitted),
+    the relabelling of the path its allele fractions support (``copy_number_scale``), on the
+    same reference draw as the BAF evidence."""
+    from .copy_number_scale import choose_scale
+    from .snv_copy_number import with_site_ids
+
+    t = with_site_ids(tracked)
+    plasma = cn[cn["sample_type"].astype(str) == "plasma"]
+    out = {}
+    for patient, copy_number in sorted(identity.items()):
+        rows = plasma[plasma["patient_id"].astype(str) == patient]
+        rows = rows[rows["sample_id"].isin(states)]
+        if rows.empty:
+            continue
+        reference = str(rows.loc[rows["llr"].astype(float).idxmax(), "sample_id"])
+        out[patient] = choose_scale(t[t["patient_id"].astype(str) == patient],
+                                    states[reference], reference, copy_number, alpha,
+                                    cluster_ratio, min_depth)
+    return out
+
+
+def drop_rescaled_cn(cn: pd.DataFrame, choices: dict[str, ScaleChoice]) -> pd.DataFrame:
+    """``cn`` with the copy-number estimate kept out of the combination (``tf_cn_informative``
+    false, a warning) for the patients whose path the allele fractions shifted: the depth TF
+    was read on the scale they reject."""
+    out = cn.copy()
+    patient = out["patient_id"].astype(str)
+    label = patient.map({p: c.label for p, c in choices.items()})
+    shifted = [p for p, c in choices.items() if not c.keeps_depth_tf]
+    hit = patient.isin(shifted) & (out["sample_type"].astype(str) == "plasma")
+    if hit.any():
+        out.loc[hit, "tf_cn_informative"] = False
+        note = ("copy-number scale " + label[hit] + " chosen by the allele "
+                "fractions: the copy-number TF, read on the path's own scale, is left out")
+        old = (out["warning"] if "warning" in out else pd.Series("", index=out.index)
+               ).fillna("").astype(str)
+        out["warning"] = old.where(~hit, [f"{w}; {n}" if w and w != "nan" else n
+                                          for w, n in zip(old, note.reindex(out.index))])
+    return out
 
 
 def snv_with_copy_number(snv: pd.DataFrame, tracked: pd.DataFrame,
@@ -118,7 +149,7 @@ def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: 
 
     cn = read_tsv(cn_path)
     snv = read_tsv(snv_path) if snv_path and "snv" in methods else None
-    baf = None
+    baf, choices = None, {}
     if tracked_path and state_paths:  # reported always; combined only when in ``methods``
         states = {s: read_tsv(p, dtype={"chromosome": str}) for s, p in state_paths.items()}
         tracked = read_tsv(tracked_path, dtype={"sample_id": str, "patient_id": str,
@@ -126,12 +157,20 @@ def combine_tumour_fractions(cn_path: str, out_tf: str, out_baf: str, snv_path: 
         baf, segments = baf_draws(cn, tracked, states, source=str(tracked_path))
         if snv is not None and snv_copy_number:
             trusted = {p: seg for p, seg in segments.items() if p in cn_trusted(cn, alpha)}
-            snv = snv_with_copy_number(snv, tracked, trusted, cluster_ratio, min_depth)
+            choices = choose_scales(cn, tracked, states, trusted, alpha, cluster_ratio,
+                                    min_depth)
+            rescaled = {p: choices[p].copy_number if p in choices else seg
+                        for p, seg in trusted.items()}
+            snv = snv_with_copy_number(snv, tracked, rescaled, cluster_ratio, min_depth)
+            cn = drop_rescaled_cn(cn, choices)
     table = combine_draws(cn, snv, baf, alpha, tuple(methods))
     if snv is not None and "snv_model" in snv:
         extra = ["tumour_fraction_snv_2xvaf", "snv_model", "snv_clonal_states", "n_snv_unresolved"]
         table = table.merge(snv[["sample_id", *extra]].drop_duplicates("sample_id"),
                             on="sample_id", how="left")
+    # appended (issue 18): the relabelling of each patient's path the SNVs were read on
+    table["cn_scale"] = table["patient_id"].astype(str).map(
+        {p: c.label for p, c in choices.items()}).fillna("")
     write_tsv(baf if baf is not None else pd.DataFrame(columns=["sample_id"]), out_baf)
     write_tsv(table, out_tf)
     n_det = int(table["tf_detected"].sum())

@@ -7,8 +7,9 @@ clonal SNV sits on one of two tumour copies. It is wrong for an SNV at tumour co
 carries its segment's tumour copy numbers and the estimate is a likelihood fit.
 
 Model. A clonal SNV on ``m`` of the tumour's ``C`` copies of its segment shows, in a draw of TF
-``t`` (the tumour's share of the plasma's genome copies),
-``VAF(t) = t m / (t C + 2 (1 - t))`` plus the background error rate of its site.
+``t`` (the tumour's share of the plasma's genome copies) from a tumour of mean copy number ``P``
+(the path's ploidy, on the same scale as ``C``), ``VAF(t) = t m / (t C + P (1 - t))`` plus the
+background error rate of its site (``P = 2``: the cellular formula of a diploid tumour).
 ``C`` and the minor copy number come from the copy-number stage's HMM path of the patient's most
 informative draw and the allelic fit of the heterozygous germline SNPs on it (``cnv/baf.py``,
 ``fit_baf``: the same segments as the BAF evidence); neither reads the SNV TF, so there is no
@@ -19,20 +20,12 @@ State of an SNV (``snv_states``): ``resolved`` (in a segment of known total and,
 matters, known minor copy number), ``amplified`` (in an amplification-state bin: the copy number
 is only known to exceed the HMM's maximum), ``no_allelic_state`` (total >= 2 but no het SNP to
 fit the minor copy number), ``deleted`` (a segment at copy number 0), ``outside`` (not in any
-segment). Only resolved SNVs choose the clonal
-set when at least ``MIN_RESOLVED`` of them are eligible; otherwise every eligible SNV is used,
-the unresolved ones at C = 2, m = 1 (the variants stage's model), and ``snv_model`` says so.
+segment). Resolved SNVs and those without an allelic state (their candidate multiplicities are
+then every one the total allows, ``unphased_multiplicities``) choose the clonal set when at
+least ``MIN_RESOLVED`` of them are eligible; otherwise every eligible SNV is used, the others at
+C = 2, m = 1 (the variants stage's model), and ``snv_model`` says so.
 
-Clonal set (per patient, every draw pooled, as the variants stage does): each (SNV, m) gives a
-level (the TF at which the pooled VAF is expected); the group of a level is every SNV with a
-multiplicity whose pooled counts are consistent with it (two-sided test p >= 0.01, the counts
-divided by the beta-binomial inflation of the normal's allelic overdispersion; within
-``cluster_ratio`` of it). A group is dropped when a larger group at a lower level holds at least
-half of its SNVs at a higher multiplicity: two SNVs duplicated by LOH read a level twice the
-truncal one, and the truncal level explains them (m = 2) and the single-copy truncal SNVs
-besides; SNVs at the same multiplicity in both never count, so a subclone just below the trunk
-does not take it over. Of the groups left, the one at the highest level with at least two SNVs
-is the clonal set (subclones sit below it); with none, the highest single SNV.
+Clonal set (per patient, every draw pooled) and the likelihood: ``cnv/snv_clonal_set.py``.
 
 Per draw, ``t`` maximises the binomial likelihood of the clonal set's counts on a grid (step
 5e-4); the 95% interval is ``{t: 2 (l_max - l(t)) / phi <= 3.84}`` with ``phi`` the Pearson
@@ -47,13 +40,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
-from ..variants.snv_tf import CONSISTENCY_P
+from .snv_clonal_set import (CHI2_95, GRID, clonal_set, expected_vaf, fit_tf,  # noqa: F401
+                             implied_tf, pooled_counts)
 from ..variants.stats import pooled_background_p_value
 
-GRID = np.linspace(0.0, 1.0, 2001)
-CHI2_95 = 3.841458820694124
 # Fewer eligible resolved SNVs than this and the unresolved ones are used too (at C = 2, m = 1).
 MIN_RESOLVED = 2
 STATE_COLUMNS = ["site_id", "total_copy", "major_copy", "minor_copy", "state"]
@@ -71,25 +62,32 @@ class PatientCopyNumber:
     segments: pd.DataFrame
     overdispersion: float = 0.0
 
-
-def expected_vaf(t, total, mult):
-    """VAF of a clonal SNV on ``mult`` of ``total`` tumour copies at TF ``t`` (broadcasts)."""
-    t = np.asarray(t, float)
-    return t * mult / (t * total + 2.0 * (1.0 - t))
-
-
-def implied_tf(vaf, total, mult):
-    """The TF at which ``expected_vaf`` equals ``vaf`` (NaN where no TF in [0, 1] does)."""
-    vaf = np.asarray(vaf, float)
-    denom = mult + vaf * (2.0 - total)
-    t = np.where(denom > 0, 2.0 * vaf / np.where(denom > 0, denom, 1.0), np.nan)
-    return np.where((t >= 0) & (t <= 1), t, np.nan)
+    @property
+    def ploidy(self) -> float:
+        """The tumour's mean copy number on the path's scale: the segments' total copy numbers
+        weighted by length, amplification-state runs left out (their copy number is only a
+        lower bound and they are focal); 2 without segments."""
+        seg = self.segments
+        if not len(seg):
+            return 2.0
+        keep = ~seg["amp"].astype(bool).to_numpy()
+        length = (seg["end"] - seg["start"]).to_numpy(float)[keep]
+        if length.sum() <= 0:
+            return 2.0
+        return float((seg["total_copy"].to_numpy(float)[keep] * length).sum() / length.sum())
 
 
 def multiplicities(total: int, major: int, minor: int) -> tuple[int, ...]:
     """Candidate mutant copy numbers of a clonal SNV: 1, the major and (>= 2) the minor copy
     number."""
     return tuple(sorted({1, major} | ({minor} if minor >= 2 else set()))) if total >= 1 else ()
+
+
+def unphased_multiplicities(total: int) -> tuple[int, ...]:
+    """Candidate mutant copy numbers of a clonal SNV whose segment's minor copy number is not
+    known (no het SNP on it): 1 and every major copy number the total allows,
+    ``ceil(total / 2) .. total``."""
+    return tuple(sorted({1} | set(range((total + 1) // 2, total + 1)))) if total >= 1 else ()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,159 +119,18 @@ def snv_states(sites: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------
-# Clonal set
+# The fit per draw (the clonal set and the likelihood: ``variants/clonal_set.py``)
 
 
-def _pooled(obs: pd.DataFrame) -> pd.DataFrame:
-    """Per site: alt, depth and expected background fragments over the draws."""
-    return obs.assign(bg_alt=obs["depth"] * obs["background_rate"]).groupby("site_id")[
-        ["alt_count", "depth", "bg_alt"]].sum()
-
-
-def _two_sided_p(alt, depth, rate, rho: float) -> np.ndarray:
-    """Two-sided p of ``alt`` of ``depth`` fragments at ``rate`` (arrays broadcast), the counts
-    divided by the beta-binomial variance inflation ``1 + (depth - 1) rho`` (a quasi-binomial
-    test, continuous in the counts; the exact binomial at ``rho`` = 0)."""
-    rate = np.clip(rate, 1e-9, 1 - 1e-9)
-    phi = 1.0 + np.maximum(np.asarray(depth, float) - 1.0, 0.0) * rho
-    k, n = alt / phi, depth / phi
-    low = special.betainc(np.maximum(n - k, 1e-9), k + 1.0, 1.0 - rate)  # P(K <= k)
-    high = np.where(k > 0, special.betainc(np.maximum(k, 1e-9), n - k + 1.0, rate), 1.0)
-    return np.minimum(1.0, 2.0 * np.minimum(low, high))
-
-
-@dataclass(frozen=True)
-class _Sites:
-    """One patient's eligible SNVs as arrays: pooled counts, background rate, tumour copy
-    number and the candidate multiplicities (``cands``, one row per SNV, 0 = none)."""
-
-    ids: np.ndarray
-    alt: np.ndarray
-    depth: np.ndarray
-    bg: np.ndarray
-    total: np.ndarray
-    cands: np.ndarray
-
-    @classmethod
-    def of(cls, pooled: pd.DataFrame, states: pd.DataFrame) -> "_Sites":
-        st = states.loc[pooled.index]
-        width = max((len(c) for c in st["cands"]), default=1)
-        cands = np.array([list(c) + [0] * (width - len(c)) for c in st["cands"]], float)
-        depth = pooled["depth"].to_numpy(float)
-        return cls(pooled.index.to_numpy(), pooled["alt_count"].to_numpy(float), depth,
-                   pooled["bg_alt"].to_numpy(float) / depth, st["total_copy"].to_numpy(float),
-                   cands.reshape(len(st), width))
-
-    @property
-    def levels(self) -> np.ndarray:
-        """The TF at which each (SNV, candidate multiplicity) is expected, NaN where none."""
-        vaf = np.clip(self.alt / self.depth - self.bg, 0, None)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = implied_tf(vaf[:, None], self.total[:, None], self.cands)
-        return np.where(self.cands > 0, t, np.nan)
-
-
-def _group(s: _Sites, level: float, cluster_ratio: float, rho: float) -> dict[str, int]:
-    """Site -> multiplicity of every site consistent with ``level``: of the candidates within
-    ``cluster_ratio`` of it, the one whose pooled counts fit it best (two-sided p >=
-    CONSISTENCY_P)."""
-    ratio = s.levels / level
-    near = (ratio >= cluster_ratio) & (ratio <= 1.0 / cluster_ratio)
-    rate = expected_vaf(level, s.total[:, None], s.cands) + s.bg[:, None]
-    p = _two_sided_p(s.alt[:, None], s.depth[:, None], rate, rho)
-    p = np.where(near & (p >= CONSISTENCY_P), p, -1.0)
-    best = np.argmax(p, axis=1)
-    rows = np.flatnonzero(p.max(axis=1) >= 0)
-    return {str(s.ids[i]): int(s.cands[i, best[i]]) for i in rows}
-
-
-def _pooled_level(s: _Sites, group: dict[str, int]) -> float:
-    """Maximum-likelihood TF of a group's pooled counts at their multiplicities."""
-    idx = np.flatnonzero(np.isin(s.ids, list(group)))
-    mult = np.array([group[str(i)] for i in s.ids[idx]], float)
-    return fit_tf(s.alt[idx], s.depth[idx], s.bg[idx], s.total[idx], mult)["t"]
-
-
-def _explained_below(level: float, group: dict, groups: list) -> bool:
-    """True when a larger group at a lower level holds at least half of ``group``'s SNVs at a
-    higher multiplicity: they read this level only as single-copy mutations, where the lower
-    level explains them on every copy of their haplotype (and more SNVs with them). SNVs at the
-    same multiplicity in both never count, so a subclone just below the trunk does not take it
-    over."""
-    for lv, other in groups:
-        if lv < level and len(other) > len(group):
-            moved = sum(1 for s, m in group.items() if other.get(s, 0) > m)
-            if 2 * moved >= len(group):
-                return True
-    return False
-
-
-def clonal_set(pooled: pd.DataFrame, states: pd.DataFrame, cluster_ratio: float = 0.6,
-               rho: float = 0.0) -> dict[str, int]:
-    """The clonal SNVs (site -> multiplicity) of one patient: ``pooled`` (site_id index;
-    alt_count, depth, bg_alt over the draws), ``states`` (site_id index; total_copy and
-    ``cands``, the candidate multiplicities); ``rho``, the assay's allelic overdispersion
-    (beta-binomial intra-class correlation; 0 = binomial). See the module docstring."""
-    sites = _Sites.of(pooled, states)
-    levels = sites.levels
-    groups = []
-    for level in sorted({round(float(t), 6) for t in levels[np.isfinite(levels) & (levels > 0)]},
-                        reverse=True):
-        group = _group(sites, level, cluster_ratio, rho)
-        if not group:
-            continue
-        refined = _pooled_level(sites, group)
-        if refined > 0:
-            group = _group(sites, refined, cluster_ratio, rho) or group
-        groups.append((refined, group))
-    keep = [(lv, g) for lv, g in groups if not _explained_below(lv, g, groups)]
-    keep.sort(key=lambda x: -x[0])
-    for min_size in (2, 1):
-        for _, group in keep:
-            if len(group) >= min_size:
-                return dict(sorted(group.items()))
-    return {}
-
-
-# ----------------------------------------------------------------------------------------------
-# The fit per draw
-
-
-def fit_tf(alt: np.ndarray, depth: np.ndarray, bg: np.ndarray, total: np.ndarray,
-           mult: np.ndarray) -> dict:
-    """Maximum-likelihood TF of one draw's SNV counts (``alt`` of ``depth`` fragments, background
-    rate ``bg``, tumour copy number ``total``, mutant copies ``mult``), the profile interval
-    with the Pearson overdispersion ``phi`` (keys t, lower, upper, phi)."""
-    p = np.clip(expected_vaf(GRID[:, None], total, mult) + bg, 1e-9, 1 - 1e-9)
-    ll = (alt * np.log(p) + (depth - alt) * np.log1p(-p)).sum(axis=1)
-    i = int(np.argmax(ll))
-    phi = 1.0
-    if len(alt) >= 2:
-        q = p[i]
-        chi2 = float((((alt - depth * q) ** 2) / (depth * q * (1 - q))).sum())
-        phi = max(1.0, chi2 / (len(alt) - 1))
-    outside = 2.0 * (ll[i] - ll) / phi > CHI2_95
-    # the connected run of grid points around the maximum
-    below, above = np.flatnonzero(outside[:i]), np.flatnonzero(outside[i:])
-    lo = int(below[-1]) + 1 if len(below) else 0
-    hi = i + int(above[0]) - 1 if len(above) else len(GRID) - 1
-    return {"t": float(GRID[i]), "lower": float(GRID[lo]), "upper": float(GRID[hi]),
-            "phi": phi}
-
-
-def _draw_row(sample_id: str, obs: pd.DataFrame, chosen: dict[str, int],
-              states: pd.DataFrame) -> dict:
+def _draw_row(sample_id: str, obs: pd.DataFrame, cf: ClonalFit | None) -> dict:
     """DRAW_COLUMNS of one draw from its observations of the clonal set."""
     row = {"sample_id": sample_id, "n_variants": len(obs)}
     if obs.empty:
         return {**row, "tumour_fraction_snv": np.nan, "tf_snv_lower": np.nan,
                 "tf_snv_upper": np.nan, "tf_snv_p_value": np.nan, "snv_overdispersion": np.nan}
-    alt = obs["alt_count"].to_numpy(float)
-    depth = obs["depth"].to_numpy(float)
-    bg = obs["background_rate"].to_numpy(float)
-    fit = fit_tf(alt, depth, bg, states.loc[obs["site_id"], "total_copy"].to_numpy(float),
-                 obs["site_id"].map(chosen).to_numpy(float))
-    bg_pooled = float((depth * bg).sum() / depth.sum())
+    fit = cf.fit(obs)
+    alt, depth = obs["alt_count"].to_numpy(float), obs["depth"].to_numpy(float)
+    bg_pooled = float((depth * obs["background_rate"].to_numpy(float)).sum() / depth.sum())
     return {**row, "tumour_fraction_snv": fit["t"], "tf_snv_lower": fit["lower"],
             "tf_snv_upper": fit["upper"], "snv_overdispersion": fit["phi"],
             "tf_snv_p_value": pooled_background_p_value(alt.sum(), depth.sum(), bg_pooled,
@@ -294,7 +151,8 @@ def _usable_states(sites: pd.DataFrame, segments: pd.DataFrame) -> tuple[pd.Data
     """States (site_id index, with ``cands``) of the SNVs that may choose the clonal set, the
     model name and how many eligible SNVs were left out as unresolved."""
     states = snv_states(sites, segments).set_index("site_id")
-    resolved = states["state"] == "resolved"
+    # an unknown minor copy number widens the candidate multiplicities, it does not hide the SNV
+    resolved = states["state"].isin(["resolved", "no_allelic_state"])
     if resolved.sum() >= MIN_RESOLVED:
         states = states[resolved]
         model, left = "copy_number", int((~resolved).sum())
@@ -302,33 +160,78 @@ def _usable_states(sites: pd.DataFrame, segments: pd.DataFrame) -> tuple[pd.Data
         # too few resolved SNVs: the unresolved ones at the variants stage's C = 2, m = 1
         states.loc[~resolved, ["total_copy", "major_copy", "minor_copy"]] = (2, 1, 1)
         model, left = ("copy_number+2xVAF" if resolved.any() else "2xVAF"), 0
-    states["cands"] = [multiplicities(int(c), int(M), int(m)) if s == "resolved" else (1,)
+    states["cands"] = [multiplicities(int(c), int(M), int(m)) if s == "resolved" else
+                       unphased_multiplicities(int(c)) if s == "no_allelic_state" else (1,)
                        for c, M, m, s in zip(states["total_copy"], states["major_copy"],
                                              states["minor_copy"], states["state"])]
     return states, model, left
 
 
+@dataclass(frozen=True)
+class ClonalFit:
+    """One patient's clonal SNVs on its copy number: ``chosen`` (site -> multiplicity),
+    ``states`` (site_id index: total_copy, ...), the model name, how many eligible SNVs were
+    left out, the ploidy the VAFs are read with, and the observations of the clonal set."""
+
+    chosen: dict
+    states: pd.DataFrame
+    model: str
+    left: int
+    ploidy: float
+    usable: pd.DataFrame
+
+    def fit(self, obs: pd.DataFrame) -> dict:
+        """:func:`fit_tf` of one draw's observations of the clonal set."""
+        return fit_tf(obs["alt_count"].to_numpy(float), obs["depth"].to_numpy(float),
+                      obs["background_rate"].to_numpy(float),
+                      self.states.loc[obs["site_id"], "total_copy"].to_numpy(float),
+                      obs["site_id"].map(self.chosen).to_numpy(float), self.ploidy)
+
+
+def clonal_fit(t: pd.DataFrame, copy_number: PatientCopyNumber, cluster_ratio: float = 0.6,
+               min_depth: int = 50, left_out=()) -> ClonalFit | None:
+    """The clonal set of one patient's tracked rows ``t`` (site_id, sample_id, sample_type,
+    chrom, pos, category, variant_type, status, alt_count, depth, background_rate) on its copy
+    number; None without eligible SNVs."""
+    eligible = _eligible(t, min_depth, left_out)
+    if eligible.empty:
+        return None
+    sites = eligible.drop_duplicates("site_id")[["site_id", "chrom", "pos"]]
+    states, model, left = _usable_states(sites, copy_number.segments)
+    pooled = pooled_counts(eligible[eligible["site_id"].isin(states.index)])
+    # SNVs read at the variants stage's C = 2 are on the diploid scale, not the path's.
+    ploidy = copy_number.ploidy if model == "copy_number" else 2.0
+    chosen = clonal_set(pooled, states, cluster_ratio, copy_number.overdispersion, ploidy)
+    usable = t[t["site_id"].isin(list(chosen)) & (t["depth"] >= min_depth)]
+    return ClonalFit(chosen, states, model, left, ploidy, usable)
+
+
 def patient_tumour_fraction(t: pd.DataFrame, copy_number: PatientCopyNumber,
                             cluster_ratio: float = 0.6, min_depth: int = 50,
                             left_out=()) -> pd.DataFrame:
-    """DRAW_COLUMNS for every sample of one patient's tracked rows ``t`` (site_id, sample_id,
-    sample_type, chrom, pos, category, variant_type, status, alt_count, depth,
-    background_rate) on its copy number (see :func:`snv_states`)."""
-    eligible = _eligible(t, min_depth, left_out)
+    """DRAW_COLUMNS for every sample of one patient's tracked rows ``t`` (as
+    :func:`clonal_fit`) on its copy number (see :func:`snv_states`)."""
     samples = list(pd.unique(t["sample_id"]))
-    if eligible.empty:
+    cf = clonal_fit(t, copy_number, cluster_ratio, min_depth, left_out)
+    if cf is None:
         return pd.DataFrame([_draw_row(s, t.iloc[:0], {}, None) for s in samples]).assign(
             snv_model="", snv_clonal_states="", n_snv_unresolved=0)[DRAW_COLUMNS]
-    sites = eligible.drop_duplicates("site_id")[["site_id", "chrom", "pos"]]
-    states, model, left = _usable_states(sites, copy_number.segments)
-    pooled = _pooled(eligible[eligible["site_id"].isin(states.index)])
-    chosen = clonal_set(pooled, states, cluster_ratio, copy_number.overdispersion)
-    usable = t[t["site_id"].isin(list(chosen)) & (t["depth"] >= min_depth)]
-    by_sample = dict(tuple(usable.groupby("sample_id", sort=False)))
-    label = ",".join(f"{s}:C{int(states.loc[s, 'total_copy'])}:m{m}" for s, m in chosen.items())
-    rows = [_draw_row(s, by_sample.get(s, usable.iloc[:0]), chosen, states) for s in samples]
-    return pd.DataFrame(rows).assign(snv_model=model, snv_clonal_states=label,
-                                     n_snv_unresolved=left)[DRAW_COLUMNS]
+    by_sample = dict(tuple(cf.usable.groupby("sample_id", sort=False)))
+    label = ",".join(f"{s}:C{int(cf.states.loc[s, 'total_copy'])}:m{m}"
+                     for s, m in cf.chosen.items())
+    rows = [_draw_row(s, by_sample.get(s, cf.usable.iloc[:0]), cf) for s in samples]
+    return pd.DataFrame(rows).assign(snv_model=cf.model, snv_clonal_states=label,
+                                     n_snv_unresolved=cf.left)[DRAW_COLUMNS]
+
+
+def with_site_ids(tracked: pd.DataFrame) -> pd.DataFrame:
+    """``tracked`` with numeric counts and ``site_id`` (chrom:pos:ref>alt)."""
+    t = tracked.copy()
+    for col in ("alt_count", "depth", "background_rate"):
+        t[col] = pd.to_numeric(t[col], errors="coerce").fillna(0.0)
+    t["site_id"] = (t["chrom"].astype(str) + ":" + t["pos"].astype(str) + ":"
+                    + t["ref"].astype(str) + ">" + t["alt"].astype(str))
+    return t
 
 
 def snv_copy_number_tumour_fraction(tracked: pd.DataFrame,
@@ -337,11 +240,7 @@ def snv_copy_number_tumour_fraction(tracked: pd.DataFrame,
                                     ) -> pd.DataFrame:
     """DRAW_COLUMNS for every sample of the patients in ``copy_number``; ``tracked`` is
     tracked_variants.tsv."""
-    t = tracked.copy()
-    for col in ("alt_count", "depth", "background_rate"):
-        t[col] = pd.to_numeric(t[col], errors="coerce").fillna(0.0)
-    t["site_id"] = (t["chrom"].astype(str) + ":" + t["pos"].astype(str) + ":"
-                    + t["ref"].astype(str) + ">" + t["alt"].astype(str))
+    t = with_site_ids(tracked)
     parts = [patient_tumour_fraction(t[t["patient_id"].astype(str) == str(p)], seg,
                                      cluster_ratio, min_depth)
              for p, seg in sorted(copy_number.items())]
